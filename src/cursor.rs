@@ -1,0 +1,218 @@
+//! Page cursors: opaque, versioned, URL-safe, authenticated positions.
+//!
+//! Layout before base64 (URL-safe alphabet, no padding):
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 1 | format version (`1`) |
+//! | 1 | order (`0` = start then id, `1` = id) |
+//! | 8 | fingerprint of the query's filters, scope and order |
+//! | 8 | start of the last window returned, microseconds, big-endian (0 in id order) |
+//! | `I::WIDTH` | id of the last window returned |
+//! | 16 | keyed BLAKE3 tag over everything before it |
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::{CursorError, WindowId};
+
+const VERSION: u8 = 1;
+const TAG_LEN: usize = 16;
+const HEADER_LEN: usize = 1 + 1 + 8 + 8;
+
+/// The secret key that authenticates cursors, owned by whoever runs the index.
+///
+/// Cursors minted under one key are rejected under another, so a server that
+/// restarts (or runs several replicas) must use the same key everywhere.
+/// [`CursorKey::random`] is the default of [`IndexBuilder`](crate::IndexBuilder).
+///
+/// # Example
+///
+/// ```
+/// use mwindex::{CursorKey, Index};
+///
+/// let key = CursorKey::from_bytes([7; 32]);
+/// let index: Index<u64, ()> = Index::builder().cursor_key(key).build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct CursorKey([u8; 32]);
+
+impl CursorKey {
+    /// A key from 32 secret bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        CursorKey(bytes)
+    }
+
+    /// A fresh key from the operating system's random source. Falls back to a
+    /// key derived from the clock and the process's hasher seed if the OS source
+    /// fails (it never does on supported platforms).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let a = mwindex::CursorKey::random();
+    /// let b = mwindex::CursorKey::random();
+    /// assert!(a != b);
+    /// ```
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 32];
+        if getrandom::fill(&mut bytes).is_err() {
+            use std::hash::{BuildHasher, RandomState};
+            let seed = RandomState::new().hash_one(std::time::SystemTime::now());
+            bytes = *blake3::hash(&seed.to_le_bytes()).as_bytes();
+        }
+        CursorKey(bytes)
+    }
+}
+
+impl PartialEq for CursorKey {
+    fn eq(&self, other: &Self) -> bool {
+        ct_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for CursorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CursorKey(<secret>)")
+    }
+}
+
+/// The position a cursor carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Position<I> {
+    pub(crate) order: u8,
+    pub(crate) fingerprint: u64,
+    pub(crate) start: i64,
+    pub(crate) id: I,
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn tag(key: &CursorKey, body: &[u8]) -> [u8; TAG_LEN] {
+    let full = blake3::keyed_hash(&key.0, body);
+    let mut out = [0u8; TAG_LEN];
+    out.copy_from_slice(&full.as_bytes()[..TAG_LEN]);
+    out
+}
+
+pub(crate) fn encode<I: WindowId>(key: &CursorKey, pos: &Position<I>) -> String {
+    let mut body = Vec::with_capacity(HEADER_LEN + I::WIDTH + TAG_LEN);
+    body.push(VERSION);
+    body.push(pos.order);
+    body.extend_from_slice(&pos.fingerprint.to_be_bytes());
+    body.extend_from_slice(&pos.start.to_be_bytes());
+    pos.id.to_bytes(&mut body);
+    let t = tag(key, &body);
+    body.extend_from_slice(&t);
+    URL_SAFE_NO_PAD.encode(body)
+}
+
+/// Decodes and authenticates a cursor, then checks it belongs to the query
+/// with `fingerprint` and `order`.
+pub(crate) fn decode<I: WindowId>(
+    key: &CursorKey,
+    text: &str,
+    order: u8,
+    fingerprint: u64,
+) -> Result<Position<I>, CursorError> {
+    let expected_len = HEADER_LEN + I::WIDTH + TAG_LEN;
+    // Refuse oversized input before allocating for it.
+    if text.len() > expected_len.div_ceil(3) * 4 {
+        return Err(CursorError::Malformed);
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError::Malformed)?;
+    if bytes.first().is_some_and(|&v| v != VERSION) {
+        return Err(CursorError::UnsupportedVersion(bytes[0]));
+    }
+    if bytes.len() != expected_len {
+        return Err(CursorError::Malformed);
+    }
+    let (body, got_tag) = bytes.split_at(expected_len - TAG_LEN);
+    if !ct_eq(&tag(key, body), got_tag) {
+        return Err(CursorError::Forged);
+    }
+    let word = |at: usize| -> [u8; 8] {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&body[at..at + 8]);
+        w
+    };
+    let pos = Position {
+        order: body[1],
+        fingerprint: u64::from_be_bytes(word(2)),
+        start: i64::from_be_bytes(word(10)),
+        id: I::from_bytes(&body[HEADER_LEN..]).ok_or(CursorError::Malformed)?,
+    };
+    if pos.order != order || pos.fingerprint != fingerprint {
+        return Err(CursorError::WrongQuery);
+    }
+    Ok(pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Ulid;
+
+    fn key() -> CursorKey {
+        CursorKey::from_bytes([42; 32])
+    }
+
+    fn pos() -> Position<u64> {
+        Position { order: 0, fingerprint: 0xdead_beef, start: -5, id: 77 }
+    }
+
+    #[test]
+    fn round_trip() {
+        let text = encode(&key(), &pos());
+        assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_eq!(decode::<u64>(&key(), &text, 0, 0xdead_beef), Ok(pos()));
+        let u = Position { order: 1, fingerprint: 1, start: 0, id: Ulid(u128::MAX - 3) };
+        assert_eq!(decode::<Ulid>(&key(), &encode(&key(), &u), 1, 1), Ok(u));
+    }
+
+    #[test]
+    fn every_single_bit_flip_is_rejected() {
+        let raw = URL_SAFE_NO_PAD.decode(encode(&key(), &pos())).unwrap();
+        for i in 0..raw.len() * 8 {
+            let mut b = raw.clone();
+            b[i / 8] ^= 1 << (i % 8);
+            let text = URL_SAFE_NO_PAD.encode(&b);
+            let err = decode::<u64>(&key(), &text, 0, 0xdead_beef).unwrap_err();
+            assert!(matches!(err, CursorError::Forged | CursorError::UnsupportedVersion(_)), "bit {i}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn truncation_and_garbage_are_malformed() {
+        let text = encode(&key(), &pos());
+        for cut in 0..text.len() {
+            let r = decode::<u64>(&key(), &text[..cut], 0, 0xdead_beef);
+            assert!(r.is_err(), "prefix of length {cut} accepted");
+        }
+        for bad in ["", "!!!", "not a cursor", "AAAA", &"A".repeat(10_000), "é"] {
+            assert!(decode::<u64>(&key(), bad, 0, 0xdead_beef).is_err(), "{bad}");
+        }
+        // A u64 cursor is not a ULID cursor.
+        assert_eq!(decode::<Ulid>(&key(), &text, 0, 0xdead_beef), Err(CursorError::Malformed));
+    }
+
+    #[test]
+    fn other_key_or_query_is_rejected() {
+        let text = encode(&key(), &pos());
+        let other = CursorKey::from_bytes([1; 32]);
+        assert_eq!(decode::<u64>(&other, &text, 0, 0xdead_beef), Err(CursorError::Forged));
+        assert_eq!(decode::<u64>(&key(), &text, 0, 1), Err(CursorError::WrongQuery));
+        assert_eq!(decode::<u64>(&key(), &text, 1, 0xdead_beef), Err(CursorError::WrongQuery));
+    }
+
+    #[test]
+    fn other_version_is_named() {
+        let mut raw = URL_SAFE_NO_PAD.decode(encode(&key(), &pos())).unwrap();
+        raw[0] = 9;
+        let text = URL_SAFE_NO_PAD.encode(&raw);
+        assert_eq!(decode::<u64>(&key(), &text, 0, 0xdead_beef), Err(CursorError::UnsupportedVersion(9)));
+    }
+}

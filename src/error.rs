@@ -1,0 +1,103 @@
+//! The one error type of the crate.
+
+use crate::{OrgId, Timestamp};
+
+/// Every way an operation of mwindex can fail.
+///
+/// Messages are written for the person reading a log or an API response;
+/// match on the variant, not on the text.
+///
+/// # Example
+///
+/// ```
+/// use mwindex::{Error, Timestamp, Window};
+///
+/// let t = Timestamp::from_secs(1_700_000_000)?;
+/// let err = Window::new(1u64, t, t, mwindex::OrgId(1)).unwrap_err();
+/// assert!(matches!(err, Error::EmptyInterval { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A window's end is not after its start; windows are half-open `[start, end)`.
+    #[error("a window must end after it starts: start {start}, end {end}")]
+    EmptyInterval {
+        /// The window's start.
+        start: Timestamp,
+        /// The window's end, which is at or before `start`.
+        end: Timestamp,
+    },
+    /// A timestamp is outside the supported range or not valid ISO 8601 / RFC 3339.
+    #[error("invalid timestamp: {0}")]
+    InvalidTimestamp(String),
+    /// An identifier could not be parsed (for example a malformed ULID).
+    #[error("invalid identifier: {0}")]
+    InvalidId(String),
+    /// `insert` was given an id that the index already holds; use `upsert` to replace.
+    #[error("a window with id {0} already exists")]
+    DuplicateId(String),
+    /// A window or query names an organization that was never added to the index.
+    #[error("unknown organization {0}")]
+    UnknownOrganization(OrgId),
+    /// `add_organization` was given an organization that already exists.
+    #[error("organization {0} already exists")]
+    DuplicateOrganization(OrgId),
+    /// Making `parent` the parent of `org` would create a cycle in the organization tree.
+    #[error("organization {parent} cannot become the parent of {org}: it is {org} itself or one of its descendants")]
+    OrganizationCycle {
+        /// The organization being moved.
+        org: OrgId,
+        /// The requested parent.
+        parent: OrgId,
+    },
+    /// A page size outside `1..=50`.
+    #[error("page size must be between 1 and {max}, got {got}")]
+    InvalidPageSize {
+        /// The requested page size.
+        got: usize,
+        /// The largest page size allowed.
+        max: usize,
+    },
+    /// An overlap query whose `after` is not strictly before its `before`.
+    #[error("`after` ({after}) must be before `before` ({before})")]
+    InvalidRange {
+        /// The lower bound given.
+        after: Timestamp,
+        /// The upper bound given.
+        before: Timestamp,
+    },
+    /// The query combines options that cannot be used together.
+    #[error("invalid query: {0}")]
+    InvalidQuery(&'static str),
+    /// The page cursor could not be accepted; see [`CursorError`].
+    #[error("invalid cursor: {0}")]
+    Cursor(#[from] CursorError),
+    /// The index cannot hold more rows in one segment (more than `u32::MAX - 1` windows).
+    #[error("the index is full: at most {0} windows are supported")]
+    CapacityExceeded(u64),
+}
+
+/// Why a page cursor was rejected.
+///
+/// A cursor is an opaque string minted by [`Index::query`](crate::Index::query);
+/// any other string is rejected with one of these, never with a panic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CursorError {
+    /// Not URL-safe base64, or not the length a cursor of this index has.
+    #[error("the cursor is malformed (not a cursor issued by this index)")]
+    Malformed,
+    /// The cursor was minted by a different, incompatible version of the format.
+    #[error("the cursor format version {0} is not supported")]
+    UnsupportedVersion(u8),
+    /// The authentication tag does not match: the cursor was altered or minted with another key.
+    #[error("the cursor failed authentication (altered, or issued under another key)")]
+    Forged,
+    /// The cursor is genuine but was issued for a query with other filters, scope or order.
+    #[error("the cursor belongs to a different query; repeat the original filters, scope and order")]
+    WrongQuery,
+}
+
+/// The crate's `Result` alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

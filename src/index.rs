@@ -1,0 +1,961 @@
+//! The index: windows, payloads, the organization tree, and the operations on them.
+
+use crate::cursor::{self, CursorKey, Position};
+use crate::dict::Dict;
+use crate::memtable::Memtable;
+use crate::org::{OrgSet, OrgTree};
+use crate::plan::{self, Resolved};
+use crate::query::TimeBox;
+use crate::scan::{self, Counter, Hit, IdTopK, MEMTABLE, StartTopK};
+use crate::segment::{NONE, Row, Segment};
+use crate::{
+    ChargerId, Driver, Entry, Error, Explain, MAX_PAGE_SIZE, Order, OrgId, Page, Query, SiteId, Status, Timestamp, Window,
+    WindowId,
+};
+
+/// Windows buffered before they are sorted into an immutable segment.
+pub const DEFAULT_WRITE_BUFFER: usize = 256;
+
+/// Configures and builds an [`Index`]: the cursor key, the organization tree,
+/// the write buffer, and optionally the initial windows in one bulk build.
+///
+/// # Example
+///
+/// ```
+/// use mwindex::{CursorKey, Index, OrgId, Timestamp, Window};
+///
+/// let t = |s| Timestamp::from_secs(s);
+/// let index: Index<u64, String> = Index::builder()
+///     .cursor_key(CursorKey::from_bytes([9; 32]))
+///     .organization(OrgId(2), Some(OrgId(1))) // any order: parents are resolved
+///     .organization(OrgId(1), None)
+///     .build_from([(Window::new(1, t(0)?, t(60)?, OrgId(2))?, "swap firmware".to_string())])?;
+/// assert_eq!(index.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct IndexBuilder {
+    key: Option<CursorKey>,
+    orgs: Vec<(OrgId, Option<OrgId>)>,
+    write_buffer: Option<usize>,
+}
+
+impl IndexBuilder {
+    /// Authenticates cursors with this key instead of a random one. Set it when
+    /// cursors must survive a restart or be accepted by several replicas.
+    #[must_use]
+    pub fn cursor_key(mut self, key: CursorKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Adds an organization with its parent (`None` for a root).
+    #[must_use]
+    pub fn organization(mut self, id: OrgId, parent: Option<OrgId>) -> Self {
+        self.orgs.push((id, parent));
+        self
+    }
+
+    /// Adds many organizations, in any order.
+    #[must_use]
+    pub fn organizations(mut self, orgs: impl IntoIterator<Item = (OrgId, Option<OrgId>)>) -> Self {
+        self.orgs.extend(orgs);
+        self
+    }
+
+    /// How many recent writes are buffered before being sorted into a segment
+    /// (clamped to `1..=65_536`; default [`DEFAULT_WRITE_BUFFER`]). Queries scan
+    /// the buffer whole, so larger buffers speed writes and slow queries.
+    #[must_use]
+    pub fn write_buffer(mut self, windows: usize) -> Self {
+        self.write_buffer = Some(windows.clamp(1, 65_536));
+        self
+    }
+
+    /// Builds an empty index.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DuplicateOrganization`] if an organization is given twice,
+    /// [`Error::UnknownOrganization`] if a parent is never given,
+    /// [`Error::OrganizationCycle`] if the parents form a cycle.
+    pub fn build<I: WindowId, P>(self) -> Result<Index<I, P>, Error> {
+        let mut tree = OrgTree::default();
+        let mut pending = self.orgs;
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut rest = Vec::new();
+            for (id, parent) in pending {
+                if parent.is_none_or(|p| tree.dense(p).is_some()) {
+                    tree.add(id, parent)?;
+                } else {
+                    rest.push((id, parent));
+                }
+            }
+            if rest.len() == before {
+                // No progress: a missing parent or a cycle among the rest.
+                let known: std::collections::HashSet<OrgId> = rest.iter().map(|&(id, _)| id).collect();
+                if let Some(p) = rest.iter().filter_map(|&(_, parent)| parent).find(|p| !known.contains(p)) {
+                    return Err(Error::UnknownOrganization(p));
+                }
+                let (org, parent) = rest[0];
+                return Err(Error::OrganizationCycle { org, parent: parent.unwrap_or(org) });
+            }
+            pending = rest;
+        }
+        Ok(Index {
+            segments: Vec::new(),
+            mem: Memtable::default(),
+            payloads: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            orgs: tree,
+            chargers: Dict::default(),
+            sites: Dict::default(),
+            key: self.key.unwrap_or_else(CursorKey::random),
+            write_buffer: self.write_buffer.unwrap_or(DEFAULT_WRITE_BUFFER),
+        })
+    }
+
+    /// Builds an index holding `windows`, sorted once and built once (see
+    /// [`Index::bulk_insert`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`IndexBuilder::build`] and of [`Index::bulk_insert`].
+    pub fn build_from<I: WindowId, P>(self, windows: impl IntoIterator<Item = (Window<I>, P)>) -> Result<Index<I, P>, Error> {
+        let mut index = self.build()?;
+        index.bulk_insert(windows)?;
+        Ok(index)
+    }
+}
+
+/// Where a window's row lives.
+#[derive(Clone, Copy, Debug)]
+enum Loc {
+    Mem(usize),
+    Seg(usize, u32),
+}
+
+/// An in-memory index of maintenance windows with payloads of type `P`, keyed
+/// by ids of type `I` (see [`WindowId`]).
+///
+/// Reads take `&self` and writes `&mut self`; see `docs/design.md` for how the
+/// representation suits snapshots, a write-ahead log and concurrent readers.
+///
+/// # Example
+///
+/// ```
+/// use mwindex::{ChargerId, Index, OrgId, Query, Status, Timestamp, Window};
+///
+/// let mut index: Index<u64, &str> = Index::builder()
+///     .organization(OrgId(1), None)
+///     .organization(OrgId(2), Some(OrgId(1)))
+///     .build()?;
+/// let t = |s: &str| s.parse::<Timestamp>();
+/// index.insert(
+///     Window::new(10, t("2024-05-01T22:00:00Z")?, t("2024-05-02T02:00:00Z")?, OrgId(2))?
+///         .with_charger(ChargerId(7)),
+///     "firmware update",
+/// )?;
+///
+/// // What is active at midnight for organization 1 and its children?
+/// let q = Query::new().status(Status::Active, t("2024-05-02T00:00:00Z")?).scope(OrgId(1));
+/// let page = index.query(&q)?;
+/// assert_eq!(page.items()[0].window.id(), 10);
+/// assert_eq!(index.count(&q)?, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Index<I, P> {
+    segments: Vec<Segment<I>>,
+    mem: Memtable<I>,
+    payloads: Vec<Option<P>>,
+    free: Vec<u32>,
+    len: usize,
+    orgs: OrgTree,
+    chargers: Dict<ChargerId>,
+    sites: Dict<SiteId>,
+    key: CursorKey,
+    write_buffer: usize,
+}
+
+impl<I: WindowId, P> Default for Index<I, P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<I: WindowId, P> Index<I, P> {
+    /// A builder for an index (cursor key, organizations, initial windows).
+    pub fn builder() -> IndexBuilder {
+        IndexBuilder::default()
+    }
+
+    /// An empty index with a random cursor key and no organizations.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::Index<u64, ()> = mwindex::Index::new();
+    /// assert!(index.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::builder().build().unwrap_or_else(|_| unreachable!("a builder without organizations cannot fail"))
+    }
+
+    /// Number of windows held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the index holds no window.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds an organization, as a root (`parent: None`) or under an existing one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DuplicateOrganization`] if `id` exists, [`Error::UnknownOrganization`]
+    /// if `parent` does not.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId};
+    /// let mut index: Index<u64, ()> = Index::new();
+    /// index.add_organization(OrgId(1), None)?;
+    /// index.add_organization(OrgId(2), Some(OrgId(1)))?;
+    /// assert_eq!(index.organization_parent(OrgId(2))?, Some(OrgId(1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_organization(&mut self, id: OrgId, parent: Option<OrgId>) -> Result<(), Error> {
+        self.orgs.add(id, parent).map(|_| ())
+    }
+
+    /// Gives an organization a new parent (or makes it a root). Its windows
+    /// follow it: scopes are computed from the tree at query time.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownOrganization`] if either organization does not exist,
+    /// [`Error::OrganizationCycle`] if `parent` is `id` or one of its descendants.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId};
+    /// let mut index: Index<u64, ()> = Index::new();
+    /// index.add_organization(OrgId(1), None)?;
+    /// index.add_organization(OrgId(2), None)?;
+    /// index.move_organization(OrgId(2), Some(OrgId(1)))?;
+    /// assert!(index.move_organization(OrgId(1), Some(OrgId(2))).is_err()); // a cycle
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn move_organization(&mut self, id: OrgId, parent: Option<OrgId>) -> Result<(), Error> {
+        self.orgs.set_parent(id, parent)
+    }
+
+    /// The parent of an organization, `None` for a root.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownOrganization`] if `id` does not exist.
+    pub fn organization_parent(&self, id: OrgId) -> Result<Option<OrgId>, Error> {
+        self.orgs.parent_of(id)
+    }
+
+    /// Adds a window with its payload.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DuplicateId`] if the id is already present (nothing changes),
+    /// [`Error::UnknownOrganization`] if the window's organization was never added,
+    /// [`Error::CapacityExceeded`] past `u32::MAX - 1` windows, chargers or sites.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Error, Index, OrgId, Timestamp, Window};
+    /// let mut index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).build()?;
+    /// let w = Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(9)?, OrgId(1))?;
+    /// index.insert(w, ())?;
+    /// assert!(matches!(index.insert(w, ()), Err(Error::DuplicateId(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn insert(&mut self, window: Window<I>, payload: P) -> Result<(), Error> {
+        self.orgs.require(window.org())?;
+        if self.locate(window.id()).is_some() {
+            return Err(Error::DuplicateId(window.id().to_string()));
+        }
+        let slot = self.alloc_slot(payload)?;
+        self.push_row(window, slot)
+    }
+
+    /// Inserts a window, or replaces the one with the same id (any field may
+    /// change: times, charger, site, organization, payload). Returns the
+    /// previous payload if there was one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownOrganization`] if the window's organization was never
+    /// added (nothing changes), [`Error::CapacityExceeded`] as for [`Index::insert`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Timestamp, Window};
+    /// let mut index: Index<u64, &str> = Index::builder().organization(OrgId(1), None).build()?;
+    /// let t = |s| Timestamp::from_secs(s);
+    /// assert_eq!(index.upsert(Window::new(1, t(0)?, t(9)?, OrgId(1))?, "a")?, None);
+    /// assert_eq!(index.upsert(Window::new(1, t(5)?, t(20)?, OrgId(1))?, "b")?, Some("a"));
+    /// assert_eq!(index.get(1).unwrap().window.start(), t(5)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn upsert(&mut self, window: Window<I>, payload: P) -> Result<Option<P>, Error> {
+        self.orgs.require(window.org())?;
+        // Intern first so that a capacity error leaves the old window in place.
+        self.intern(&window)?;
+        match self.locate(window.id()) {
+            Some(loc) => {
+                let old = self.remove_at(loc);
+                let previous = self.payloads[old.slot as usize].replace(payload);
+                self.len -= 1;
+                self.push_row(window, old.slot)?;
+                Ok(previous)
+            }
+            None => {
+                let slot = self.alloc_slot(payload)?;
+                self.push_row(window, slot)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Removes a window; returns it with its payload, or `None` if absent.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Timestamp, Window};
+    /// let mut index: Index<u64, u8> = Index::builder().organization(OrgId(1), None).build()?;
+    /// index.insert(Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(9)?, OrgId(1))?, 7)?;
+    /// assert_eq!(index.delete(1).map(|(_, p)| p), Some(7));
+    /// assert!(index.delete(1).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete(&mut self, id: I) -> Option<(Window<I>, P)> {
+        let loc = self.locate(id)?;
+        let row = self.remove_at(loc);
+        self.len -= 1;
+        let window = self.window_of(&row);
+        let payload = self.payloads.get_mut(row.slot as usize)?.take();
+        self.free.push(row.slot);
+        payload.map(|p| (window, p))
+    }
+
+    /// The window with this id and its payload.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Timestamp, Window};
+    /// let mut index: Index<u64, u8> = Index::builder().organization(OrgId(1), None).build()?;
+    /// index.insert(Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(9)?, OrgId(1))?, 7)?;
+    /// assert_eq!(*index.get(1).unwrap().payload, 7);
+    /// assert!(index.get(2).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self, id: I) -> Option<Entry<'_, I, P>> {
+        let row = match self.locate(id)? {
+            Loc::Mem(i) => self.mem.rows[i],
+            Loc::Seg(s, r) => self.segments[s].row(r),
+        };
+        self.entry_of(&row)
+    }
+
+    /// Adds many windows at once: validated together, sorted once and built
+    /// into one segment. All or nothing: on error the index is unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DuplicateId`] if an id repeats in the batch or is already
+    /// present, [`Error::UnknownOrganization`] for an organization never added,
+    /// [`Error::CapacityExceeded`] past `u32::MAX - 1` windows.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Timestamp, Window};
+    /// let mut index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).build()?;
+    /// let windows = (0..1000).map(|i| {
+    ///     let s = Timestamp::from_secs(i * 3600)?;
+    ///     let e = Timestamp::from_secs(i * 3600 + 1800)?;
+    ///     Ok((Window::new(i as u64, s, e, OrgId(1))?, ()))
+    /// });
+    /// index.bulk_insert(windows.collect::<Result<Vec<_>, mwindex::Error>>()?)?;
+    /// assert_eq!(index.len(), 1000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bulk_insert(&mut self, windows: impl IntoIterator<Item = (Window<I>, P)>) -> Result<(), Error> {
+        let items: Vec<(Window<I>, P)> = windows.into_iter().collect();
+        if items.is_empty() {
+            return Ok(());
+        }
+        let total = self.len as u64 + items.len() as u64;
+        if total >= u64::from(NONE) || self.payloads.len() as u64 + items.len() as u64 >= u64::from(NONE) {
+            return Err(Error::CapacityExceeded(u64::from(NONE) - 1));
+        }
+        for (w, _) in &items {
+            self.orgs.require(w.org())?;
+        }
+        let mut ids: Vec<I> = items.iter().map(|(w, _)| w.id()).collect();
+        ids.sort_unstable();
+        if let Some(pair) = ids.windows(2).find(|p| p[0] == p[1]) {
+            return Err(Error::DuplicateId(pair[0].to_string()));
+        }
+        if !self.is_empty() {
+            if let Some(id) = ids.iter().find(|&&id| self.locate(id).is_some()) {
+                return Err(Error::DuplicateId(id.to_string()));
+            }
+        }
+        if self.chargers.len() + items.len() >= NONE as usize || self.sites.len() + items.len() >= NONE as usize {
+            // Interning cannot run out part-way: there are fewer new keys than items.
+            return Err(Error::CapacityExceeded(u64::from(NONE) - 1));
+        }
+        let mut rows = Vec::with_capacity(items.len());
+        for (w, payload) in items {
+            let slot = self.alloc_slot(payload)?;
+            rows.push(self.make_row(&w, slot)?);
+        }
+        self.len += rows.len();
+        self.segments.push(Segment::build(rows));
+        self.rebalance();
+        Ok(())
+    }
+
+    /// The page of windows matching `query`, in its order, starting after its
+    /// cursor (or after-id) if it has one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPageSize`] outside `1..=50`, [`Error::InvalidRange`] if
+    /// `after >= before`, [`Error::UnknownOrganization`] for an unknown scope,
+    /// [`Error::InvalidQuery`] for a cursor together with an after-id or an
+    /// after-id in start order, and [`Error::Cursor`] for a cursor that is
+    /// malformed, forged, or from another query.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Query, Timestamp, Window};
+    /// let mut index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).build()?;
+    /// let t = |s| Timestamp::from_secs(s);
+    /// index.insert(Window::new(1, t(0)?, t(100)?, OrgId(1))?, ())?;
+    /// index.insert(Window::new(2, t(200)?, t(300)?, OrgId(1))?, ())?;
+    /// let page = index.query(&Query::new().overlapping(t(50)?, t(150)?))?;
+    /// let ids: Vec<u64> = page.items().iter().map(|e| e.window.id()).collect();
+    /// assert_eq!(ids, [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn query(&self, query: &Query<I>) -> Result<Page<'_, I, P>, Error> {
+        let q = self.resolve(query, true)?;
+        let need = q.limit + 1;
+        let (driver, mut hits) = if q.matches_nothing() {
+            (Driver::Nothing, Vec::new())
+        } else {
+            match q.order {
+                Order::StartThenId => {
+                    let ranges = plan::ranges(&self.segments, &q, true);
+                    let (driver, _) = plan::choose(&self.segments, &ranges, &q, Some(need));
+                    let mut sink = StartTopK::new(need);
+                    scan::run(&self.segments, &ranges, &self.mem, &q, driver, &mut sink);
+                    (driver, sink.hits)
+                }
+                Order::Id => {
+                    let (driver, ranges, _) = self.plan_by_id(&q, need);
+                    let mut sink = IdTopK::new(need, q.after_id, driver == Driver::IdOrder);
+                    scan::run(&self.segments, &ranges, &self.mem, &q, driver, &mut sink);
+                    (driver, sink.hits)
+                }
+            }
+        };
+        let next_cursor = if hits.len() > q.limit {
+            hits.truncate(q.limit);
+            hits.last().map(|h| self.cursor_after(&q, h))
+        } else {
+            None
+        };
+        let items = hits.iter().filter_map(|h| self.entry_of(&self.hit_row(h))).collect();
+        Ok(Page { items, next_cursor, driver })
+    }
+
+    /// The number of windows matching `query`, ignoring its page size and
+    /// position. Counts that depend on time alone are answered by binary
+    /// searches; filtered counts iterate the smallest posting lists.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRange`] if `after >= before`, [`Error::UnknownOrganization`]
+    /// for an unknown scope, [`Error::InvalidQuery`] for an after-id in start order.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Query, Status, Timestamp, Window};
+    /// let mut index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).build()?;
+    /// let t = |s| Timestamp::from_secs(s);
+    /// index.insert(Window::new(1, t(0)?, t(100)?, OrgId(1))?, ())?;
+    /// index.insert(Window::new(2, t(200)?, t(300)?, OrgId(1))?, ())?;
+    /// assert_eq!(index.count(&Query::new().status(Status::Past, t(250)?))?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn count(&self, query: &Query<I>) -> Result<u64, Error> {
+        let q = self.resolve(query, false)?;
+        let (driver, ranges) = self.plan_count(&q);
+        Ok(match driver {
+            Driver::Nothing => 0,
+            Driver::RankCount => {
+                let from_segments: u64 = self.segments.iter().filter_map(|s| rank_count(s, &q.tb)).sum();
+                let mut buffered = Counter::default();
+                scan::run(&[], &Vec::new(), &self.mem, &q, Driver::TimeRange, &mut buffered);
+                from_segments + buffered.0
+            }
+            driver => {
+                let mut sink = Counter::default();
+                scan::run(&self.segments, &ranges, &self.mem, &q, driver, &mut sink);
+                sink.0
+            }
+        })
+    }
+
+    /// How [`Index::query`] would run `query`, without running it.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Driver, Index, Query, Timestamp};
+    /// let index: Index<u64, ()> = Index::new();
+    /// let t = Timestamp::from_secs(0)?;
+    /// let err = index.explain(&Query::new().overlapping(t, t)).unwrap_err();
+    /// assert!(matches!(err, mwindex::Error::InvalidRange { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn explain(&self, query: &Query<I>) -> Result<Explain, Error> {
+        let q = self.resolve(query, true)?;
+        let need = q.limit + 1;
+        let (driver, ranges, cost) = if q.matches_nothing() {
+            (Driver::Nothing, Vec::new(), 0.0)
+        } else if q.order == Order::StartThenId {
+            let ranges = plan::ranges(&self.segments, &q, true);
+            let (d, c) = plan::choose(&self.segments, &ranges, &q, Some(need));
+            (d, ranges, c)
+        } else {
+            self.plan_by_id(&q, need)
+        };
+        Ok(self.explained(driver, q.order, &ranges, cost))
+    }
+
+    /// How [`Index::count`] would run `query`, without running it.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::count`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Driver, Index, Query, Status, Timestamp};
+    /// let index: Index<u64, ()> = Index::new();
+    /// let plan = index.explain_count(&Query::new().status(Status::Active, Timestamp::from_secs(0)?))?;
+    /// assert_eq!(plan.driver, Driver::RankCount);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn explain_count(&self, query: &Query<I>) -> Result<Explain, Error> {
+        let q = self.resolve(query, false)?;
+        let (driver, ranges) = self.plan_count(&q);
+        let cost = match driver {
+            Driver::Nothing => 0.0,
+            Driver::RankCount => (self.segments.len() * 2) as f64,
+            _ => plan::choose(&self.segments, &ranges, &q, None).1,
+        };
+        Ok(self.explained(driver, q.order, &ranges, cost))
+    }
+
+    /// Bytes of memory held by the index structures (rows, tiers, posting
+    /// bitmaps, id index, tombstones, dictionaries), excluding payloads.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::Index<u64, ()> = mwindex::Index::new();
+    /// assert!(index.index_bytes() < 1024);
+    /// ```
+    pub fn index_bytes(&self) -> usize {
+        self.segments.iter().map(Segment::heap_bytes).sum::<usize>()
+            + self.mem.rows.capacity() * std::mem::size_of::<Row<I>>()
+            + self.free.capacity() * 4
+            + self.chargers.heap_bytes()
+            + self.sites.heap_bytes()
+    }
+
+    /// Checks every internal invariant (order, tiers, end augmentation, postings,
+    /// tombstones, id uniqueness, payload slots, the organization tree) and
+    /// describes the first one broken. For tests and fuzzing; slow.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.orgs.check_invariants()?;
+        self.mem.check_invariants()?;
+        let mut live = self.mem.len();
+        let mut ids = std::collections::HashSet::new();
+        let mut slots = std::collections::HashSet::new();
+        let mut check_row = |row: &Row<I>, ids: &mut std::collections::HashSet<I>| -> Result<(), String> {
+            if !ids.insert(row.id) {
+                return Err(format!("id {} is live twice", row.id));
+            }
+            if !slots.insert(row.slot) || self.payloads.get(row.slot as usize).is_none_or(Option::is_none) {
+                return Err(format!("id {} has a shared or empty payload slot {}", row.id, row.slot));
+            }
+            if row.org as usize >= self.orgs.len()
+                || (row.charger != NONE && row.charger as usize >= self.chargers.len())
+                || (row.site != NONE && row.site as usize >= self.sites.len())
+            {
+                return Err(format!("id {} refers to an unknown dense entity", row.id));
+            }
+            Ok(())
+        };
+        for row in &self.mem.rows {
+            check_row(row, &mut ids)?;
+        }
+        for (s, seg) in self.segments.iter().enumerate() {
+            seg.check_invariants().map_err(|e| format!("segment {s}: {e}"))?;
+            live += seg.live();
+            for r in 0..seg.len() as u32 {
+                if !seg.is_dead(r) {
+                    check_row(&seg.row(r), &mut ids)?;
+                }
+            }
+        }
+        if live != self.len {
+            return Err(format!("len is {} but {live} rows are live", self.len));
+        }
+        let occupied = self.payloads.iter().filter(|p| p.is_some()).count();
+        if occupied != self.len {
+            return Err(format!("{occupied} payload slots occupied for {} windows", self.len));
+        }
+        let mut free: Vec<u32> = self.free.clone();
+        free.sort_unstable();
+        free.dedup();
+        if free.len() != self.free.len() || free.iter().any(|&f| self.payloads.get(f as usize).is_none_or(Option::is_some)) {
+            return Err("free list holds duplicates or occupied slots".into());
+        }
+        if free.len() + occupied != self.payloads.len() {
+            return Err("a payload slot is neither occupied nor free".into());
+        }
+        Ok(())
+    }
+
+    // ----- internals -----
+
+    fn explained(&self, driver: Driver, order: Order, ranges: &plan::Ranges, cost: f64) -> Explain {
+        Explain {
+            driver,
+            order,
+            time_range_rows: plan::range_rows(ranges),
+            estimated_rows: cost,
+            segments: self.segments.len(),
+            buffered: self.mem.len(),
+        }
+    }
+
+    fn plan_count(&self, q: &Resolved<I>) -> (Driver, plan::Ranges) {
+        if q.matches_nothing() {
+            return (Driver::Nothing, Vec::new());
+        }
+        if !q.has_filters() && self.segments.iter().all(|s| rank_count(s, &q.tb).is_some()) {
+            return (Driver::RankCount, Vec::new());
+        }
+        let ranges = plan::ranges(&self.segments, q, false);
+        let (driver, _) = plan::choose(&self.segments, &ranges, q, None);
+        (driver, ranges)
+    }
+
+    /// In id order: walk ids and test rows, or collect every match through the
+    /// cheapest time/posting driver and keep the smallest ids.
+    fn plan_by_id(&self, q: &Resolved<I>, need: usize) -> (Driver, plan::Ranges, f64) {
+        let ranges = plan::ranges(&self.segments, q, false);
+        let (driver, collect_cost) = plan::choose(&self.segments, &ranges, q, None);
+        let total = self.segments.iter().map(Segment::len).sum::<usize>() as f64;
+        let matches = collect_cost.min(plan::range_rows(&ranges) as f64);
+        let walk_cost = (need as f64 * total / matches.max(1.0)).min(total);
+        if walk_cost < collect_cost { (Driver::IdOrder, ranges, walk_cost) } else { (driver, ranges, collect_cost) }
+    }
+
+    fn resolve(&self, query: &Query<I>, paging: bool) -> Result<Resolved<I>, Error> {
+        if paging && !(1..=MAX_PAGE_SIZE).contains(&query.page_size) {
+            return Err(Error::InvalidPageSize { got: query.page_size, max: MAX_PAGE_SIZE });
+        }
+        if let (Some(after), Some(before)) = (query.after, query.before) {
+            if after >= before {
+                return Err(Error::InvalidRange { after, before });
+            }
+        }
+        if query.after_id.is_some() && query.order != Order::Id {
+            return Err(Error::InvalidQuery("`after_id` needs id order; use the cursor in (start, id) order"));
+        }
+        if paging && query.after_id.is_some() && query.cursor.is_some() {
+            return Err(Error::InvalidQuery("give either a cursor or an after-id, not both"));
+        }
+        let scope = query.scope.map(|org| self.orgs.require(org)).transpose()?;
+        let orgs = match (&query.orgs, scope) {
+            (None, None) => None,
+            (None, Some(root)) => {
+                let all = self.orgs.subtree(root);
+                (all.len() < self.orgs.len()).then(|| OrgSet::from_list(all, self.orgs.len()))
+            }
+            (Some(requested), scope) => {
+                let list = requested
+                    .iter()
+                    .filter_map(|&o| self.orgs.dense(o))
+                    .filter(|&d| scope.is_none_or(|root| self.orgs.is_within(d, root)))
+                    .collect();
+                Some(OrgSet::from_list(list, self.orgs.len()))
+            }
+        };
+        let dense = |ids: &Option<Vec<u64>>, lookup: &dyn Fn(u64) -> Option<u32>| {
+            ids.as_ref().map(|ids| {
+                let mut v: Vec<u32> = ids.iter().filter_map(|&i| lookup(i)).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            })
+        };
+        let charger_ids = query.chargers.as_ref().map(|v| v.iter().map(|c| c.0).collect());
+        let site_ids = query.sites.as_ref().map(|v| v.iter().map(|s| s.0).collect());
+        let mut q = Resolved {
+            tb: TimeBox::new(query.after, query.before, query.status),
+            chargers: dense(&charger_ids, &|i| self.chargers.get(ChargerId(i))),
+            sites: dense(&site_ids, &|i| self.sites.get(SiteId(i))),
+            orgs,
+            order: query.order,
+            limit: query.page_size,
+            after_key: None,
+            after_id: query.after_id,
+            fingerprint: fingerprint(query),
+        };
+        if let (true, Some(text)) = (paging, &query.cursor) {
+            let pos: Position<I> = cursor::decode(&self.key, text, order_byte(q.order), q.fingerprint)?;
+            match q.order {
+                Order::StartThenId => q.after_key = Some((pos.start, pos.id)),
+                Order::Id => q.after_id = Some(pos.id),
+            }
+        }
+        Ok(q)
+    }
+
+    fn cursor_after(&self, q: &Resolved<I>, last: &Hit<I>) -> String {
+        let start = if q.order == Order::StartThenId { last.start } else { 0 };
+        cursor::encode(
+            &self.key,
+            &Position { order: order_byte(q.order), fingerprint: q.fingerprint, start, id: last.id },
+        )
+    }
+
+    fn hit_row(&self, h: &Hit<I>) -> Row<I> {
+        if h.src == MEMTABLE { self.mem.rows[h.row as usize] } else { self.segments[h.src as usize].row(h.row) }
+    }
+
+    fn window_of(&self, row: &Row<I>) -> Window<I> {
+        Window::from_parts(
+            row.id,
+            Timestamp::from_micros_unchecked(row.start),
+            Timestamp::from_micros_unchecked(row.end),
+            self.chargers.key(row.charger),
+            self.sites.key(row.site),
+            self.orgs.id(row.org),
+        )
+    }
+
+    fn entry_of(&self, row: &Row<I>) -> Option<Entry<'_, I, P>> {
+        let payload = self.payloads.get(row.slot as usize)?.as_ref();
+        debug_assert!(payload.is_some(), "live window {} has no payload", row.id);
+        Some(Entry { window: self.window_of(row), payload: payload? })
+    }
+
+    fn locate(&self, id: I) -> Option<Loc> {
+        if let Some(i) = self.mem.position(id) {
+            return Some(Loc::Mem(i));
+        }
+        self.segments.iter().enumerate().rev().find_map(|(s, seg)| seg.find(id).map(|r| Loc::Seg(s, r)))
+    }
+
+    fn remove_at(&mut self, loc: Loc) -> Row<I> {
+        match loc {
+            Loc::Mem(i) => self.mem.remove(i),
+            Loc::Seg(s, r) => {
+                let seg = &mut self.segments[s];
+                seg.kill(r);
+                let row = seg.row(r);
+                // A segment mostly dead is rebuilt from its live rows.
+                if seg.len() >= 2 * self.write_buffer && seg.dead.len() as usize * 2 > seg.len() {
+                    let rows = live_rows(seg);
+                    self.segments[s] = Segment::build(rows);
+                    if self.segments[s].len() == 0 {
+                        self.segments.remove(s);
+                    }
+                }
+                row
+            }
+        }
+    }
+
+    fn alloc_slot(&mut self, payload: P) -> Result<u32, Error> {
+        if let Some(slot) = self.free.pop() {
+            self.payloads[slot as usize] = Some(payload);
+            return Ok(slot);
+        }
+        let slot = u32::try_from(self.payloads.len())
+            .ok()
+            .filter(|&s| s != NONE)
+            .ok_or(Error::CapacityExceeded(u64::from(NONE) - 1))?;
+        self.payloads.push(Some(payload));
+        Ok(slot)
+    }
+
+    fn intern(&mut self, w: &Window<I>) -> Result<(u32, u32), Error> {
+        let full = || Error::CapacityExceeded(u64::from(NONE) - 1);
+        let charger = match w.charger() {
+            Some(c) => self.chargers.intern(c).ok_or_else(full)?,
+            None => NONE,
+        };
+        let site = match w.site() {
+            Some(s) => self.sites.intern(s).ok_or_else(full)?,
+            None => NONE,
+        };
+        Ok((charger, site))
+    }
+
+    fn make_row(&mut self, w: &Window<I>, slot: u32) -> Result<Row<I>, Error> {
+        let org = self.orgs.require(w.org())?;
+        let (charger, site) = self.intern(w)?;
+        Ok(Row { start: w.start().as_micros(), end: w.end().as_micros(), id: w.id(), charger, site, org, slot })
+    }
+
+    fn push_row(&mut self, w: Window<I>, slot: u32) -> Result<(), Error> {
+        let row = match self.make_row(&w, slot) {
+            Ok(row) => row,
+            Err(e) => {
+                // Give the slot back so nothing leaks on a failed write.
+                if let Some(p) = self.payloads.get_mut(slot as usize) {
+                    *p = None;
+                }
+                self.free.push(slot);
+                return Err(e);
+            }
+        };
+        self.mem.insert(row);
+        self.len += 1;
+        if self.mem.len() >= self.write_buffer {
+            let rows = self.mem.take();
+            self.segments.push(Segment::build(rows));
+            self.rebalance();
+        }
+        Ok(())
+    }
+
+    /// Keeps segment sizes geometric (each at least four times the next), so a
+    /// query meets O(log n) segments and each row is rewritten O(log n) times.
+    fn rebalance(&mut self) {
+        while let [.., a, b] = self.segments.as_slice() {
+            if b.live() * 4 < a.live() {
+                break;
+            }
+            let merged = self.segments.split_off(self.segments.len() - 2);
+            let rows: Vec<Row<I>> = merged.iter().flat_map(live_rows).collect();
+            if !rows.is_empty() {
+                self.segments.push(Segment::build(rows));
+            }
+        }
+        self.segments.retain(|s| s.live() > 0);
+    }
+}
+
+fn live_rows<I: WindowId>(seg: &Segment<I>) -> Vec<Row<I>> {
+    (0..seg.len() as u32).filter(|&r| !seg.is_dead(r)).map(|r| seg.row(r)).collect()
+}
+
+fn order_byte(order: Order) -> u8 {
+    match order {
+        Order::StartThenId => 0,
+        Order::Id => 1,
+    }
+}
+
+/// Counts live rows of a segment inside `tb` with binary searches, when the
+/// bounds have a shape that allows it.
+fn rank_count<I: WindowId>(seg: &Segment<I>, tb: &TimeBox) -> Option<u64> {
+    let all = TimeBox::ALL;
+    let starts_free = tb.s_lo == all.s_lo && tb.s_hi == all.s_hi;
+    let ends_free = tb.e_lo == all.e_lo && tb.e_hi == all.e_hi;
+    if ends_free {
+        // s_lo <= start < s_hi
+        return Some(seg.live_start_below(tb.s_hi).saturating_sub(seg.live_start_below(tb.s_lo)));
+    }
+    if starts_free {
+        // e_lo < end <= e_hi
+        return Some(seg.live_end_at_most(tb.e_hi).saturating_sub(seg.live_end_at_most(tb.e_lo)));
+    }
+    if tb.s_lo == all.s_lo && tb.e_hi == all.e_hi && tb.e_lo < tb.s_hi {
+        // start < s_hi and end > e_lo: every window ending by e_lo started before s_hi.
+        return Some(seg.live_start_below(tb.s_hi) - seg.live_end_at_most(tb.e_lo));
+    }
+    None
+}
+
+fn fingerprint<I: WindowId>(q: &Query<I>) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(b"mwindex/query/v1");
+    h.update(&[order_byte(q.order)]);
+    for t in [q.after, q.before] {
+        match t {
+            Some(t) => h.update(&[1]).update(&t.as_micros().to_be_bytes()),
+            None => h.update(&[0]),
+        };
+    }
+    h.update(&[match q.status.map(|(s, _)| s) {
+        None => 0,
+        Some(Status::Active) => 1,
+        Some(Status::Upcoming) => 2,
+        Some(Status::Past) => 3,
+    }]);
+    let sets = [
+        q.chargers.as_ref().map(|v| v.iter().map(|c| c.0).collect::<Vec<_>>()),
+        q.sites.as_ref().map(|v| v.iter().map(|s| s.0).collect()),
+        q.orgs.as_ref().map(|v| v.iter().map(|o| o.0).collect()),
+        q.scope.map(|o| vec![o.0]),
+    ];
+    for set in sets {
+        match set {
+            Some(mut v) => {
+                v.sort_unstable();
+                v.dedup();
+                h.update(&[1]).update(&(v.len() as u64).to_be_bytes());
+                for x in v {
+                    h.update(&x.to_be_bytes());
+                }
+            }
+            None => {
+                h.update(&[0]);
+            }
+        }
+    }
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    u64::from_be_bytes(out)
+}

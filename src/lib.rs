@@ -1,0 +1,97 @@
+//! # mwindex
+//!
+//! An embedded, in-memory interval index for maintenance windows. It answers
+//! "which windows overlap this time range, for these chargers, sites or
+//! organizations, and which are active, upcoming or past right now" in
+//! microseconds, page by page, with cursors that stay correct while the data
+//! changes.
+//!
+//! ```
+//! use mwindex::{ChargerId, Index, OrgId, Query, SiteId, Status, Timestamp, Window};
+//!
+//! // Organization 1 is a parent of 2 and 3.
+//! let mut index: Index<u64, &str> = Index::builder()
+//!     .organization(OrgId(1), None)
+//!     .organization(OrgId(2), Some(OrgId(1)))
+//!     .organization(OrgId(3), Some(OrgId(1)))
+//!     .build()?;
+//!
+//! let t = |s: &str| s.parse::<Timestamp>();
+//! let w = Window::new(1, t("2024-05-01T22:00:00Z")?, t("2024-05-02T02:00:00Z")?, OrgId(2))?
+//!     .with_charger(ChargerId(100))
+//!     .with_site(SiteId(10));
+//! index.insert(w, "firmware 2.1 rollout")?;
+//!
+//! // GET /api/maintenance-windows?afterTimestamp=..&beforeTimestamp=..&siteIds=10
+//! // with the parent organization's API key:
+//! let q = Query::new()
+//!     .overlapping(t("2024-05-02T00:00:00Z")?, t("2024-05-03T00:00:00Z")?)
+//!     .sites([SiteId(10)])
+//!     .scope(OrgId(1));
+//! let page = index.query(&q)?;
+//! assert_eq!(page.items()[0].payload, &"firmware 2.1 rollout");
+//! assert!(!page.has_next());
+//!
+//! // GET /v1/maintenance_windows?status=active
+//! let active = Query::new().status(Status::Active, t("2024-05-02T01:00:00Z")?).scope(OrgId(2));
+//! assert_eq!(index.count(&active)?, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Overview
+//!
+//! - [`Window`]: an id, `[start, end)` at microsecond precision ([`Timestamp`]),
+//!   an optional [`ChargerId`] and [`SiteId`], and an owning [`OrgId`]. The
+//!   caller's record is a payload stored beside it.
+//! - [`Index`]: insert, upsert, delete, get, bulk build; the organization tree.
+//! - [`Query`]: overlap bounds, [`Status`] at an instant, charger / site /
+//!   organization filters, an access scope, an [`Order`], a page size and a
+//!   cursor. [`Index::query`] returns a [`Page`], [`Index::count`] a number,
+//!   [`Index::explain`] the [`Driver`] the planner chose.
+//! - Cursors are opaque strings authenticated by the index's [`CursorKey`].
+//! - Every failure is an [`Error`]; no public function panics on any input.
+//!
+//! The design (segments, tiers, postings, the planner, the cursor format, and
+//! how snapshots, a write-ahead log and concurrent readers fit) is described
+//! below.
+//!
+//! ## Crate features
+//!
+//! - `serde`: `Serialize`/`Deserialize` for the public value types.
+//!
+#![doc = include_str!("../docs/design.md")]
+#![deny(missing_docs)]
+
+mod cursor;
+mod dict;
+mod error;
+mod id;
+mod index;
+mod memtable;
+mod org;
+mod page;
+mod plan;
+mod query;
+mod scan;
+mod segment;
+mod time;
+mod window;
+
+pub use cursor::CursorKey;
+pub use error::{CursorError, Error, Result};
+pub use id::{ChargerId, OrgId, SiteId, Ulid, WindowId};
+pub use index::{DEFAULT_WRITE_BUFFER, Index, IndexBuilder};
+pub use page::{Entry, Page};
+pub use plan::{Driver, Explain};
+pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, Query, Status};
+pub use time::Timestamp;
+pub use window::Window;
+
+/// The public handle types can be shared across threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Index<u64, String>>();
+    assert_send_sync::<Index<Ulid, Vec<u8>>>();
+    assert_send_sync::<Query<u64>>();
+    assert_send_sync::<Error>();
+};

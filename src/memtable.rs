@@ -1,0 +1,51 @@
+//! The small mutable buffer of recent writes, flushed into a segment when full.
+
+use crate::WindowId;
+use crate::segment::Row;
+
+/// Recent windows, sorted by `(start, id)`. Small by construction (the
+/// index's flush threshold), so a query scans it whole and a write shifts at
+/// most that many rows.
+#[derive(Clone, Debug)]
+pub(crate) struct Memtable<I> {
+    pub(crate) rows: Vec<Row<I>>,
+}
+
+impl<I> Default for Memtable<I> {
+    fn default() -> Self {
+        Memtable { rows: Vec::new() }
+    }
+}
+
+impl<I: WindowId> Memtable<I> {
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub(crate) fn insert(&mut self, row: Row<I>) {
+        let at = self.rows.partition_point(|r| (r.start, r.id) < (row.start, row.id));
+        self.rows.insert(at, row);
+    }
+
+    pub(crate) fn position(&self, id: I) -> Option<usize> {
+        self.rows.iter().position(|r| r.id == id)
+    }
+
+    pub(crate) fn remove(&mut self, at: usize) -> Row<I> {
+        self.rows.remove(at)
+    }
+
+    pub(crate) fn take(&mut self) -> Vec<Row<I>> {
+        std::mem::take(&mut self.rows)
+    }
+
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        if !self.rows.windows(2).all(|w| (w[0].start, w[0].id) < (w[1].start, w[1].id)) {
+            return Err("memtable not sorted by (start, id) or holds a duplicate".into());
+        }
+        if let Some(r) = self.rows.iter().find(|r| r.end <= r.start) {
+            return Err(format!("memtable row {:?} has end <= start", r.id));
+        }
+        Ok(())
+    }
+}

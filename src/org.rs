@@ -1,0 +1,169 @@
+//! The organization tree: parents, children, and the scopes they imply.
+
+use rustc_hash::FxHashMap;
+
+use crate::{Error, OrgId};
+
+/// Marks "no organization / no parent" in dense arrays.
+pub(crate) const NO_ORG: u32 = u32::MAX;
+
+/// Organizations numbered densely (`u32`, in order of addition) with their
+/// parent links. Scopes are computed from it at query time, so moving an
+/// organization never touches a window row.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OrgTree {
+    dense: FxHashMap<OrgId, u32>,
+    ids: Vec<OrgId>,
+    parent: Vec<u32>,
+    children: Vec<Vec<u32>>,
+}
+
+/// A set of dense organization numbers: a list for driving scans and a bitset
+/// for O(1) membership checks.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OrgSet {
+    pub(crate) list: Vec<u32>,
+    bits: Vec<u64>,
+}
+
+impl OrgSet {
+    pub(crate) fn from_list(mut list: Vec<u32>, universe: usize) -> Self {
+        list.sort_unstable();
+        list.dedup();
+        let mut bits = vec![0u64; universe.div_ceil(64)];
+        for &o in &list {
+            bits[o as usize / 64] |= 1 << (o % 64);
+        }
+        OrgSet { list, bits }
+    }
+
+    #[inline]
+    pub(crate) fn contains(&self, org: u32) -> bool {
+        self.bits
+            .get(org as usize / 64)
+            .is_some_and(|w| w & (1 << (org % 64)) != 0)
+    }
+}
+
+impl OrgTree {
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub(crate) fn dense(&self, id: OrgId) -> Option<u32> {
+        self.dense.get(&id).copied()
+    }
+
+    pub(crate) fn require(&self, id: OrgId) -> Result<u32, Error> {
+        self.dense(id).ok_or(Error::UnknownOrganization(id))
+    }
+
+    pub(crate) fn id(&self, dense: u32) -> OrgId {
+        self.ids[dense as usize]
+    }
+
+    pub(crate) fn parent_of(&self, id: OrgId) -> Result<Option<OrgId>, Error> {
+        let d = self.require(id)?;
+        let p = self.parent[d as usize];
+        Ok((p != NO_ORG).then(|| self.ids[p as usize]))
+    }
+
+    pub(crate) fn add(&mut self, id: OrgId, parent: Option<OrgId>) -> Result<u32, Error> {
+        if self.dense.contains_key(&id) {
+            return Err(Error::DuplicateOrganization(id));
+        }
+        let p = match parent {
+            Some(p) => self.require(p)?,
+            None => NO_ORG,
+        };
+        let d = u32::try_from(self.ids.len())
+            .ok()
+            .filter(|&d| d != NO_ORG)
+            .ok_or(Error::CapacityExceeded(u64::from(NO_ORG)))?;
+        self.dense.insert(id, d);
+        self.ids.push(id);
+        self.parent.push(p);
+        self.children.push(Vec::new());
+        if p != NO_ORG {
+            self.children[p as usize].push(d);
+        }
+        Ok(d)
+    }
+
+    pub(crate) fn set_parent(&mut self, id: OrgId, parent: Option<OrgId>) -> Result<(), Error> {
+        let d = self.require(id)?;
+        let p = match parent {
+            Some(pid) => {
+                let p = self.require(pid)?;
+                // Walk up from the new parent: meeting `d` means a cycle.
+                let mut cur = p;
+                while cur != NO_ORG {
+                    if cur == d {
+                        return Err(Error::OrganizationCycle { org: id, parent: pid });
+                    }
+                    cur = self.parent[cur as usize];
+                }
+                p
+            }
+            None => NO_ORG,
+        };
+        let old = self.parent[d as usize];
+        if old != NO_ORG {
+            self.children[old as usize].retain(|&c| c != d);
+        }
+        self.parent[d as usize] = p;
+        if p != NO_ORG {
+            self.children[p as usize].push(d);
+        }
+        Ok(())
+    }
+
+    /// The organization and all its descendants, as dense numbers.
+    pub(crate) fn subtree(&self, root: u32) -> Vec<u32> {
+        let mut out = vec![root];
+        let mut i = 0;
+        while i < out.len() {
+            out.extend_from_slice(&self.children[out[i] as usize]);
+            i += 1;
+        }
+        out
+    }
+
+    /// Whether `org` is `root` or one of its descendants.
+    pub(crate) fn is_within(&self, mut org: u32, root: u32) -> bool {
+        while org != NO_ORG {
+            if org == root {
+                return true;
+            }
+            org = self.parent[org as usize];
+        }
+        false
+    }
+
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        for (d, &p) in self.parent.iter().enumerate() {
+            if self.dense.get(&self.ids[d]) != Some(&(d as u32)) {
+                return Err(format!("org {} not mapped to its dense number {d}", self.ids[d]));
+            }
+            if p != NO_ORG && !self.children[p as usize].contains(&(d as u32)) {
+                return Err(format!("org {} missing from its parent's children", self.ids[d]));
+            }
+            // No cycles: the walk up must end within len steps.
+            let mut cur = p;
+            let mut steps = 0;
+            while cur != NO_ORG {
+                steps += 1;
+                if steps > self.ids.len() {
+                    return Err(format!("cycle above org {}", self.ids[d]));
+                }
+                cur = self.parent[cur as usize];
+            }
+        }
+        let child_links: usize = self.children.iter().map(Vec::len).sum();
+        let parent_links = self.parent.iter().filter(|&&p| p != NO_ORG).count();
+        if child_links != parent_links {
+            return Err(format!("{child_links} child links but {parent_links} parent links"));
+        }
+        Ok(())
+    }
+}

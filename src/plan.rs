@@ -1,0 +1,199 @@
+//! Query planning: which structure drives a scan, chosen by estimated cost.
+
+use crate::org::OrgSet;
+use crate::query::TimeBox;
+use crate::segment::{Family, NONE, Segment, TIERS};
+use crate::{Order, WindowId};
+
+/// The access path a query runs on, as reported by
+/// [`Index::explain`](crate::Index::explain) and [`Page::driver`](crate::Page::driver).
+///
+/// # Example
+///
+/// ```
+/// # use mwindex::{ChargerId, Driver, Index, OrgId, Query, Timestamp, Window};
+/// let mut index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).build()?;
+/// let w = Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?
+///     .with_charger(ChargerId(9));
+/// index.insert(w, ())?;
+/// let plan = index.explain(&Query::new().chargers([ChargerId(9)]))?;
+/// assert_eq!(plan.driver, Driver::ChargerPostings);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Driver {
+    /// The query cannot match anything (an empty id list, ids the index has
+    /// never seen, or contradictory time bounds): no row is read.
+    Nothing,
+    /// Each length tier's start range is walked in order, skipping blocks
+    /// whose end bounds rule them out.
+    TimeRange,
+    /// The posting bitmaps of the requested chargers, restricted to each tier's start range.
+    ChargerPostings,
+    /// The posting bitmaps of the requested sites, restricted to each tier's start range.
+    SitePostings,
+    /// The posting bitmaps of the organizations in scope, restricted to each tier's start range.
+    OrganizationPostings,
+    /// Ids are walked in ascending order and each row is tested (id order only).
+    IdOrder,
+    /// Counted by binary searches over sorted starts and ends, without visiting rows.
+    RankCount,
+}
+
+/// How a query will run: its driver and the estimates that chose it.
+/// Created by [`Index::explain`](crate::Index::explain) and
+/// [`Index::explain_count`](crate::Index::explain_count).
+///
+/// # Example
+///
+/// ```
+/// # use mwindex::{Driver, Index, Query};
+/// let index: Index<u64, ()> = Index::builder().build()?;
+/// let plan = index.explain(&Query::new())?;
+/// assert_eq!(plan.driver, Driver::TimeRange);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Explain {
+    /// The access path chosen.
+    pub driver: Driver,
+    /// The order results come in.
+    pub order: Order,
+    /// Rows whose start lies in the query's time bounds (before end checks and filters).
+    pub time_range_rows: u64,
+    /// Estimated rows the chosen driver visits.
+    pub estimated_rows: f64,
+    /// Immutable segments consulted.
+    pub segments: usize,
+    /// Recent windows still in the write buffer, scanned whole.
+    pub buffered: usize,
+}
+
+/// A query resolved against the index: dense ids, time bounds, position.
+#[derive(Clone, Debug)]
+pub(crate) struct Resolved<I> {
+    pub(crate) tb: TimeBox,
+    pub(crate) chargers: Option<Vec<u32>>,
+    pub(crate) sites: Option<Vec<u32>>,
+    pub(crate) orgs: Option<OrgSet>,
+    pub(crate) order: Order,
+    pub(crate) limit: usize,
+    pub(crate) after_key: Option<(i64, I)>,
+    pub(crate) after_id: Option<I>,
+    pub(crate) fingerprint: u64,
+}
+
+impl<I: WindowId> Resolved<I> {
+    pub(crate) fn matches_nothing(&self) -> bool {
+        self.tb.is_empty()
+            || self.chargers.as_ref().is_some_and(Vec::is_empty)
+            || self.sites.as_ref().is_some_and(Vec::is_empty)
+            || self.orgs.as_ref().is_some_and(|o| o.list.is_empty())
+    }
+
+    pub(crate) fn has_filters(&self) -> bool {
+        self.chargers.is_some() || self.sites.is_some() || self.orgs.is_some()
+    }
+
+    #[inline]
+    pub(crate) fn filters_ok(&self, charger: u32, site: u32, org: u32) -> bool {
+        fn any_of(set: &Option<Vec<u32>>, key: u32) -> bool {
+            match set {
+                None => true,
+                Some(_) if key == NONE => false,
+                Some(v) if v.len() <= 8 => v.contains(&key),
+                Some(v) => v.binary_search(&key).is_ok(),
+            }
+        }
+        any_of(&self.chargers, charger)
+            && any_of(&self.sites, site)
+            && self.orgs.as_ref().is_none_or(|o| o.contains(org))
+    }
+
+    /// The keys of one posting family the query filters on, if it does.
+    pub(crate) fn keys(&self, family: Family) -> Option<&[u32]> {
+        match family {
+            Family::Charger => self.chargers.as_deref(),
+            Family::Site => self.sites.as_deref(),
+            Family::Org => self.orgs.as_ref().map(|o| o.list.as_slice()),
+        }
+    }
+}
+
+/// Per segment, per tier: the row range whose starts can match.
+pub(crate) type Ranges = Vec<[(u32, u32); TIERS]>;
+
+pub(crate) fn ranges<I: WindowId>(segments: &[Segment<I>], q: &Resolved<I>, use_after_key: bool) -> Ranges {
+    segments
+        .iter()
+        .map(|seg| {
+            let mut out = [(0, 0); TIERS];
+            for (t, slot) in out.iter_mut().enumerate() {
+                let tier = seg.tiers[t];
+                let (from, to) = q.tb.start_range(tier.min_len, tier.max_len);
+                let after = if use_after_key { q.after_key } else { None };
+                *slot = seg.tier_range(t, from, to, after);
+            }
+            out
+        })
+        .collect()
+}
+
+pub(crate) fn range_rows(ranges: &Ranges) -> u64 {
+    ranges.iter().flatten().map(|&(lo, hi)| u64::from(hi - lo)).sum()
+}
+
+/// Estimated rows a posting family visits: each key's per-tier count scaled by
+/// the share of the tier inside the range (starts are close to uniform).
+pub(crate) fn family_cost<I: WindowId>(segments: &[Segment<I>], ranges: &Ranges, family: Family, keys: &[u32]) -> f64 {
+    let mut cost = 0.0;
+    for (seg, r) in segments.iter().zip(ranges) {
+        let postings = seg.postings(family);
+        for (t, &(lo, hi)) in r.iter().enumerate() {
+            let tier_len = seg.tiers[t].hi - seg.tiers[t].lo;
+            if hi == lo || tier_len == 0 {
+                continue;
+            }
+            let share = f64::from(hi - lo) / f64::from(tier_len);
+            for k in keys {
+                if let Some(p) = postings.get(k) {
+                    // A posting of any size costs at least a lookup.
+                    cost += (f64::from(p.counts[t]) * share).max(f64::from(u32::from(p.counts[t] > 0)));
+                }
+            }
+        }
+    }
+    cost
+}
+
+/// The cheapest driver in `(start, id)` order and its estimated cost, for a
+/// scan that stops after `need` matches (`None`: a full scan, as for counts).
+pub(crate) fn choose<I: WindowId>(segments: &[Segment<I>], ranges: &Ranges, q: &Resolved<I>, need: Option<usize>) -> (Driver, f64) {
+    let rows = range_rows(ranges) as f64;
+    let mut best_family: Option<(Driver, f64)> = None;
+    for (family, driver) in [
+        (Family::Charger, Driver::ChargerPostings),
+        (Family::Site, Driver::SitePostings),
+        (Family::Org, Driver::OrganizationPostings),
+    ] {
+        if let Some(keys) = q.keys(family) {
+            let c = family_cost(segments, ranges, family, keys);
+            if best_family.is_none_or(|(_, b)| c < b) {
+                best_family = Some((driver, c));
+            }
+        }
+    }
+    let time_cost = match (need, best_family) {
+        // Filters pass about `c / rows` of the range: the walk stops after about
+        // need / selectivity rows.
+        (Some(need), Some((_, c))) => rows.min(need as f64 * rows / c.max(1.0)),
+        (Some(need), None) => rows.min(need as f64),
+        (None, _) => rows,
+    };
+    match best_family {
+        Some((driver, c)) if c < time_cost => (driver, c),
+        _ => (Driver::TimeRange, time_cost),
+    }
+}

@@ -1,0 +1,218 @@
+//! Execution: streams of matching rows, each in order, fed into sinks that
+//! keep the first page, keep the smallest ids, or count.
+
+use crate::memtable::Memtable;
+use crate::plan::{Ranges, Resolved};
+use crate::segment::{BLOCK, Family, Segment, TIERS};
+use crate::{Driver, WindowId};
+
+/// Where a hit lives: a segment number, or the memtable.
+pub(crate) const MEMTABLE: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hit<I> {
+    pub(crate) start: i64,
+    pub(crate) id: I,
+    pub(crate) src: u32,
+    pub(crate) row: u32,
+}
+
+/// Receives matching rows. A stream delivers rows in its own order and stops
+/// as soon as `offer` returns `false`.
+pub(crate) trait Sink<I> {
+    fn offer(&mut self, hit: Hit<I>) -> bool;
+}
+
+/// Keeps the first `need` hits in `(start, id)` order. A stream ordered the
+/// same way stops once its rows cannot enter the page.
+pub(crate) struct StartTopK<I> {
+    need: usize,
+    pub(crate) hits: Vec<Hit<I>>,
+}
+
+impl<I: WindowId> StartTopK<I> {
+    pub(crate) fn new(need: usize) -> Self {
+        StartTopK { need, hits: Vec::with_capacity(need + 1) }
+    }
+}
+
+impl<I: WindowId> Sink<I> for StartTopK<I> {
+    #[inline]
+    fn offer(&mut self, hit: Hit<I>) -> bool {
+        let key = (hit.start, hit.id);
+        if self.hits.len() == self.need {
+            match self.hits.last() {
+                Some(last) if key >= (last.start, last.id) => return false,
+                None => return false,
+                _ => {}
+            }
+        }
+        let at = self.hits.partition_point(|h| (h.start, h.id) < key);
+        self.hits.insert(at, hit);
+        self.hits.truncate(self.need);
+        true
+    }
+}
+
+/// Keeps the `need` smallest ids greater than `after`. With `ordered`, the
+/// stream delivers ascending ids and may stop once the page is full.
+pub(crate) struct IdTopK<I> {
+    need: usize,
+    after: Option<I>,
+    ordered: bool,
+    pub(crate) hits: Vec<Hit<I>>,
+}
+
+impl<I: WindowId> IdTopK<I> {
+    pub(crate) fn new(need: usize, after: Option<I>, ordered: bool) -> Self {
+        IdTopK { need, after, ordered, hits: Vec::with_capacity(need + 1) }
+    }
+}
+
+impl<I: WindowId> Sink<I> for IdTopK<I> {
+    #[inline]
+    fn offer(&mut self, hit: Hit<I>) -> bool {
+        if self.after.is_some_and(|a| hit.id <= a) {
+            return true;
+        }
+        if self.hits.len() == self.need && self.hits.last().is_none_or(|last| hit.id >= last.id) {
+            return !self.ordered;
+        }
+        let at = self.hits.partition_point(|h| h.id < hit.id);
+        self.hits.insert(at, hit);
+        self.hits.truncate(self.need);
+        true
+    }
+}
+
+/// Counts every hit.
+#[derive(Default)]
+pub(crate) struct Counter(pub(crate) u64);
+
+impl<I> Sink<I> for Counter {
+    #[inline]
+    fn offer(&mut self, _: Hit<I>) -> bool {
+        self.0 += 1;
+        true
+    }
+}
+
+/// Tiers are visited longest first: in `(start, id)` order their matches come
+/// earliest, so they fill the page and let the other tiers stop sooner.
+const TIER_VISIT: [usize; TIERS] = [2, 1, 0];
+
+/// Runs `driver` over every segment's row ranges, then the memtable.
+pub(crate) fn run<I: WindowId, S: Sink<I>>(
+    segments: &[Segment<I>],
+    ranges: &Ranges,
+    mem: &Memtable<I>,
+    q: &Resolved<I>,
+    driver: Driver,
+    sink: &mut S,
+) {
+    for (src, (seg, r)) in segments.iter().zip(ranges).enumerate() {
+        let src = src as u32;
+        match driver {
+            Driver::Nothing | Driver::RankCount => return,
+            Driver::TimeRange => scan_time(seg, src, r, q, sink),
+            Driver::ChargerPostings => scan_postings(seg, src, r, q, Family::Charger, sink),
+            Driver::SitePostings => scan_postings(seg, src, r, q, Family::Site, sink),
+            Driver::OrganizationPostings => scan_postings(seg, src, r, q, Family::Org, sink),
+            Driver::IdOrder => scan_ids(seg, src, q, sink),
+        }
+    }
+    scan_memtable(mem, q, sink);
+}
+
+#[inline]
+fn row_ok<I: WindowId>(seg: &Segment<I>, r: u32, q: &Resolved<I>) -> bool {
+    let i = r as usize;
+    q.tb.end_ok(seg.ends[i]) && !seg.is_dead(r) && q.filters_ok(seg.chargers[i], seg.sites[i], seg.orgs[i])
+}
+
+fn scan_time<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, r: &[(u32, u32); TIERS], q: &Resolved<I>, sink: &mut S) {
+    for t in TIER_VISIT {
+        let (lo, hi) = (r[t].0 as usize, r[t].1 as usize);
+        let mut i = lo;
+        'tier: while i < hi {
+            let b = i / BLOCK;
+            let block_end = ((b + 1) * BLOCK).min(hi);
+            if seg.block_max_end[b] <= q.tb.e_lo || seg.block_min_end[b] > q.tb.e_hi {
+                i = block_end;
+                continue;
+            }
+            while i < block_end {
+                let row = i as u32;
+                if row_ok(seg, row, q) && !sink.offer(Hit { start: seg.starts[i], id: seg.ids[i], src, row }) {
+                    break 'tier;
+                }
+                i += 1;
+            }
+        }
+    }
+}
+
+fn scan_postings<I: WindowId, S: Sink<I>>(
+    seg: &Segment<I>,
+    src: u32,
+    r: &[(u32, u32); TIERS],
+    q: &Resolved<I>,
+    family: Family,
+    sink: &mut S,
+) {
+    let Some(keys) = q.keys(family) else { return };
+    let postings = seg.postings(family);
+    for t in TIER_VISIT {
+        let (lo, hi) = r[t];
+        if lo == hi {
+            continue;
+        }
+        for key in keys {
+            let Some(p) = postings.get(key) else { continue };
+            if p.counts[t] == 0 {
+                continue;
+            }
+            for row in p.rows.range(lo..hi) {
+                let i = row as usize;
+                if row_ok(seg, row, q) && !sink.offer(Hit { start: seg.starts[i], id: seg.ids[i], src, row }) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<I>, sink: &mut S) {
+    let from = match q.after_id {
+        Some(a) => seg.ids_sorted.partition_point(|&id| id <= a),
+        None => 0,
+    };
+    for &row in &seg.id_rows[from..] {
+        let i = row as usize;
+        if q.tb.contains(seg.starts[i], seg.ends[i])
+            && row_ok(seg, row, q)
+            && !sink.offer(Hit { start: seg.starts[i], id: seg.ids[i], src, row })
+        {
+            break;
+        }
+    }
+}
+
+fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Resolved<I>, sink: &mut S) {
+    let from = match (q.order, q.after_key) {
+        (crate::Order::StartThenId, Some(key)) => mem.rows.partition_point(|r| (r.start, r.id) <= key),
+        _ => 0,
+    };
+    for (i, r) in mem.rows.iter().enumerate().skip(from) {
+        if r.start >= q.tb.s_hi && q.order == crate::Order::StartThenId {
+            break;
+        }
+        if q.tb.contains(r.start, r.end)
+            && q.filters_ok(r.charger, r.site, r.org)
+            && !sink.offer(Hit { start: r.start, id: r.id, src: MEMTABLE, row: i as u32 })
+            && q.order == crate::Order::StartThenId
+        {
+            break;
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! An immutable, ranked block of windows: the unit the index is made of.
+//!
+//! Rows are grouped into length tiers and, inside a tier, sorted by
+//! `(start, id)`; a row's number is its position. Because of that order,
+//! every posting bitmap (rows of one charger, site or organization) iterates in
+//! time order within a tier, and "starts in `[a, b)`" is a contiguous row range
+//! of each tier. Per block of [`BLOCK`] rows the largest and smallest end are
+//! kept (the augmentation of the implicit interval tree), so scans skip blocks
+//! that cannot hold a match. Deletions only set a tombstone bit; merging
+//! segments drops dead rows.
+
+use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
+
+use crate::WindowId;
+
+/// Rows per block of the max-end / min-end augmentation.
+pub(crate) const BLOCK: usize = 64;
+
+/// Upper bounds (inclusive, microseconds) of the length tiers; the last is unbounded.
+pub(crate) const TIER_MAX_LEN: [i64; TIERS] = [8 * 3_600_000_000, 7 * 86_400_000_000, i64::MAX];
+
+/// Number of length tiers.
+pub(crate) const TIERS: usize = 3;
+
+/// "No charger" / "no site" in the dense columns.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// One window as the engine stores it: times in microseconds, entities as
+/// dense numbers, the payload as a slot in the index's payload slab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Row<I> {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) id: I,
+    pub(crate) charger: u32,
+    pub(crate) site: u32,
+    pub(crate) org: u32,
+    pub(crate) slot: u32,
+}
+
+impl<I: WindowId> Row<I> {
+    pub(crate) fn tier(&self) -> usize {
+        let len = self.end - self.start;
+        TIER_MAX_LEN.iter().position(|&m| len <= m).unwrap_or(TIERS - 1)
+    }
+}
+
+/// The rows of one tier: `lo..hi`, and the actual extremes of their lengths.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tier {
+    pub(crate) lo: u32,
+    pub(crate) hi: u32,
+    pub(crate) min_len: i64,
+    pub(crate) max_len: i64,
+}
+
+/// The rows of one charger, site or organization, with per-tier counts for planning.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Posting {
+    pub(crate) counts: [u32; TIERS],
+    pub(crate) rows: RoaringBitmap,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Segment<I> {
+    pub(crate) starts: Vec<i64>,
+    pub(crate) ends: Vec<i64>,
+    pub(crate) ids: Vec<I>,
+    pub(crate) chargers: Vec<u32>,
+    pub(crate) sites: Vec<u32>,
+    pub(crate) orgs: Vec<u32>,
+    pub(crate) slots: Vec<u32>,
+    pub(crate) tiers: [Tier; TIERS],
+    pub(crate) block_max_end: Vec<i64>,
+    pub(crate) block_min_end: Vec<i64>,
+    /// Ids in ascending order, with the row holding each.
+    pub(crate) ids_sorted: Vec<I>,
+    pub(crate) id_rows: Vec<u32>,
+    /// All ends, ascending: counts of `end <= t` by binary search.
+    pub(crate) ends_sorted: Vec<i64>,
+    pub(crate) by_charger: FxHashMap<u32, Posting>,
+    pub(crate) by_site: FxHashMap<u32, Posting>,
+    pub(crate) by_org: FxHashMap<u32, Posting>,
+    /// Tombstones: one bit per row for checks, a bitmap for iteration.
+    dead_bits: Vec<u64>,
+    pub(crate) dead: RoaringBitmap,
+    /// For each dead row, a distinct position in `ends_sorted` holding its end,
+    /// so dead rows with `end <= t` are counted without visiting them.
+    dead_by_end: RoaringBitmap,
+}
+
+impl<I> Default for Segment<I> {
+    fn default() -> Self {
+        Segment {
+            starts: Vec::new(),
+            ends: Vec::new(),
+            ids: Vec::new(),
+            chargers: Vec::new(),
+            sites: Vec::new(),
+            orgs: Vec::new(),
+            slots: Vec::new(),
+            tiers: [Tier::default(); TIERS],
+            block_max_end: Vec::new(),
+            block_min_end: Vec::new(),
+            ids_sorted: Vec::new(),
+            id_rows: Vec::new(),
+            ends_sorted: Vec::new(),
+            by_charger: FxHashMap::default(),
+            by_site: FxHashMap::default(),
+            by_org: FxHashMap::default(),
+            dead_bits: Vec::new(),
+            dead: RoaringBitmap::new(),
+            dead_by_end: RoaringBitmap::new(),
+        }
+    }
+}
+
+/// Which posting family a driver iterates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    Charger,
+    Site,
+    Org,
+}
+
+impl<I: WindowId> Segment<I> {
+    /// Builds a segment from rows in any order. Ids must be unique.
+    pub(crate) fn build(mut rows: Vec<Row<I>>) -> Self {
+        debug_assert!(rows.len() < NONE as usize, "segment too large for u32 row numbers");
+        rows.sort_unstable_by_key(|r| (r.tier(), r.start, r.id));
+        let n = rows.len();
+        let mut seg = Segment {
+            starts: Vec::with_capacity(n),
+            ends: Vec::with_capacity(n),
+            ids: Vec::with_capacity(n),
+            chargers: Vec::with_capacity(n),
+            sites: Vec::with_capacity(n),
+            orgs: Vec::with_capacity(n),
+            slots: Vec::with_capacity(n),
+            dead_bits: vec![0; n.div_ceil(64)],
+            ..Default::default()
+        };
+        let mut tiers = [Tier::default(); TIERS];
+        let mut cursor = 0u32;
+        for (t, tier) in tiers.iter_mut().enumerate() {
+            tier.lo = cursor;
+            tier.min_len = i64::MAX;
+            tier.max_len = 0;
+            while (cursor as usize) < n && rows[cursor as usize].tier() == t {
+                let len = rows[cursor as usize].end - rows[cursor as usize].start;
+                tier.min_len = tier.min_len.min(len);
+                tier.max_len = tier.max_len.max(len);
+                cursor += 1;
+            }
+            tier.hi = cursor;
+        }
+        seg.tiers = tiers;
+        for (i, r) in rows.iter().enumerate() {
+            seg.starts.push(r.start);
+            seg.ends.push(r.end);
+            seg.ids.push(r.id);
+            seg.chargers.push(r.charger);
+            seg.sites.push(r.site);
+            seg.orgs.push(r.org);
+            seg.slots.push(r.slot);
+            let t = r.tier();
+            let row = i as u32;
+            for (family, key) in [(Family::Charger, r.charger), (Family::Site, r.site), (Family::Org, r.org)] {
+                if key != NONE {
+                    let p = seg.postings_mut(family).entry(key).or_default();
+                    p.counts[t] += 1;
+                    // Rows arrive in increasing order, so push appends.
+                    let appended = p.rows.try_push(row).is_ok();
+                    debug_assert!(appended, "rows must reach postings in increasing order");
+                }
+            }
+        }
+        for chunk in seg.ends.chunks(BLOCK) {
+            seg.block_max_end.push(chunk.iter().copied().max().unwrap_or(i64::MIN));
+            seg.block_min_end.push(chunk.iter().copied().min().unwrap_or(i64::MAX));
+        }
+        let mut by_id: Vec<(I, u32)> = seg.ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
+        by_id.sort_unstable_by_key(|&(id, _)| id);
+        seg.ids_sorted = by_id.iter().map(|&(id, _)| id).collect();
+        seg.id_rows = by_id.iter().map(|&(_, r)| r).collect();
+        seg.ends_sorted = seg.ends.clone();
+        seg.ends_sorted.sort_unstable();
+        seg
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.len() - self.dead.len() as usize
+    }
+
+    pub(crate) fn postings(&self, family: Family) -> &FxHashMap<u32, Posting> {
+        match family {
+            Family::Charger => &self.by_charger,
+            Family::Site => &self.by_site,
+            Family::Org => &self.by_org,
+        }
+    }
+
+    fn postings_mut(&mut self, family: Family) -> &mut FxHashMap<u32, Posting> {
+        match family {
+            Family::Charger => &mut self.by_charger,
+            Family::Site => &mut self.by_site,
+            Family::Org => &mut self.by_org,
+        }
+    }
+
+    pub(crate) fn row(&self, r: u32) -> Row<I> {
+        let i = r as usize;
+        Row {
+            start: self.starts[i],
+            end: self.ends[i],
+            id: self.ids[i],
+            charger: self.chargers[i],
+            site: self.sites[i],
+            org: self.orgs[i],
+            slot: self.slots[i],
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_dead(&self, r: u32) -> bool {
+        self.dead_bits[r as usize / 64] & (1 << (r % 64)) != 0
+    }
+
+    pub(crate) fn kill(&mut self, r: u32) {
+        debug_assert!(!self.is_dead(r), "row {r} killed twice");
+        self.dead_bits[r as usize / 64] |= 1 << (r % 64);
+        self.dead.insert(r);
+        let end = self.ends[r as usize];
+        let mut p = self.ends_sorted.partition_point(|&e| e < end) as u32;
+        // Equal ends share a run of positions; take the first one still free.
+        while self.dead_by_end.contains(p) {
+            p += 1;
+        }
+        debug_assert_eq!(self.ends_sorted.get(p as usize), Some(&end), "dead_by_end ran past the run of equal ends");
+        self.dead_by_end.insert(p);
+    }
+
+    /// The live row holding `id`, if any.
+    pub(crate) fn find(&self, id: I) -> Option<u32> {
+        let k = self.ids_sorted.binary_search(&id).ok()?;
+        let r = self.id_rows[k];
+        (!self.is_dead(r)).then_some(r)
+    }
+
+    /// Rows of `tier` whose start lies in `[from, to)` and whose `(start, id)`
+    /// is after `after`, as a row range.
+    pub(crate) fn tier_range(&self, tier: usize, from: i64, to: i64, after: Option<(i64, I)>) -> (u32, u32) {
+        let t = self.tiers[tier];
+        let (lo, hi) = (t.lo as usize, t.hi as usize);
+        if from >= to || lo == hi {
+            return (t.lo, t.lo);
+        }
+        let starts = &self.starts[lo..hi];
+        let mut a = starts.partition_point(|&s| s < from);
+        let b = starts.partition_point(|&s| s < to);
+        if let Some((s, id)) = after {
+            let ids = &self.ids[lo..hi];
+            let c = starts.partition_point(|&x| x < s);
+            let e = c + starts[c..].partition_point(|&x| x == s);
+            a = a.max(c + ids[c..e].partition_point(|&x| x <= id));
+        }
+        let a = a.min(b);
+        ((lo + a) as u32, (lo + b) as u32)
+    }
+
+    /// Number of live rows with `start < t`: in each tier a row prefix, less
+    /// the tombstones in it.
+    pub(crate) fn live_start_below(&self, t: i64) -> u64 {
+        self.tiers
+            .iter()
+            .map(|tier| {
+                let p = self.starts[tier.lo as usize..tier.hi as usize].partition_point(|&s| s < t) as u32;
+                u64::from(p) - self.dead.range_cardinality(tier.lo..tier.lo + p)
+            })
+            .sum()
+    }
+
+    /// Number of live rows with `end <= t`.
+    pub(crate) fn live_end_at_most(&self, t: i64) -> u64 {
+        let p = self.ends_sorted.partition_point(|&e| e <= t) as u32;
+        u64::from(p) - self.dead_by_end.range_cardinality(0..p)
+    }
+
+    /// Approximate bytes of memory held (capacity, not length, of every vector;
+    /// bitmaps by their serialized size, close to their in-memory size).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        fn v<T>(x: &Vec<T>) -> usize {
+            x.capacity() * std::mem::size_of::<T>()
+        }
+        let postings = |m: &FxHashMap<u32, Posting>| {
+            m.capacity() * (std::mem::size_of::<(u32, Posting)>() + 1)
+                + m.values().map(|p| p.rows.serialized_size()).sum::<usize>()
+        };
+        v(&self.starts)
+            + v(&self.ends)
+            + v(&self.ids)
+            + v(&self.chargers)
+            + v(&self.sites)
+            + v(&self.orgs)
+            + v(&self.slots)
+            + v(&self.block_max_end)
+            + v(&self.block_min_end)
+            + v(&self.ids_sorted)
+            + v(&self.id_rows)
+            + v(&self.ends_sorted)
+            + v(&self.dead_bits)
+            + self.dead.serialized_size()
+            + self.dead_by_end.serialized_size()
+            + postings(&self.by_charger)
+            + postings(&self.by_site)
+            + postings(&self.by_org)
+    }
+
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        let n = self.len();
+        for (name, len) in [
+            ("ends", self.ends.len()),
+            ("ids", self.ids.len()),
+            ("chargers", self.chargers.len()),
+            ("sites", self.sites.len()),
+            ("orgs", self.orgs.len()),
+            ("slots", self.slots.len()),
+            ("ids_sorted", self.ids_sorted.len()),
+            ("id_rows", self.id_rows.len()),
+            ("ends_sorted", self.ends_sorted.len()),
+        ] {
+            if len != n {
+                return Err(format!("column {name} has {len} rows, expected {n}"));
+            }
+        }
+        let mut expect_lo = 0;
+        for (t, tier) in self.tiers.iter().enumerate() {
+            if tier.lo != expect_lo || tier.hi < tier.lo {
+                return Err(format!("tier {t} bounds {}..{} do not tile the rows", tier.lo, tier.hi));
+            }
+            expect_lo = tier.hi;
+            for r in tier.lo..tier.hi {
+                let row = self.row(r);
+                if row.end <= row.start {
+                    return Err(format!("row {r} has end <= start"));
+                }
+                if row.tier() != t {
+                    return Err(format!("row {r} of length {} sits in tier {t}", row.end - row.start));
+                }
+                let len = row.end - row.start;
+                if len < tier.min_len || len > tier.max_len {
+                    return Err(format!("row {r} length {len} outside tier {t} bounds"));
+                }
+                if r > tier.lo && (self.starts[r as usize - 1], self.ids[r as usize - 1]) >= (row.start, row.id) {
+                    return Err(format!("rows {} and {r} out of (start, id) order", r - 1));
+                }
+            }
+        }
+        if expect_lo as usize != n {
+            return Err(format!("tiers cover {expect_lo} of {n} rows"));
+        }
+        for (b, chunk) in self.ends.chunks(BLOCK).enumerate() {
+            let (mx, mn) = (chunk.iter().max(), chunk.iter().min());
+            if self.block_max_end.get(b) != mx || self.block_min_end.get(b) != mn {
+                return Err(format!("block {b} max/min end augmentation is stale"));
+            }
+        }
+        if self.block_max_end.len() != n.div_ceil(BLOCK) {
+            return Err("wrong number of blocks".into());
+        }
+        if !self.ids_sorted.windows(2).all(|w| w[0] < w[1]) {
+            return Err("ids_sorted not strictly ascending (duplicate ids in a segment?)".into());
+        }
+        for (k, &r) in self.id_rows.iter().enumerate() {
+            if self.ids.get(r as usize) != Some(&self.ids_sorted[k]) {
+                return Err(format!("id index entry {k} points at the wrong row"));
+            }
+        }
+        let mut ends = self.ends.clone();
+        ends.sort_unstable();
+        if ends != self.ends_sorted {
+            return Err("ends_sorted is not the sorted ends".into());
+        }
+        for family in [Family::Charger, Family::Site, Family::Org] {
+            let column = match family {
+                Family::Charger => &self.chargers,
+                Family::Site => &self.sites,
+                Family::Org => &self.orgs,
+            };
+            let mut total = 0u64;
+            for (&key, p) in self.postings(family) {
+                total += p.rows.len();
+                let mut counts = [0u32; TIERS];
+                for r in &p.rows {
+                    if column.get(r as usize) != Some(&key) {
+                        return Err(format!("{family:?} posting {key} holds row {r} of another entity"));
+                    }
+                    counts[self.row(r).tier()] += 1;
+                }
+                if counts != p.counts {
+                    return Err(format!("{family:?} posting {key} tier counts disagree"));
+                }
+            }
+            let with_key = column.iter().filter(|&&k| k != NONE).count() as u64;
+            if total != with_key {
+                return Err(format!("{family:?} postings hold {total} rows, column has {with_key}"));
+            }
+        }
+        let bits: u64 = self.dead_bits.iter().map(|w| u64::from(w.count_ones())).sum();
+        if bits != self.dead.len() || self.dead.iter().any(|r| !self.is_dead(r) || r as usize >= n) {
+            return Err("tombstone bitmap and bits disagree".into());
+        }
+        if self.dead_by_end.len() != self.dead.len() {
+            return Err("dead_by_end and tombstones disagree in number".into());
+        }
+        let mut dead_ends: Vec<i64> = self.dead.iter().map(|r| self.ends[r as usize]).collect();
+        let mut by_end: Vec<i64> = self.dead_by_end.iter().map(|p| self.ends_sorted.get(p as usize).copied().unwrap_or(i64::MIN)).collect();
+        dead_ends.sort_unstable();
+        by_end.sort_unstable();
+        if dead_ends != by_end {
+            return Err("dead_by_end positions do not hold the dead rows' ends".into());
+        }
+        Ok(())
+    }
+}
