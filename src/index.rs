@@ -33,14 +33,21 @@ pub const DEFAULT_WRITE_BUFFER: usize = 256;
 /// assert_eq!(index.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct IndexBuilder {
+#[derive(Debug, Clone)]
+pub struct IndexBuilder<I, P> {
     key: Option<CursorKey>,
     orgs: Vec<(OrgId, Option<OrgId>)>,
     write_buffer: Option<usize>,
+    _types: std::marker::PhantomData<fn() -> (I, P)>,
 }
 
-impl IndexBuilder {
+impl<I, P> Default for IndexBuilder<I, P> {
+    fn default() -> Self {
+        IndexBuilder { key: None, orgs: Vec::new(), write_buffer: None, _types: std::marker::PhantomData }
+    }
+}
+
+impl<I, P> IndexBuilder<I, P> {
     /// Authenticates cursors with this key instead of a random one. Set it when
     /// cursors must survive a restart or be accepted by several replicas.
     #[must_use]
@@ -72,6 +79,9 @@ impl IndexBuilder {
         self
     }
 
+}
+
+impl<I: WindowId, P> IndexBuilder<I, P> {
     /// Builds an empty index.
     ///
     /// # Errors
@@ -79,7 +89,7 @@ impl IndexBuilder {
     /// [`Error::DuplicateOrganization`] if an organization is given twice,
     /// [`Error::UnknownOrganization`] if a parent is never given,
     /// [`Error::OrganizationCycle`] if the parents form a cycle.
-    pub fn build<I: WindowId, P>(self) -> Result<Index<I, P>, Error> {
+    pub fn build(self) -> Result<Index<I, P>, Error> {
         let mut tree = OrgTree::default();
         let mut pending = self.orgs;
         while !pending.is_empty() {
@@ -123,7 +133,7 @@ impl IndexBuilder {
     /// # Errors
     ///
     /// Those of [`IndexBuilder::build`] and of [`Index::bulk_insert`].
-    pub fn build_from<I: WindowId, P>(self, windows: impl IntoIterator<Item = (Window<I>, P)>) -> Result<Index<I, P>, Error> {
+    pub fn build_from(self, windows: impl IntoIterator<Item = (Window<I>, P)>) -> Result<Index<I, P>, Error> {
         let mut index = self.build()?;
         index.bulk_insert(windows)?;
         Ok(index)
@@ -186,12 +196,14 @@ impl<I: WindowId, P> Default for Index<I, P> {
     }
 }
 
-impl<I: WindowId, P> Index<I, P> {
+impl<I, P> Index<I, P> {
     /// A builder for an index (cursor key, organizations, initial windows).
-    pub fn builder() -> IndexBuilder {
+    pub fn builder() -> IndexBuilder<I, P> {
         IndexBuilder::default()
     }
+}
 
+impl<I: WindowId, P> Index<I, P> {
     /// An empty index with a random cursor key and no organizations.
     ///
     /// # Example

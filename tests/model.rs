@@ -1,0 +1,527 @@
+//! Model-based test: random operation sequences applied to the engine and to a
+//! naive `Vec` oracle, compared after every step, with paging interleaved with
+//! mutations. `check_invariants` runs after every operation.
+//!
+//! Cases: `MWINDEX_MODEL_CASES` (default 5000).
+
+use std::collections::{HashMap, HashSet};
+
+use mwindex::{ChargerId, CursorError, Error, Index, Order, OrgId, Query, SiteId, Status, Timestamp, Window};
+use proptest::prelude::*;
+
+const HOUR: i64 = 3_600_000_000;
+const BASE: i64 = 1_704_067_200_000_000; // 2024-01-01T00:00:00Z
+const ORGS: u64 = 8;
+
+/// Lengths chosen to sit on and around the tier bounds (8 h, 7 d), plus
+/// one-microsecond and multi-year windows.
+const LENGTHS: [i64; 12] = [
+    1,
+    HOUR,
+    2 * HOUR,
+    8 * HOUR - 1,
+    8 * HOUR,
+    8 * HOUR + 1,
+    3 * 24 * HOUR,
+    7 * 24 * HOUR,
+    7 * 24 * HOUR + 1,
+    40 * 24 * HOUR,
+    90 * 24 * HOUR,
+    2 * 365 * 24 * HOUR,
+];
+
+fn ts(micros: i64) -> Timestamp {
+    Timestamp::from_micros(micros).unwrap()
+}
+
+#[derive(Clone, Debug)]
+struct W {
+    id: u64,
+    start: i64,
+    end: i64,
+    charger: Option<u64>,
+    site: Option<u64>,
+    org: u64,
+}
+
+impl W {
+    fn window(&self) -> Window<u64> {
+        let mut w = Window::new(self.id, ts(self.start), ts(self.end), OrgId(self.org)).unwrap();
+        if let Some(c) = self.charger {
+            w = w.with_charger(ChargerId(c));
+        }
+        if let Some(s) = self.site {
+            w = w.with_site(SiteId(s));
+        }
+        w
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Q {
+    after: Option<i64>,
+    before: Option<i64>,
+    status: Option<(Status, i64)>,
+    chargers: Option<Vec<u64>>,
+    sites: Option<Vec<u64>>,
+    orgs: Option<Vec<u64>>,
+    scope: Option<u64>,
+    order: Order,
+    page_size: usize,
+}
+
+impl Q {
+    fn query(&self) -> Query<u64> {
+        let mut q = Query::new().order(self.order).page_size(self.page_size);
+        if let Some(a) = self.after {
+            q = q.after(ts(a));
+        }
+        if let Some(b) = self.before {
+            q = q.before(ts(b));
+        }
+        if let Some((s, now)) = self.status {
+            q = q.status(s, ts(now));
+        }
+        if let Some(c) = &self.chargers {
+            q = q.chargers(c.iter().map(|&c| ChargerId(c)));
+        }
+        if let Some(s) = &self.sites {
+            q = q.sites(s.iter().map(|&s| SiteId(s)));
+        }
+        if let Some(o) = &self.orgs {
+            q = q.organizations(o.iter().map(|&o| OrgId(o)));
+        }
+        if let Some(s) = self.scope {
+            q = q.scope(OrgId(s));
+        }
+        q
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(W),
+    Upsert(W),
+    Delete(u64),
+    Get(u64),
+    Bulk(Vec<W>),
+    MoveOrg(u64, Option<u64>),
+    Query(Q),
+    Count(Q),
+    PageStart(Q),
+    PageNext(usize),
+}
+
+/// The oracle: a `Vec` of windows with payloads and a parent map.
+#[derive(Default)]
+struct Model {
+    windows: Vec<(W, u32)>,
+    parent: HashMap<u64, Option<u64>>,
+}
+
+impl Model {
+    fn within(&self, mut org: u64, root: u64) -> bool {
+        loop {
+            if org == root {
+                return true;
+            }
+            match self.parent.get(&org).copied().flatten() {
+                Some(p) => org = p,
+                None => return false,
+            }
+        }
+    }
+
+    fn matches(&self, w: &W, q: &Q) -> bool {
+        q.after.is_none_or(|a| w.end > a)
+            && q.before.is_none_or(|b| w.start < b)
+            && q.status.is_none_or(|(s, now)| match s {
+                Status::Active => w.start <= now && now < w.end,
+                Status::Upcoming => now < w.start,
+                Status::Past => w.end <= now,
+                _ => unreachable!(),
+            })
+            && q.chargers.as_ref().is_none_or(|c| w.charger.is_some_and(|x| c.contains(&x)))
+            && q.sites.as_ref().is_none_or(|s| w.site.is_some_and(|x| s.contains(&x)))
+            && q.orgs.as_ref().is_none_or(|o| o.contains(&w.org))
+            && q.scope.is_none_or(|root| self.within(w.org, root))
+    }
+
+    fn expected_error(&self, q: &Q, paging: bool) -> Option<&'static str> {
+        if paging && !(1..=50).contains(&q.page_size) {
+            return Some("page size");
+        }
+        if let (Some(a), Some(b)) = (q.after, q.before) {
+            if a >= b {
+                return Some("range");
+            }
+        }
+        if q.scope.is_some_and(|s| !self.parent.contains_key(&s)) {
+            return Some("scope");
+        }
+        None
+    }
+
+    /// All matches in the query's order.
+    fn answer(&self, q: &Q) -> Vec<(W, u32)> {
+        let mut out: Vec<(W, u32)> = self.windows.iter().filter(|(w, _)| self.matches(w, q)).cloned().collect();
+        match q.order {
+            Order::Id => out.sort_by_key(|(w, _)| w.id),
+            _ => out.sort_by_key(|(w, _)| (w.start, w.id)),
+        }
+        out
+    }
+
+    fn find(&self, id: u64) -> Option<usize> {
+        self.windows.iter().position(|(w, _)| w.id == id)
+    }
+}
+
+fn check_error(err: &Error, expected: &str) {
+    let ok = match expected {
+        "page size" => matches!(err, Error::InvalidPageSize { .. }),
+        "range" => matches!(err, Error::InvalidRange { .. }),
+        "scope" => matches!(err, Error::UnknownOrganization(_)),
+        _ => false,
+    };
+    assert!(ok, "expected a {expected} error, got {err:?}");
+}
+
+struct Session {
+    q: Q,
+    cursor: Option<String>,
+    last: Option<(i64, u64)>,
+    seen: Vec<u64>,
+    initial: HashSet<u64>,
+    touched: HashSet<u64>,
+}
+
+fn key_of(order: Order, w: &Window<u64>) -> (i64, u64) {
+    match order {
+        Order::Id => (0, w.id()),
+        _ => (w.start().as_micros(), w.id()),
+    }
+}
+
+fn same(got: &[mwindex::Entry<'_, u64, u32>], want: &[(W, u32)]) {
+    let got: Vec<(Window<u64>, u32)> = got.iter().map(|e| (e.window, *e.payload)).collect();
+    let want: Vec<(Window<u64>, u32)> = want.iter().map(|(w, p)| (w.window(), *p)).collect();
+    assert_eq!(got, want);
+}
+
+fn run(write_buffer: usize, tree: Vec<Option<u64>>, ops: Vec<Op>) {
+    let mut builder = Index::<u64, u32>::builder().write_buffer(write_buffer);
+    let mut model = Model::default();
+    for (i, parent) in tree.iter().enumerate() {
+        let id = i as u64 + 1;
+        builder = builder.organization(OrgId(id), parent.map(OrgId));
+        model.parent.insert(id, *parent);
+    }
+    let mut index = builder.build().unwrap();
+    let mut session: Option<Session> = None;
+    let mut next_payload = 0u32;
+
+    for op in ops {
+        let touch = |id: u64, session: &mut Option<Session>| {
+            if let Some(s) = session {
+                s.touched.insert(id);
+            }
+        };
+        match op {
+            Op::Insert(w) => {
+                next_payload += 1;
+                let got = index.insert(w.window(), next_payload);
+                let known_org = model.parent.contains_key(&w.org);
+                if !known_org {
+                    assert!(matches!(got, Err(Error::UnknownOrganization(_))), "{got:?}");
+                } else if model.find(w.id).is_some() {
+                    assert!(matches!(got, Err(Error::DuplicateId(_))), "{got:?}");
+                } else {
+                    got.unwrap();
+                    touch(w.id, &mut session);
+                    model.windows.push((w, next_payload));
+                }
+            }
+            Op::Upsert(w) => {
+                next_payload += 1;
+                let got = index.upsert(w.window(), next_payload);
+                if !model.parent.contains_key(&w.org) {
+                    assert!(matches!(got, Err(Error::UnknownOrganization(_))), "{got:?}");
+                } else {
+                    let prev = model.find(w.id).map(|i| model.windows.remove(i).1);
+                    assert_eq!(got.unwrap(), prev);
+                    touch(w.id, &mut session);
+                    model.windows.push((w, next_payload));
+                }
+            }
+            Op::Delete(id) => {
+                let got = index.delete(id).map(|(w, p)| (w, p));
+                let want = model.find(id).map(|i| model.windows.remove(i));
+                assert_eq!(got, want.map(|(w, p)| (w.window(), p)));
+                touch(id, &mut session);
+            }
+            Op::Get(id) => {
+                let got = index.get(id).map(|e| (e.window, *e.payload));
+                let want = model.find(id).map(|i| (model.windows[i].0.window(), model.windows[i].1));
+                assert_eq!(got, want);
+            }
+            Op::Bulk(batch) => {
+                let items: Vec<(Window<u64>, u32)> = batch
+                    .iter()
+                    .map(|w| {
+                        next_payload += 1;
+                        (w.window(), next_payload)
+                    })
+                    .collect();
+                let got = index.bulk_insert(items.clone());
+                let mut ids = HashSet::new();
+                let dup = batch.iter().any(|w| !ids.insert(w.id) || model.find(w.id).is_some());
+                let unknown = batch.iter().any(|w| !model.parent.contains_key(&w.org));
+                if dup || unknown {
+                    assert!(got.is_err(), "bulk with dup={dup} unknown={unknown} accepted");
+                } else {
+                    got.unwrap();
+                    for (w, (_, p)) in batch.into_iter().zip(items) {
+                        touch(w.id, &mut session);
+                        model.windows.push((w, p));
+                    }
+                }
+            }
+            Op::MoveOrg(org, parent) => {
+                let got = index.move_organization(OrgId(org), parent.map(OrgId));
+                let cycle = parent.is_some_and(|p| model.within(p, org));
+                if cycle {
+                    assert!(matches!(got, Err(Error::OrganizationCycle { .. })), "{got:?}");
+                } else {
+                    got.unwrap();
+                    model.parent.insert(org, parent);
+                    // Scopes change for every window below `org`.
+                    if let Some(s) = &mut session {
+                        let ids: Vec<u64> = model.windows.iter().map(|(w, _)| w.id).collect();
+                        s.touched.extend(ids);
+                    }
+                }
+            }
+            Op::Count(q) => {
+                let got = index.count(&q.query());
+                match model.expected_error(&q, false) {
+                    Some(e) => check_error(&got.unwrap_err(), e),
+                    None => assert_eq!(got.unwrap(), model.answer(&q).len() as u64, "{q:?}"),
+                }
+            }
+            Op::Query(q) => {
+                // Unpaged answer equals the concatenation of all pages.
+                let got = index.query(&q.query());
+                match model.expected_error(&q, true) {
+                    Some(e) => check_error(&got.unwrap_err(), e),
+                    None => {
+                        let want = model.answer(&q);
+                        let mut all = Vec::new();
+                        let mut page = got.unwrap();
+                        loop {
+                            assert!(page.items().len() <= q.page_size);
+                            all.extend(page.items().iter().map(|e| (e.window, *e.payload)));
+                            let Some(c) = page.next_cursor() else { break };
+                            assert!(all.len() <= want.len(), "paging returned more than the unpaged answer holds");
+                            assert_eq!(page.items().len(), q.page_size, "a page short of full must be the last");
+                            page = index.query(&q.query().cursor(c)).unwrap();
+                        }
+                        let want: Vec<(Window<u64>, u32)> = want.iter().map(|(w, p)| (w.window(), *p)).collect();
+                        assert_eq!(all, want, "{q:?}");
+                    }
+                }
+            }
+            Op::PageStart(q) => {
+                if model.expected_error(&q, true).is_some() {
+                    continue;
+                }
+                let initial = model.answer(&q).iter().map(|(w, _)| w.id).collect();
+                session = Some(Session { q, cursor: None, last: None, seen: Vec::new(), initial, touched: HashSet::new() });
+                page_next(&index, &model, &mut session, None);
+            }
+            Op::PageNext(size) => page_next(&index, &model, &mut session, Some(size)),
+        }
+        if let Err(e) = index.check_invariants() {
+            panic!("invariant broken: {e}");
+        }
+        assert_eq!(index.len(), model.windows.len());
+    }
+}
+
+/// Fetches the next page of the open session and compares it with the oracle
+/// evaluated now, after the last key returned.
+fn page_next(index: &Index<u64, u32>, model: &Model, session: &mut Option<Session>, size: Option<usize>) {
+    let Some(s) = session else { return };
+    if let Some(size) = size {
+        s.q.page_size = size;
+    }
+    let mut query = s.q.query();
+    if let Some(c) = &s.cursor {
+        query = query.cursor(c.clone());
+    }
+    let page = index.query(&query).unwrap();
+    let rest: Vec<(W, u32)> = model
+        .answer(&s.q)
+        .into_iter()
+        .filter(|(w, _)| {
+            let k = match s.q.order {
+                Order::Id => (0, w.id),
+                _ => (w.start, w.id),
+            };
+            s.last.is_none_or(|last| k > last)
+        })
+        .collect();
+    let want = &rest[..rest.len().min(s.q.page_size)];
+    same(page.items(), want);
+    assert_eq!(page.has_next(), rest.len() > s.q.page_size);
+    // Monotone across pages.
+    for e in page.items() {
+        let k = key_of(s.q.order, &e.window);
+        assert!(s.last.is_none_or(|l| k > l));
+        s.last = Some(k);
+        s.seen.push(e.window.id());
+    }
+    s.cursor = page.next_cursor().map(str::to_owned);
+    if s.cursor.is_none() {
+        let mut counts: HashMap<u64, usize> = HashMap::new();
+        for id in &s.seen {
+            *counts.entry(*id).or_default() += 1;
+        }
+        for id in s.initial.difference(&s.touched) {
+            assert_eq!(counts.get(id), Some(&1), "untouched window {id} must appear exactly once");
+        }
+        for (id, n) in counts {
+            assert!(n == 1 || s.touched.contains(&id), "window {id} appeared {n} times");
+        }
+        *session = None;
+    }
+}
+
+// ----- strategies -----
+
+fn time() -> impl Strategy<Value = i64> {
+    // Dense hours so that boundaries coincide often (end == after,
+    // start == before, now == start, now == end, equal starts), plus a sparse
+    // spread of days so long windows and tiers interleave.
+    prop_oneof![
+        8 => (0i64..48).prop_map(|h| BASE + h * HOUR),
+        3 => (0i64..120).prop_map(|d| BASE + d * 24 * HOUR),
+        1 => (0i64..48).prop_map(|h| BASE + h * HOUR + 1),
+        1 => (0i64..48).prop_map(|h| BASE + h * HOUR - 1),
+    ]
+}
+
+fn window(ids: u64) -> impl Strategy<Value = W> {
+    (
+        0..ids,
+        time(),
+        prop::sample::select(LENGTHS.to_vec()),
+        prop::option::weighted(0.8, 0u64..6),
+        prop::option::weighted(0.8, 0u64..4),
+        prop_oneof![20 => 1..=ORGS, 1 => Just(99u64)],
+    )
+        .prop_map(|(id, start, len, charger, site, org)| W { id, start, end: start + len, charger, site, org })
+}
+
+fn ids_filter(max: u64) -> impl Strategy<Value = Option<Vec<u64>>> {
+    prop::option::weighted(0.35, prop::collection::vec(0..max + 2, 0..4))
+}
+
+fn query() -> impl Strategy<Value = Q> {
+    let status = prop::option::weighted(
+        0.4,
+        (prop::sample::select(vec![Status::Active, Status::Upcoming, Status::Past]), time()),
+    );
+    (
+        prop::option::weighted(0.5, time()),
+        prop::option::weighted(0.5, time()),
+        status,
+        ids_filter(6),
+        ids_filter(4),
+        prop::option::weighted(0.25, prop::collection::vec(1..=ORGS + 1, 0..4)),
+        prop::option::weighted(0.4, prop_oneof![10 => 1..=ORGS, 1 => Just(77u64)]),
+        prop::sample::select(vec![Order::StartThenId, Order::Id]),
+        prop_oneof![20 => 1usize..=6, 2 => Just(50usize), 1 => Just(0usize), 1 => Just(51usize)],
+    )
+        .prop_map(|(after, before, status, chargers, sites, orgs, scope, order, page_size)| Q {
+            after,
+            before,
+            status,
+            chargers,
+            sites,
+            orgs,
+            scope,
+            order,
+            page_size,
+        })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => window(40).prop_map(Op::Insert),
+        6 => window(40).prop_map(Op::Upsert),
+        5 => (0u64..40).prop_map(Op::Delete),
+        2 => (0u64..40).prop_map(Op::Get),
+        1 => prop::collection::vec(window(400), 0..30).prop_map(Op::Bulk),
+        1 => (1..=ORGS, prop::option::weighted(0.7, 1..=ORGS)).prop_map(|(o, p)| Op::MoveOrg(o, p)),
+        3 => query().prop_map(Op::Query),
+        3 => query().prop_map(Op::Count),
+        3 => query().prop_map(Op::PageStart),
+        6 => (1usize..=5).prop_map(Op::PageNext),
+    ]
+}
+
+/// A random forest over organizations 1..=ORGS: each picks a parent among the
+/// lower numbers or none; about a third of cases get a single deep chain.
+fn tree() -> impl Strategy<Value = Vec<Option<u64>>> {
+    prop_oneof![
+        2 => prop::collection::vec(prop::option::weighted(0.7, 0u64..1000), ORGS as usize).prop_map(|v| {
+            v.into_iter()
+                .enumerate()
+                .map(|(i, p)| if i == 0 { None } else { p.map(|p| p % i as u64 + 1) })
+                .collect()
+        }),
+        1 => Just((0..ORGS).map(|i| if i == 0 { None } else { Some(i) }).collect()),
+    ]
+}
+
+fn cases() -> u32 {
+    std::env::var("MWINDEX_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(5000)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 20_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_matches_model(
+        write_buffer in prop_oneof![1usize..=8, Just(256usize)],
+        tree in tree(),
+        ops in prop::collection::vec(op(), 1..80),
+    ) {
+        run(write_buffer, tree, ops);
+    }
+}
+
+#[test]
+fn foreign_and_forged_cursors_are_rejected() {
+    let mut index: Index<u64, u32> = Index::builder().organization(OrgId(1), None).organization(OrgId(2), None).build().unwrap();
+    for id in 0..10 {
+        let w = Window::new(id, ts(BASE + id as i64 * HOUR), ts(BASE + (id as i64 + 1) * HOUR), OrgId(1 + id % 2)).unwrap();
+        index.insert(w, 0).unwrap();
+    }
+    let q = Query::new().page_size(2).scope(OrgId(1));
+    let page = index.query(&q).unwrap();
+    let cursor = page.next_cursor().unwrap().to_owned();
+    // Same cursor, other tenant: rejected, nothing leaks.
+    let other = Query::new().page_size(2).scope(OrgId(2)).cursor(cursor.clone());
+    assert_eq!(index.query(&other).unwrap_err(), Error::Cursor(CursorError::WrongQuery));
+    // Other order.
+    let other = Query::new().page_size(2).scope(OrgId(1)).order(Order::Id).cursor(cursor.clone());
+    assert_eq!(index.query(&other).unwrap_err(), Error::Cursor(CursorError::WrongQuery));
+    // Page size may change.
+    assert!(index.query(&Query::new().page_size(5).scope(OrgId(1)).cursor(cursor.clone())).is_ok());
+    // A cursor from another index (another key) is forged here.
+    let other_index: Index<u64, u32> = Index::builder().organization(OrgId(1), None).build().unwrap();
+    assert_eq!(other_index.query(&q.clone().cursor(cursor)).unwrap_err(), Error::Cursor(CursorError::Forged));
+    assert_eq!(index.query(&q.clone().cursor("garbage!")).unwrap_err(), Error::Cursor(CursorError::Malformed));
+}
