@@ -32,7 +32,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let world = World::new(7);
     let gens = world.windows(n, 42);
-    println!("mwindex demo: {n} windows, {} organizations, {} sites, {} chargers", world.orgs.len(), workload::SITES, workload::CHARGERS);
+    println!(
+        "mwindex demo: {n} windows, {} organizations, {} sites, {} chargers",
+        world.orgs.len(),
+        workload::SITES,
+        workload::CHARGERS
+    );
 
     let items: Vec<(Window<u64>, u32)> = gens
         .iter()
@@ -44,9 +49,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect::<Result<_, mwindex::Error>>()?;
     let t = Instant::now();
-    let mut index: Index<u64, u32> = Index::builder()
-        .organizations(world.orgs.iter().map(|&(o, p)| (OrgId(o), p.map(OrgId))))
-        .build_from(items)?;
+    let mut index: Index<u64, u32> =
+        Index::builder().organizations(world.orgs.iter().map(|&(o, p)| (OrgId(o), p.map(OrgId)))).build_from(items)?;
     let build = t.elapsed();
     println!(
         "bulk build: {:.2} s, index structures {:.1} bytes/window (payloads excluded)\n",
@@ -60,41 +64,67 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let a = T0 + rng.range(0, SPAN - len);
         (ts(a), ts(a + len))
     };
-    println!("{:<58} {:>9} {:>9} {:>8}  {}", "query", "median µs", "p99 µs", "results", "plan");
+    println!("{:<58} {:>9} {:>9} {:>8}  plan", "query", "median µs", "p99 µs", "results");
     type Make = Box<dyn Fn(&mut Rng) -> Query<u64>>;
     let cases: Vec<(&str, Make)> = vec![
-        ("Q1 overlap 7-day range, first 50", Box::new(move |r| {
-            let (a, b) = random_range(r, 7 * DAY);
-            Query::new().overlapping(a, b)
-        })),
-        ("Q2 Q1 + one charger", Box::new(move |r| {
-            let (a, b) = random_range(r, 7 * DAY);
-            Query::new().overlapping(a, b).chargers([ChargerId(r.below(workload::CHARGERS) as u64)])
-        })),
-        ("Q3 Q1 + 10 sites", Box::new(move |r| {
-            let (a, b) = random_range(r, 7 * DAY);
-            Query::new().overlapping(a, b).sites((0..10).map(|_| SiteId(r.below(workload::SITES) as u64)))
-        })),
-        ("Q4 active now, one organization (scope)", Box::new(move |r| {
-            let now = ts(T0 + r.range(0, SPAN));
-            Query::new().status(Status::Active, now).scope(OrgId(1 + r.below(workload::ORGS) as u64))
-        })),
-        ("Q4p active now, parent organization (150+ descendants)", Box::new(move |r| {
-            let now = ts(T0 + r.range(0, SPAN));
-            Query::new().status(Status::Active, now).scope(OrgId(1))
-        })),
-        ("Q7 upcoming, one site, first 50", Box::new(move |r| {
-            let now = ts(T0 + r.range(0, SPAN));
-            Query::new().status(Status::Upcoming, now).sites([SiteId(r.below(workload::SITES) as u64)])
-        })),
-        ("Q8 past, 3 chargers, first 50", Box::new(move |r| {
-            let now = ts(T0 + r.range(0, SPAN));
-            Query::new().status(Status::Past, now).chargers((0..3).map(|_| ChargerId(r.below(workload::CHARGERS) as u64)))
-        })),
-        ("incident.io: active, id order, page of 25", Box::new(move |r| {
-            let now = ts(T0 + r.range(0, SPAN));
-            Query::new().status(Status::Active, now).order(Order::Id).page_size(25)
-        })),
+        (
+            "Q1 overlap 7-day range, first 50",
+            Box::new(move |r| {
+                let (a, b) = random_range(r, 7 * DAY);
+                Query::new().overlapping(a, b)
+            }),
+        ),
+        (
+            "Q2 Q1 + one charger",
+            Box::new(move |r| {
+                let (a, b) = random_range(r, 7 * DAY);
+                Query::new().overlapping(a, b).chargers([ChargerId(r.below(workload::CHARGERS) as u64)])
+            }),
+        ),
+        (
+            "Q3 Q1 + 10 sites",
+            Box::new(move |r| {
+                let (a, b) = random_range(r, 7 * DAY);
+                Query::new().overlapping(a, b).sites((0..10).map(|_| SiteId(r.below(workload::SITES) as u64)))
+            }),
+        ),
+        (
+            "Q4 active now, one organization (scope)",
+            Box::new(move |r| {
+                let now = ts(T0 + r.range(0, SPAN));
+                Query::new().status(Status::Active, now).scope(OrgId(1 + r.below(workload::ORGS) as u64))
+            }),
+        ),
+        (
+            "Q4p active now, parent organization (150+ descendants)",
+            Box::new(move |r| {
+                let now = ts(T0 + r.range(0, SPAN));
+                Query::new().status(Status::Active, now).scope(OrgId(1))
+            }),
+        ),
+        (
+            "Q7 upcoming, one site, first 50",
+            Box::new(move |r| {
+                let now = ts(T0 + r.range(0, SPAN));
+                Query::new().status(Status::Upcoming, now).sites([SiteId(r.below(workload::SITES) as u64)])
+            }),
+        ),
+        (
+            "Q8 past, 3 chargers, first 50",
+            Box::new(move |r| {
+                let now = ts(T0 + r.range(0, SPAN));
+                Query::new()
+                    .status(Status::Past, now)
+                    .chargers((0..3).map(|_| ChargerId(r.below(workload::CHARGERS) as u64)))
+            }),
+        ),
+        (
+            "incident.io: active, id order, page of 25",
+            Box::new(move |r| {
+                let now = ts(T0 + r.range(0, SPAN));
+                Query::new().status(Status::Active, now).order(Order::Id).page_size(25)
+            }),
+        ),
     ];
     for (name, make) in &cases {
         let mut times = Vec::with_capacity(runs);
@@ -109,25 +139,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             plan = Some(page.driver());
         }
         let (med, p99) = median_p99(times);
-        println!("{name:<58} {med:>9.2} {p99:>9.2} {:>8.1}  {:?}", results as f64 / runs as f64, plan.unwrap_or(mwindex::Driver::Nothing));
+        println!(
+            "{name:<58} {med:>9.2} {p99:>9.2} {:>8.1}  {:?}",
+            results as f64 / runs as f64,
+            plan.unwrap_or(mwindex::Driver::Nothing)
+        );
     }
 
     let count_cases: Vec<(&str, Make)> = vec![
-        ("Q5 count overlapping a 1-day range", Box::new(move |r| {
-            let (a, b) = random_range(r, DAY);
-            Query::new().overlapping(a, b)
-        })),
-        ("Q6 count active at an instant", Box::new(move |r| Query::new().status(Status::Active, ts(T0 + r.range(0, SPAN))))),
-        ("Q5c count overlapping a 1-day range, one charger", Box::new(move |r| {
-            let (a, b) = random_range(r, DAY);
-            Query::new().overlapping(a, b).chargers([ChargerId(r.below(workload::CHARGERS) as u64)])
-        })),
-        ("Q6s count active at an instant, one site", Box::new(move |r| {
-            Query::new().status(Status::Active, ts(T0 + r.range(0, SPAN))).sites([SiteId(r.below(workload::SITES) as u64)])
-        })),
-        ("count active in the parent organization's scope", Box::new(move |r| {
-            Query::new().status(Status::Active, ts(T0 + r.range(0, SPAN))).scope(OrgId(1))
-        })),
+        (
+            "Q5 count overlapping a 1-day range",
+            Box::new(move |r| {
+                let (a, b) = random_range(r, DAY);
+                Query::new().overlapping(a, b)
+            }),
+        ),
+        (
+            "Q6 count active at an instant",
+            Box::new(move |r| Query::new().status(Status::Active, ts(T0 + r.range(0, SPAN)))),
+        ),
+        (
+            "Q5c count overlapping a 1-day range, one charger",
+            Box::new(move |r| {
+                let (a, b) = random_range(r, DAY);
+                Query::new().overlapping(a, b).chargers([ChargerId(r.below(workload::CHARGERS) as u64)])
+            }),
+        ),
+        (
+            "Q6s count active at an instant, one site",
+            Box::new(move |r| {
+                Query::new()
+                    .status(Status::Active, ts(T0 + r.range(0, SPAN)))
+                    .sites([SiteId(r.below(workload::SITES) as u64)])
+            }),
+        ),
+        (
+            "count active in the parent organization's scope",
+            Box::new(move |r| Query::new().status(Status::Active, ts(T0 + r.range(0, SPAN))).scope(OrgId(1))),
+        ),
     ];
     for (name, make) in &count_cases {
         let mut times = Vec::with_capacity(runs);
@@ -141,7 +190,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             plan = Some(index.explain_count(&q)?.driver);
         }
         let (med, p99) = median_p99(times);
-        println!("{name:<58} {med:>9.2} {p99:>9.2} {:>8.1}  {:?}", total as f64 / runs as f64, plan.unwrap_or(mwindex::Driver::Nothing));
+        println!(
+            "{name:<58} {med:>9.2} {p99:>9.2} {:>8.1}  {:?}",
+            total as f64 / runs as f64,
+            plan.unwrap_or(mwindex::Driver::Nothing)
+        );
     }
 
     // Q9: walk 20 pages of Q1 by cursor.
@@ -184,7 +237,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nfirst windows overlapping day 100:");
     for e in sample.items() {
         let w = e.window;
-        println!("  id {:>8}  {} .. {}  charger {:?} site {:?} org {}", w.id(), w.start(), w.end(), w.charger().map(|c| c.0), w.site().map(|s| s.0), w.org());
+        println!(
+            "  id {:>8}  {} .. {}  charger {:?} site {:?} org {}",
+            w.id(),
+            w.start(),
+            w.end(),
+            w.charger().map(|c| c.0),
+            w.site().map(|s| s.0),
+            w.org()
+        );
     }
     println!("  next page cursor: {}", sample.next_cursor().unwrap_or("-"));
     Ok(())

@@ -45,7 +45,6 @@ impl<K: Copy + Eq + Hash> Dict<K> {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.keys.capacity() * std::mem::size_of::<K>()
-            + self.dense.capacity() * (std::mem::size_of::<(K, u32)>() + 1)
+        self.keys.capacity() * std::mem::size_of::<K>() + self.dense.capacity() * (std::mem::size_of::<(K, u32)>() + 1)
     }
 }

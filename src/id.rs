@@ -212,7 +212,13 @@ mod tests {
 
     #[test]
     fn ulid_rejects_garbage() {
-        for bad in ["", "8ZZZZZZZZZZZZZZZZZZZZZZZZZ", "01FCNDV6P870EA6S7TK1DSYDGU", "01FCNDV6P870EA6S7TK1DSYDG", "é1FCNDV6P870EA6S7TK1DSYDG"] {
+        for bad in [
+            "",
+            "8ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "01FCNDV6P870EA6S7TK1DSYDGU",
+            "01FCNDV6P870EA6S7TK1DSYDG",
+            "é1FCNDV6P870EA6S7TK1DSYDG",
+        ] {
             assert!(Ulid::parse(bad).is_err(), "{bad}");
         }
     }

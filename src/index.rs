@@ -9,8 +9,8 @@ use crate::query::TimeBox;
 use crate::scan::{self, Counter, Hit, IdTopK, MEMTABLE, StartTopK};
 use crate::segment::{NONE, Row, Segment};
 use crate::{
-    ChargerId, Driver, Entry, Error, Explain, MAX_PAGE_SIZE, Order, OrgId, Page, Query, SiteId, Status, Timestamp, Window,
-    WindowId,
+    ChargerId, Driver, Entry, Error, Explain, MAX_PAGE_SIZE, Order, OrgId, Page, Query, SiteId, Status, Timestamp,
+    Window, WindowId,
 };
 
 /// Windows buffered before they are sorted into an immutable segment.
@@ -78,7 +78,6 @@ impl<I, P> IndexBuilder<I, P> {
         self.write_buffer = Some(windows.clamp(1, 65_536));
         self
     }
-
 }
 
 impl<I: WindowId, P> IndexBuilder<I, P> {
@@ -428,10 +427,8 @@ impl<I: WindowId, P> Index<I, P> {
         if let Some(pair) = ids.windows(2).find(|p| p[0] == p[1]) {
             return Err(Error::DuplicateId(pair[0].to_string()));
         }
-        if !self.is_empty() {
-            if let Some(id) = ids.iter().find(|&&id| self.locate(id).is_some()) {
-                return Err(Error::DuplicateId(id.to_string()));
-            }
+        if let Some(id) = ids.iter().find(|&&id| !self.is_empty() && self.locate(id).is_some()) {
+            return Err(Error::DuplicateId(id.to_string()));
         }
         if self.chargers.len() + items.len() >= NONE as usize || self.sites.len() + items.len() >= NONE as usize {
             // Interning cannot run out part-way: there are fewer new keys than items.
@@ -664,7 +661,9 @@ impl<I: WindowId, P> Index<I, P> {
         let mut free: Vec<u32> = self.free.clone();
         free.sort_unstable();
         free.dedup();
-        if free.len() != self.free.len() || free.iter().any(|&f| self.payloads.get(f as usize).is_none_or(Option::is_some)) {
+        if free.len() != self.free.len()
+            || free.iter().any(|&f| self.payloads.get(f as usize).is_none_or(Option::is_some))
+        {
             return Err("free list holds duplicates or occupied slots".into());
         }
         if free.len() + occupied != self.payloads.len() {
@@ -713,10 +712,10 @@ impl<I: WindowId, P> Index<I, P> {
         if paging && !(1..=MAX_PAGE_SIZE).contains(&query.page_size) {
             return Err(Error::InvalidPageSize { got: query.page_size, max: MAX_PAGE_SIZE });
         }
-        if let (Some(after), Some(before)) = (query.after, query.before) {
-            if after >= before {
-                return Err(Error::InvalidRange { after, before });
-            }
+        if let (Some(after), Some(before)) = (query.after, query.before)
+            && after >= before
+        {
+            return Err(Error::InvalidRange { after, before });
         }
         if query.after_id.is_some() && query.order != Order::Id {
             return Err(Error::InvalidQuery("`after_id` needs id order; use the cursor in (start, id) order"));

@@ -87,6 +87,11 @@ pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, Query, Status};
 pub use time::Timestamp;
 pub use window::Window;
 
+/// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The public handle types can be shared across threads.
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}

@@ -39,9 +39,7 @@ impl OrgSet {
 
     #[inline]
     pub(crate) fn contains(&self, org: u32) -> bool {
-        self.bits
-            .get(org as usize / 64)
-            .is_some_and(|w| w & (1 << (org % 64)) != 0)
+        self.bits.get(org as usize / 64).is_some_and(|w| w & (1 << (org % 64)) != 0)
     }
 }
 

@@ -170,7 +170,12 @@ pub(crate) fn family_cost<I: WindowId>(segments: &[Segment<I>], ranges: &Ranges,
 
 /// The cheapest driver in `(start, id)` order and its estimated cost, for a
 /// scan that stops after `need` matches (`None`: a full scan, as for counts).
-pub(crate) fn choose<I: WindowId>(segments: &[Segment<I>], ranges: &Ranges, q: &Resolved<I>, need: Option<usize>) -> (Driver, f64) {
+pub(crate) fn choose<I: WindowId>(
+    segments: &[Segment<I>],
+    ranges: &Ranges,
+    q: &Resolved<I>,
+    need: Option<usize>,
+) -> (Driver, f64) {
     let rows = range_rows(ranges) as f64;
     let mut best_family: Option<(Driver, f64)> = None;
     for (family, driver) in [
@@ -193,7 +198,7 @@ pub(crate) fn choose<I: WindowId>(segments: &[Segment<I>], ranges: &Ranges, q: &
         (None, _) => rows,
     };
     match best_family {
-        Some((driver, c)) if c < time_cost => (driver, c),
+        Some((driver, c)) if c <= time_cost => (driver, c),
         _ => (Driver::TimeRange, time_cost),
     }
 }

@@ -212,7 +212,11 @@ pub(crate) struct TimeBox {
 impl TimeBox {
     pub(crate) const ALL: TimeBox = TimeBox { s_lo: i64::MIN, s_hi: i64::MAX, e_lo: i64::MIN, e_hi: i64::MAX };
 
-    pub(crate) fn new(after: Option<Timestamp>, before: Option<Timestamp>, status: Option<(Status, Timestamp)>) -> Self {
+    pub(crate) fn new(
+        after: Option<Timestamp>,
+        before: Option<Timestamp>,
+        status: Option<(Status, Timestamp)>,
+    ) -> Self {
         let mut b = TimeBox::ALL;
         if let Some(a) = after {
             b.e_lo = b.e_lo.max(a.as_micros());

@@ -130,7 +130,13 @@ fn row_ok<I: WindowId>(seg: &Segment<I>, r: u32, q: &Resolved<I>) -> bool {
     q.tb.end_ok(seg.ends[i]) && !seg.is_dead(r) && q.filters_ok(seg.chargers[i], seg.sites[i], seg.orgs[i])
 }
 
-fn scan_time<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, r: &[(u32, u32); TIERS], q: &Resolved<I>, sink: &mut S) {
+fn scan_time<I: WindowId, S: Sink<I>>(
+    seg: &Segment<I>,
+    src: u32,
+    r: &[(u32, u32); TIERS],
+    q: &Resolved<I>,
+    sink: &mut S,
+) {
     for t in TIER_VISIT {
         let (lo, hi) = (r[t].0 as usize, r[t].1 as usize);
         let mut i = lo;

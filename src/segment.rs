@@ -419,7 +419,8 @@ impl<I: WindowId> Segment<I> {
             return Err("dead_by_end and tombstones disagree in number".into());
         }
         let mut dead_ends: Vec<i64> = self.dead.iter().map(|r| self.ends[r as usize]).collect();
-        let mut by_end: Vec<i64> = self.dead_by_end.iter().map(|p| self.ends_sorted.get(p as usize).copied().unwrap_or(i64::MIN)).collect();
+        let mut by_end: Vec<i64> =
+            self.dead_by_end.iter().map(|p| self.ends_sorted.get(p as usize).copied().unwrap_or(i64::MIN)).collect();
         dead_ends.sort_unstable();
         by_end.sort_unstable();
         if dead_ends != by_end {

@@ -110,7 +110,7 @@ impl Timestamp {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_datetime(dt: DateTime<Utc>) -> Result<Self, Error> {
-        if dt.timestamp_subsec_nanos() % 1_000 != 0 {
+        if !dt.timestamp_subsec_nanos().is_multiple_of(1_000) {
             return Err(Error::InvalidTimestamp(format!(
                 "{dt} has sub-microsecond precision; mwindex stores microseconds"
             )));

@@ -1,5 +1,7 @@
 //! Scenario tests of the public API: boundaries, scopes, plans, ids, errors.
 
+#![allow(clippy::unwrap_used)]
+
 use mwindex::{
     ChargerId, CursorError, Driver, Error, Index, Order, OrgId, Query, SiteId, Status, Timestamp, Ulid, Window,
 };
@@ -126,7 +128,10 @@ fn deep_organization_trees() {
 
 #[test]
 fn builder_rejects_bad_trees() {
-    let cycle = Index::<u64, ()>::builder().organization(OrgId(1), Some(OrgId(2))).organization(OrgId(2), Some(OrgId(1))).build();
+    let cycle = Index::<u64, ()>::builder()
+        .organization(OrgId(1), Some(OrgId(2)))
+        .organization(OrgId(2), Some(OrgId(1)))
+        .build();
     assert!(matches!(cycle, Err(Error::OrganizationCycle { .. })));
     let missing = Index::<u64, ()>::builder().organization(OrgId(1), Some(OrgId(5))).build();
     assert_eq!(missing.unwrap_err(), Error::UnknownOrganization(OrgId(5)));
@@ -180,7 +185,10 @@ fn planner_drives_from_the_cheapest_structure() {
     let mut index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).build().unwrap();
     let windows = (0..20_000u64).map(|i| {
         let s = i as i64;
-        let w = Window::new(i, t(s), t(s + 2), OrgId(1)).unwrap().with_charger(ChargerId(i % 1000)).with_site(SiteId(i % 10));
+        let w = Window::new(i, t(s), t(s + 2), OrgId(1))
+            .unwrap()
+            .with_charger(ChargerId(i % 1000))
+            .with_site(SiteId(i % 10));
         (w, ())
     });
     index.bulk_insert(windows).unwrap();
@@ -277,7 +285,9 @@ fn status_now_is_not_part_of_the_cursor() {
 fn garbage_cursors_never_panic() {
     let index = small();
     let long = "A".repeat(100_000);
-    for bad in ["", "=", "%%%", "AQ", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", long.as_str(), "\u{1F600}"] {
+    for bad in
+        ["", "=", "%%%", "AQ", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", long.as_str(), "\u{1F600}"]
+    {
         let err = index.query(&Query::new().cursor(bad)).unwrap_err();
         assert!(matches!(err, Error::Cursor(_)), "{bad:?}: {err:?}");
     }
