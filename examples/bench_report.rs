@@ -1,0 +1,324 @@
+//! One table: mwindex against every peer, measured in one process on the same
+//! data. Medians and p99 of single-query latencies, bytes per window
+//! (resident memory, measured in a child process per structure), build
+//! times, and mutation throughput.
+//!
+//! ```text
+//! cargo run --release --example bench_report -- --windows 1000000
+//! cargo run --release --example bench_report -- --windows 10000000
+//! ```
+
+#[path = "../benches/support/peers.rs"]
+mod peers;
+#[path = "../benches/support/workload.rs"]
+mod workload;
+
+use std::time::{Duration, Instant};
+
+use peers::{BTree, Coi, Lap, Mwindex, Peer, Question, Scan, Sqlite};
+use workload::{DAY, Gen, Rng, World};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn rss_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn trim() {
+    // SAFETY: malloc_trim only returns free heap pages to the OS.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Child mode: build one structure and print the resident bytes it added.
+fn measure_memory(name: &str, n: usize) {
+    let world = World::new(7);
+    let gens = world.windows(n, 42);
+    trim();
+    let before = rss_bytes();
+    let keep: Box<dyn std::any::Any> = match name {
+        "mwindex" => Box::new(Mwindex::build(&world.orgs, &gens)),
+        "BTreeMap" => Box::new(BTree::build(&gens)),
+        "rust-lapper" => Box::new(Lap::build(&gens)),
+        "coitrees" => Box::new(Coi::build(&gens)),
+        "SQLite" => Box::new(Sqlite::build(&gens).expect("sqlite builds")),
+        _ => Box::new(()),
+    };
+    trim();
+    let after = rss_bytes();
+    std::hint::black_box(&keep);
+    println!("{}", after.saturating_sub(before));
+}
+
+fn memory_of(name: &str, n: usize) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe).args(["--memory-of", name, "--windows", &n.to_string()]).output().ok()?;
+    let bytes: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    Some(bytes / n as f64)
+}
+
+struct Stats {
+    median: f64,
+    p99: f64,
+}
+
+fn stats(mut ns: Vec<u128>) -> Stats {
+    ns.sort_unstable();
+    let at = |q: f64| ns[((ns.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    Stats { median: at(0.5), p99: at(0.99) }
+}
+
+/// Times `peer` on the questions: every question once, in order, until all
+/// are done or `budget` is spent (at least 5).
+fn time_peer(peer: &mut dyn Peer, qs: &[Question], budget: Duration) -> Option<Stats> {
+    let started = Instant::now();
+    let mut ns = Vec::with_capacity(qs.len());
+    for q in qs {
+        let t = Instant::now();
+        let a = peer.answer(q);
+        ns.push(t.elapsed().as_nanos());
+        a.as_ref()?;
+        std::hint::black_box(a);
+        if ns.len() >= 5 && started.elapsed() > budget {
+            break;
+        }
+    }
+    Some(stats(ns))
+}
+
+fn fmt(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v >= 1000.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.2}"),
+        None => "n/a".into(),
+    }
+}
+
+fn main() {
+    let n: usize = arg("--windows").and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(1_000_000);
+    if let Some(name) = arg("--memory-of") {
+        measure_memory(&name, n);
+        return;
+    }
+    let runs: usize = arg("--runs").and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let skip_sqlite = std::env::args().any(|a| a == "--no-sqlite");
+
+    let world = World::new(7);
+    let gens = world.windows(n, 42);
+    eprintln!("workload: {n} windows; building structures...");
+
+    let mut builds: Vec<(&str, f64)> = Vec::new();
+    let t = Instant::now();
+    let mw = Mwindex::build(&world.orgs, &gens);
+    builds.push(("mwindex", t.elapsed().as_secs_f64()));
+    let t = Instant::now();
+    let bt = BTree::build(&gens);
+    builds.push(("BTreeMap", t.elapsed().as_secs_f64()));
+    let t = Instant::now();
+    let lap = Lap::build(&gens);
+    builds.push(("rust-lapper", t.elapsed().as_secs_f64()));
+    let t = Instant::now();
+    let coi = Coi::build(&gens);
+    builds.push(("coitrees", t.elapsed().as_secs_f64()));
+    let sql = if skip_sqlite {
+        None
+    } else {
+        let t = Instant::now();
+        let s = Sqlite::build(&gens).expect("sqlite builds");
+        builds.push(("SQLite", t.elapsed().as_secs_f64()));
+        Some(s)
+    };
+    let mut mw = mw;
+    let mut bt = bt;
+    let mut lap = lap;
+    let mut coi = coi;
+    let mut sql = sql;
+    let mut scan = Scan { rows: gens.clone() };
+    let mut peers: Vec<&mut dyn Peer> = vec![&mut mw, &mut bt, &mut lap, &mut coi];
+    if let Some(s) = sql.as_mut() {
+        peers.push(s);
+    }
+    peers.push(&mut scan);
+    let names: Vec<&str> = peers.iter().map(|p| p.name()).collect();
+
+    println!("mwindex bench_report: {n} windows, {runs} random queries per kind (slow peers stop after 3 s)");
+    println!("medians in µs; ratio = best peer median / mwindex median\n");
+    print!("| query | mwindex median | mwindex p99 |");
+    for name in &names[1..] {
+        print!(" {name} |");
+    }
+    println!(" best peer | ratio |");
+    println!("|---|---:|---:|{}---|---:|", "---:|".repeat(names.len() - 1));
+
+    for kind in peers::KINDS {
+        let qs = peers::questions(kind, &world, 1000 + kind.len() as u64 * 31 + kind.as_bytes()[1] as u64, runs);
+        // Every peer's answers equal mwindex's on a sample before timing.
+        for q in qs.iter().take(20) {
+            let want = peers[0].answer(q).expect("mwindex answers everything");
+            for p in peers.iter_mut().skip(1) {
+                if let Some(got) = p.answer(q) {
+                    assert_eq!(got, want, "{} disagrees with mwindex on {kind}: {q:?}", p.name());
+                }
+            }
+        }
+        let mut row = Vec::new();
+        for p in peers.iter_mut() {
+            row.push(time_peer(&mut **p, &qs, Duration::from_secs(3)));
+        }
+        let best = row[1..]
+            .iter()
+            .zip(&names[1..])
+            .filter_map(|(s, name)| s.as_ref().map(|s| (s.median, *name)))
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        let mine = row[0].as_ref().expect("mwindex answers everything");
+        print!("| {kind} {} | {} | {} |", peers::describe(kind), fmt(Some(mine.median)), fmt(Some(mine.p99)));
+        for s in &row[1..] {
+            print!(" {} |", fmt(s.as_ref().map(|s| s.median)));
+        }
+        match best {
+            Some((m, name)) => println!(" {name} | {:.1}x |", m / mine.median),
+            None => println!(" - | - |"),
+        }
+    }
+
+    // Q9: a 20-page walk of Q1, by cursor (mwindex) or keyset (BTreeMap, SQLite via their own answers).
+    let qs = peers::questions("Q1", &world, 9, 200);
+    drop(peers);
+    let mut ns = Vec::new();
+    for q in &qs {
+        let query = Mwindex::query(q);
+        let mut cursor: Option<String> = None;
+        for _ in 0..20 {
+            let q = match &cursor {
+                Some(c) => query.clone().cursor(c.clone()),
+                None => query.clone(),
+            };
+            let t = Instant::now();
+            let page = mw.index.query(&q).expect("valid query");
+            ns.push(t.elapsed().as_nanos());
+            cursor = page.next_cursor().map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+    }
+    let s = stats(ns);
+    println!(
+        "| Q9 one page of a 20-page cursor walk of Q1 | {} | {} | | | | | | | |",
+        fmt(Some(s.median)),
+        fmt(Some(s.p99))
+    );
+
+    println!("\n| structure | build s | resident bytes/window |");
+    println!("|---|---:|---:|");
+    for (name, secs) in &builds {
+        let mem = memory_of(name, n);
+        println!("| {name} | {secs:.2} | {} |", fmt(mem));
+    }
+    mutations(&world, &gens, mw, bt, sql);
+}
+
+/// Inserts, moves, deletes and a mix, single-threaded, on the full-size index.
+fn mutations(world: &World, gens: &[Gen], mut mw: Mwindex, mut bt: BTree, sql: Option<Sqlite>) {
+    let n = gens.len();
+    let ops = 200_000.min(n);
+    let mut rng = Rng::new(5);
+    let fresh = world.windows(ops, 777);
+    let moved: Vec<Gen> = (0..ops)
+        .map(|_| {
+            let mut g = gens[rng.below(n)];
+            let shift = rng.range(-DAY, DAY);
+            g.start += shift;
+            g.end += shift;
+            g
+        })
+        .collect();
+    println!(
+        "\n| mutation ({ops} ops at {n}) | mwindex ops/s | mwindex longest op µs | BTreeMap ops/s | SQLite ops/s |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    let mut run = |label: &str,
+                   mw_op: &mut dyn FnMut(&mut Mwindex, usize),
+                   bt_op: &mut dyn FnMut(&mut BTree, usize),
+                   sql_op: &mut dyn FnMut(&Sqlite, usize)| {
+        let mut longest = 0u128;
+        let t = Instant::now();
+        for i in 0..ops {
+            let s = Instant::now();
+            mw_op(&mut mw, i);
+            longest = longest.max(s.elapsed().as_nanos());
+        }
+        let mw_rate = ops as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for i in 0..ops {
+            bt_op(&mut bt, i);
+        }
+        let bt_rate = ops as f64 / t.elapsed().as_secs_f64();
+        let sql_rate = sql.as_ref().map(|s| {
+            let k = ops.min(50_000);
+            let tx = s.conn.unchecked_transaction().expect("transaction");
+            let t = Instant::now();
+            for i in 0..k {
+                sql_op(s, i);
+            }
+            let rate = k as f64 / t.elapsed().as_secs_f64();
+            tx.commit().expect("commit");
+            rate
+        });
+        println!(
+            "| {label} | {mw_rate:.0} | {:.0} | {bt_rate:.0} | {} |",
+            longest as f64 / 1000.0,
+            sql_rate.map_or("n/a".into(), |r| format!("{r:.0}"))
+        );
+    };
+    let offset = 1u64 << 40;
+    run(
+        "insert",
+        &mut |m, i| {
+            let mut g = fresh[i];
+            g.id += offset;
+            m.index.insert(peers::window(&g), 0).expect("fresh id");
+        },
+        &mut |b, i| {
+            let mut g = fresh[i];
+            g.id += offset;
+            b.insert(&g);
+        },
+        &mut |s, i| {
+            let mut g = fresh[i];
+            g.id += offset + (1 << 30);
+            s.insert(&g).expect("insert");
+        },
+    );
+    run(
+        "move (upsert with new times)",
+        &mut |m, i| {
+            m.index.upsert(peers::window(&moved[i]), 0).expect("valid");
+        },
+        &mut |b, i| {
+            let g = &moved[i];
+            b.remove(&gens[g.id as usize]);
+            b.insert(g);
+        },
+        &mut |s, i| s.insert(&moved[i]).expect("upsert"),
+    );
+    run(
+        "delete",
+        &mut |m, i| {
+            m.index.delete(fresh[i].id + offset);
+        },
+        &mut |b, i| {
+            let mut g = fresh[i];
+            g.id += offset;
+            b.remove(&g);
+        },
+        &mut |s, i| s.delete(fresh[i].id + offset + (1 << 30)).expect("delete"),
+    );
+}
