@@ -434,13 +434,24 @@ impl<I: WindowId, P> Index<I, P> {
             // Interning cannot run out part-way: there are fewer new keys than items.
             return Err(Error::CapacityExceeded(u64::from(NONE) - 1));
         }
+        // Rows first carry the position of their item; once the segment has
+        // sorted them, payloads are laid out in row order, so the payloads of a
+        // page sit together in memory.
         let mut rows = Vec::with_capacity(items.len());
-        for (w, payload) in items {
-            let slot = self.alloc_slot(payload)?;
-            rows.push(self.make_row(&w, slot)?);
+        let mut payloads = Vec::with_capacity(items.len());
+        for (i, (w, payload)) in items.into_iter().enumerate() {
+            rows.push(self.make_row(&w, i as u32)?);
+            payloads.push(Some(payload));
         }
-        self.len += rows.len();
-        self.segments.push(Segment::build(rows));
+        let mut seg = Segment::build(rows);
+        let base = self.payloads.len() as u32;
+        self.payloads.reserve(payloads.len());
+        for (r, slot) in seg.slots.iter_mut().enumerate() {
+            self.payloads.push(payloads[*slot as usize].take());
+            *slot = base + r as u32;
+        }
+        self.len += seg.len();
+        self.segments.push(seg);
         self.rebalance();
         Ok(())
     }
@@ -493,7 +504,7 @@ impl<I: WindowId, P> Index<I, P> {
         };
         let next_cursor = if hits.len() > q.limit {
             hits.truncate(q.limit);
-            hits.last().map(|h| self.cursor_after(&q, h))
+            hits.last().map(|h| self.cursor_after(query, h))
         } else {
             None
         };
@@ -689,7 +700,7 @@ impl<I: WindowId, P> Index<I, P> {
         if q.matches_nothing() {
             return (Driver::Nothing, Vec::new());
         }
-        if !q.has_filters() && self.segments.iter().all(|s| rank_count(s, &q.tb).is_some()) {
+        if !q.has_filters() && rank_countable(&q.tb) {
             return (Driver::RankCount, Vec::new());
         }
         let ranges = plan::ranges(&self.segments, q, false);
@@ -758,10 +769,9 @@ impl<I: WindowId, P> Index<I, P> {
             limit: query.page_size,
             after_key: None,
             after_id: query.after_id,
-            fingerprint: fingerprint(query),
         };
         if let (true, Some(text)) = (paging, &query.cursor) {
-            let pos: Position<I> = cursor::decode(&self.key, text, order_byte(q.order), q.fingerprint)?;
+            let pos: Position<I> = cursor::decode(&self.key, text, order_byte(q.order), fingerprint(query))?;
             match q.order {
                 Order::StartThenId => q.after_key = Some((pos.start, pos.id)),
                 Order::Id => q.after_id = Some(pos.id),
@@ -770,11 +780,11 @@ impl<I: WindowId, P> Index<I, P> {
         Ok(q)
     }
 
-    fn cursor_after(&self, q: &Resolved<I>, last: &Hit<I>) -> String {
-        let start = if q.order == Order::StartThenId { last.start } else { 0 };
+    fn cursor_after(&self, query: &Query<I>, last: &Hit<I>) -> String {
+        let start = if query.order == Order::StartThenId { last.start } else { 0 };
         cursor::encode(
             &self.key,
-            &Position { order: order_byte(q.order), fingerprint: q.fingerprint, start, id: last.id },
+            &Position { order: order_byte(query.order), fingerprint: fingerprint(query), start, id: last.id },
         )
     }
 
@@ -906,6 +916,14 @@ fn order_byte(order: Order) -> u8 {
         Order::StartThenId => 0,
         Order::Id => 1,
     }
+}
+
+/// Whether [`rank_count`] can answer `tb`.
+fn rank_countable(tb: &TimeBox) -> bool {
+    let all = TimeBox::ALL;
+    let starts_free = tb.s_lo == all.s_lo && tb.s_hi == all.s_hi;
+    let ends_free = tb.e_lo == all.e_lo && tb.e_hi == all.e_hi;
+    ends_free || starts_free || (tb.s_lo == all.s_lo && tb.e_hi == all.e_hi && tb.e_lo < tb.s_hi)
 }
 
 /// Counts live rows of a segment inside `tb` with binary searches, when the

@@ -73,6 +73,7 @@ mod page;
 mod plan;
 mod query;
 mod scan;
+mod search;
 mod segment;
 mod time;
 mod window;

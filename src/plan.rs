@@ -82,7 +82,6 @@ pub(crate) struct Resolved<I> {
     pub(crate) limit: usize,
     pub(crate) after_key: Option<(i64, I)>,
     pub(crate) after_id: Option<I>,
-    pub(crate) fingerprint: u64,
 }
 
 impl<I: WindowId> Resolved<I> {

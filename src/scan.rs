@@ -21,6 +21,13 @@ pub(crate) struct Hit<I> {
 /// as soon as `offer` returns `false`.
 pub(crate) trait Sink<I> {
     fn offer(&mut self, hit: Hit<I>) -> bool;
+
+    /// In `(start, id)` order: the key no later row of an ordered stream may
+    /// reach and still be kept. Lets a stream stop before testing rows.
+    #[inline]
+    fn start_bound(&self) -> Option<(i64, I)> {
+        None
+    }
 }
 
 /// Keeps the first `need` hits in `(start, id)` order. A stream ordered the
@@ -51,6 +58,14 @@ impl<I: WindowId> Sink<I> for StartTopK<I> {
         self.hits.insert(at, hit);
         self.hits.truncate(self.need);
         true
+    }
+
+    #[inline]
+    fn start_bound(&self) -> Option<(i64, I)> {
+        if self.hits.len() < self.need {
+            return None;
+        }
+        self.hits.last().map(|h| (h.start, h.id))
     }
 }
 
@@ -147,6 +162,10 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                 i = block_end;
                 continue;
             }
+            // Rows come in key order: once past the page's last key, stop.
+            if sink.start_bound().is_some_and(|b| (seg.starts[i], seg.ids[i]) >= b) {
+                break 'tier;
+            }
             while i < block_end {
                 let row = i as u32;
                 if row_ok(seg, row, q) && !sink.offer(Hit { start: seg.starts[i], id: seg.ids[i], src, row }) {
@@ -180,7 +199,11 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
             }
             for row in p.rows.range(lo..hi) {
                 let i = row as usize;
-                if row_ok(seg, row, q) && !sink.offer(Hit { start: seg.starts[i], id: seg.ids[i], src, row }) {
+                let (start, id) = (seg.starts[i], seg.ids[i]);
+                if sink.start_bound().is_some_and(|b| (start, id) >= b) {
+                    break;
+                }
+                if row_ok(seg, row, q) && !sink.offer(Hit { start, id, src, row }) {
                     break;
                 }
             }
@@ -190,7 +213,7 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
 
 fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<I>, sink: &mut S) {
     let from = match q.after_id {
-        Some(a) => seg.ids_sorted.partition_point(|&id| id <= a),
+        Some(a) => seg.id_position_after(a),
         None => 0,
     };
     for &row in &seg.id_rows[from..] {

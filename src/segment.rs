@@ -13,6 +13,7 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
 use crate::WindowId;
+use crate::search::{self, fences};
 
 /// Rows per block of the max-end / min-end augmentation.
 pub(crate) const BLOCK: usize = 64;
@@ -79,6 +80,10 @@ pub(crate) struct Segment<I> {
     pub(crate) id_rows: Vec<u32>,
     /// All ends, ascending: counts of `end <= t` by binary search.
     pub(crate) ends_sorted: Vec<i64>,
+    /// Fence samples of `starts`, `ends_sorted` and `ids_sorted`.
+    start_fences: Vec<i64>,
+    end_fences: Vec<i64>,
+    id_fences: Vec<I>,
     pub(crate) by_charger: FxHashMap<u32, Posting>,
     pub(crate) by_site: FxHashMap<u32, Posting>,
     pub(crate) by_org: FxHashMap<u32, Posting>,
@@ -106,6 +111,9 @@ impl<I> Default for Segment<I> {
             ids_sorted: Vec::new(),
             id_rows: Vec::new(),
             ends_sorted: Vec::new(),
+            start_fences: Vec::new(),
+            end_fences: Vec::new(),
+            id_fences: Vec::new(),
             by_charger: FxHashMap::default(),
             by_site: FxHashMap::default(),
             by_org: FxHashMap::default(),
@@ -186,6 +194,9 @@ impl<I: WindowId> Segment<I> {
         seg.id_rows = by_id.iter().map(|&(_, r)| r).collect();
         seg.ends_sorted = seg.ends.clone();
         seg.ends_sorted.sort_unstable();
+        seg.start_fences = fences(&seg.starts);
+        seg.end_fences = fences(&seg.ends_sorted);
+        seg.id_fences = fences(&seg.ids_sorted);
         seg
     }
 
@@ -247,9 +258,29 @@ impl<I: WindowId> Segment<I> {
 
     /// The live row holding `id`, if any.
     pub(crate) fn find(&self, id: I) -> Option<u32> {
-        let k = self.ids_sorted.binary_search(&id).ok()?;
+        let k = self.id_position(id);
+        if self.ids_sorted.get(k) != Some(&id) {
+            return None;
+        }
         let r = self.id_rows[k];
         (!self.is_dead(r)).then_some(r)
+    }
+
+    /// Position in `ids_sorted` of the first id `>= id`.
+    pub(crate) fn id_position(&self, id: I) -> usize {
+        search::partition_point(&self.ids_sorted, &self.id_fences, 0, self.ids_sorted.len(), |x| x < id)
+    }
+
+    /// Position in `ids_sorted` of the first id `> id`.
+    pub(crate) fn id_position_after(&self, id: I) -> usize {
+        search::partition_point(&self.ids_sorted, &self.id_fences, 0, self.ids_sorted.len(), |x| x <= id)
+    }
+
+    /// The first row of `lo..hi` (inside one tier) whose start satisfies
+    /// `pred` no more.
+    #[inline]
+    fn start_point(&self, lo: usize, hi: usize, pred: impl Fn(i64) -> bool) -> usize {
+        search::partition_point(&self.starts, &self.start_fences, lo, hi, pred)
     }
 
     /// Rows of `tier` whose start lies in `[from, to)` and whose `(start, id)`
@@ -260,17 +291,16 @@ impl<I: WindowId> Segment<I> {
         if from >= to || lo == hi {
             return (t.lo, t.lo);
         }
-        let starts = &self.starts[lo..hi];
-        let mut a = starts.partition_point(|&s| s < from);
-        let b = starts.partition_point(|&s| s < to);
-        if let Some((s, id)) = after {
-            let ids = &self.ids[lo..hi];
-            let c = starts.partition_point(|&x| x < s);
-            let e = c + starts[c..].partition_point(|&x| x == s);
-            a = a.max(c + ids[c..e].partition_point(|&x| x <= id));
+        let mut a = self.start_point(lo, hi, |s| s < from);
+        let b = self.start_point(a, hi, |s| s < to);
+        if let Some((s, id)) = after
+            && s >= from
+        {
+            let c = self.start_point(a, b, |x| x < s);
+            let e = self.start_point(c, b, |x| x <= s);
+            a = c + self.ids[c..e].partition_point(|&x| x <= id);
         }
-        let a = a.min(b);
-        ((lo + a) as u32, (lo + b) as u32)
+        (a as u32, b.max(a) as u32)
     }
 
     /// Number of live rows with `start < t`: in each tier a row prefix, less
@@ -279,15 +309,16 @@ impl<I: WindowId> Segment<I> {
         self.tiers
             .iter()
             .map(|tier| {
-                let p = self.starts[tier.lo as usize..tier.hi as usize].partition_point(|&s| s < t) as u32;
-                u64::from(p) - self.dead.range_cardinality(tier.lo..tier.lo + p)
+                let end = self.start_point(tier.lo as usize, tier.hi as usize, |s| s < t) as u32;
+                u64::from(end - tier.lo) - self.dead.range_cardinality(tier.lo..end)
             })
             .sum()
     }
 
     /// Number of live rows with `end <= t`.
     pub(crate) fn live_end_at_most(&self, t: i64) -> u64 {
-        let p = self.ends_sorted.partition_point(|&e| e <= t) as u32;
+        let p =
+            search::partition_point(&self.ends_sorted, &self.end_fences, 0, self.ends_sorted.len(), |e| e <= t) as u32;
         u64::from(p) - self.dead_by_end.range_cardinality(0..p)
     }
 
@@ -313,6 +344,9 @@ impl<I: WindowId> Segment<I> {
             + v(&self.ids_sorted)
             + v(&self.id_rows)
             + v(&self.ends_sorted)
+            + v(&self.start_fences)
+            + v(&self.end_fences)
+            + v(&self.id_fences)
             + v(&self.dead_bits)
             + self.dead.serialized_size()
             + self.dead_by_end.serialized_size()
@@ -380,6 +414,12 @@ impl<I: WindowId> Segment<I> {
             if self.ids.get(r as usize) != Some(&self.ids_sorted[k]) {
                 return Err(format!("id index entry {k} points at the wrong row"));
             }
+        }
+        if self.start_fences != fences(&self.starts)
+            || self.end_fences != fences(&self.ends_sorted)
+            || self.id_fences != fences(&self.ids_sorted)
+        {
+            return Err("fence samples are stale".into());
         }
         let mut ends = self.ends.clone();
         ends.sort_unstable();

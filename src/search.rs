@@ -1,0 +1,61 @@
+//! Binary search through a sparse fence index: one sampled value per
+//! [`FENCE`] positions, small enough to stay in cache, narrows a search over a
+//! large sorted column to one short run of the column itself.
+
+/// Positions between two fence samples.
+pub(crate) const FENCE: usize = 64;
+
+/// Every [`FENCE`]-th value of `values`, starting at position 0.
+pub(crate) fn fences<T: Copy>(values: &[T]) -> Vec<T> {
+    values.iter().step_by(FENCE).copied().collect()
+}
+
+/// The first position in `lo..hi` where `pred` turns false, like
+/// `lo + values[lo..hi].partition_point(pred)`; `values[lo..hi]` must be
+/// partitioned by `pred` and `fences` must be `fences(values)`.
+#[inline]
+pub(crate) fn partition_point<T: Copy>(
+    values: &[T],
+    fences: &[T],
+    lo: usize,
+    hi: usize,
+    pred: impl Fn(T) -> bool,
+) -> usize {
+    debug_assert!(lo <= hi && hi <= values.len(), "search range {lo}..{hi} out of bounds");
+    // Fences strictly inside (lo, hi): positions k * FENCE for k in first..last.
+    let first = lo / FENCE + 1;
+    let last = hi.div_ceil(FENCE);
+    let (from, to) = if first >= last || last > fences.len() + 1 {
+        (lo, hi)
+    } else {
+        let inner = &fences[first..last.min(fences.len())];
+        let j = inner.partition_point(|&v| pred(v));
+        // Fence `first + j - 1` satisfies `pred`, fence `first + j` does not.
+        let from = if j == 0 { lo } else { (first + j - 1) * FENCE };
+        let to = ((first + j) * FENCE).min(hi);
+        (from, to)
+    };
+    from + values[from..to].partition_point(|&v| pred(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn agrees_with_plain_partition_point(
+            mut values in prop::collection::vec(0i64..500, 0..700),
+            a in 0usize..700, b in 0usize..700, x in -1i64..501,
+        ) {
+            values.sort_unstable();
+            let f = fences(&values);
+            let (lo, hi) = (a.min(b).min(values.len()), a.max(b).min(values.len()));
+            let want = lo + values[lo..hi].partition_point(|&v| v < x);
+            prop_assert_eq!(partition_point(&values, &f, lo, hi, |v| v < x), want);
+            let want = lo + values[lo..hi].partition_point(|&v| v <= x);
+            prop_assert_eq!(partition_point(&values, &f, lo, hi, |v| v <= x), want);
+        }
+    }
+}
