@@ -124,6 +124,52 @@ impl<I> Default for Segment<I> {
     }
 }
 
+/// The posting lists of one column: rows grouped by key, in row order, by a
+/// counting sort when keys are few relative to rows, else by sorting pairs.
+fn build_postings(column: &[u32], tiers: &[Tier; TIERS]) -> FxHashMap<u32, Posting> {
+    let mut runs: Vec<(u32, Vec<u32>)> = Vec::new();
+    let max_key = column.iter().copied().filter(|&k| k != NONE).max();
+    let Some(max_key) = max_key else { return FxHashMap::default() };
+    let keys = max_key as usize + 1;
+    if keys <= column.len() * 2 {
+        let mut counts = vec![0u32; keys];
+        for &k in column.iter().filter(|&&k| k != NONE) {
+            counts[k as usize] += 1;
+        }
+        let mut lists: Vec<Vec<u32>> = counts.iter().map(|&c| Vec::with_capacity(c as usize)).collect();
+        for (row, &k) in column.iter().enumerate() {
+            if k != NONE {
+                lists[k as usize].push(row as u32);
+            }
+        }
+        runs.extend(lists.into_iter().enumerate().filter(|(_, l)| !l.is_empty()).map(|(k, l)| (k as u32, l)));
+    } else {
+        let mut pairs: Vec<u64> = column
+            .iter()
+            .enumerate()
+            .filter(|&(_, &k)| k != NONE)
+            .map(|(row, &k)| (u64::from(k) << 32) | row as u64)
+            .collect();
+        pairs.sort_unstable();
+        for chunk in pairs.chunk_by(|a, b| a >> 32 == b >> 32) {
+            runs.push(((chunk[0] >> 32) as u32, chunk.iter().map(|&p| p as u32).collect()));
+        }
+    }
+    let mut map = FxHashMap::with_capacity_and_hasher(runs.len(), Default::default());
+    for (key, rows) in runs {
+        let mut counts = [0u32; TIERS];
+        let mut prev = 0;
+        for (t, tier) in tiers.iter().enumerate() {
+            let upto = rows.partition_point(|&r| r < tier.hi);
+            counts[t] = (upto - prev) as u32;
+            prev = upto;
+        }
+        let bitmap = RoaringBitmap::from_sorted_iter(rows).unwrap_or_default();
+        map.insert(key, Posting { counts, rows: bitmap });
+    }
+    map
+}
+
 /// Which posting family a driver iterates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Family {
@@ -136,7 +182,8 @@ impl<I: WindowId> Segment<I> {
     /// Builds a segment from rows in any order. Ids must be unique.
     pub(crate) fn build(mut rows: Vec<Row<I>>) -> Self {
         debug_assert!(rows.len() < NONE as usize, "segment too large for u32 row numbers");
-        rows.sort_unstable_by_key(|r| (r.tier(), r.start, r.id));
+        // Stable sort: merged segments arrive as sorted runs, which it merges in linear time.
+        rows.sort_by_key(|r| (r.tier(), r.start, r.id));
         let n = rows.len();
         let mut seg = Segment {
             starts: Vec::with_capacity(n),
@@ -164,7 +211,7 @@ impl<I: WindowId> Segment<I> {
             tier.hi = cursor;
         }
         seg.tiers = tiers;
-        for (i, r) in rows.iter().enumerate() {
+        for r in &rows {
             seg.starts.push(r.start);
             seg.ends.push(r.end);
             seg.ids.push(r.id);
@@ -172,18 +219,11 @@ impl<I: WindowId> Segment<I> {
             seg.sites.push(r.site);
             seg.orgs.push(r.org);
             seg.slots.push(r.slot);
-            let t = r.tier();
-            let row = i as u32;
-            for (family, key) in [(Family::Charger, r.charger), (Family::Site, r.site), (Family::Org, r.org)] {
-                if key != NONE {
-                    let p = seg.postings_mut(family).entry(key).or_default();
-                    p.counts[t] += 1;
-                    // Rows arrive in increasing order, so push appends.
-                    let appended = p.rows.try_push(row).is_ok();
-                    debug_assert!(appended, "rows must reach postings in increasing order");
-                }
-            }
         }
+        drop(rows);
+        seg.by_charger = build_postings(&seg.chargers, &tiers);
+        seg.by_site = build_postings(&seg.sites, &tiers);
+        seg.by_org = build_postings(&seg.orgs, &tiers);
         for chunk in seg.ends.chunks(BLOCK) {
             seg.block_max_end.push(chunk.iter().copied().max().unwrap_or(i64::MIN));
             seg.block_min_end.push(chunk.iter().copied().min().unwrap_or(i64::MAX));
@@ -216,14 +256,6 @@ impl<I: WindowId> Segment<I> {
         }
     }
 
-    fn postings_mut(&mut self, family: Family) -> &mut FxHashMap<u32, Posting> {
-        match family {
-            Family::Charger => &mut self.by_charger,
-            Family::Site => &mut self.by_site,
-            Family::Org => &mut self.by_org,
-        }
-    }
-
     pub(crate) fn row(&self, r: u32) -> Row<I> {
         let i = r as usize;
         Row {
@@ -247,7 +279,8 @@ impl<I: WindowId> Segment<I> {
         self.dead_bits[r as usize / 64] |= 1 << (r % 64);
         self.dead.insert(r);
         let end = self.ends[r as usize];
-        let mut p = self.ends_sorted.partition_point(|&e| e < end) as u32;
+        let mut p =
+            search::partition_point(&self.ends_sorted, &self.end_fences, 0, self.ends_sorted.len(), |e| e < end) as u32;
         // Equal ends share a run of positions; take the first one still free.
         while self.dead_by_end.contains(p) {
             p += 1;
