@@ -446,9 +446,9 @@ impl<I: WindowId, P> Index<I, P> {
         let mut seg = Segment::build(rows);
         let base = self.payloads.len() as u32;
         self.payloads.reserve(payloads.len());
-        for (r, slot) in seg.slots.iter_mut().enumerate() {
-            self.payloads.push(payloads[*slot as usize].take());
-            *slot = base + r as u32;
+        for (r, row) in seg.rows.iter_mut().enumerate() {
+            self.payloads.push(payloads[row.slot as usize].take());
+            row.slot = base + r as u32;
         }
         self.len += seg.len();
         self.segments.push(seg);

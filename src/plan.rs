@@ -146,7 +146,16 @@ pub(crate) fn range_rows(ranges: &Ranges) -> u64 {
 
 /// Estimated rows a posting family visits: each key's per-tier count scaled by
 /// the share of the tier inside the range (starts are close to uniform).
-pub(crate) fn family_cost<I: WindowId>(segments: &[Segment<I>], ranges: &Ranges, family: Family, keys: &[u32]) -> f64 {
+/// Stops adding once the estimate reaches `limit`: past it the family cannot
+/// win, and a scope of hundreds of organizations should not cost hundreds of
+/// lookups to rule out.
+pub(crate) fn family_cost<I: WindowId>(
+    segments: &[Segment<I>],
+    ranges: &Ranges,
+    family: Family,
+    keys: &[u32],
+    limit: f64,
+) -> f64 {
     let mut cost = 0.0;
     for (seg, r) in segments.iter().zip(ranges) {
         let postings = seg.postings(family);
@@ -160,6 +169,9 @@ pub(crate) fn family_cost<I: WindowId>(segments: &[Segment<I>], ranges: &Ranges,
                 if let Some(p) = postings.get(k) {
                     // A posting of any size costs at least a lookup.
                     cost += (f64::from(p.counts[t]) * share).max(f64::from(u32::from(p.counts[t] > 0)));
+                }
+                if cost >= limit {
+                    return cost;
                 }
             }
         }
@@ -176,6 +188,12 @@ pub(crate) fn choose<I: WindowId>(
     need: Option<usize>,
 ) -> (Driver, f64) {
     let rows = range_rows(ranges) as f64;
+    // With selectivity c / rows, walking time costs need * rows / c: a family
+    // wins only while c < sqrt(need * rows).
+    let limit = match need {
+        Some(need) => (need as f64 * rows).sqrt().max(need as f64),
+        None => rows,
+    };
     let mut best_family: Option<(Driver, f64)> = None;
     for (family, driver) in [
         (Family::Charger, Driver::ChargerPostings),
@@ -183,7 +201,7 @@ pub(crate) fn choose<I: WindowId>(
         (Family::Org, Driver::OrganizationPostings),
     ] {
         if let Some(keys) = q.keys(family) {
-            let c = family_cost(segments, ranges, family, keys);
+            let c = family_cost(segments, ranges, family, keys, limit.max(1.0));
             if best_family.is_none_or(|(_, b)| c < b) {
                 best_family = Some((driver, c));
             }

@@ -3,7 +3,7 @@
 
 use crate::memtable::Memtable;
 use crate::plan::{Ranges, Resolved};
-use crate::segment::{BLOCK, Family, Segment, TIERS};
+use crate::segment::{BLOCK, Family, Row, Segment, TIERS};
 use crate::{Driver, WindowId};
 
 /// Where a hit lives: a segment number, or the memtable.
@@ -112,6 +112,9 @@ impl<I> Sink<I> for Counter {
     }
 }
 
+/// Posting rows read ahead at a time.
+const BATCH: usize = 16;
+
 /// Tiers are visited longest first: in `(start, id)` order their matches come
 /// earliest, so they fill the page and let the other tiers stop sooner.
 const TIER_VISIT: [usize; TIERS] = [2, 1, 0];
@@ -141,8 +144,8 @@ pub(crate) fn run<I: WindowId, S: Sink<I>>(
 
 #[inline]
 fn row_ok<I: WindowId>(seg: &Segment<I>, r: u32, q: &Resolved<I>) -> bool {
-    let i = r as usize;
-    q.tb.end_ok(seg.ends[i]) && !seg.is_dead(r) && q.filters_ok(seg.chargers[i], seg.sites[i], seg.orgs[i])
+    let row = &seg.rows[r as usize];
+    q.tb.end_ok(row.end) && !seg.is_dead(r) && q.filters_ok(row.charger, row.site, row.org)
 }
 
 fn scan_time<I: WindowId, S: Sink<I>>(
@@ -163,12 +166,12 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                 continue;
             }
             // Rows come in key order: once past the page's last key, stop.
-            if sink.start_bound().is_some_and(|b| (seg.starts[i], seg.ids[i]) >= b) {
+            if sink.start_bound().is_some_and(|b| (seg.rows[i].start, seg.rows[i].id) >= b) {
                 break 'tier;
             }
             while i < block_end {
                 let row = i as u32;
-                if row_ok(seg, row, q) && !sink.offer(Hit { start: seg.starts[i], id: seg.ids[i], src, row }) {
+                if row_ok(seg, row, q) && !sink.offer(Hit { start: seg.rows[i].start, id: seg.rows[i].id, src, row }) {
                     break 'tier;
                 }
                 i += 1;
@@ -185,28 +188,84 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
     family: Family,
     sink: &mut S,
 ) {
+    /// One posting's iterator with its next row.
+    struct Stream<'a> {
+        iter: roaring::bitmap::Iter<'a>,
+        head: Option<u32>,
+    }
     let Some(keys) = q.keys(family) else { return };
     let postings = seg.postings(family);
-    for t in TIER_VISIT {
-        let (lo, hi) = r[t];
+    let (first, last) = (r[0].0, r[TIERS - 1].1);
+    // One iterator per key serves every tier: tiers are laid out in row order,
+    // so the posting is walked once, front to back.
+    let mut streams: Vec<Stream<'_>> = keys
+        .iter()
+        .filter_map(|k| postings.get(k))
+        .filter(|p| (0..TIERS).any(|t| p.counts[t] > 0 && r[t].0 < r[t].1))
+        .map(|p| {
+            let mut iter = p.rows.range(first..last);
+            let head = iter.next();
+            Stream { iter, head }
+        })
+        .collect();
+    for &(lo, hi) in r {
         if lo == hi {
             continue;
         }
-        for key in keys {
-            let Some(p) = postings.get(key) else { continue };
-            if p.counts[t] == 0 {
-                continue;
+        for s in &mut streams {
+            if s.head.is_some_and(|h| h < lo) {
+                s.iter.advance_to(lo);
+                s.head = s.iter.next();
             }
-            for row in p.rows.range(lo..hi) {
-                let i = row as usize;
-                let (start, id) = (seg.starts[i], seg.ids[i]);
-                if sink.start_bound().is_some_and(|b| (start, id) >= b) {
-                    break;
-                }
-                if row_ok(seg, row, q) && !sink.offer(Hit { start, id, src, row }) {
-                    break;
-                }
+        }
+        // Several keys merge into one stream in row order, which inside a tier
+        // is (start, id) order.
+        let mut merged = std::iter::from_fn(|| {
+            let s = streams.iter_mut().filter(|s| s.head.is_some_and(|h| h < hi)).min_by_key(|s| s.head)?;
+            let row = s.head;
+            s.head = s.iter.next();
+            row
+        });
+        scan_rows(seg, src, q, &mut merged, sink);
+    }
+}
+
+/// Tests rows arriving in `(start, id)` order, stopping once they can no
+/// longer enter the sink. Rows of a posting are scattered, so they are read in
+/// batches whose cache misses overlap instead of queueing.
+fn scan_rows<I: WindowId, S: Sink<I>>(
+    seg: &Segment<I>,
+    src: u32,
+    q: &Resolved<I>,
+    rows: &mut impl Iterator<Item = u32>,
+    sink: &mut S,
+) {
+    let mut numbers = [0u32; BATCH];
+    loop {
+        let mut got = 0;
+        for (slot, row) in numbers.iter_mut().zip(rows.by_ref()) {
+            *slot = row;
+            got += 1;
+        }
+        if got == 0 {
+            return;
+        }
+        let batch: [Row<I>; BATCH] = std::array::from_fn(|k| seg.rows[numbers[k.min(got - 1)] as usize]);
+        for (k, r) in batch.iter().enumerate().take(got) {
+            let row = numbers[k];
+            if sink.start_bound().is_some_and(|b| (r.start, r.id) >= b) {
+                return;
             }
+            if q.tb.end_ok(r.end)
+                && !seg.is_dead(row)
+                && q.filters_ok(r.charger, r.site, r.org)
+                && !sink.offer(Hit { start: r.start, id: r.id, src, row })
+            {
+                return;
+            }
+        }
+        if got < BATCH {
+            return;
         }
     }
 }
@@ -218,9 +277,10 @@ fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<I>
     };
     for &row in &seg.id_rows[from..] {
         let i = row as usize;
-        if q.tb.contains(seg.starts[i], seg.ends[i])
+        let r = &seg.rows[i];
+        if q.tb.contains(r.start, r.end)
             && row_ok(seg, row, q)
-            && !sink.offer(Hit { start: seg.starts[i], id: seg.ids[i], src, row })
+            && !sink.offer(Hit { start: r.start, id: r.id, src, row })
         {
             break;
         }

@@ -10,6 +10,36 @@ pub(crate) fn fences<T: Copy>(values: &[T]) -> Vec<T> {
     values.iter().step_by(FENCE).copied().collect()
 }
 
+/// Like [`partition_point`], reading position `i` through `key(i)`.
+#[inline]
+pub(crate) fn partition_point_by<K: Copy>(
+    fences: &[K],
+    lo: usize,
+    hi: usize,
+    key: impl Fn(usize) -> K,
+    pred: impl Fn(K) -> bool,
+) -> usize {
+    let first = lo / FENCE + 1;
+    let last = hi.div_ceil(FENCE);
+    let (mut from, mut to) = if first >= last || last > fences.len() + 1 {
+        (lo, hi)
+    } else {
+        let inner = &fences[first..last.min(fences.len())];
+        let j = inner.partition_point(|&v| pred(v));
+        let from = if j == 0 { lo } else { (first + j - 1) * FENCE };
+        (from, ((first + j) * FENCE).min(hi))
+    };
+    while from < to {
+        let mid = from + (to - from) / 2;
+        if pred(key(mid)) {
+            from = mid + 1;
+        } else {
+            to = mid;
+        }
+    }
+    from
+}
+
 /// The first position in `lo..hi` where `pred` turns false, like
 /// `lo + values[lo..hi].partition_point(pred)`; `values[lo..hi]` must be
 /// partitioned by `pred` and `fences` must be `fences(values)`.
@@ -56,6 +86,7 @@ mod tests {
             prop_assert_eq!(partition_point(&values, &f, lo, hi, |v| v < x), want);
             let want = lo + values[lo..hi].partition_point(|&v| v <= x);
             prop_assert_eq!(partition_point(&values, &f, lo, hi, |v| v <= x), want);
+            prop_assert_eq!(partition_point_by(&f, lo, hi, |i| values[i], |v| v <= x), want);
         }
     }
 }

@@ -65,13 +65,8 @@ pub(crate) struct Posting {
 
 #[derive(Clone, Debug)]
 pub(crate) struct Segment<I> {
-    pub(crate) starts: Vec<i64>,
-    pub(crate) ends: Vec<i64>,
-    pub(crate) ids: Vec<I>,
-    pub(crate) chargers: Vec<u32>,
-    pub(crate) sites: Vec<u32>,
-    pub(crate) orgs: Vec<u32>,
-    pub(crate) slots: Vec<u32>,
+    /// Row-major: a page's rows are read whole, one cache line each.
+    pub(crate) rows: Vec<Row<I>>,
     pub(crate) tiers: [Tier; TIERS],
     pub(crate) block_max_end: Vec<i64>,
     pub(crate) block_min_end: Vec<i64>,
@@ -98,13 +93,7 @@ pub(crate) struct Segment<I> {
 impl<I> Default for Segment<I> {
     fn default() -> Self {
         Segment {
-            starts: Vec::new(),
-            ends: Vec::new(),
-            ids: Vec::new(),
-            chargers: Vec::new(),
-            sites: Vec::new(),
-            orgs: Vec::new(),
-            slots: Vec::new(),
+            rows: Vec::new(),
             tiers: [Tier::default(); TIERS],
             block_max_end: Vec::new(),
             block_min_end: Vec::new(),
@@ -185,17 +174,7 @@ impl<I: WindowId> Segment<I> {
         // Stable sort: merged segments arrive as sorted runs, which it merges in linear time.
         rows.sort_by_key(|r| (r.tier(), r.start, r.id));
         let n = rows.len();
-        let mut seg = Segment {
-            starts: Vec::with_capacity(n),
-            ends: Vec::with_capacity(n),
-            ids: Vec::with_capacity(n),
-            chargers: Vec::with_capacity(n),
-            sites: Vec::with_capacity(n),
-            orgs: Vec::with_capacity(n),
-            slots: Vec::with_capacity(n),
-            dead_bits: vec![0; n.div_ceil(64)],
-            ..Default::default()
-        };
+        let mut seg = Segment { dead_bits: vec![0; n.div_ceil(64)], ..Default::default() };
         let mut tiers = [Tier::default(); TIERS];
         let mut cursor = 0u32;
         for (t, tier) in tiers.iter_mut().enumerate() {
@@ -211,37 +190,30 @@ impl<I: WindowId> Segment<I> {
             tier.hi = cursor;
         }
         seg.tiers = tiers;
-        for r in &rows {
-            seg.starts.push(r.start);
-            seg.ends.push(r.end);
-            seg.ids.push(r.id);
-            seg.chargers.push(r.charger);
-            seg.sites.push(r.site);
-            seg.orgs.push(r.org);
-            seg.slots.push(r.slot);
+        seg.rows = rows;
+        let column = |f: fn(&Row<I>) -> u32| -> Vec<u32> { seg.rows.iter().map(f).collect() };
+        let (chargers, sites, orgs) = (column(|r| r.charger), column(|r| r.site), column(|r| r.org));
+        seg.by_charger = build_postings(&chargers, &tiers);
+        seg.by_site = build_postings(&sites, &tiers);
+        seg.by_org = build_postings(&orgs, &tiers);
+        for chunk in seg.rows.chunks(BLOCK) {
+            seg.block_max_end.push(chunk.iter().map(|r| r.end).max().unwrap_or(i64::MIN));
+            seg.block_min_end.push(chunk.iter().map(|r| r.end).min().unwrap_or(i64::MAX));
         }
-        drop(rows);
-        seg.by_charger = build_postings(&seg.chargers, &tiers);
-        seg.by_site = build_postings(&seg.sites, &tiers);
-        seg.by_org = build_postings(&seg.orgs, &tiers);
-        for chunk in seg.ends.chunks(BLOCK) {
-            seg.block_max_end.push(chunk.iter().copied().max().unwrap_or(i64::MIN));
-            seg.block_min_end.push(chunk.iter().copied().min().unwrap_or(i64::MAX));
-        }
-        let mut by_id: Vec<(I, u32)> = seg.ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
+        let mut by_id: Vec<(I, u32)> = seg.rows.iter().enumerate().map(|(i, r)| (r.id, i as u32)).collect();
         by_id.sort_unstable_by_key(|&(id, _)| id);
         seg.ids_sorted = by_id.iter().map(|&(id, _)| id).collect();
         seg.id_rows = by_id.iter().map(|&(_, r)| r).collect();
-        seg.ends_sorted = seg.ends.clone();
+        seg.ends_sorted = seg.rows.iter().map(|r| r.end).collect();
         seg.ends_sorted.sort_unstable();
-        seg.start_fences = fences(&seg.starts);
+        seg.start_fences = seg.rows.iter().step_by(search::FENCE).map(|r| r.start).collect();
         seg.end_fences = fences(&seg.ends_sorted);
         seg.id_fences = fences(&seg.ids_sorted);
         seg
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.starts.len()
+        self.rows.len()
     }
 
     pub(crate) fn live(&self) -> usize {
@@ -256,17 +228,9 @@ impl<I: WindowId> Segment<I> {
         }
     }
 
+    #[inline]
     pub(crate) fn row(&self, r: u32) -> Row<I> {
-        let i = r as usize;
-        Row {
-            start: self.starts[i],
-            end: self.ends[i],
-            id: self.ids[i],
-            charger: self.chargers[i],
-            site: self.sites[i],
-            org: self.orgs[i],
-            slot: self.slots[i],
-        }
+        self.rows[r as usize]
     }
 
     #[inline]
@@ -278,7 +242,7 @@ impl<I: WindowId> Segment<I> {
         debug_assert!(!self.is_dead(r), "row {r} killed twice");
         self.dead_bits[r as usize / 64] |= 1 << (r % 64);
         self.dead.insert(r);
-        let end = self.ends[r as usize];
+        let end = self.rows[r as usize].end;
         let mut p =
             search::partition_point(&self.ends_sorted, &self.end_fences, 0, self.ends_sorted.len(), |e| e < end) as u32;
         // Equal ends share a run of positions; take the first one still free.
@@ -313,7 +277,7 @@ impl<I: WindowId> Segment<I> {
     /// `pred` no more.
     #[inline]
     fn start_point(&self, lo: usize, hi: usize, pred: impl Fn(i64) -> bool) -> usize {
-        search::partition_point(&self.starts, &self.start_fences, lo, hi, pred)
+        search::partition_point_by(&self.start_fences, lo, hi, |i| self.rows[i].start, pred)
     }
 
     /// Rows of `tier` whose start lies in `[from, to)` and whose `(start, id)`
@@ -331,7 +295,7 @@ impl<I: WindowId> Segment<I> {
         {
             let c = self.start_point(a, b, |x| x < s);
             let e = self.start_point(c, b, |x| x <= s);
-            a = c + self.ids[c..e].partition_point(|&x| x <= id);
+            a = c + self.rows[c..e].partition_point(|r| r.id <= id);
         }
         (a as u32, b.max(a) as u32)
     }
@@ -365,13 +329,7 @@ impl<I: WindowId> Segment<I> {
             m.capacity() * (std::mem::size_of::<(u32, Posting)>() + 1)
                 + m.values().map(|p| p.rows.serialized_size()).sum::<usize>()
         };
-        v(&self.starts)
-            + v(&self.ends)
-            + v(&self.ids)
-            + v(&self.chargers)
-            + v(&self.sites)
-            + v(&self.orgs)
-            + v(&self.slots)
+        v(&self.rows)
             + v(&self.block_max_end)
             + v(&self.block_min_end)
             + v(&self.ids_sorted)
@@ -391,12 +349,6 @@ impl<I: WindowId> Segment<I> {
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
         let n = self.len();
         for (name, len) in [
-            ("ends", self.ends.len()),
-            ("ids", self.ids.len()),
-            ("chargers", self.chargers.len()),
-            ("sites", self.sites.len()),
-            ("orgs", self.orgs.len()),
-            ("slots", self.slots.len()),
             ("ids_sorted", self.ids_sorted.len()),
             ("id_rows", self.id_rows.len()),
             ("ends_sorted", self.ends_sorted.len()),
@@ -423,7 +375,8 @@ impl<I: WindowId> Segment<I> {
                 if len < tier.min_len || len > tier.max_len {
                     return Err(format!("row {r} length {len} outside tier {t} bounds"));
                 }
-                if r > tier.lo && (self.starts[r as usize - 1], self.ids[r as usize - 1]) >= (row.start, row.id) {
+                let prev = &self.rows[(r as usize).saturating_sub(1)];
+                if r > tier.lo && (prev.start, prev.id) >= (row.start, row.id) {
                     return Err(format!("rows {} and {r} out of (start, id) order", r - 1));
                 }
             }
@@ -431,8 +384,9 @@ impl<I: WindowId> Segment<I> {
         if expect_lo as usize != n {
             return Err(format!("tiers cover {expect_lo} of {n} rows"));
         }
-        for (b, chunk) in self.ends.chunks(BLOCK).enumerate() {
-            let (mx, mn) = (chunk.iter().max(), chunk.iter().min());
+        for (b, chunk) in self.rows.chunks(BLOCK).enumerate() {
+            let (mx, mn) = (chunk.iter().map(|r| r.end).max(), chunk.iter().map(|r| r.end).min());
+            let (mx, mn) = (mx.as_ref(), mn.as_ref());
             if self.block_max_end.get(b) != mx || self.block_min_end.get(b) != mn {
                 return Err(format!("block {b} max/min end augmentation is stale"));
             }
@@ -444,27 +398,32 @@ impl<I: WindowId> Segment<I> {
             return Err("ids_sorted not strictly ascending (duplicate ids in a segment?)".into());
         }
         for (k, &r) in self.id_rows.iter().enumerate() {
-            if self.ids.get(r as usize) != Some(&self.ids_sorted[k]) {
+            if self.rows.get(r as usize).map(|row| row.id) != Some(self.ids_sorted[k]) {
                 return Err(format!("id index entry {k} points at the wrong row"));
             }
         }
-        if self.start_fences != fences(&self.starts)
+        let starts: Vec<i64> = self.rows.iter().map(|r| r.start).collect();
+        if self.start_fences != fences(&starts)
             || self.end_fences != fences(&self.ends_sorted)
             || self.id_fences != fences(&self.ids_sorted)
         {
             return Err("fence samples are stale".into());
         }
-        let mut ends = self.ends.clone();
+        let mut ends: Vec<i64> = self.rows.iter().map(|r| r.end).collect();
         ends.sort_unstable();
         if ends != self.ends_sorted {
             return Err("ends_sorted is not the sorted ends".into());
         }
         for family in [Family::Charger, Family::Site, Family::Org] {
-            let column = match family {
-                Family::Charger => &self.chargers,
-                Family::Site => &self.sites,
-                Family::Org => &self.orgs,
-            };
+            let column: Vec<u32> = self
+                .rows
+                .iter()
+                .map(|r| match family {
+                    Family::Charger => r.charger,
+                    Family::Site => r.site,
+                    Family::Org => r.org,
+                })
+                .collect();
             let mut total = 0u64;
             for (&key, p) in self.postings(family) {
                 total += p.rows.len();
@@ -491,7 +450,7 @@ impl<I: WindowId> Segment<I> {
         if self.dead_by_end.len() != self.dead.len() {
             return Err("dead_by_end and tombstones disagree in number".into());
         }
-        let mut dead_ends: Vec<i64> = self.dead.iter().map(|r| self.ends[r as usize]).collect();
+        let mut dead_ends: Vec<i64> = self.dead.iter().map(|r| self.rows[r as usize].end).collect();
         let mut by_end: Vec<i64> =
             self.dead_by_end.iter().map(|p| self.ends_sorted.get(p as usize).copied().unwrap_or(i64::MIN)).collect();
         dead_ends.sort_unstable();

@@ -31,6 +31,9 @@ pub enum Filter {
     Chargers(Vec<u64>),
     Sites(Vec<u64>),
     Orgs(Vec<u64>),
+    /// The scope of a parent organization's API key: the root and every
+    /// descendant (listed, for peers that have no tree).
+    Scope(u64, Vec<u64>),
 }
 
 /// A question: time, entities, and how many results (first `limit` in
@@ -126,6 +129,7 @@ impl Mwindex {
             Filter::Chargers(c) => query.chargers(c.iter().map(|&c| ChargerId(c))),
             Filter::Sites(s) => query.sites(s.iter().map(|&s| SiteId(s))),
             Filter::Orgs(o) => query.organizations(o.iter().map(|&o| OrgId(o))),
+            Filter::Scope(root, _) => query.scope(OrgId(*root)),
         };
         query.page_size(q.limit.unwrap_or(50))
     }
@@ -229,7 +233,7 @@ impl Peer for BTree {
             }
             Filter::Chargers(k) => keyed(&self.by_charger, k),
             Filter::Sites(k) => keyed(&self.by_site, k),
-            Filter::Orgs(k) => keyed(&self.by_org, k),
+            Filter::Orgs(k) | Filter::Scope(_, k) => keyed(&self.by_org, k),
         };
         Some(match q.limit {
             Some(limit) => Answer::Ids(merge_first(hits, limit)),
@@ -403,7 +407,7 @@ impl Sqlite {
             Filter::None => ("", &[][..]),
             Filter::Chargers(k) => ("charger", &k[..]),
             Filter::Sites(k) => ("site", &k[..]),
-            Filter::Orgs(k) => ("org", &k[..]),
+            Filter::Orgs(k) | Filter::Scope(_, k) => ("org", &k[..]),
         };
         let entity = if keys.is_empty() {
             String::new()
@@ -455,7 +459,7 @@ impl Peer for Scan {
                     Filter::None => true,
                     Filter::Chargers(k) => k.contains(&g.charger),
                     Filter::Sites(k) => k.contains(&g.site),
-                    Filter::Orgs(k) => k.contains(&g.org),
+                    Filter::Orgs(k) | Filter::Scope(_, k) => k.contains(&g.org),
                 }
         };
         Some(match q.limit {
@@ -514,8 +518,17 @@ pub fn questions(kind: &str, world: &World, seed: u64, n: usize) -> Vec<Question
                 "Q1" => (range(&mut rng, 7 * DAY), Filter::None, Some(50)),
                 "Q2" => (range(&mut rng, 7 * DAY), Filter::Chargers(vec![charger(&mut rng)]), Some(50)),
                 "Q3" => (range(&mut rng, 7 * DAY), Filter::Sites((0..10).map(|_| site(&mut rng)).collect()), Some(50)),
-                "Q4" => (Ask::Active(now(&mut rng)), Filter::Orgs(vec![1 + rng.below(ORGS) as u64]), Some(50)),
-                "Q4p" => (Ask::Active(now(&mut rng)), Filter::Orgs(parent.clone()), Some(50)),
+                "Q4" => {
+                    // A leaf organization's key: its scope is itself.
+                    let org = loop {
+                        let o = 1 + rng.below(ORGS) as u64;
+                        if world.orgs.iter().all(|&(_, p)| p != Some(o)) {
+                            break o;
+                        }
+                    };
+                    (Ask::Active(now(&mut rng)), Filter::Scope(org, vec![org]), Some(50))
+                }
+                "Q4p" => (Ask::Active(now(&mut rng)), Filter::Scope(world.big_parent, parent.clone()), Some(50)),
                 "Q5" => (range(&mut rng, DAY), Filter::None, None),
                 "Q6" => (Ask::Active(now(&mut rng)), Filter::None, None),
                 "Q5c" => (range(&mut rng, DAY), Filter::Chargers(vec![charger(&mut rng)]), None),
