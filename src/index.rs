@@ -685,7 +685,7 @@ impl<I: WindowId, P> Index<I, P> {
 
     // ----- internals -----
 
-    fn explained(&self, driver: Driver, order: Order, ranges: &plan::Ranges, cost: f64) -> Explain {
+    fn explained(&self, driver: Driver, order: Order, ranges: &plan::Ranges<I>, cost: f64) -> Explain {
         Explain {
             driver,
             order,
@@ -696,7 +696,7 @@ impl<I: WindowId, P> Index<I, P> {
         }
     }
 
-    fn plan_count(&self, q: &Resolved<I>) -> (Driver, plan::Ranges) {
+    fn plan_count(&self, q: &Resolved<I>) -> (Driver, plan::Ranges<I>) {
         if q.matches_nothing() {
             return (Driver::Nothing, Vec::new());
         }
@@ -710,7 +710,7 @@ impl<I: WindowId, P> Index<I, P> {
 
     /// In id order: walk ids and test rows, or collect every match through the
     /// cheapest time/posting driver and keep the smallest ids.
-    fn plan_by_id(&self, q: &Resolved<I>, need: usize) -> (Driver, plan::Ranges, f64) {
+    fn plan_by_id(&self, q: &Resolved<I>, need: usize) -> (Driver, plan::Ranges<I>, f64) {
         let ranges = plan::ranges(&self.segments, q, false);
         let (driver, collect_cost) = plan::choose(&self.segments, &ranges, q, None);
         let total = self.segments.iter().map(Segment::len).sum::<usize>() as f64;

@@ -2,7 +2,7 @@
 
 use crate::org::OrgSet;
 use crate::query::TimeBox;
-use crate::segment::{Family, NONE, Segment, TIERS};
+use crate::segment::{Family, NONE, Segment, TIERS, TierScan};
 use crate::{Order, WindowId};
 
 /// The access path a query runs on, as reported by
@@ -121,27 +121,25 @@ impl<I: WindowId> Resolved<I> {
     }
 }
 
-/// Per segment, per tier: the row range whose starts can match.
-pub(crate) type Ranges = Vec<[(u32, u32); TIERS]>;
+/// Per segment, per tier: the rows whose starts can match.
+pub(crate) type Ranges<I> = Vec<[TierScan<I>; TIERS]>;
 
-pub(crate) fn ranges<I: WindowId>(segments: &[Segment<I>], q: &Resolved<I>, use_after_key: bool) -> Ranges {
+pub(crate) fn ranges<I: WindowId>(segments: &[Segment<I>], q: &Resolved<I>, use_after_key: bool) -> Ranges<I> {
+    let after = if use_after_key { q.after_key } else { None };
     segments
         .iter()
         .map(|seg| {
-            let mut out = [(0, 0); TIERS];
-            for (t, slot) in out.iter_mut().enumerate() {
+            std::array::from_fn(|t| {
                 let tier = seg.tiers[t];
                 let (from, to) = q.tb.start_range(tier.min_len, tier.max_len);
-                let after = if use_after_key { q.after_key } else { None };
-                *slot = seg.tier_range(t, from, to, after);
-            }
-            out
+                seg.tier_scan(t, from, to, after)
+            })
         })
         .collect()
 }
 
-pub(crate) fn range_rows(ranges: &Ranges) -> u64 {
-    ranges.iter().flatten().map(|&(lo, hi)| u64::from(hi - lo)).sum()
+pub(crate) fn range_rows<I: WindowId>(ranges: &Ranges<I>) -> u64 {
+    ranges.iter().flatten().map(|r| u64::from(r.rows())).sum()
 }
 
 /// Estimated rows a posting family visits: each key's per-tier count scaled by
@@ -151,7 +149,7 @@ pub(crate) fn range_rows(ranges: &Ranges) -> u64 {
 /// lookups to rule out.
 pub(crate) fn family_cost<I: WindowId>(
     segments: &[Segment<I>],
-    ranges: &Ranges,
+    ranges: &Ranges<I>,
     family: Family,
     keys: &[u32],
     limit: f64,
@@ -159,12 +157,12 @@ pub(crate) fn family_cost<I: WindowId>(
     let mut cost = 0.0;
     for (seg, r) in segments.iter().zip(ranges) {
         let postings = seg.postings(family);
-        for (t, &(lo, hi)) in r.iter().enumerate() {
+        for (t, scan) in r.iter().enumerate() {
             let tier_len = seg.tiers[t].hi - seg.tiers[t].lo;
-            if hi == lo || tier_len == 0 {
+            if scan.is_empty() || tier_len == 0 {
                 continue;
             }
-            let share = f64::from(hi - lo) / f64::from(tier_len);
+            let share = f64::from(scan.rows()) / f64::from(tier_len);
             for k in keys {
                 if let Some(p) = postings.get(k) {
                     // A posting of any size costs at least a lookup.
@@ -183,7 +181,7 @@ pub(crate) fn family_cost<I: WindowId>(
 /// scan that stops after `need` matches (`None`: a full scan, as for counts).
 pub(crate) fn choose<I: WindowId>(
     segments: &[Segment<I>],
-    ranges: &Ranges,
+    ranges: &Ranges<I>,
     q: &Resolved<I>,
     need: Option<usize>,
 ) -> (Driver, f64) {

@@ -3,7 +3,7 @@
 
 use crate::memtable::Memtable;
 use crate::plan::{Ranges, Resolved};
-use crate::segment::{BLOCK, Family, Row, Segment, TIERS};
+use crate::segment::{BLOCK, Family, Place, Row, Segment, TIERS, TierScan};
 use crate::{Driver, WindowId};
 
 /// Where a hit lives: a segment number, or the memtable.
@@ -122,7 +122,7 @@ const TIER_VISIT: [usize; TIERS] = [2, 1, 0];
 /// Runs `driver` over every segment's row ranges, then the memtable.
 pub(crate) fn run<I: WindowId, S: Sink<I>>(
     segments: &[Segment<I>],
-    ranges: &Ranges,
+    ranges: &Ranges<I>,
     mem: &Memtable<I>,
     q: &Resolved<I>,
     driver: Driver,
@@ -151,12 +151,13 @@ fn row_ok<I: WindowId>(seg: &Segment<I>, r: u32, q: &Resolved<I>) -> bool {
 fn scan_time<I: WindowId, S: Sink<I>>(
     seg: &Segment<I>,
     src: u32,
-    r: &[(u32, u32); TIERS],
+    r: &[TierScan<I>; TIERS],
     q: &Resolved<I>,
     sink: &mut S,
 ) {
     for t in TIER_VISIT {
-        let (lo, hi) = (r[t].0 as usize, r[t].1 as usize);
+        let scan = &r[t];
+        let (lo, hi) = (scan.lo as usize, scan.hi as usize);
         let mut i = lo;
         'tier: while i < hi {
             let b = i / BLOCK;
@@ -170,9 +171,16 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                 break 'tier;
             }
             while i < block_end {
-                let row = i as u32;
-                if row_ok(seg, row, q) && !sink.offer(Hit { start: seg.rows[i].start, id: seg.rows[i].id, src, row }) {
-                    break 'tier;
+                let row = &seg.rows[i];
+                match scan.place(row.start, row.id) {
+                    Place::Past => break 'tier,
+                    Place::Before => {}
+                    Place::Inside => {
+                        let n = i as u32;
+                        if row_ok(seg, n, q) && !sink.offer(Hit { start: row.start, id: row.id, src, row: n }) {
+                            break 'tier;
+                        }
+                    }
                 }
                 i += 1;
             }
@@ -183,7 +191,7 @@ fn scan_time<I: WindowId, S: Sink<I>>(
 fn scan_postings<I: WindowId, S: Sink<I>>(
     seg: &Segment<I>,
     src: u32,
-    r: &[(u32, u32); TIERS],
+    r: &[TierScan<I>; TIERS],
     q: &Resolved<I>,
     family: Family,
     sink: &mut S,
@@ -195,20 +203,21 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
     }
     let Some(keys) = q.keys(family) else { return };
     let postings = seg.postings(family);
-    let (first, last) = (r[0].0, r[TIERS - 1].1);
+    let (first, last) = (r[0].lo, r[TIERS - 1].hi.max(r[0].lo));
     // One iterator per key serves every tier: tiers are laid out in row order,
     // so the posting is walked once, front to back.
     let mut streams: Vec<Stream<'_>> = keys
         .iter()
         .filter_map(|k| postings.get(k))
-        .filter(|p| (0..TIERS).any(|t| p.counts[t] > 0 && r[t].0 < r[t].1))
+        .filter(|p| (0..TIERS).any(|t| p.counts[t] > 0 && !r[t].is_empty()))
         .map(|p| {
             let mut iter = p.rows.range(first..last);
             let head = iter.next();
             Stream { iter, head }
         })
         .collect();
-    for &(lo, hi) in r {
+    for scan in r {
+        let (lo, hi) = (scan.lo, scan.hi);
         if lo == hi {
             continue;
         }
@@ -226,7 +235,7 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
             s.head = s.iter.next();
             row
         });
-        scan_rows(seg, src, q, &mut merged, sink);
+        scan_rows(seg, src, q, scan, &mut merged, sink);
     }
 }
 
@@ -237,6 +246,7 @@ fn scan_rows<I: WindowId, S: Sink<I>>(
     seg: &Segment<I>,
     src: u32,
     q: &Resolved<I>,
+    scan: &TierScan<I>,
     rows: &mut impl Iterator<Item = u32>,
     sink: &mut S,
 ) {
@@ -255,6 +265,11 @@ fn scan_rows<I: WindowId, S: Sink<I>>(
             let row = numbers[k];
             if sink.start_bound().is_some_and(|b| (r.start, r.id) >= b) {
                 return;
+            }
+            match scan.place(r.start, r.id) {
+                Place::Past => return,
+                Place::Before => continue,
+                Place::Inside => {}
             }
             if q.tb.end_ok(r.end)
                 && !seg.is_dead(row)

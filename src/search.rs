@@ -10,6 +10,23 @@ pub(crate) fn fences<T: Copy>(values: &[T]) -> Vec<T> {
     values.iter().step_by(FENCE).copied().collect()
 }
 
+/// The bracket `from..to` of `lo..hi` that holds the partition point of
+/// `pred`, found from the fences alone: at most [`FENCE`] positions wide
+/// unless it is the whole range, and never touching `values`.
+#[inline]
+pub(crate) fn bracket<K: Copy>(fences: &[K], lo: usize, hi: usize, pred: impl Fn(K) -> bool) -> (usize, usize) {
+    let first = lo / FENCE + 1;
+    let last = hi.div_ceil(FENCE);
+    if first >= last || last > fences.len() + 1 {
+        return (lo, hi);
+    }
+    let inner = &fences[first..last.min(fences.len())];
+    let j = inner.partition_point(|&v| pred(v));
+    // Fence `first + j - 1` satisfies `pred`, fence `first + j` does not.
+    let from = if j == 0 { lo } else { (first + j - 1) * FENCE };
+    (from, ((first + j) * FENCE).min(hi))
+}
+
 /// Like [`partition_point`], reading position `i` through `key(i)`.
 #[inline]
 pub(crate) fn partition_point_by<K: Copy>(
@@ -19,16 +36,7 @@ pub(crate) fn partition_point_by<K: Copy>(
     key: impl Fn(usize) -> K,
     pred: impl Fn(K) -> bool,
 ) -> usize {
-    let first = lo / FENCE + 1;
-    let last = hi.div_ceil(FENCE);
-    let (mut from, mut to) = if first >= last || last > fences.len() + 1 {
-        (lo, hi)
-    } else {
-        let inner = &fences[first..last.min(fences.len())];
-        let j = inner.partition_point(|&v| pred(v));
-        let from = if j == 0 { lo } else { (first + j - 1) * FENCE };
-        (from, ((first + j) * FENCE).min(hi))
-    };
+    let (mut from, mut to) = bracket(fences, lo, hi, &pred);
     while from < to {
         let mid = from + (to - from) / 2;
         if pred(key(mid)) {
@@ -87,6 +95,8 @@ mod tests {
             let want = lo + values[lo..hi].partition_point(|&v| v <= x);
             prop_assert_eq!(partition_point(&values, &f, lo, hi, |v| v <= x), want);
             prop_assert_eq!(partition_point_by(&f, lo, hi, |i| values[i], |v| v <= x), want);
+            let (from, to) = bracket(&f, lo, hi, |v| v <= x);
+            prop_assert!(lo <= from && from <= want && want <= to && to <= hi);
         }
     }
 }

@@ -56,6 +56,48 @@ pub(crate) struct Tier {
     pub(crate) max_len: i64,
 }
 
+/// What a scan of one tier walks: the rows `lo..hi`, of which it keeps those
+/// with `from <= start < to` and `(start, id) > after`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TierScan<I> {
+    pub(crate) lo: u32,
+    pub(crate) hi: u32,
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+    pub(crate) after: Option<(i64, I)>,
+}
+
+impl<I: WindowId> TierScan<I> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lo == self.hi
+    }
+
+    pub(crate) fn rows(&self) -> u32 {
+        self.hi - self.lo
+    }
+
+    /// Where a row with this start and id stands: before the range (skip),
+    /// inside it (test it), or past it (stop: rows come in start order).
+    #[inline]
+    pub(crate) fn place(&self, start: i64, id: I) -> Place {
+        if start >= self.to {
+            Place::Past
+        } else if start < self.from || self.after.is_some_and(|a| (start, id) <= a) {
+            Place::Before
+        } else {
+            Place::Inside
+        }
+    }
+}
+
+/// See [`TierScan::place`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    Before,
+    Inside,
+    Past,
+}
+
 /// The rows of one charger, site or organization, with per-tier counts for planning.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Posting {
@@ -280,24 +322,24 @@ impl<I: WindowId> Segment<I> {
         search::partition_point_by(&self.start_fences, lo, hi, |i| self.rows[i].start, pred)
     }
 
-    /// Rows of `tier` whose start lies in `[from, to)` and whose `(start, id)`
-    /// is after `after`, as a row range.
-    pub(crate) fn tier_range(&self, tier: usize, from: i64, to: i64, after: Option<(i64, I)>) -> (u32, u32) {
+    /// A row range of `tier` holding every row whose start lies in
+    /// `[from, to)` and whose `(start, id)` is after `after`, found from the
+    /// fences alone (no row is read): it may hold a few rows outside those
+    /// bounds at its edges, which scans skip by their start.
+    pub(crate) fn tier_scan(&self, tier: usize, from: i64, to: i64, after: Option<(i64, I)>) -> TierScan<I> {
         let t = self.tiers[tier];
         let (lo, hi) = (t.lo as usize, t.hi as usize);
+        let empty = TierScan { lo: t.lo, hi: t.lo, from, to, after };
         if from >= to || lo == hi {
-            return (t.lo, t.lo);
+            return empty;
         }
-        let mut a = self.start_point(lo, hi, |s| s < from);
-        let b = self.start_point(a, hi, |s| s < to);
-        if let Some((s, id)) = after
-            && s >= from
-        {
-            let c = self.start_point(a, b, |x| x < s);
-            let e = self.start_point(c, b, |x| x <= s);
-            a = c + self.rows[c..e].partition_point(|r| r.id <= id);
+        let bound = after.map_or(from, |(s, _)| s.max(from));
+        let (a, _) = search::bracket(&self.start_fences, lo, hi, |s| s < bound);
+        let (_, b) = search::bracket(&self.start_fences, lo, hi, |s| s < to);
+        if a >= b {
+            return empty;
         }
-        (a as u32, b.max(a) as u32)
+        TierScan { lo: a as u32, hi: b as u32, from, to, after }
     }
 
     /// Number of live rows with `start < t`: in each tier a row prefix, less
