@@ -71,6 +71,7 @@ mod memtable;
 mod org;
 mod page;
 mod plan;
+mod postings;
 mod query;
 mod scan;
 mod search;

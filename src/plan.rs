@@ -164,9 +164,10 @@ pub(crate) fn family_cost<I: WindowId>(
             }
             let share = f64::from(scan.rows()) / f64::from(tier_len);
             for k in keys {
-                if let Some(p) = postings.get(k) {
+                if let Some(p) = postings.get(*k) {
                     // A posting of any size costs at least a lookup.
-                    cost += (f64::from(p.counts[t]) * share).max(f64::from(u32::from(p.counts[t] > 0)));
+                    let c = p.counts()[t];
+                    cost += (f64::from(c) * share).max(f64::from(u32::from(c > 0)));
                 }
                 if cost >= limit {
                     return cost;

@@ -3,6 +3,7 @@
 
 use crate::memtable::Memtable;
 use crate::plan::{Ranges, Resolved};
+use crate::postings::RowIter;
 use crate::segment::{BLOCK, Family, Place, Row, Segment, TIERS, TierScan};
 use crate::{Driver, WindowId};
 
@@ -198,7 +199,7 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
 ) {
     /// One posting's iterator with its next row.
     struct Stream<'a> {
-        iter: roaring::bitmap::Iter<'a>,
+        iter: RowIter<'a>,
         head: Option<u32>,
     }
     let Some(keys) = q.keys(family) else { return };
@@ -208,10 +209,10 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
     // so the posting is walked once, front to back.
     let mut streams: Vec<Stream<'_>> = keys
         .iter()
-        .filter_map(|k| postings.get(k))
-        .filter(|p| (0..TIERS).any(|t| p.counts[t] > 0 && !r[t].is_empty()))
+        .filter_map(|&k| postings.get(k))
+        .filter(|p| (0..TIERS).any(|t| p.counts()[t] > 0 && !r[t].is_empty()))
         .map(|p| {
-            let mut iter = p.rows.range(first..last);
+            let mut iter = p.range(first, last);
             let head = iter.next();
             Stream { iter, head }
         })

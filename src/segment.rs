@@ -10,9 +10,9 @@
 //! segments drops dead rows.
 
 use roaring::RoaringBitmap;
-use rustc_hash::FxHashMap;
 
 use crate::WindowId;
+use crate::postings::Postings;
 use crate::search::{self, fences};
 
 /// Rows per block of the max-end / min-end augmentation.
@@ -98,13 +98,6 @@ pub(crate) enum Place {
     Past,
 }
 
-/// The rows of one charger, site or organization, with per-tier counts for planning.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Posting {
-    pub(crate) counts: [u32; TIERS],
-    pub(crate) rows: RoaringBitmap,
-}
-
 #[derive(Clone, Debug)]
 pub(crate) struct Segment<I> {
     /// Row-major: a page's rows are read whole, one cache line each.
@@ -121,9 +114,9 @@ pub(crate) struct Segment<I> {
     start_fences: Vec<i64>,
     end_fences: Vec<i64>,
     id_fences: Vec<I>,
-    pub(crate) by_charger: FxHashMap<u32, Posting>,
-    pub(crate) by_site: FxHashMap<u32, Posting>,
-    pub(crate) by_org: FxHashMap<u32, Posting>,
+    pub(crate) by_charger: Postings,
+    pub(crate) by_site: Postings,
+    pub(crate) by_org: Postings,
     /// Tombstones: one bit per row for checks, a bitmap for iteration.
     dead_bits: Vec<u64>,
     pub(crate) dead: RoaringBitmap,
@@ -145,60 +138,14 @@ impl<I> Default for Segment<I> {
             start_fences: Vec::new(),
             end_fences: Vec::new(),
             id_fences: Vec::new(),
-            by_charger: FxHashMap::default(),
-            by_site: FxHashMap::default(),
-            by_org: FxHashMap::default(),
+            by_charger: Postings::default(),
+            by_site: Postings::default(),
+            by_org: Postings::default(),
             dead_bits: Vec::new(),
             dead: RoaringBitmap::new(),
             dead_by_end: RoaringBitmap::new(),
         }
     }
-}
-
-/// The posting lists of one column: rows grouped by key, in row order, by a
-/// counting sort when keys are few relative to rows, else by sorting pairs.
-fn build_postings(column: &[u32], tiers: &[Tier; TIERS]) -> FxHashMap<u32, Posting> {
-    let mut runs: Vec<(u32, Vec<u32>)> = Vec::new();
-    let max_key = column.iter().copied().filter(|&k| k != NONE).max();
-    let Some(max_key) = max_key else { return FxHashMap::default() };
-    let keys = max_key as usize + 1;
-    if keys <= column.len() * 2 {
-        let mut counts = vec![0u32; keys];
-        for &k in column.iter().filter(|&&k| k != NONE) {
-            counts[k as usize] += 1;
-        }
-        let mut lists: Vec<Vec<u32>> = counts.iter().map(|&c| Vec::with_capacity(c as usize)).collect();
-        for (row, &k) in column.iter().enumerate() {
-            if k != NONE {
-                lists[k as usize].push(row as u32);
-            }
-        }
-        runs.extend(lists.into_iter().enumerate().filter(|(_, l)| !l.is_empty()).map(|(k, l)| (k as u32, l)));
-    } else {
-        let mut pairs: Vec<u64> = column
-            .iter()
-            .enumerate()
-            .filter(|&(_, &k)| k != NONE)
-            .map(|(row, &k)| (u64::from(k) << 32) | row as u64)
-            .collect();
-        pairs.sort_unstable();
-        for chunk in pairs.chunk_by(|a, b| a >> 32 == b >> 32) {
-            runs.push(((chunk[0] >> 32) as u32, chunk.iter().map(|&p| p as u32).collect()));
-        }
-    }
-    let mut map = FxHashMap::with_capacity_and_hasher(runs.len(), Default::default());
-    for (key, rows) in runs {
-        let mut counts = [0u32; TIERS];
-        let mut prev = 0;
-        for (t, tier) in tiers.iter().enumerate() {
-            let upto = rows.partition_point(|&r| r < tier.hi);
-            counts[t] = (upto - prev) as u32;
-            prev = upto;
-        }
-        let bitmap = RoaringBitmap::from_sorted_iter(rows).unwrap_or_default();
-        map.insert(key, Posting { counts, rows: bitmap });
-    }
-    map
 }
 
 /// Which posting family a driver iterates.
@@ -235,9 +182,9 @@ impl<I: WindowId> Segment<I> {
         seg.rows = rows;
         let column = |f: fn(&Row<I>) -> u32| -> Vec<u32> { seg.rows.iter().map(f).collect() };
         let (chargers, sites, orgs) = (column(|r| r.charger), column(|r| r.site), column(|r| r.org));
-        seg.by_charger = build_postings(&chargers, &tiers);
-        seg.by_site = build_postings(&sites, &tiers);
-        seg.by_org = build_postings(&orgs, &tiers);
+        seg.by_charger = Postings::build(&chargers, &tiers);
+        seg.by_site = Postings::build(&sites, &tiers);
+        seg.by_org = Postings::build(&orgs, &tiers);
         for chunk in seg.rows.chunks(BLOCK) {
             seg.block_max_end.push(chunk.iter().map(|r| r.end).max().unwrap_or(i64::MIN));
             seg.block_min_end.push(chunk.iter().map(|r| r.end).min().unwrap_or(i64::MAX));
@@ -262,7 +209,7 @@ impl<I: WindowId> Segment<I> {
         self.len() - self.dead.len() as usize
     }
 
-    pub(crate) fn postings(&self, family: Family) -> &FxHashMap<u32, Posting> {
+    pub(crate) fn postings(&self, family: Family) -> &Postings {
         match family {
             Family::Charger => &self.by_charger,
             Family::Site => &self.by_site,
@@ -367,10 +314,6 @@ impl<I: WindowId> Segment<I> {
         fn v<T>(x: &Vec<T>) -> usize {
             x.capacity() * std::mem::size_of::<T>()
         }
-        let postings = |m: &FxHashMap<u32, Posting>| {
-            m.capacity() * (std::mem::size_of::<(u32, Posting)>() + 1)
-                + m.values().map(|p| p.rows.serialized_size()).sum::<usize>()
-        };
         v(&self.rows)
             + v(&self.block_max_end)
             + v(&self.block_min_end)
@@ -383,9 +326,9 @@ impl<I: WindowId> Segment<I> {
             + v(&self.dead_bits)
             + self.dead.serialized_size()
             + self.dead_by_end.serialized_size()
-            + postings(&self.by_charger)
-            + postings(&self.by_site)
-            + postings(&self.by_org)
+            + self.by_charger.heap_bytes()
+            + self.by_site.heap_bytes()
+            + self.by_org.heap_bytes()
     }
 
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
@@ -467,16 +410,20 @@ impl<I: WindowId> Segment<I> {
                 })
                 .collect();
             let mut total = 0u64;
-            for (&key, p) in self.postings(family) {
-                total += p.rows.len();
+            for (key, p) in self.postings(family).entries() {
+                let rows = p.rows();
+                total += rows.len() as u64;
+                if !rows.windows(2).all(|w| w[0] < w[1]) {
+                    return Err(format!("{family:?} posting {key} is not strictly ascending"));
+                }
                 let mut counts = [0u32; TIERS];
-                for r in &p.rows {
+                for r in rows {
                     if column.get(r as usize) != Some(&key) {
                         return Err(format!("{family:?} posting {key} holds row {r} of another entity"));
                     }
                     counts[self.row(r).tier()] += 1;
                 }
-                if counts != p.counts {
+                if counts != p.counts() {
                     return Err(format!("{family:?} posting {key} tier counts disagree"));
                 }
             }

@@ -2,7 +2,8 @@
 //! naive `Vec` oracle, compared after every step, with paging interleaved with
 //! mutations. `check_invariants` runs after every operation.
 //!
-//! Cases: `MWINDEX_MODEL_CASES` (default 5000).
+//! Cases: `MWINDEX_MODEL_CASES` (default 5000) for the main model;
+//! `MWINDEX_LARGE_CASES` (default 5) for the large-segment variant.
 
 #![allow(clippy::unwrap_used)]
 
@@ -212,6 +213,11 @@ fn same(got: &[mwindex::Entry<'_, u64, u32>], want: &[(W, u32)]) {
 }
 
 fn run(write_buffer: usize, tree: Vec<Option<u64>>, ops: Vec<Op>) {
+    run_on(write_buffer, tree, Vec::new(), ops);
+}
+
+/// Like [`run`], with `initial` windows bulk-loaded first (as one segment).
+fn run_on(write_buffer: usize, tree: Vec<Option<u64>>, initial: Vec<W>, ops: Vec<Op>) {
     let mut builder = Index::<u64, u32>::builder().write_buffer(write_buffer);
     let mut model = Model::default();
     for (i, parent) in tree.iter().enumerate() {
@@ -222,6 +228,18 @@ fn run(write_buffer: usize, tree: Vec<Option<u64>>, ops: Vec<Op>) {
     let mut index = builder.build().unwrap();
     let mut session: Option<Session> = None;
     let mut next_payload = 0u32;
+    if !initial.is_empty() {
+        let items: Vec<(Window<u64>, u32)> = initial
+            .iter()
+            .map(|w| {
+                next_payload += 1;
+                (w.window(), next_payload)
+            })
+            .collect();
+        index.bulk_insert(items.clone()).unwrap();
+        model.windows.extend(initial.into_iter().zip(items).map(|(w, (_, p))| (w, p)));
+        index.check_invariants().unwrap();
+    }
 
     for op in ops {
         let touch = |id: u64, session: &mut Option<Session>| {
@@ -488,6 +506,10 @@ fn tree() -> impl Strategy<Value = Vec<Option<u64>>> {
     ]
 }
 
+fn large_cases() -> u32 {
+    std::env::var("MWINDEX_LARGE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(5)
+}
+
 fn cases() -> u32 {
     std::env::var("MWINDEX_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(5000)
 }
@@ -502,6 +524,45 @@ proptest! {
         ops in prop::collection::vec(op(), 1..80),
     ) {
         run(write_buffer, tree, ops);
+    }
+}
+
+/// Deterministic windows over the same small domain as the strategies, with
+/// ids `0..n` (so operations on ids `0..40` hit them).
+fn seeded_windows(n: usize, seed: u64) -> Vec<W> {
+    let mut x = seed;
+    let mut next = move || {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    (0..n as u64)
+        .map(|id| {
+            let start = BASE + (next() % (24 * 120)) as i64 * HOUR;
+            let len = LENGTHS[(next() % LENGTHS.len() as u64) as usize];
+            let charger = (next() % 5 != 0).then(|| next() % 6);
+            let site = (next() % 5 != 0).then(|| next() % 4);
+            W { id, start, end: start + len, charger, site, org: 1 + next() % ORGS }
+        })
+        .collect()
+}
+
+proptest! {
+    // Segments of 65,536 rows or more keep roaring postings (smaller ones keep
+    // flat lists): this runs the same model over a large bulk-loaded segment.
+    // Each case validates a 70,000-row segment after every operation: few
+    // cases by default, more with `MWINDEX_LARGE_CASES` (CI runs 40 in release).
+    #![proptest_config(ProptestConfig { cases: large_cases(), max_shrink_iters: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn large_segments_match_model(
+        seed in any::<u64>(),
+        tree in tree(),
+        ops in prop::collection::vec(op(), 1..40),
+    ) {
+        run_on(64, tree, seeded_windows(70_000, seed), ops);
     }
 }
 
