@@ -422,12 +422,9 @@ impl<I: WindowId, P> Index<I, P> {
         for (w, _) in &items {
             self.orgs.require(w.org())?;
         }
-        let mut ids: Vec<I> = items.iter().map(|(w, _)| w.id()).collect();
-        ids.sort_unstable();
-        if let Some(pair) = ids.windows(2).find(|p| p[0] == p[1]) {
-            return Err(Error::DuplicateId(pair[0].to_string()));
-        }
-        if let Some(id) = ids.iter().find(|&&id| !self.is_empty() && self.locate(id).is_some()) {
+        if !self.is_empty()
+            && let Some(id) = items.iter().map(|(w, _)| w.id()).find(|&id| self.locate(id).is_some())
+        {
             return Err(Error::DuplicateId(id.to_string()));
         }
         if self.chargers.len() + items.len() >= NONE as usize || self.sites.len() + items.len() >= NONE as usize {
@@ -444,6 +441,10 @@ impl<I: WindowId, P> Index<I, P> {
             payloads.push(Some(payload));
         }
         let mut seg = Segment::build(rows);
+        // The segment's id index is sorted: a repeated id sits next to itself.
+        if let Some(pair) = seg.ids_sorted.windows(2).find(|p| p[0] == p[1]) {
+            return Err(Error::DuplicateId(pair[0].to_string()));
+        }
         let base = self.payloads.len() as u32;
         self.payloads.reserve(payloads.len());
         for (r, row) in seg.rows.iter_mut().enumerate() {

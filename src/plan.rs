@@ -144,6 +144,11 @@ pub(crate) fn range_rows<I: WindowId>(ranges: &Ranges<I>) -> u64 {
 
 /// Estimated rows a posting family visits: each key's per-tier count scaled by
 /// the share of the tier inside the range (starts are close to uniform).
+/// What opening one posting list costs, in rows: a lookup and an iterator
+/// whose first reads miss the cache. Keeps hundreds of tiny lists from looking
+/// cheaper than one walk.
+const KEY_COST: f64 = 8.0;
+
 /// Stops adding once the estimate reaches `limit`: past it the family cannot
 /// win, and a scope of hundreds of organizations should not cost hundreds of
 /// lookups to rule out.
@@ -167,7 +172,9 @@ pub(crate) fn family_cost<I: WindowId>(
                 if let Some(p) = postings.get(*k) {
                     // A posting of any size costs at least a lookup.
                     let c = p.counts()[t];
-                    cost += (f64::from(c) * share).max(f64::from(u32::from(c > 0)));
+                    if c > 0 {
+                        cost += f64::from(c) * share + KEY_COST;
+                    }
                 }
                 if cost >= limit {
                     return cost;

@@ -115,27 +115,16 @@ impl Postings {
             }
             counts
         };
-        let runs = group_rows(column);
+        let (keys, offsets, rows) = group_rows(column);
         if column.len() < FLAT_MAX_ROWS {
-            let mut out = Postings::Flat { keys: Vec::new(), offsets: vec![0], counts: Vec::new(), rows: Vec::new() };
-            if let Postings::Flat { keys, offsets, counts, rows } = &mut out {
-                keys.reserve(runs.len());
-                counts.reserve(runs.len());
-                rows.reserve(runs.iter().map(|(_, r)| r.len()).sum());
-                for (key, list) in runs {
-                    keys.push(key);
-                    counts.push(tier_counts(&list));
-                    rows.extend_from_slice(&list);
-                    offsets.push(rows.len() as u32);
-                }
-            }
-            return out;
+            let counts = offsets.windows(2).map(|w| tier_counts(&rows[w[0] as usize..w[1] as usize])).collect();
+            return Postings::Flat { keys, offsets, counts, rows };
         }
-        let mut map = FxHashMap::with_capacity_and_hasher(runs.len(), Default::default());
-        for (key, rows) in runs {
-            let counts = tier_counts(&rows);
-            let bitmap = RoaringBitmap::from_sorted_iter(rows).unwrap_or_default();
-            map.insert(key, Posting { counts, rows: bitmap });
+        let mut map = FxHashMap::with_capacity_and_hasher(keys.len(), Default::default());
+        for (k, &key) in keys.iter().enumerate() {
+            let list = &rows[offsets[k] as usize..offsets[k + 1] as usize];
+            let bitmap = RoaringBitmap::from_sorted_iter(list.iter().copied()).unwrap_or_default();
+            map.insert(key, Posting { counts: tier_counts(list), rows: bitmap });
         }
         Postings::Roaring(map)
     }
@@ -173,23 +162,40 @@ impl Postings {
     }
 }
 
-/// Rows grouped by key, each group in row order, keys ascending: a counting
-/// sort when keys are few relative to rows, else a sort of packed pairs.
-fn group_rows(column: &[u32]) -> Vec<(u32, Vec<u32>)> {
-    let Some(max_key) = column.iter().copied().filter(|&k| k != NONE).max() else { return Vec::new() };
-    let keys = max_key as usize + 1;
-    if keys <= column.len() * 2 {
-        let mut counts = vec![0u32; keys];
+/// Rows grouped by key, each group in row order, keys ascending, as flat
+/// arrays `(keys, offsets, rows)`: a counting sort when keys are few relative
+/// to rows, else a sort of packed pairs. Flat arrays keep the build from
+/// scattering thousands of short-lived allocations among the long-lived ones.
+fn group_rows(column: &[u32]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+    let Some(max_key) = column.iter().copied().filter(|&k| k != NONE).max() else {
+        return (Vec::new(), vec![0], Vec::new());
+    };
+    let universe = max_key as usize + 1;
+    if universe <= column.len() * 2 {
+        let mut starts = vec![0u32; universe + 1];
         for &k in column.iter().filter(|&&k| k != NONE) {
-            counts[k as usize] += 1;
+            starts[k as usize + 1] += 1;
         }
-        let mut lists: Vec<Vec<u32>> = counts.iter().map(|&c| Vec::with_capacity(c as usize)).collect();
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut rows = vec![0u32; starts[universe] as usize];
+        let mut fill = starts.clone();
         for (row, &k) in column.iter().enumerate() {
             if k != NONE {
-                lists[k as usize].push(row as u32);
+                rows[fill[k as usize] as usize] = row as u32;
+                fill[k as usize] += 1;
             }
         }
-        return lists.into_iter().enumerate().filter(|(_, l)| !l.is_empty()).map(|(k, l)| (k as u32, l)).collect();
+        let mut keys = Vec::new();
+        let mut offsets = vec![0u32];
+        for k in 0..universe {
+            if starts[k + 1] > starts[k] {
+                keys.push(k as u32);
+                offsets.push(starts[k + 1]);
+            }
+        }
+        return (keys, offsets, rows);
     }
     let mut pairs: Vec<u64> = column
         .iter()
@@ -198,8 +204,18 @@ fn group_rows(column: &[u32]) -> Vec<(u32, Vec<u32>)> {
         .map(|(row, &k)| (u64::from(k) << 32) | row as u64)
         .collect();
     pairs.sort_unstable();
-    pairs
-        .chunk_by(|a, b| a >> 32 == b >> 32)
-        .map(|run| ((run[0] >> 32) as u32, run.iter().map(|&p| p as u32).collect()))
-        .collect()
+    let mut keys = Vec::new();
+    let mut offsets = vec![0u32];
+    for (i, p) in pairs.iter().enumerate() {
+        let key = (p >> 32) as u32;
+        if keys.last() != Some(&key) {
+            if i > 0 {
+                offsets.push(i as u32);
+            }
+            keys.push(key);
+        }
+    }
+    offsets.push(pairs.len() as u32);
+    let rows = pairs.into_iter().map(|p| p as u32).collect();
+    (keys, offsets, rows)
 }

@@ -21,6 +21,9 @@ pub(crate) const BLOCK: usize = 64;
 /// Upper bounds (inclusive, microseconds) of the length tiers; the last is unbounded.
 pub(crate) const TIER_MAX_LEN: [i64; TIERS] = [8 * 3_600_000_000, 7 * 86_400_000_000, i64::MAX];
 
+/// Segments at least this large build their indexes on two threads.
+const PARALLEL_BUILD_ROWS: usize = 1 << 18;
+
 /// Number of length tiers.
 pub(crate) const TIERS: usize = 3;
 
@@ -160,8 +163,19 @@ impl<I: WindowId> Segment<I> {
     /// Builds a segment from rows in any order. Ids must be unique.
     pub(crate) fn build(mut rows: Vec<Row<I>>) -> Self {
         debug_assert!(rows.len() < NONE as usize, "segment too large for u32 row numbers");
-        // Stable sort: merged segments arrive as sorted runs, which it merges in linear time.
-        rows.sort_by_key(|r| (r.tier(), r.start, r.id));
+        // Split by tier first (so comparisons need not compute it), then sort
+        // each tier by (start, id). The stable sort merges the sorted runs that
+        // merged segments arrive as in linear time.
+        let mut by_tier: [Vec<Row<I>>; TIERS] = Default::default();
+        for r in rows.drain(..) {
+            by_tier[r.tier()].push(r);
+        }
+        for part in &mut by_tier {
+            part.sort_by_key(|r| (r.start, r.id));
+        }
+        for part in by_tier {
+            rows.extend(part);
+        }
         let n = rows.len();
         let mut seg = Segment { dead_bits: vec![0; n.div_ceil(64)], ..Default::default() };
         let mut tiers = [Tier::default(); TIERS];
@@ -180,22 +194,47 @@ impl<I: WindowId> Segment<I> {
         }
         seg.tiers = tiers;
         seg.rows = rows;
-        let column = |f: fn(&Row<I>) -> u32| -> Vec<u32> { seg.rows.iter().map(f).collect() };
-        let (chargers, sites, orgs) = (column(|r| r.charger), column(|r| r.site), column(|r| r.org));
-        seg.by_charger = Postings::build(&chargers, &tiers);
-        seg.by_site = Postings::build(&sites, &tiers);
-        seg.by_org = Postings::build(&orgs, &tiers);
-        for chunk in seg.rows.chunks(BLOCK) {
-            seg.block_max_end.push(chunk.iter().map(|r| r.end).max().unwrap_or(i64::MIN));
-            seg.block_min_end.push(chunk.iter().map(|r| r.end).min().unwrap_or(i64::MAX));
-        }
-        let mut by_id: Vec<(I, u32)> = seg.rows.iter().enumerate().map(|(i, r)| (r.id, i as u32)).collect();
-        by_id.sort_unstable_by_key(|&(id, _)| id);
-        seg.ids_sorted = by_id.iter().map(|&(id, _)| id).collect();
-        seg.id_rows = by_id.iter().map(|&(_, r)| r).collect();
-        seg.ends_sorted = seg.rows.iter().map(|r| r.end).collect();
-        seg.ends_sorted.sort_unstable();
-        seg.start_fences = seg.rows.iter().step_by(search::FENCE).map(|r| r.start).collect();
+        let rows = &seg.rows;
+        // The id index, the sorted ends and the postings are independent: on
+        // large segments they are built on two threads.
+        let id_index = || {
+            let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, i as u32)).collect();
+            by_id.sort_unstable_by_key(|&(id, _)| id);
+            let ids: Vec<I> = by_id.iter().map(|&(id, _)| id).collect();
+            let id_rows: Vec<u32> = by_id.iter().map(|&(_, r)| r).collect();
+            let mut ends: Vec<i64> = rows.iter().map(|r| r.end).collect();
+            ends.sort_unstable();
+            (ids, id_rows, ends)
+        };
+        let postings = || {
+            let column = |f: fn(&Row<I>) -> u32| -> Vec<u32> { rows.iter().map(f).collect() };
+            let (chargers, sites, orgs) = (column(|r| r.charger), column(|r| r.site), column(|r| r.org));
+            let mut max_end = Vec::with_capacity(n.div_ceil(BLOCK));
+            let mut min_end = Vec::with_capacity(n.div_ceil(BLOCK));
+            for chunk in rows.chunks(BLOCK) {
+                max_end.push(chunk.iter().map(|r| r.end).max().unwrap_or(i64::MIN));
+                min_end.push(chunk.iter().map(|r| r.end).min().unwrap_or(i64::MAX));
+            }
+            let start_fences: Vec<i64> = rows.iter().step_by(search::FENCE).map(|r| r.start).collect();
+            (
+                [Postings::build(&chargers, &tiers), Postings::build(&sites, &tiers), Postings::build(&orgs, &tiers)],
+                (max_end, min_end, start_fences),
+            )
+        };
+        let ((ids, id_rows, ends), (postings, blocks)) = if n >= PARALLEL_BUILD_ROWS {
+            std::thread::scope(|scope| {
+                let helper = scope.spawn(id_index);
+                let p = postings();
+                // A panic on the helper would be a bug; rebuild on this thread then.
+                (helper.join().unwrap_or_else(|_| id_index()), p)
+            })
+        } else {
+            (id_index(), postings())
+        };
+        let [by_charger, by_site, by_org] = postings;
+        (seg.by_charger, seg.by_site, seg.by_org) = (by_charger, by_site, by_org);
+        (seg.block_max_end, seg.block_min_end, seg.start_fences) = blocks;
+        (seg.ids_sorted, seg.id_rows, seg.ends_sorted) = (ids, id_rows, ends);
         seg.end_fences = fences(&seg.ends_sorted);
         seg.id_fences = fences(&seg.ids_sorted);
         seg
