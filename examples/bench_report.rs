@@ -211,9 +211,10 @@ fn main() {
     }
     let s = stats(ns);
     println!(
-        "| Q9 one page of a 20-page cursor walk of Q1 | {} | {} | | | | | | | |",
+        "| Q9 one page of a 20-page cursor walk of Q1 | {} | {} |{}",
         fmt(Some(s.median)),
-        fmt(Some(s.p99))
+        fmt(Some(s.p99)),
+        " |".repeat(names.len() + 1)
     );
 
     println!("\n| structure | build s | resident bytes/window |");
