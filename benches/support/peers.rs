@@ -45,6 +45,18 @@ pub struct Question {
     pub limit: Option<usize>,
 }
 
+impl Question {
+    /// `[a, b)` when the question is a plain overlap (or active-at-instant)
+    /// with no entity filter: all the static interval peers can answer.
+    fn unfiltered_overlap(&self) -> Option<(i64, i64)> {
+        match (&self.filter, self.ask) {
+            (Filter::None, Ask::Overlap(a, b)) => Some((a, b)),
+            (Filter::None, Ask::Active(now)) => Some((now, now + 1)),
+            _ => None,
+        }
+    }
+}
+
 impl Ask {
     /// Bounds as `s_lo <= start < s_hi`, `e_lo < end <= e_hi`.
     fn bounds(self) -> (i64, i64, i64, i64) {
@@ -268,12 +280,7 @@ impl Peer for Lap {
         "rust-lapper"
     }
     fn answer(&mut self, q: &Question) -> Option<Answer> {
-        let Filter::None = q.filter else { return None };
-        let (a, b) = match q.ask {
-            Ask::Overlap(a, b) => (a, b),
-            Ask::Active(now) => (now, now + 1),
-            _ => return None,
-        };
+        let (a, b) = q.unfiltered_overlap()?;
         Some(match q.limit {
             // `find` yields in start order.
             Some(limit) => {
@@ -321,12 +328,7 @@ impl Peer for Coi {
         "coitrees"
     }
     fn answer(&mut self, q: &Question) -> Option<Answer> {
-        let Filter::None = q.filter else { return None };
-        let (a, b) = match q.ask {
-            Ask::Overlap(a, b) => (a, b),
-            Ask::Active(now) => (now, now + 1),
-            _ => return None,
-        };
+        let (a, b) = q.unfiltered_overlap()?;
         let mut hits = Vec::new();
         let mut count = 0u64;
         self.tree.query(secs(a), secs(b - 1), |iv| {
