@@ -541,7 +541,7 @@ impl<I: WindowId, P> Index<I, P> {
             Driver::RankCount => {
                 let from_segments: u64 = self.segments.iter().filter_map(|s| rank_count(s, &q.tb)).sum();
                 let mut buffered = Counter::default();
-                scan::run(&[], &Vec::new(), &self.mem, &q, Driver::TimeRange, &mut buffered);
+                scan::scan_memtable(&self.mem, &q, &mut buffered);
                 from_segments + buffered.0
             }
             driver => {

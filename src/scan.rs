@@ -303,7 +303,8 @@ fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<I>
     }
 }
 
-fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Resolved<I>, sink: &mut S) {
+/// Tests every buffered row (the write buffer is small and sorted by `(start, id)`).
+pub(crate) fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Resolved<I>, sink: &mut S) {
     let from = match (q.order, q.after_key) {
         (crate::Order::StartThenId, Some(key)) => mem.rows.partition_point(|r| (r.start, r.id) <= key),
         _ => 0,
