@@ -1,44 +1,47 @@
 //! Posting lists: the rows of each charger, site or organization in one
 //! segment, in row order.
 //!
-//! Large segments keep one `roaring` bitmap per key (compact, with fast range
-//! iteration). Small segments, which are built and merged often, keep all
-//! lists in one flat array: three allocations per family instead of two per
-//! key, which is what makes flushing the write buffer cheap.
+//! Each key's list is stored the way that is smaller for it: a `roaring`
+//! bitmap when its rows are dense enough for roaring's containers to pay off
+//! (at least [`DENSE_PER_CONTAINER`] rows per 65,536-row container on
+//! average), else a plain sorted run in one flat array shared by the family. A
+//! charger with 200 windows spread over 10M rows has one or two rows per
+//! container, where roaring spends far more on container headers than the 4
+//! bytes a row costs flat; an organization with 20,000 rows compresses well.
+//! Small segments, built by every flush, thus allocate per family, not per key.
 
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
 use crate::segment::{NONE, TIERS, Tier};
 
-/// Segments with fewer rows keep flat lists.
-pub(crate) const FLAT_MAX_ROWS: usize = 1 << 16;
+/// Average rows per roaring container from which a list is kept as a bitmap.
+pub(crate) const DENSE_PER_CONTAINER: usize = 24;
 
-/// The rows of one key in a large segment, with per-tier counts for planning.
+/// Where one key's list is, with its per-tier counts for planning.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    counts: [u32; TIERS],
+    /// Index into `bitmaps` when `dense`, else the start of the run in `flat`.
+    at: u32,
+    /// Rows in the run in `flat` (unused when `dense`).
+    len: u32,
+    dense: bool,
+}
+
+/// All lists of one family in one segment, keyed by dense entity number.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Posting {
-    pub(crate) counts: [u32; TIERS],
-    pub(crate) rows: RoaringBitmap,
-}
-
-/// All lists of one family, keyed by dense entity number.
-#[derive(Clone, Debug)]
-pub(crate) enum Postings {
-    Flat { keys: Vec<u32>, offsets: Vec<u32>, counts: Vec<[u32; TIERS]>, rows: Vec<u32> },
-    Roaring(FxHashMap<u32, Posting>),
-}
-
-impl Default for Postings {
-    fn default() -> Self {
-        Postings::Flat { keys: Vec::new(), offsets: vec![0], counts: Vec::new(), rows: Vec::new() }
-    }
+pub(crate) struct Postings {
+    entries: FxHashMap<u32, Entry>,
+    flat: Vec<u32>,
+    bitmaps: Vec<RoaringBitmap>,
 }
 
 /// One key's list.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum PostingRef<'a> {
-    Flat { counts: &'a [u32; TIERS], rows: &'a [u32] },
-    Roaring(&'a Posting),
+    Flat { counts: [u32; TIERS], rows: &'a [u32] },
+    Roaring { counts: [u32; TIERS], rows: &'a RoaringBitmap },
 }
 
 /// Rows of one list in ascending order, able to skip ahead.
@@ -77,8 +80,7 @@ impl RowIter<'_> {
 impl<'a> PostingRef<'a> {
     pub(crate) fn counts(&self) -> [u32; TIERS] {
         match self {
-            PostingRef::Flat { counts, .. } => **counts,
-            PostingRef::Roaring(p) => p.counts,
+            PostingRef::Flat { counts, .. } | PostingRef::Roaring { counts, .. } => *counts,
         }
     }
 
@@ -90,15 +92,19 @@ impl<'a> PostingRef<'a> {
                 let b = a + rows[a..].partition_point(|&r| r < hi);
                 RowIter::Flat(rows[a..b].iter())
             }
-            PostingRef::Roaring(p) => RowIter::Roaring(p.rows.range(lo..hi.max(lo))),
+            PostingRef::Roaring { rows, .. } => RowIter::Roaring(rows.range(lo..hi.max(lo))),
         }
     }
 
     pub(crate) fn rows(&self) -> Vec<u32> {
         match self {
             PostingRef::Flat { rows, .. } => rows.to_vec(),
-            PostingRef::Roaring(p) => p.rows.iter().collect(),
+            PostingRef::Roaring { rows, .. } => rows.iter().collect(),
         }
+    }
+
+    pub(crate) fn is_bitmap(&self) -> bool {
+        matches!(self, PostingRef::Roaring { .. })
     }
 }
 
@@ -116,50 +122,67 @@ impl Postings {
             counts
         };
         let (keys, offsets, rows) = group_rows(column);
-        if column.len() < FLAT_MAX_ROWS {
-            let counts = offsets.windows(2).map(|w| tier_counts(&rows[w[0] as usize..w[1] as usize])).collect();
-            return Postings::Flat { keys, offsets, counts, rows };
+        let list = |k: usize| &rows[offsets[k] as usize..offsets[k + 1] as usize];
+        let dense: Vec<bool> = (0..keys.len()).map(|k| is_dense(list(k))).collect();
+        let any_dense = dense.iter().any(|&d| d);
+        let mut entries = FxHashMap::with_capacity_and_hasher(keys.len(), Default::default());
+        let mut flat = Vec::new();
+        let mut bitmaps = Vec::new();
+        if any_dense {
+            flat.reserve((0..keys.len()).filter(|&k| !dense[k]).map(|k| list(k).len()).sum());
         }
-        let mut map = FxHashMap::with_capacity_and_hasher(keys.len(), Default::default());
         for (k, &key) in keys.iter().enumerate() {
-            let list = &rows[offsets[k] as usize..offsets[k + 1] as usize];
-            let bitmap = RoaringBitmap::from_sorted_iter(list.iter().copied()).unwrap_or_default();
-            map.insert(key, Posting { counts: tier_counts(list), rows: bitmap });
+            let rows_k = list(k);
+            let entry = if dense[k] {
+                bitmaps.push(RoaringBitmap::from_sorted_iter(rows_k.iter().copied()).unwrap_or_default());
+                Entry { counts: tier_counts(rows_k), at: (bitmaps.len() - 1) as u32, len: 0, dense: true }
+            } else if any_dense {
+                let at = flat.len() as u32;
+                flat.extend_from_slice(rows_k);
+                Entry { counts: tier_counts(rows_k), at, len: rows_k.len() as u32, dense: false }
+            } else {
+                // No key is dense: the grouped rows serve as the flat array as is.
+                Entry { counts: tier_counts(rows_k), at: offsets[k], len: rows_k.len() as u32, dense: false }
+            };
+            entries.insert(key, entry);
         }
-        Postings::Roaring(map)
+        if !any_dense {
+            flat = rows;
+        }
+        Postings { entries, flat, bitmaps }
     }
 
     #[inline]
     pub(crate) fn get(&self, key: u32) -> Option<PostingRef<'_>> {
-        match self {
-            Postings::Flat { keys, offsets, counts, rows } => {
-                let k = keys.binary_search(&key).ok()?;
-                let (a, b) = (offsets[k] as usize, offsets[k + 1] as usize);
-                Some(PostingRef::Flat { counts: &counts[k], rows: &rows[a..b] })
-            }
-            Postings::Roaring(map) => map.get(&key).map(PostingRef::Roaring),
-        }
+        let e = self.entries.get(&key)?;
+        Some(if e.dense {
+            PostingRef::Roaring { counts: e.counts, rows: self.bitmaps.get(e.at as usize)? }
+        } else {
+            PostingRef::Flat { counts: e.counts, rows: self.flat.get(e.at as usize..(e.at + e.len) as usize)? }
+        })
     }
 
     /// Every key with its list, for validation.
     pub(crate) fn entries(&self) -> Vec<(u32, PostingRef<'_>)> {
-        match self {
-            Postings::Flat { keys, .. } => keys.iter().filter_map(|&k| self.get(k).map(|p| (k, p))).collect(),
-            Postings::Roaring(map) => map.iter().map(|(&k, p)| (k, PostingRef::Roaring(p))).collect(),
-        }
+        self.entries.keys().filter_map(|&k| self.get(k).map(|p| (k, p))).collect()
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        match self {
-            Postings::Flat { keys, offsets, counts, rows } => {
-                (keys.capacity() + offsets.capacity() + rows.capacity()) * 4 + counts.capacity() * 4 * TIERS
-            }
-            Postings::Roaring(map) => {
-                map.capacity() * (std::mem::size_of::<(u32, Posting)>() + 1)
-                    + map.values().map(|p| p.rows.serialized_size()).sum::<usize>()
-            }
-        }
+        self.entries.capacity() * (std::mem::size_of::<(u32, Entry)>() + 1)
+            + self.flat.capacity() * 4
+            + self.bitmaps.capacity() * std::mem::size_of::<RoaringBitmap>()
+            + self.bitmaps.iter().map(RoaringBitmap::serialized_size).sum::<usize>()
     }
+}
+
+/// Whether a sorted list has at least [`DENSE_PER_CONTAINER`] rows per
+/// 65,536-row container it touches.
+pub(crate) fn is_dense(rows: &[u32]) -> bool {
+    if rows.len() < DENSE_PER_CONTAINER {
+        return false;
+    }
+    let containers = 1 + rows.windows(2).filter(|w| w[0] >> 16 != w[1] >> 16).count();
+    rows.len() >= DENSE_PER_CONTAINER * containers
 }
 
 /// Rows grouped by key, each group in row order, keys ascending, as flat

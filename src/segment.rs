@@ -462,6 +462,9 @@ impl<I: WindowId> Segment<I> {
                     }
                     counts[self.row(r).tier()] += 1;
                 }
+                if p.is_bitmap() != crate::postings::is_dense(&p.rows()) {
+                    return Err(format!("{family:?} posting {key} has the wrong representation"));
+                }
                 if counts != p.counts() {
                     return Err(format!("{family:?} posting {key} tier counts disagree"));
                 }
