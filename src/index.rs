@@ -544,6 +544,12 @@ impl<I: WindowId, P> Index<I, P> {
                 scan::scan_memtable(&self.mem, &q, &mut buffered);
                 from_segments + buffered.0
             }
+            Driver::PostingCount => {
+                let from_segments: u64 = self.segments.iter().map(|s| posting_count(s, &q)).sum();
+                let mut buffered = Counter::default();
+                scan::scan_memtable(&self.mem, &q, &mut buffered);
+                from_segments + buffered.0
+            }
             driver => {
                 let mut sink = Counter::default();
                 scan::run(&self.segments, &ranges, &self.mem, &q, driver, &mut sink);
@@ -603,7 +609,7 @@ impl<I: WindowId, P> Index<I, P> {
         let (driver, ranges) = self.plan_count(&q);
         let cost = match driver {
             Driver::Nothing => 0.0,
-            Driver::RankCount => (self.segments.len() * 2) as f64,
+            Driver::RankCount | Driver::PostingCount => (self.segments.len() * 2) as f64,
             _ => plan::choose(&self.segments, &ranges, &q, None).1,
         };
         Ok(self.explained(driver, q.order, &ranges, cost))
@@ -703,6 +709,9 @@ impl<I: WindowId, P> Index<I, P> {
         }
         if !q.has_filters() && rank_countable(&q.tb) {
             return (Driver::RankCount, Vec::new());
+        }
+        if q.tb == TimeBox::ALL && q.only_family().is_some() {
+            return (Driver::PostingCount, Vec::new());
         }
         let ranges = plan::ranges(&self.segments, q, false);
         let (driver, _) = plan::choose(&self.segments, &ranges, q, None);
@@ -917,6 +926,24 @@ fn order_byte(order: Order) -> u8 {
         Order::StartThenId => 0,
         Order::Id => 1,
     }
+}
+
+/// Live rows of a segment in the postings of the query's only filtered family:
+/// the lists' sizes, less the deleted rows whose key is among the requested.
+fn posting_count<I: WindowId>(seg: &Segment<I>, q: &Resolved<I>) -> u64 {
+    let Some(family) = q.only_family() else { return 0 };
+    let keys = q.keys(family).unwrap_or(&[]);
+    let postings = seg.postings(family);
+    let all: u64 = keys
+        .iter()
+        .filter_map(|&k| postings.get(k))
+        .map(|p| p.counts().iter().map(|&c| u64::from(c)).sum::<u64>())
+        .sum();
+    let dead = seg.dead.iter().filter(|&r| {
+        let row = seg.row(r);
+        q.filters_ok(row.charger, row.site, row.org)
+    });
+    all - dead.count() as u64
 }
 
 /// Whether [`rank_count`] can answer `tb`.

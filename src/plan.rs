@@ -39,6 +39,9 @@ pub enum Driver {
     IdOrder,
     /// Counted by binary searches over sorted starts and ends, without visiting rows.
     RankCount,
+    /// Counted from the sizes of posting lists (one kind of id filter, no time
+    /// bound), less the deleted rows among them, without visiting rows.
+    PostingCount,
 }
 
 /// How a query will run: its driver and the estimates that chose it.
@@ -109,6 +112,16 @@ impl<I: WindowId> Resolved<I> {
         any_of(&self.chargers, charger)
             && any_of(&self.sites, site)
             && self.orgs.as_ref().is_none_or(|o| o.contains(org))
+    }
+
+    /// The one family the query filters on, when it filters on exactly one.
+    pub(crate) fn only_family(&self) -> Option<Family> {
+        match (self.chargers.is_some(), self.sites.is_some(), self.orgs.is_some()) {
+            (true, false, false) => Some(Family::Charger),
+            (false, true, false) => Some(Family::Site),
+            (false, false, true) => Some(Family::Org),
+            _ => None,
+        }
     }
 
     /// The keys of one posting family the query filters on, if it does.

@@ -132,7 +132,7 @@ pub(crate) fn run<I: WindowId, S: Sink<I>>(
     for (src, (seg, r)) in segments.iter().zip(ranges).enumerate() {
         let src = src as u32;
         match driver {
-            Driver::Nothing | Driver::RankCount => return,
+            Driver::Nothing | Driver::RankCount | Driver::PostingCount => return,
             Driver::TimeRange => scan_time(seg, src, r, q, sink),
             Driver::ChargerPostings => scan_postings(seg, src, r, q, Family::Charger, sink),
             Driver::SitePostings => scan_postings(seg, src, r, q, Family::Site, sink),

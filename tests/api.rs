@@ -207,6 +207,12 @@ fn planner_drives_from_the_cheapest_structure() {
     // Unknown ids: nothing to read.
     let q = Query::new().chargers([ChargerId(123_456)]);
     assert_eq!(index.explain(&q).unwrap().driver, Driver::Nothing);
+    // Counts of one kind of id with no time bound add up posting lists.
+    let q = Query::new().chargers([ChargerId(5), ChargerId(6)]);
+    assert_eq!(index.explain_count(&q).unwrap().driver, Driver::PostingCount);
+    assert_eq!(index.count(&q).unwrap(), 40);
+    index.delete(5).unwrap();
+    assert_eq!(index.count(&q).unwrap(), 39);
     // Time-only counts use ranks.
     let q = Query::new().status(Status::Active, t(100));
     assert_eq!(index.explain_count(&q).unwrap().driver, Driver::RankCount);
