@@ -509,7 +509,14 @@ impl<I: WindowId, P> Index<I, P> {
         } else {
             None
         };
-        let items = hits.iter().filter_map(|h| self.entry_of(&self.hit_row(h))).collect();
+        let rows: Vec<Row<I>> = hits.iter().map(|h| self.hit_row(h)).collect();
+        // Touch every payload first: the loads are independent, so their cache
+        // misses overlap instead of queueing behind each entry's construction.
+        let present = rows.iter().filter(|r| self.payloads.get(r.slot as usize).is_some_and(Option::is_some)).count();
+        debug_assert_eq!(present, rows.len(), "a live window lost its payload");
+        // Keep the touching pass: the optimizer would otherwise drop it.
+        std::hint::black_box(present);
+        let items = rows.iter().filter_map(|r| self.entry_of(r)).collect();
         Ok(Page { items, next_cursor, driver })
     }
 
