@@ -545,14 +545,12 @@ impl<I: WindowId, P> Index<I, P> {
         let (driver, ranges) = self.plan_count(&q);
         Ok(match driver {
             Driver::Nothing => 0,
-            Driver::RankCount => {
-                let from_segments: u64 = self.segments.iter().filter_map(|s| rank_count(s, &q.tb)).sum();
-                let mut buffered = Counter::default();
-                scan::scan_memtable(&self.mem, &q, &mut buffered);
-                from_segments + buffered.0
-            }
-            Driver::PostingCount => {
-                let from_segments: u64 = self.segments.iter().map(|s| posting_count(s, &q)).sum();
+            Driver::RankCount | Driver::PostingCount => {
+                // Neither driver visits rows; only the write buffer is scanned.
+                let from_segments: u64 = match (driver, rank_shape(&q.tb)) {
+                    (Driver::RankCount, Some(shape)) => self.segments.iter().map(|s| rank_count(s, &q.tb, shape)).sum(),
+                    _ => self.segments.iter().map(|s| posting_count(s, &q)).sum(),
+                };
                 let mut buffered = Counter::default();
                 scan::scan_memtable(&self.mem, &q, &mut buffered);
                 from_segments + buffered.0
@@ -714,7 +712,7 @@ impl<I: WindowId, P> Index<I, P> {
         if q.matches_nothing() {
             return (Driver::Nothing, Vec::new());
         }
-        if !q.has_filters() && rank_countable(&q.tb) {
+        if !q.has_filters() && rank_shape(&q.tb).is_some() {
             return (Driver::RankCount, Vec::new());
         }
         if q.tb == TimeBox::ALL && q.only_family().is_some() {
@@ -953,33 +951,39 @@ fn posting_count<I: WindowId>(seg: &Segment<I>, q: &Resolved<I>) -> u64 {
     all - dead.count() as u64
 }
 
-/// Whether [`rank_count`] can answer `tb`.
-fn rank_countable(tb: &TimeBox) -> bool {
-    let all = TimeBox::ALL;
-    let starts_free = tb.s_lo == all.s_lo && tb.s_hi == all.s_hi;
-    let ends_free = tb.e_lo == all.e_lo && tb.e_hi == all.e_hi;
-    ends_free || starts_free || (tb.s_lo == all.s_lo && tb.e_hi == all.e_hi && tb.e_lo < tb.s_hi)
+/// The shapes of time bounds that binary searches over sorted starts and ends
+/// can count.
+#[derive(Clone, Copy, Debug)]
+enum RankShape {
+    /// `s_lo <= start < s_hi`, ends free.
+    Starts,
+    /// `e_lo < end <= e_hi`, starts free.
+    Ends,
+    /// `start < s_hi` and `end > e_lo` with `e_lo < s_hi`: every window ending
+    /// by `e_lo` started before `s_hi`.
+    Overlap,
 }
 
-/// Counts live rows of a segment inside `tb` with binary searches, when the
-/// bounds have a shape that allows it.
-fn rank_count<I: WindowId>(seg: &Segment<I>, tb: &TimeBox) -> Option<u64> {
+fn rank_shape(tb: &TimeBox) -> Option<RankShape> {
     let all = TimeBox::ALL;
-    let starts_free = tb.s_lo == all.s_lo && tb.s_hi == all.s_hi;
-    let ends_free = tb.e_lo == all.e_lo && tb.e_hi == all.e_hi;
-    if ends_free {
-        // s_lo <= start < s_hi
-        return Some(seg.live_start_below(tb.s_hi).saturating_sub(seg.live_start_below(tb.s_lo)));
+    if tb.e_lo == all.e_lo && tb.e_hi == all.e_hi {
+        Some(RankShape::Starts)
+    } else if tb.s_lo == all.s_lo && tb.s_hi == all.s_hi {
+        Some(RankShape::Ends)
+    } else if tb.s_lo == all.s_lo && tb.e_hi == all.e_hi && tb.e_lo < tb.s_hi {
+        Some(RankShape::Overlap)
+    } else {
+        None
     }
-    if starts_free {
-        // e_lo < end <= e_hi
-        return Some(seg.live_end_at_most(tb.e_hi).saturating_sub(seg.live_end_at_most(tb.e_lo)));
+}
+
+/// Counts live rows of a segment inside `tb`, which has `shape`.
+fn rank_count<I: WindowId>(seg: &Segment<I>, tb: &TimeBox, shape: RankShape) -> u64 {
+    match shape {
+        RankShape::Starts => seg.live_start_below(tb.s_hi).saturating_sub(seg.live_start_below(tb.s_lo)),
+        RankShape::Ends => seg.live_end_at_most(tb.e_hi).saturating_sub(seg.live_end_at_most(tb.e_lo)),
+        RankShape::Overlap => seg.live_start_below(tb.s_hi) - seg.live_end_at_most(tb.e_lo),
     }
-    if tb.s_lo == all.s_lo && tb.e_hi == all.e_hi && tb.e_lo < tb.s_hi {
-        // start < s_hi and end > e_lo: every window ending by e_lo started before s_hi.
-        return Some(seg.live_start_below(tb.s_hi) - seg.live_end_at_most(tb.e_lo));
-    }
-    None
 }
 
 fn fingerprint<I: WindowId>(q: &Query<I>) -> u64 {

@@ -143,10 +143,11 @@ pub(crate) fn run<I: WindowId, S: Sink<I>>(
     scan_memtable(mem, q, sink);
 }
 
+/// Whether row number `n` (whose start is already known to be in range)
+/// matches: its end, its liveness, its filters.
 #[inline]
-fn row_ok<I: WindowId>(seg: &Segment<I>, r: u32, q: &Resolved<I>) -> bool {
-    let row = &seg.rows[r as usize];
-    q.tb.end_ok(row.end) && !seg.is_dead(r) && q.filters_ok(row.charger, row.site, row.org)
+fn row_ok<I: WindowId>(seg: &Segment<I>, row: &Row<I>, n: u32, q: &Resolved<I>) -> bool {
+    q.tb.end_ok(row.end) && !seg.is_dead(n) && q.filters_ok(row.charger, row.site, row.org)
 }
 
 fn scan_time<I: WindowId, S: Sink<I>>(
@@ -178,7 +179,7 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                     Place::Before => {}
                     Place::Inside => {
                         let n = i as u32;
-                        if row_ok(seg, n, q) && !sink.offer(Hit { start: row.start, id: row.id, src, row: n }) {
+                        if row_ok(seg, row, n, q) && !sink.offer(Hit { start: row.start, id: row.id, src, row: n }) {
                             break 'tier;
                         }
                     }
@@ -272,11 +273,7 @@ fn scan_rows<I: WindowId, S: Sink<I>>(
                 Place::Before => continue,
                 Place::Inside => {}
             }
-            if q.tb.end_ok(r.end)
-                && !seg.is_dead(row)
-                && q.filters_ok(r.charger, r.site, r.org)
-                && !sink.offer(Hit { start: r.start, id: r.id, src, row })
-            {
+            if row_ok(seg, r, row, q) && !sink.offer(Hit { start: r.start, id: r.id, src, row }) {
                 return;
             }
         }
@@ -292,10 +289,9 @@ fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<I>
         None => 0,
     };
     for &row in &seg.id_rows[from..] {
-        let i = row as usize;
-        let r = &seg.rows[i];
+        let r = &seg.rows[row as usize];
         if q.tb.contains(r.start, r.end)
-            && row_ok(seg, row, q)
+            && row_ok(seg, r, row, q)
             && !sink.offer(Hit { start: r.start, id: r.id, src, row })
         {
             break;

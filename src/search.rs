@@ -60,20 +60,7 @@ pub(crate) fn partition_point<T: Copy>(
     pred: impl Fn(T) -> bool,
 ) -> usize {
     debug_assert!(lo <= hi && hi <= values.len(), "search range {lo}..{hi} out of bounds");
-    // Fences strictly inside (lo, hi): positions k * FENCE for k in first..last.
-    let first = lo / FENCE + 1;
-    let last = hi.div_ceil(FENCE);
-    let (from, to) = if first >= last || last > fences.len() + 1 {
-        (lo, hi)
-    } else {
-        let inner = &fences[first..last.min(fences.len())];
-        let j = inner.partition_point(|&v| pred(v));
-        // Fence `first + j - 1` satisfies `pred`, fence `first + j` does not.
-        let from = if j == 0 { lo } else { (first + j - 1) * FENCE };
-        let to = ((first + j) * FENCE).min(hi);
-        (from, to)
-    };
-    from + values[from..to].partition_point(|&v| pred(v))
+    partition_point_by(fences, lo, hi, |i| values[i], pred)
 }
 
 #[cfg(test)]
