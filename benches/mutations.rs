@@ -11,12 +11,8 @@ use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_ma
 use peers::{BTree, Coi, Lap, Mwindex};
 use workload::{DAY, Rng, World};
 
-fn windows() -> usize {
-    std::env::var("MWINDEX_BENCH_WINDOWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
-}
-
 fn mutations(c: &mut Criterion) {
-    let n = windows();
+    let n = workload::bench_windows();
     let world = World::new(7);
     let gens = world.windows(n, 42);
     let fresh = world.windows(1 << 20, 777);

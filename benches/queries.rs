@@ -13,12 +13,8 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use peers::{BTree, Coi, Lap, Mwindex, Peer, Scan, Sqlite};
 use workload::World;
 
-fn windows() -> usize {
-    std::env::var("MWINDEX_BENCH_WINDOWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
-}
-
 fn queries(c: &mut Criterion) {
-    let n = windows();
+    let n = workload::bench_windows();
     let world = World::new(7);
     let gens = world.windows(n, 42);
     let mut mw = Mwindex::build(&world.orgs, &gens);

@@ -37,6 +37,11 @@ pub const T0: i64 = 1_704_067_200_000_000;
 /// Starts are uniform over two years.
 pub const SPAN: i64 = 730 * DAY;
 
+/// Windows the criterion benches load: `MWINDEX_BENCH_WINDOWS`, else 1M.
+pub fn bench_windows() -> usize {
+    std::env::var("MWINDEX_BENCH_WINDOWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
+}
+
 pub const ORGS: usize = 500;
 pub const SITES: usize = 5_000;
 pub const CHARGERS: usize = 50_000;
