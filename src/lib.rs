@@ -64,6 +64,7 @@
 
 mod cursor;
 mod dict;
+mod directory;
 mod error;
 mod id;
 mod index;

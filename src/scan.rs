@@ -48,11 +48,13 @@ impl<I: WindowId> Sink<I> for StartTopK<I> {
     #[inline]
     fn offer(&mut self, hit: Hit<I>) -> bool {
         let key = (hit.start, hit.id);
-        if self.hits.len() == self.need {
-            match self.hits.last() {
-                Some(last) if key >= (last.start, last.id) => return false,
-                None => return false,
-                _ => {}
+        // Streams deliver ascending keys, so most hits go at the end.
+        match self.hits.last() {
+            Some(last) if key < (last.start, last.id) => {}
+            Some(_) if self.hits.len() >= self.need => return false,
+            _ => {
+                self.hits.push(hit);
+                return true;
             }
         }
         let at = self.hits.partition_point(|h| (h.start, h.id) < key);
@@ -170,22 +172,30 @@ fn scan_time<I: WindowId, S: Sink<I>>(
             }
             // Rows come in key order: once past the page's last key, stop.
             if sink.start_bound().is_some_and(|b| (seg.rows[i].start, seg.rows[i].id) >= b) {
-                break 'tier;
+                break;
             }
-            while i < block_end {
-                let row = &seg.rows[i];
-                match scan.place(row.start, row.id) {
-                    Place::Past => break 'tier,
-                    Place::Before => {}
-                    Place::Inside => {
-                        let n = i as u32;
-                        if row_ok(seg, row, n, q) && !sink.offer(Hit { start: row.start, id: row.id, src, row: n }) {
-                            break 'tier;
-                        }
-                    }
+            // Test the block's times without branching, then visit the
+            // survivors that are alive.
+            let mut mask = 0u64;
+            for (j, row) in seg.rows[i..block_end].iter().enumerate() {
+                let ok = scan.inside(row.start, row.id) & q.tb.end_ok(row.end);
+                mask |= u64::from(ok) << (i + j - b * BLOCK);
+            }
+            mask &= !seg.dead_word(b);
+            while mask != 0 {
+                let n = (b * BLOCK) as u32 + mask.trailing_zeros();
+                mask &= mask - 1;
+                let row = &seg.rows[n as usize];
+                if q.filters_ok(row.charger, row.site, row.org)
+                    && !sink.offer(Hit { start: row.start, id: row.id, src, row: n })
+                {
+                    break 'tier;
                 }
-                i += 1;
             }
+            if seg.rows[block_end - 1].start >= scan.to {
+                break;
+            }
+            i = block_end;
         }
     }
 }

@@ -12,14 +12,20 @@
 use roaring::RoaringBitmap;
 
 use crate::WindowId;
+use crate::directory::{Directory, PER_BUCKET};
 use crate::postings::Postings;
 use crate::search::{self, fences};
 
 /// Rows per block of the max-end / min-end augmentation.
 pub(crate) const BLOCK: usize = 64;
+// A block's tombstones are one word of `dead_bits`.
+const _: () = assert!(BLOCK == u64::BITS as usize);
 
 /// Upper bounds (inclusive, microseconds) of the length tiers; the last is unbounded.
 pub(crate) const TIER_MAX_LEN: [i64; TIERS] = [8 * 3_600_000_000, 7 * 86_400_000_000, i64::MAX];
+
+/// A directory bucket wider than this is searched rather than scanned.
+const WIDE_BUCKET: usize = 4 * PER_BUCKET;
 
 /// Segments at least this large build their indexes on two threads.
 const PARALLEL_BUILD_ROWS: usize = 1 << 18;
@@ -79,6 +85,17 @@ impl<I: WindowId> TierScan<I> {
         self.hi - self.lo
     }
 
+    /// Whether a row with this start and id is inside the range; branch-free,
+    /// for block-at-a-time tests.
+    #[inline]
+    pub(crate) fn inside(&self, start: i64, id: I) -> bool {
+        let after = match self.after {
+            Some((s, a)) => (start > s) | ((start == s) & (id > a)),
+            None => true,
+        };
+        (start >= self.from) & (start < self.to) & after
+    }
+
     /// Where a row with this start and id stands: before the range (skip),
     /// inside it (test it), or past it (stop: rows come in start order).
     #[inline]
@@ -113,9 +130,10 @@ pub(crate) struct Segment<I> {
     pub(crate) id_rows: Vec<u32>,
     /// All ends, ascending: counts of `end <= t` by binary search.
     pub(crate) ends_sorted: Vec<i64>,
-    /// Fence samples of `starts`, `ends_sorted` and `ids_sorted`.
-    start_fences: Vec<i64>,
-    end_fences: Vec<i64>,
+    /// Radix directories over each tier's starts and over `ends_sorted`.
+    start_dirs: [Directory; TIERS],
+    end_dir: Directory,
+    /// Fence samples of `ids_sorted` (ids are not spread like times).
     id_fences: Vec<I>,
     pub(crate) by_charger: Postings,
     pub(crate) by_site: Postings,
@@ -138,8 +156,8 @@ impl<I> Default for Segment<I> {
             ids_sorted: Vec::new(),
             id_rows: Vec::new(),
             ends_sorted: Vec::new(),
-            start_fences: Vec::new(),
-            end_fences: Vec::new(),
+            start_dirs: Default::default(),
+            end_dir: Directory::default(),
             id_fences: Vec::new(),
             by_charger: Postings::default(),
             by_site: Postings::default(),
@@ -215,10 +233,10 @@ impl<I: WindowId> Segment<I> {
                 max_end.push(chunk.iter().map(|r| r.end).max().unwrap_or(i64::MIN));
                 min_end.push(chunk.iter().map(|r| r.end).min().unwrap_or(i64::MAX));
             }
-            let start_fences: Vec<i64> = rows.iter().step_by(search::FENCE).map(|r| r.start).collect();
+            let start_dirs = tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| rows[i].start));
             (
                 [Postings::build(&chargers, &tiers), Postings::build(&sites, &tiers), Postings::build(&orgs, &tiers)],
-                (max_end, min_end, start_fences),
+                (max_end, min_end, start_dirs),
             )
         };
         let ((ids, id_rows, ends), (postings, blocks)) = if n >= PARALLEL_BUILD_ROWS {
@@ -233,9 +251,9 @@ impl<I: WindowId> Segment<I> {
         };
         let [by_charger, by_site, by_org] = postings;
         (seg.by_charger, seg.by_site, seg.by_org) = (by_charger, by_site, by_org);
-        (seg.block_max_end, seg.block_min_end, seg.start_fences) = blocks;
+        (seg.block_max_end, seg.block_min_end, seg.start_dirs) = blocks;
         (seg.ids_sorted, seg.id_rows, seg.ends_sorted) = (ids, id_rows, ends);
-        seg.end_fences = fences(&seg.ends_sorted);
+        seg.end_dir = Directory::build(0, seg.ends_sorted.len(), |i| seg.ends_sorted[i]);
         seg.id_fences = fences(&seg.ids_sorted);
         seg
     }
@@ -266,13 +284,18 @@ impl<I: WindowId> Segment<I> {
         self.dead_bits[r as usize / 64] & (1 << (r % 64)) != 0
     }
 
+    /// The tombstone bits of block `b` (blocks and words both span 64 rows).
+    #[inline]
+    pub(crate) fn dead_word(&self, b: usize) -> u64 {
+        self.dead_bits[b]
+    }
+
     pub(crate) fn kill(&mut self, r: u32) {
         debug_assert!(!self.is_dead(r), "row {r} killed twice");
         self.dead_bits[r as usize / 64] |= 1 << (r % 64);
         self.dead.insert(r);
         let end = self.rows[r as usize].end;
-        let mut p =
-            search::partition_point(&self.ends_sorted, &self.end_fences, 0, self.ends_sorted.len(), |e| e < end) as u32;
+        let mut p = self.end_position(end, |e| e < end);
         // Equal ends share a run of positions; take the first one still free.
         while self.dead_by_end.contains(p) {
             p += 1;
@@ -301,11 +324,18 @@ impl<I: WindowId> Segment<I> {
         search::partition_point(&self.ids_sorted, &self.id_fences, 0, self.ids_sorted.len(), |x| x <= id)
     }
 
-    /// The first row of `lo..hi` (inside one tier) whose start satisfies
-    /// `pred` no more.
+    /// The first row of tier `t` whose start satisfies `pred` no more;
+    /// `pred` is `s < at` or `s <= at`.
     #[inline]
-    fn start_point(&self, lo: usize, hi: usize, pred: impl Fn(i64) -> bool) -> usize {
-        search::partition_point_by(&self.start_fences, lo, hi, |i| self.rows[i].start, pred)
+    fn start_point(&self, t: usize, at: i64, pred: impl Fn(i64) -> bool) -> usize {
+        self.start_dirs[t].partition_point(at, |i| self.rows[i].start, pred)
+    }
+
+    /// The first position of `ends_sorted` where `pred` (`e < at` or
+    /// `e <= at`) turns false.
+    #[inline]
+    fn end_position(&self, at: i64, pred: impl Fn(i64) -> bool) -> u32 {
+        self.end_dir.partition_point(at, |i| self.ends_sorted[i], pred) as u32
     }
 
     /// A row range of `tier` holding every row whose start lies in
@@ -320,8 +350,13 @@ impl<I: WindowId> Segment<I> {
             return empty;
         }
         let bound = after.map_or(from, |(s, _)| s.max(from));
-        let (a, _) = search::bracket(&self.start_fences, lo, hi, |s| s < bound);
-        let (_, b) = search::bracket(&self.start_fences, lo, hi, |s| s < to);
+        let dir = &self.start_dirs[tier];
+        // A bucket's few extra rows are cheaper to skip than to search; a
+        // crowded bucket (many equal or clustered starts) is searched.
+        let (a, a_hi) = dir.bracket(bound);
+        let a = if a_hi - a > WIDE_BUCKET { self.start_point(tier, bound, |s| s < bound) } else { a };
+        let (b_lo, b) = dir.bracket(to);
+        let b = if b - b_lo > WIDE_BUCKET { self.start_point(tier, to, |s| s < to) } else { b };
         if a >= b {
             return empty;
         }
@@ -333,8 +368,9 @@ impl<I: WindowId> Segment<I> {
     pub(crate) fn live_start_below(&self, t: i64) -> u64 {
         self.tiers
             .iter()
-            .map(|tier| {
-                let end = self.start_point(tier.lo as usize, tier.hi as usize, |s| s < t) as u32;
+            .enumerate()
+            .map(|(k, tier)| {
+                let end = self.start_point(k, t, |s| s < t) as u32;
                 u64::from(end - tier.lo) - self.dead.range_cardinality(tier.lo..end)
             })
             .sum()
@@ -342,8 +378,7 @@ impl<I: WindowId> Segment<I> {
 
     /// Number of live rows with `end <= t`.
     pub(crate) fn live_end_at_most(&self, t: i64) -> u64 {
-        let p =
-            search::partition_point(&self.ends_sorted, &self.end_fences, 0, self.ends_sorted.len(), |e| e <= t) as u32;
+        let p = self.end_position(t, |e| e <= t);
         u64::from(p) - self.dead_by_end.range_cardinality(0..p)
     }
 
@@ -359,8 +394,8 @@ impl<I: WindowId> Segment<I> {
             + v(&self.ids_sorted)
             + v(&self.id_rows)
             + v(&self.ends_sorted)
-            + v(&self.start_fences)
-            + v(&self.end_fences)
+            + self.start_dirs.iter().map(Directory::heap_bytes).sum::<usize>()
+            + self.end_dir.heap_bytes()
             + v(&self.id_fences)
             + v(&self.dead_bits)
             + self.dead.serialized_size()
@@ -426,12 +461,12 @@ impl<I: WindowId> Segment<I> {
                 return Err(format!("id index entry {k} points at the wrong row"));
             }
         }
-        let starts: Vec<i64> = self.rows.iter().map(|r| r.start).collect();
-        if self.start_fences != fences(&starts)
-            || self.end_fences != fences(&self.ends_sorted)
+        let start_dirs = self.tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| self.rows[i].start));
+        if self.start_dirs != start_dirs
+            || self.end_dir != Directory::build(0, n, |i| self.ends_sorted[i])
             || self.id_fences != fences(&self.ids_sorted)
         {
-            return Err("fence samples are stale".into());
+            return Err("search directories or fences are stale".into());
         }
         let mut ends: Vec<i64> = self.rows.iter().map(|r| r.end).collect();
         ends.sort_unstable();

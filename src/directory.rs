@@ -1,0 +1,133 @@
+//! A radix directory over a sorted column of timestamps: the column's value
+//! range cut into equal power-of-two buckets, each remembering where its
+//! values begin. A search reads one directory entry pair and then a bucket
+//! of a few values, instead of walking a binary search down a large column
+//! (whose lower levels are cache misses on every cold query).
+//!
+//! Buckets are sized for [`PER_BUCKET`] values on average; skewed columns
+//! get a few large buckets, which a search still narrows by binary search,
+//! so the worst case stays logarithmic.
+
+/// Values per bucket the directory aims for on average.
+pub(crate) const PER_BUCKET: usize = 8;
+
+/// Where the values of a sorted column `lo..hi` fall, bucket by bucket.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Directory {
+    lo: u32,
+    hi: u32,
+    /// The smallest value; bucket `k` holds values in
+    /// `base + (k << shift) .. base + ((k + 1) << shift)`.
+    base: i64,
+    shift: u32,
+    /// `first[k]`: the first position whose value is at least bucket `k`'s
+    /// lower bound; one entry more than there are buckets, the last `hi`.
+    first: Vec<u32>,
+}
+
+impl Directory {
+    /// Indexes positions `lo..hi` of a column sorted ascending, read through
+    /// `key`.
+    pub(crate) fn build(lo: usize, hi: usize, key: impl Fn(usize) -> i64) -> Self {
+        let (lo32, hi32) = (lo as u32, hi as u32);
+        if lo >= hi {
+            return Directory { lo: lo32, hi: lo32, ..Directory::default() };
+        }
+        let base = key(lo);
+        // Sorted, so the last value is the largest and the span fits in u64.
+        let span = (key(hi - 1) as u64).wrapping_sub(base as u64);
+        let target = ((hi - lo) / PER_BUCKET).max(1) as u64;
+        let shift = (0..64).find(|&s| (span >> s) < target).unwrap_or(63);
+        let buckets = (span >> shift) as usize + 1;
+        let mut first = Vec::with_capacity(buckets + 1);
+        let mut p = lo;
+        for k in 0..=buckets {
+            let bound = i128::from(base) + ((k as i128) << shift);
+            while p < hi && i128::from(key(p)) < bound {
+                p += 1;
+            }
+            first.push(p as u32);
+        }
+        Directory { lo: lo32, hi: hi32, base, shift, first }
+    }
+
+    /// Positions `from..to` holding the partition point of both `v < t` and
+    /// `v <= t`: every value before `from` is below `t`'s bucket, every value
+    /// from `to` on is above it. Reads no value of the column.
+    #[inline]
+    pub(crate) fn bracket(&self, t: i64) -> (usize, usize) {
+        if self.lo == self.hi || t < self.base {
+            return (self.lo as usize, self.lo as usize);
+        }
+        let k = (t as u64).wrapping_sub(self.base as u64) >> self.shift;
+        let buckets = self.first.len() as u64 - 1;
+        if k >= buckets {
+            return (self.hi as usize, self.hi as usize);
+        }
+        let k = k as usize;
+        (self.first[k] as usize, self.first[k + 1] as usize)
+    }
+
+    /// The first position where `pred` turns false: `pred` must be `v < t` or
+    /// `v <= t` for this `t`, and the column is read through `key`.
+    #[inline]
+    pub(crate) fn partition_point(&self, t: i64, key: impl Fn(usize) -> i64, pred: impl Fn(i64) -> bool) -> usize {
+        let (mut from, mut to) = self.bracket(t);
+        while from < to {
+            let mid = from + (to - from) / 2;
+            if pred(key(mid)) {
+                from = mid + 1;
+            } else {
+                to = mid;
+            }
+        }
+        from
+    }
+
+    /// Bytes held on the heap.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.first.capacity() * std::mem::size_of::<u32>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn column() -> impl Strategy<Value = Vec<i64>> {
+        prop_oneof![
+            prop::collection::vec(-1_000i64..1_000, 0..300),
+            prop::collection::vec(any::<i64>(), 0..100),
+            prop::collection::vec(prop_oneof![Just(i64::MIN), Just(0i64), Just(i64::MAX)], 0..40),
+        ]
+        .prop_map(|mut v| {
+            v.sort_unstable();
+            v
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_partition_point(values in column(), a in 0usize..300, b in 0usize..300, x in any::<i64>(), near in -1_001i64..1_001) {
+            let (lo, hi) = (a.min(b).min(values.len()), a.max(b).min(values.len()));
+            let dir = Directory::build(lo, hi, |i| values[i]);
+            for t in [x, near, i64::MIN, i64::MAX] {
+                let below = lo + values[lo..hi].partition_point(|&v| v < t);
+                let at_most = lo + values[lo..hi].partition_point(|&v| v <= t);
+                prop_assert_eq!(dir.partition_point(t, |i| values[i], |v| v < t), below);
+                prop_assert_eq!(dir.partition_point(t, |i| values[i], |v| v <= t), at_most);
+                let (from, to) = dir.bracket(t);
+                prop_assert!(lo <= from && from <= below && at_most <= to && to <= hi);
+            }
+        }
+    }
+
+    #[test]
+    fn uniform_buckets_stay_small() {
+        let values: Vec<i64> = (0..10_000).map(|i| i * 37).collect();
+        let dir = Directory::build(0, values.len(), |i| values[i]);
+        let widest = dir.first.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        assert!(widest as usize <= 2 * PER_BUCKET, "widest bucket holds {widest} values");
+    }
+}
