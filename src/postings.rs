@@ -1,188 +1,169 @@
 //! Posting lists: the rows of each charger, site or organization in one
-//! segment, in row order.
+//! segment, with each row's start and end beside it.
 //!
-//! Each key's list is stored the way that is smaller for it: a `roaring`
-//! bitmap when its rows are dense enough for roaring's containers to pay off
-//! (at least [`DENSE_PER_CONTAINER`] rows per 65,536-row container on
-//! average), else a plain sorted run in one flat array shared by the family. A
-//! charger with 200 windows spread over 10M rows has one or two rows per
-//! container, where roaring spends far more on container headers than the 4
-//! bytes a row costs flat; an organization with 20,000 rows compresses well.
-//! Small segments, built by every flush, thus allocate per family, not per key.
+//! A list is laid out like the segment: by length tier, then `(start, id)`
+//! (its rows ascend). Keeping the times in the list means a filtered query
+//! finds where its time range begins by searching the list itself, tests
+//! every candidate's times on memory it reads in order, and fetches only the
+//! rows that pass: a charger's 200 rows scattered over 10M are otherwise one
+//! cache miss each. One family's lists share three flat columns, so small
+//! segments built by every flush allocate per family, not per key.
 
-use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
-use crate::segment::{NONE, TIERS, Tier};
+use crate::WindowId;
+use crate::segment::{NONE, Row, TIERS};
 
-/// Average rows per roaring container from which a list is kept as a bitmap.
-pub(crate) const DENSE_PER_CONTAINER: usize = 24;
-
-/// Where one key's list is, with its per-tier counts for planning.
+/// Where one key's list sits in the family's columns.
 #[derive(Clone, Copy, Debug)]
-struct Entry {
-    counts: [u32; TIERS],
-    /// Index into `bitmaps` when `dense`, else the start of the run in `flat`.
+struct List {
     at: u32,
-    /// Rows in the run in `flat` (unused when `dense`).
-    len: u32,
-    dense: bool,
+    /// Entries of the list up to the end of each tier (cumulative).
+    tier_ends: [u32; TIERS],
 }
 
 /// All lists of one family in one segment, keyed by dense entity number.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Postings {
-    entries: FxHashMap<u32, Entry>,
-    flat: Vec<u32>,
-    bitmaps: Vec<RoaringBitmap>,
+    lists: FxHashMap<u32, List>,
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+    rows: Vec<u32>,
 }
 
 /// One key's list.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum PostingRef<'a> {
-    Flat { counts: [u32; TIERS], rows: &'a [u32] },
-    Roaring { counts: [u32; TIERS], rows: &'a RoaringBitmap },
+pub(crate) struct PostingRef<'a> {
+    tier_ends: [u32; TIERS],
+    starts: &'a [i64],
+    ends: &'a [i64],
+    rows: &'a [u32],
 }
 
-/// Rows of one list in ascending order, able to skip ahead.
-pub(crate) enum RowIter<'a> {
-    Flat(std::slice::Iter<'a, u32>),
-    Roaring(roaring::bitmap::Iter<'a>),
+/// The entries of one list in one tier: ascending rows, so ascending
+/// `(start, id)`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Run<'a> {
+    pub(crate) starts: &'a [i64],
+    pub(crate) ends: &'a [i64],
+    pub(crate) rows: &'a [u32],
 }
 
-impl Iterator for RowIter<'_> {
-    type Item = u32;
+impl<'a> Run<'a> {
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
 
+    /// The entries whose start lies in `from..to`.
     #[inline]
-    fn next(&mut self) -> Option<u32> {
-        match self {
-            RowIter::Flat(it) => it.next().copied(),
-            RowIter::Roaring(it) => it.next(),
-        }
+    pub(crate) fn between(&self, from: i64, to: i64) -> Run<'a> {
+        let a = lower_bound(self.starts, from);
+        let b = a + lower_bound(&self.starts[a..], to);
+        Run { starts: &self.starts[a..b], ends: &self.ends[a..b], rows: &self.rows[a..b] }
     }
 }
 
-impl RowIter<'_> {
-    /// Skips every row below `row`.
-    pub(crate) fn advance_to(&mut self, row: u32) {
-        match self {
-            RowIter::Flat(it) => {
-                let skip = it.as_slice().partition_point(|&r| r < row);
-                if skip > 0 {
-                    it.nth(skip - 1);
-                }
-            }
-            RowIter::Roaring(it) => it.advance_to(row),
+/// The first position whose value is at least `t` in an ascending slice:
+/// interpolation narrows long lists (times spread roughly evenly) before the
+/// binary search, so a 20,000-entry list costs a few reads, not fifteen.
+#[inline]
+fn lower_bound(values: &[i64], t: i64) -> usize {
+    let (mut lo, mut hi) = (0, values.len());
+    for _ in 0..2 {
+        if hi - lo <= 64 {
+            break;
+        }
+        let (a, b) = (values[lo], values[hi - 1]);
+        if t <= a {
+            return lo;
+        }
+        if t > b {
+            return hi;
+        }
+        // Guess where t falls, then check a small window around the guess.
+        let frac = (t as f64 - a as f64) / (b as f64 - a as f64);
+        let guess = lo + ((hi - lo) as f64 * frac) as usize;
+        let (g_lo, g_hi) = (guess.saturating_sub(16).max(lo), (guess + 16).min(hi));
+        if g_lo > lo && values[g_lo] >= t {
+            hi = g_lo;
+        } else if g_hi < hi && values[g_hi - 1] < t {
+            lo = g_hi;
+        } else {
+            (lo, hi) = (g_lo, g_hi);
+            break;
         }
     }
+    lo + values[lo..hi].partition_point(|&v| v < t)
 }
 
 impl<'a> PostingRef<'a> {
+    /// Entries per tier.
     pub(crate) fn counts(&self) -> [u32; TIERS] {
-        match self {
-            PostingRef::Flat { counts, .. } | PostingRef::Roaring { counts, .. } => *counts,
-        }
+        let mut prev = 0;
+        self.tier_ends.map(|e| {
+            let c = e - prev;
+            prev = e;
+            c
+        })
     }
 
-    /// Rows in `lo..hi`.
-    pub(crate) fn range(&self, lo: u32, hi: u32) -> RowIter<'a> {
-        match *self {
-            PostingRef::Flat { rows, .. } => {
-                let a = rows.partition_point(|&r| r < lo);
-                let b = a + rows[a..].partition_point(|&r| r < hi);
-                RowIter::Flat(rows[a..b].iter())
-            }
-            PostingRef::Roaring { rows, .. } => RowIter::Roaring(rows.range(lo..hi.max(lo))),
-        }
+    /// The entries of tier `t`.
+    #[inline]
+    pub(crate) fn tier(&self, t: usize) -> Run<'a> {
+        let from = if t == 0 { 0 } else { self.tier_ends[t - 1] as usize };
+        let to = self.tier_ends[t] as usize;
+        Run { starts: &self.starts[from..to], ends: &self.ends[from..to], rows: &self.rows[from..to] }
     }
 
-    pub(crate) fn rows(&self) -> Vec<u32> {
-        match self {
-            PostingRef::Flat { rows, .. } => rows.to_vec(),
-            PostingRef::Roaring { rows, .. } => rows.iter().collect(),
-        }
-    }
-
-    pub(crate) fn is_bitmap(&self) -> bool {
-        matches!(self, PostingRef::Roaring { .. })
+    /// All entries: rows with their starts and ends.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (u32, i64, i64)> + 'a {
+        let (rows, starts, ends) = (self.rows, self.starts, self.ends);
+        rows.iter().zip(starts).zip(ends).map(|((&r, &s), &e)| (r, s, e))
     }
 }
 
 impl Postings {
-    /// Groups the rows of `column` (one dense key per row, [`NONE`] for none).
-    pub(crate) fn build(column: &[u32], tiers: &[Tier; TIERS]) -> Self {
-        let tier_counts = |rows: &[u32]| {
-            let mut counts = [0u32; TIERS];
-            let mut prev = 0;
-            for (t, tier) in tiers.iter().enumerate() {
-                let upto = rows.partition_point(|&r| r < tier.hi);
-                counts[t] = (upto - prev) as u32;
-                prev = upto;
-            }
-            counts
-        };
-        let (keys, offsets, rows) = group_rows(column);
-        let list = |k: usize| &rows[offsets[k] as usize..offsets[k + 1] as usize];
-        let dense: Vec<bool> = (0..keys.len()).map(|k| is_dense(list(k))).collect();
-        let any_dense = dense.iter().any(|&d| d);
-        let mut entries = FxHashMap::with_capacity_and_hasher(keys.len(), Default::default());
-        let mut flat = Vec::new();
-        let mut bitmaps = Vec::new();
-        if any_dense {
-            flat.reserve((0..keys.len()).filter(|&k| !dense[k]).map(|k| list(k).len()).sum());
-        }
+    /// Groups the rows of `column` (one dense key per row, [`NONE`] for none)
+    /// of a segment whose rows are `rows`, split in tiers ending at `tier_ends`.
+    pub(crate) fn build<I: WindowId>(column: &[u32], rows: &[Row<I>], tier_ends: [u32; TIERS]) -> Self {
+        let (keys, offsets, grouped) = group_rows(column);
+        let mut lists = FxHashMap::with_capacity_and_hasher(keys.len(), Default::default());
         for (k, &key) in keys.iter().enumerate() {
-            let rows_k = list(k);
-            let entry = if dense[k] {
-                bitmaps.push(RoaringBitmap::from_sorted_iter(rows_k.iter().copied()).unwrap_or_default());
-                Entry { counts: tier_counts(rows_k), at: (bitmaps.len() - 1) as u32, len: 0, dense: true }
-            } else if any_dense {
-                let at = flat.len() as u32;
-                flat.extend_from_slice(rows_k);
-                Entry { counts: tier_counts(rows_k), at, len: rows_k.len() as u32, dense: false }
-            } else {
-                // No key is dense: the grouped rows serve as the flat array as is.
-                Entry { counts: tier_counts(rows_k), at: offsets[k], len: rows_k.len() as u32, dense: false }
-            };
-            entries.insert(key, entry);
+            let list = &grouped[offsets[k] as usize..offsets[k + 1] as usize];
+            let mut ends = [0u32; TIERS];
+            for (t, e) in ends.iter_mut().enumerate() {
+                *e = list.partition_point(|&r| r < tier_ends[t]) as u32;
+            }
+            lists.insert(key, List { at: offsets[k], tier_ends: ends });
         }
-        if !any_dense {
-            flat = rows;
-        }
-        Postings { entries, flat, bitmaps }
+        let starts = grouped.iter().map(|&r| rows[r as usize].start).collect();
+        let ends = grouped.iter().map(|&r| rows[r as usize].end).collect();
+        Postings { lists, starts, ends, rows: grouped }
     }
 
     #[inline]
     pub(crate) fn get(&self, key: u32) -> Option<PostingRef<'_>> {
-        let e = self.entries.get(&key)?;
-        Some(if e.dense {
-            PostingRef::Roaring { counts: e.counts, rows: self.bitmaps.get(e.at as usize)? }
-        } else {
-            PostingRef::Flat { counts: e.counts, rows: self.flat.get(e.at as usize..(e.at + e.len) as usize)? }
+        let l = self.lists.get(&key)?;
+        let (from, to) = (l.at as usize, l.at as usize + l.tier_ends[TIERS - 1] as usize);
+        Some(PostingRef {
+            tier_ends: l.tier_ends,
+            starts: self.starts.get(from..to)?,
+            ends: self.ends.get(from..to)?,
+            rows: self.rows.get(from..to)?,
         })
     }
 
     /// Every key with its list, for validation.
-    pub(crate) fn entries(&self) -> Vec<(u32, PostingRef<'_>)> {
-        self.entries.keys().filter_map(|&k| self.get(k).map(|p| (k, p))).collect()
+    pub(crate) fn lists(&self) -> Vec<(u32, PostingRef<'_>)> {
+        self.lists.keys().filter_map(|&k| self.get(k).map(|p| (k, p))).collect()
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * (std::mem::size_of::<(u32, Entry)>() + 1)
-            + self.flat.capacity() * 4
-            + self.bitmaps.capacity() * std::mem::size_of::<RoaringBitmap>()
-            + self.bitmaps.iter().map(RoaringBitmap::serialized_size).sum::<usize>()
+        self.lists.capacity() * (std::mem::size_of::<(u32, List)>() + 1)
+            + self.starts.capacity() * 8
+            + self.ends.capacity() * 8
+            + self.rows.capacity() * 4
     }
-}
-
-/// Whether a sorted list has at least [`DENSE_PER_CONTAINER`] rows per
-/// 65,536-row container it touches.
-pub(crate) fn is_dense(rows: &[u32]) -> bool {
-    if rows.len() < DENSE_PER_CONTAINER {
-        return false;
-    }
-    let containers = 1 + rows.windows(2).filter(|w| w[0] >> 16 != w[1] >> 16).count();
-    rows.len() >= DENSE_PER_CONTAINER * containers
 }
 
 /// Rows grouped by key, each group in row order, keys ascending, as flat
@@ -241,4 +222,21 @@ fn group_rows(column: &[u32]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
     offsets.push(pairs.len() as u32);
     let rows = pairs.into_iter().map(|p| p as u32).collect();
     (keys, offsets, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn lower_bound_agrees_with_partition_point(
+            mut values in prop::collection::vec(prop_oneof![-1_000i64..1_000, any::<i64>()], 0..600),
+            t in prop_oneof![-1_001i64..1_001, any::<i64>()],
+        ) {
+            values.sort_unstable();
+            prop_assert_eq!(lower_bound(&values, t), values.partition_point(|&v| v < t));
+        }
+    }
 }

@@ -3,8 +3,11 @@
 
 use crate::memtable::Memtable;
 use crate::plan::{Ranges, Resolved};
-use crate::postings::RowIter;
-use crate::segment::{BLOCK, Family, Place, Row, Segment, TIERS, TierScan};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::postings::Run;
+use crate::segment::{BLOCK, Family, Row, Segment, TIERS, TierScan};
 use crate::{Driver, WindowId};
 
 /// Where a hit lives: a segment number, or the memtable.
@@ -21,7 +24,23 @@ pub(crate) struct Hit<I> {
 /// Receives matching rows. A stream delivers rows in its own order and stops
 /// as soon as `offer` returns `false`.
 pub(crate) trait Sink<I> {
+    /// Whether the sink keeps the first hits in `(start, id)` order, so an
+    /// ordered stream may stop once they are found.
+    const ORDERED: bool = false;
+    /// Whether only the number of hits matters: a stream that can tell
+    /// matches without reading their rows calls [`Sink::tally`] instead.
+    const COUNTING: bool = false;
+
     fn offer(&mut self, hit: Hit<I>) -> bool;
+
+    /// Adds `n` hits known only by number (for [`Sink::COUNTING`] sinks).
+    fn tally(&mut self, _n: u64) {}
+
+    /// How many more hits the sink keeps before it is full.
+    #[inline]
+    fn room(&self) -> usize {
+        usize::MAX
+    }
 
     /// In `(start, id)` order: the key no later row of an ordered stream may
     /// reach and still be kept. Lets a stream stop before testing rows.
@@ -45,6 +64,13 @@ impl<I: WindowId> StartTopK<I> {
 }
 
 impl<I: WindowId> Sink<I> for StartTopK<I> {
+    const ORDERED: bool = true;
+
+    #[inline]
+    fn room(&self) -> usize {
+        self.need - self.hits.len()
+    }
+
     #[inline]
     fn offer(&mut self, hit: Hit<I>) -> bool {
         let key = (hit.start, hit.id);
@@ -108,10 +134,17 @@ impl<I: WindowId> Sink<I> for IdTopK<I> {
 pub(crate) struct Counter(pub(crate) u64);
 
 impl<I> Sink<I> for Counter {
+    const COUNTING: bool = true;
+
     #[inline]
     fn offer(&mut self, _: Hit<I>) -> bool {
         self.0 += 1;
         true
+    }
+
+    #[inline]
+    fn tally(&mut self, n: u64) {
+        self.0 += n;
     }
 }
 
@@ -200,97 +233,172 @@ fn scan_time<I: WindowId, S: Sink<I>>(
     }
 }
 
-fn scan_postings<I: WindowId, S: Sink<I>>(
-    seg: &Segment<I>,
+/// One posting list's entries in one tier whose starts are in range, read
+/// front to back.
+struct Stream<'a, I> {
+    run: Run<'a>,
+    pos: usize,
+    scan: &'a TierScan<I>,
+}
+
+impl<I> Stream<'_, I> {
+    /// Moves to the next entry whose end is in range and returns its start
+    /// and row; the entry's times are read from the list, not the row.
+    #[inline]
+    fn next(&mut self, q: &Resolved<I>) -> Option<(i64, u32)> {
+        while self.pos < self.run.len() {
+            let k = self.pos;
+            self.pos += 1;
+            if q.tb.end_ok(self.run.ends[k]) {
+                return Some((self.run.starts[k], self.run.rows[k]));
+            }
+        }
+        None
+    }
+}
+
+fn scan_postings<'a, I: WindowId, S: Sink<I>>(
+    seg: &'a Segment<I>,
     src: u32,
-    r: &[TierScan<I>; TIERS],
+    r: &'a [TierScan<I>; TIERS],
     q: &Resolved<I>,
     family: Family,
     sink: &mut S,
 ) {
-    /// One posting's iterator with its next row.
-    struct Stream<'a> {
-        iter: RowIter<'a>,
-        head: Option<u32>,
-    }
     let Some(keys) = q.keys(family) else { return };
     let postings = seg.postings(family);
-    let (first, last) = (r[0].lo, r[TIERS - 1].hi.max(r[0].lo));
-    // One iterator per key serves every tier: tiers are laid out in row order,
-    // so the posting is walked once, front to back.
-    let mut streams: Vec<Stream<'_>> = keys
-        .iter()
-        .filter_map(|&k| postings.get(k))
-        .filter(|p| (0..TIERS).any(|t| p.counts()[t] > 0 && !r[t].is_empty()))
-        .map(|p| {
-            let mut iter = p.range(first, last);
-            let head = iter.next();
-            Stream { iter, head }
-        })
-        .collect();
-    for scan in r {
-        let (lo, hi) = (scan.lo, scan.hi);
-        if lo == hi {
+    let mut streams: Vec<Stream<'a, I>> = Vec::new();
+    for (t, scan) in r.iter().enumerate() {
+        if scan.is_empty() {
             continue;
         }
-        for s in &mut streams {
-            if s.head.is_some_and(|h| h < lo) {
-                s.iter.advance_to(lo);
-                s.head = s.iter.next();
+        let from = scan.after.map_or(scan.from, |(s, _)| s.max(scan.from));
+        for &k in keys {
+            if let Some(p) = postings.get(k) {
+                let run = p.tier(t);
+                if run.len() > 0 {
+                    let run = run.between(from, scan.to);
+                    if run.len() > 0 {
+                        streams.push(Stream { run, pos: 0, scan });
+                    }
+                }
             }
         }
-        // Several keys merge into one stream in row order, which inside a tier
-        // is (start, id) order.
-        let mut merged = std::iter::from_fn(|| {
-            let s = streams.iter_mut().filter(|s| s.head.is_some_and(|h| h < hi)).min_by_key(|s| s.head)?;
-            let row = s.head;
-            s.head = s.iter.next();
-            row
-        });
-        scan_rows(seg, src, q, scan, &mut merged, sink);
+    }
+    // Membership of the list proves the driving family's filter; the others,
+    // tombstones and the cursor's id at an equal start need the row.
+    let others = q.only_family() != Some(family);
+    let verify = |row: &Row<I>, n: u32, scan: &TierScan<I>| {
+        !seg.is_dead(n) && scan.inside(row.start, row.id) && (!others || q.filters_ok(row.charger, row.site, row.org))
+    };
+    if S::ORDERED {
+        merge_streams(seg, src, q, streams, verify, sink);
+        return;
+    }
+    for mut s in streams {
+        if S::COUNTING && !others && s.scan.after.is_none() {
+            let mut n = 0u64;
+            while let Some((_, row)) = s.next(q) {
+                n += u64::from(!seg.is_dead(row));
+            }
+            sink.tally(n);
+            continue;
+        }
+        let scan = s.scan;
+        let mut pull = || s.next(q).map(|(_, row)| (row, scan));
+        if !fetch_and_offer(seg, src, &mut pull, usize::MAX, &verify, sink) {
+            return;
+        }
     }
 }
 
-/// Tests rows arriving in `(start, id)` order, stopping once they can no
-/// longer enter the sink. Rows of a posting are scattered, so they are read in
-/// batches whose cache misses overlap instead of queueing.
-fn scan_rows<I: WindowId, S: Sink<I>>(
+/// Feeds the streams' entries to an ordered sink in ascending start order,
+/// reading rows only for entries the sink still has room for: a page of 50
+/// reads about 50 rows however many entries the lists hold.
+fn merge_streams<I: WindowId, S: Sink<I>>(
     seg: &Segment<I>,
     src: u32,
     q: &Resolved<I>,
-    scan: &TierScan<I>,
-    rows: &mut impl Iterator<Item = u32>,
+    mut streams: Vec<Stream<'_, I>>,
+    verify: impl Fn(&Row<I>, u32, &TierScan<I>) -> bool,
     sink: &mut S,
 ) {
-    let mut numbers = [0u32; BATCH];
+    let mut heads: BinaryHeap<Reverse<(i64, u32, usize)>> = BinaryHeap::with_capacity(streams.len());
+    for (i, s) in streams.iter_mut().enumerate() {
+        if let Some((start, row)) = s.next(q) {
+            heads.push(Reverse((start, row, i)));
+        }
+    }
     loop {
-        let mut got = 0;
-        for (slot, row) in numbers.iter_mut().zip(rows.by_ref()) {
-            *slot = row;
-            got += 1;
-        }
-        if got == 0 {
-            return;
-        }
-        let batch: [Row<I>; BATCH] = std::array::from_fn(|k| seg.rows[numbers[k.min(got - 1)] as usize]);
-        for (k, r) in batch.iter().enumerate().take(got) {
-            let row = numbers[k];
-            if sink.start_bound().is_some_and(|b| (r.start, r.id) >= b) {
-                return;
+        // Entries at the page's last start may still enter it (ids decide);
+        // entries past it cannot.
+        let bound = sink.start_bound().map(|(s, _)| s);
+        let want = if bound.is_some() { BATCH } else { sink.room().clamp(1, BATCH) };
+        let mut pull = || {
+            let Reverse((start, row, i)) = *heads.peek()?;
+            if bound.is_some_and(|b| start > b) {
+                return None;
             }
-            match scan.place(r.start, r.id) {
-                Place::Past => return,
-                Place::Before => continue,
-                Place::Inside => {}
+            heads.pop();
+            if let Some((start, row)) = streams[i].next(q) {
+                heads.push(Reverse((start, row, i)));
             }
-            if row_ok(seg, r, row, q) && !sink.offer(Hit { start: r.start, id: r.id, src, row }) {
-                return;
-            }
-        }
-        if got < BATCH {
+            Some((row, streams[i].scan))
+        };
+        let mut pulled = 0;
+        let mut counted = || {
+            let next = pull();
+            pulled += usize::from(next.is_some());
+            next
+        };
+        fetch_and_offer(seg, src, &mut counted, want, &verify, sink);
+        if pulled < want {
             return;
         }
     }
+}
+
+/// Reads the rows of up to `limit` entries from `pull`, [`BATCH`] at a time
+/// so their cache misses overlap, and offers those that pass `verify`.
+/// Returns `false` once an unordered sink refuses a hit.
+fn fetch_and_offer<'s, I: WindowId + 's, S: Sink<I>>(
+    seg: &Segment<I>,
+    src: u32,
+    pull: &mut impl FnMut() -> Option<(u32, &'s TierScan<I>)>,
+    limit: usize,
+    verify: &impl Fn(&Row<I>, u32, &TierScan<I>) -> bool,
+    sink: &mut S,
+) -> bool {
+    let mut left = limit;
+    while left > 0 {
+        let ask = BATCH.min(left);
+        let mut numbers = [0u32; BATCH];
+        let mut scans: [Option<&TierScan<I>>; BATCH] = [None; BATCH];
+        let mut got = 0;
+        while got < ask {
+            let Some((row, scan)) = pull() else { break };
+            (numbers[got], scans[got]) = (row, Some(scan));
+            got += 1;
+        }
+        if got == 0 {
+            return true;
+        }
+        left -= got;
+        let batch: [Row<I>; BATCH] = std::array::from_fn(|k| seg.rows[numbers[k.min(got - 1)] as usize]);
+        for k in 0..got {
+            let (r, n) = (&batch[k], numbers[k]);
+            if scans[k].is_some_and(|scan| verify(r, n, scan))
+                && !sink.offer(Hit { start: r.start, id: r.id, src, row: n })
+                && !S::ORDERED
+            {
+                return false;
+            }
+        }
+        if got < ask {
+            return true;
+        }
+    }
+    true
 }
 
 fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<I>, sink: &mut S) {

@@ -95,27 +95,6 @@ impl<I: WindowId> TierScan<I> {
         };
         (start >= self.from) & (start < self.to) & after
     }
-
-    /// Where a row with this start and id stands: before the range (skip),
-    /// inside it (test it), or past it (stop: rows come in start order).
-    #[inline]
-    pub(crate) fn place(&self, start: i64, id: I) -> Place {
-        if start >= self.to {
-            Place::Past
-        } else if start < self.from || self.after.is_some_and(|a| (start, id) <= a) {
-            Place::Before
-        } else {
-            Place::Inside
-        }
-    }
-}
-
-/// See [`TierScan::place`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Place {
-    Before,
-    Inside,
-    Past,
 }
 
 #[derive(Clone, Debug)]
@@ -224,6 +203,7 @@ impl<I: WindowId> Segment<I> {
             ends.sort_unstable();
             (ids, id_rows, ends)
         };
+        let tier_ends = tiers.map(|t| t.hi);
         let postings = || {
             let column = |f: fn(&Row<I>) -> u32| -> Vec<u32> { rows.iter().map(f).collect() };
             let (chargers, sites, orgs) = (column(|r| r.charger), column(|r| r.site), column(|r| r.org));
@@ -235,7 +215,11 @@ impl<I: WindowId> Segment<I> {
             }
             let start_dirs = tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| rows[i].start));
             (
-                [Postings::build(&chargers, &tiers), Postings::build(&sites, &tiers), Postings::build(&orgs, &tiers)],
+                [
+                    Postings::build(&chargers, rows, tier_ends),
+                    Postings::build(&sites, rows, tier_ends),
+                    Postings::build(&orgs, rows, tier_ends),
+                ],
                 (max_end, min_end, start_dirs),
             )
         };
@@ -484,21 +468,22 @@ impl<I: WindowId> Segment<I> {
                 })
                 .collect();
             let mut total = 0u64;
-            for (key, p) in self.postings(family).entries() {
-                let rows = p.rows();
-                total += rows.len() as u64;
-                if !rows.windows(2).all(|w| w[0] < w[1]) {
+            for (key, p) in self.postings(family).lists() {
+                let entries: Vec<(u32, i64, i64)> = p.entries().collect();
+                total += entries.len() as u64;
+                if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
                     return Err(format!("{family:?} posting {key} is not strictly ascending"));
                 }
                 let mut counts = [0u32; TIERS];
-                for r in rows {
+                for &(r, start, end) in &entries {
                     if column.get(r as usize) != Some(&key) {
                         return Err(format!("{family:?} posting {key} holds row {r} of another entity"));
                     }
-                    counts[self.row(r).tier()] += 1;
-                }
-                if p.is_bitmap() != crate::postings::is_dense(&p.rows()) {
-                    return Err(format!("{family:?} posting {key} has the wrong representation"));
+                    let row = self.row(r);
+                    if (row.start, row.end) != (start, end) {
+                        return Err(format!("{family:?} posting {key} holds stale times for row {r}"));
+                    }
+                    counts[row.tier()] += 1;
                 }
                 if counts != p.counts() {
                     return Err(format!("{family:?} posting {key} tier counts disagree"));
