@@ -306,3 +306,37 @@ fn errors_read_well() {
     assert_eq!(Error::UnknownOrganization(OrgId(4)).to_string(), "unknown organization 4");
     assert!(Error::Cursor(CursorError::Forged).to_string().contains("failed authentication"));
 }
+
+/// Regression: a filtered page whose last place is contested by windows with
+/// the same start in different length tiers (whose posting lists are merged
+/// by start alone) must still order them by id. Found by mutating the merge's
+/// stop rule to stop at the page's last start instead of after it.
+#[test]
+fn equal_starts_across_tiers_order_by_id_at_the_page_edge() {
+    // Four windows start at hour 10: 1 h, 2 days and 40 days long, ids chosen
+    // so the longest tier holds the smallest ids. Two start earlier. Bulk
+    // loaded, so they sit in a segment, not the write buffer.
+    let rows = [(50, 0, 1), (51, 5, 6), (30, 10, 11), (20, 10, 58), (10, 10, 970), (40, 10, 12)];
+    let window =
+        |id, s, e, charger| (Window::new(id, t(s), t(e), OrgId(1)).unwrap().with_charger(ChargerId(charger)), ());
+    // Many windows of another charger make the charger filter selective.
+    let filler = (0..3_000).map(|h| window(1_000 + h as u64, h, h + 1, 99));
+    let windows = rows.into_iter().map(|(id, s, e)| window(id, s, e, id % 3)).chain(filler);
+    let index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).build_from(windows).unwrap();
+    let all: Vec<ChargerId> = (0..3).map(ChargerId).collect();
+    let want = [50, 51, 10, 20, 30, 40];
+    for size in 1..=6 {
+        let query = Query::new().chargers(all.clone()).page_size(size);
+        let page = index.query(&query).unwrap();
+        assert_eq!(page.driver(), Driver::ChargerPostings);
+        assert_eq!(ids(&page), want[..size], "page size {size}");
+        let mut walked = ids(&page);
+        let mut cursor = page.next_cursor().map(str::to_owned);
+        while let Some(c) = cursor {
+            let page = index.query(&query.clone().cursor(c)).unwrap();
+            walked.extend(ids(&page));
+            cursor = page.next_cursor().map(str::to_owned);
+        }
+        assert_eq!(walked, want, "walk with page size {size}");
+    }
+}
