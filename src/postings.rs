@@ -26,8 +26,9 @@ struct List {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Postings {
     lists: FxHashMap<u32, List>,
-    starts: Vec<i64>,
-    ends: Vec<i64>,
+    /// `[start, end]` of each entry: a search that finds a start has its end
+    /// in the same cache line.
+    times: Vec<[i64; 2]>,
     rows: Vec<u32>,
 }
 
@@ -35,8 +36,7 @@ pub(crate) struct Postings {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PostingRef<'a> {
     tier_ends: [u32; TIERS],
-    starts: &'a [i64],
-    ends: &'a [i64],
+    times: &'a [[i64; 2]],
     rows: &'a [u32],
 }
 
@@ -44,56 +44,49 @@ pub(crate) struct PostingRef<'a> {
 /// `(start, id)`.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Run<'a> {
-    pub(crate) starts: &'a [i64],
-    pub(crate) ends: &'a [i64],
+    /// `[start, end]` per entry.
+    pub(crate) times: &'a [[i64; 2]],
     pub(crate) rows: &'a [u32],
 }
 
-impl<'a> Run<'a> {
+impl Run<'_> {
     pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
-
-    /// The entries whose start lies in `from..to`.
-    #[inline]
-    pub(crate) fn between(&self, from: i64, to: i64) -> Run<'a> {
-        let a = lower_bound(self.starts, from);
-        let b = a + lower_bound(&self.starts[a..], to);
-        Run { starts: &self.starts[a..b], ends: &self.ends[a..b], rows: &self.rows[a..b] }
-    }
 }
 
-/// The first position whose value is at least `t` in an ascending slice:
-/// interpolation narrows long lists (times spread roughly evenly) before the
-/// binary search, so a 20,000-entry list costs a few reads, not fifteen.
-#[inline]
-fn lower_bound(values: &[i64], t: i64) -> usize {
-    let (mut lo, mut hi) = (0, values.len());
-    for _ in 0..2 {
-        if hi - lo <= 64 {
-            break;
+/// For each run, the first entry whose start is at least its target
+/// (`targets[i]` for `runs[i]`), written to `out[i]`. The binary searches
+/// advance in lockstep, one probe of every run per round, so the cache misses
+/// of different lists overlap instead of queueing one search behind another:
+/// ten sites' lists cost about one search's latency, not ten.
+pub(crate) fn lower_bounds(runs: &[Run<'_>], targets: &[i64], out: &mut Vec<usize>) {
+    debug_assert_eq!(runs.len(), targets.len());
+    out.clear();
+    out.resize(runs.len(), 0);
+    let mut sizes: Vec<usize> = runs.iter().map(Run::len).collect();
+    loop {
+        let mut active = false;
+        for ((run, &t), (base, size)) in runs.iter().zip(targets).zip(out.iter_mut().zip(sizes.iter_mut())) {
+            if *size > 1 {
+                let half = *size / 2;
+                let mid = *base + half;
+                if run.times[mid][0] < t {
+                    *base = mid;
+                }
+                *size -= half;
+                active = true;
+            }
         }
-        let (a, b) = (values[lo], values[hi - 1]);
-        if t <= a {
-            return lo;
-        }
-        if t > b {
-            return hi;
-        }
-        // Guess where t falls, then check a small window around the guess.
-        let frac = (t as f64 - a as f64) / (b as f64 - a as f64);
-        let guess = lo + ((hi - lo) as f64 * frac) as usize;
-        let (g_lo, g_hi) = (guess.saturating_sub(16).max(lo), (guess + 16).min(hi));
-        if g_lo > lo && values[g_lo] >= t {
-            hi = g_lo;
-        } else if g_hi < hi && values[g_hi - 1] < t {
-            lo = g_hi;
-        } else {
-            (lo, hi) = (g_lo, g_hi);
+        if !active {
             break;
         }
     }
-    lo + values[lo..hi].partition_point(|&v| v < t)
+    for ((run, &t), (base, &size)) in runs.iter().zip(targets).zip(out.iter_mut().zip(&sizes)) {
+        if size == 1 && run.times[*base][0] < t {
+            *base += 1;
+        }
+    }
 }
 
 impl<'a> PostingRef<'a> {
@@ -112,13 +105,12 @@ impl<'a> PostingRef<'a> {
     pub(crate) fn tier(&self, t: usize) -> Run<'a> {
         let from = if t == 0 { 0 } else { self.tier_ends[t - 1] as usize };
         let to = self.tier_ends[t] as usize;
-        Run { starts: &self.starts[from..to], ends: &self.ends[from..to], rows: &self.rows[from..to] }
+        Run { times: &self.times[from..to], rows: &self.rows[from..to] }
     }
 
     /// All entries: rows with their starts and ends.
     pub(crate) fn entries(&self) -> impl Iterator<Item = (u32, i64, i64)> + 'a {
-        let (rows, starts, ends) = (self.rows, self.starts, self.ends);
-        rows.iter().zip(starts).zip(ends).map(|((&r, &s), &e)| (r, s, e))
+        self.rows.iter().zip(self.times).map(|(&r, &[s, e])| (r, s, e))
     }
 }
 
@@ -136,21 +128,15 @@ impl Postings {
             }
             lists.insert(key, List { at: offsets[k], tier_ends: ends });
         }
-        let starts = grouped.iter().map(|&r| rows[r as usize].start).collect();
-        let ends = grouped.iter().map(|&r| rows[r as usize].end).collect();
-        Postings { lists, starts, ends, rows: grouped }
+        let times = grouped.iter().map(|&r| [rows[r as usize].start, rows[r as usize].end]).collect();
+        Postings { lists, times, rows: grouped }
     }
 
     #[inline]
     pub(crate) fn get(&self, key: u32) -> Option<PostingRef<'_>> {
         let l = self.lists.get(&key)?;
         let (from, to) = (l.at as usize, l.at as usize + l.tier_ends[TIERS - 1] as usize);
-        Some(PostingRef {
-            tier_ends: l.tier_ends,
-            starts: self.starts.get(from..to)?,
-            ends: self.ends.get(from..to)?,
-            rows: self.rows.get(from..to)?,
-        })
+        Some(PostingRef { tier_ends: l.tier_ends, times: self.times.get(from..to)?, rows: self.rows.get(from..to)? })
     }
 
     /// Every key with its list, for validation.
@@ -160,8 +146,7 @@ impl Postings {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.lists.capacity() * (std::mem::size_of::<(u32, List)>() + 1)
-            + self.starts.capacity() * 8
-            + self.ends.capacity() * 8
+            + self.times.capacity() * 16
             + self.rows.capacity() * 4
     }
 }
@@ -231,12 +216,29 @@ mod tests {
 
     proptest! {
         #[test]
-        fn lower_bound_agrees_with_partition_point(
-            mut values in prop::collection::vec(prop_oneof![-1_000i64..1_000, any::<i64>()], 0..600),
-            t in prop_oneof![-1_001i64..1_001, any::<i64>()],
+        fn lower_bounds_agree_with_partition_point(
+            lists in prop::collection::vec(
+                (prop::collection::vec(prop_oneof![-1_000i64..1_000, any::<i64>()], 0..300),
+                 prop_oneof![-1_001i64..1_001, any::<i64>()]),
+                0..6,
+            ),
         ) {
-            values.sort_unstable();
-            prop_assert_eq!(lower_bound(&values, t), values.partition_point(|&v| v < t));
+            let times: Vec<Vec<[i64; 2]>> = lists
+                .iter()
+                .map(|(v, _)| {
+                    let mut v = v.clone();
+                    v.sort_unstable();
+                    v.into_iter().map(|x| [x, x]).collect()
+                })
+                .collect();
+            let rows: Vec<Vec<u32>> = times.iter().map(|t| vec![0; t.len()]).collect();
+            let runs: Vec<Run<'_>> = times.iter().zip(&rows).map(|(t, r)| Run { times: t, rows: r }).collect();
+            let targets: Vec<i64> = lists.iter().map(|(_, t)| *t).collect();
+            let mut out = Vec::new();
+            lower_bounds(&runs, &targets, &mut out);
+            for ((t, &target), got) in times.iter().zip(&targets).zip(&out) {
+                prop_assert_eq!(*got, t.partition_point(|v| v[0] < target));
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::plan::{Ranges, Resolved};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::postings::Run;
+use crate::postings::{Run, lower_bounds};
 use crate::segment::{BLOCK, Family, Row, Segment, TIERS, TierScan};
 use crate::{Driver, WindowId};
 
@@ -249,8 +249,13 @@ impl<I> Stream<'_, I> {
         while self.pos < self.run.len() {
             let k = self.pos;
             self.pos += 1;
-            if q.tb.end_ok(self.run.ends[k]) {
-                return Some((self.run.starts[k], self.run.rows[k]));
+            let [start, end] = self.run.times[k];
+            if start >= self.scan.to {
+                self.pos = self.run.len();
+                return None;
+            }
+            if q.tb.end_ok(end) {
+                return Some((start, self.run.rows[k]));
             }
         }
         None
@@ -267,29 +272,37 @@ fn scan_postings<'a, I: WindowId, S: Sink<I>>(
 ) {
     let Some(keys) = q.keys(family) else { return };
     let postings = seg.postings(family);
+    let lists: Vec<_> = keys.iter().filter_map(|&k| postings.get(k)).collect();
     let mut streams: Vec<Stream<'a, I>> = Vec::new();
+    let mut runs = Vec::new();
+    let mut froms = Vec::new();
     for (t, scan) in r.iter().enumerate() {
         if scan.is_empty() {
             continue;
         }
         let from = scan.after.map_or(scan.from, |(s, _)| s.max(scan.from));
-        for &k in keys {
-            if let Some(p) = postings.get(k) {
-                let run = p.tier(t);
-                if run.len() > 0 {
-                    let run = run.between(from, scan.to);
-                    if run.len() > 0 {
-                        streams.push(Stream { run, pos: 0, scan });
-                    }
-                }
+        for p in &lists {
+            let run = p.tier(t);
+            if run.len() > 0 {
+                streams.push(Stream { run, pos: 0, scan });
+                runs.push(run);
+                froms.push(from);
             }
         }
+    }
+    let mut at = Vec::new();
+    lower_bounds(&runs, &froms, &mut at);
+    for (s, &pos) in streams.iter_mut().zip(&at) {
+        s.pos = pos;
     }
     // Membership of the list proves the driving family's filter; the others,
     // tombstones and the cursor's id at an equal start need the row.
     let others = q.only_family() != Some(family);
+    let any_dead = seg.has_dead();
     let verify = |row: &Row<I>, n: u32, scan: &TierScan<I>| {
-        !seg.is_dead(n) && scan.inside(row.start, row.id) && (!others || q.filters_ok(row.charger, row.site, row.org))
+        !(any_dead && seg.is_dead(n))
+            && scan.inside(row.start, row.id)
+            && (!others || q.filters_ok(row.charger, row.site, row.org))
     };
     if S::ORDERED {
         merge_streams(seg, src, q, streams, verify, sink);
@@ -299,7 +312,7 @@ fn scan_postings<'a, I: WindowId, S: Sink<I>>(
         if S::COUNTING && !others && s.scan.after.is_none() {
             let mut n = 0u64;
             while let Some((_, row)) = s.next(q) {
-                n += u64::from(!seg.is_dead(row));
+                n += u64::from(!(any_dead && seg.is_dead(row)));
             }
             sink.tally(n);
             continue;

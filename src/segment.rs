@@ -268,6 +268,12 @@ impl<I: WindowId> Segment<I> {
         self.dead_bits[r as usize / 64] & (1 << (r % 64)) != 0
     }
 
+    /// Whether any row is dead (most large segments have none for a while).
+    #[inline]
+    pub(crate) fn has_dead(&self) -> bool {
+        !self.dead.is_empty()
+    }
+
     /// The tombstone bits of block `b` (blocks and words both span 64 rows).
     #[inline]
     pub(crate) fn dead_word(&self, b: usize) -> u64 {
