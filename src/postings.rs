@@ -1,20 +1,81 @@
 //! Posting lists: the rows of each charger, site or organization in one
-//! segment, with each row's start and end beside it.
+//! segment, each with its start and (to the second) its length beside it.
 //!
 //! A list is laid out like the segment: by length tier, then `(start, id)`
 //! (its rows ascend). Keeping the times in the list means a filtered query
-//! finds where its time range begins by searching the list itself, tests
-//! every candidate's times on memory it reads in order, and fetches only the
-//! rows that pass: a charger's 200 rows scattered over 10M are otherwise one
-//! cache miss each. One family's lists share three flat columns, so small
-//! segments built by every flush allocate per family, not per key.
+//! finds where its time range begins by searching the list itself, rules out
+//! candidates on memory it reads in order, and reads only the rows that can
+//! match: a charger's 200 rows scattered over 10M are otherwise one cache miss
+//! each. An entry is 16 bytes: the exact start, the row, and the length
+//! rounded up to whole seconds, which settles the end test for all but
+//! windows ending within a second of the query's bound (those are checked on
+//! the row). One family's lists share one flat array, so small segments built
+//! by every flush allocate per family, not per key.
 
 use rustc_hash::FxHashMap;
 
 use crate::WindowId;
 use crate::segment::{NONE, Row, TIERS};
 
-/// Where one key's list sits in the family's columns.
+const MICROS_PER_SEC: i64 = 1_000_000;
+
+/// One row of a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) start: i64,
+    pub(crate) row: u32,
+    /// `ceil((end - start) / 1 s)`, saturated: `u32::MAX` means at least that.
+    secs: u32,
+}
+
+/// What an entry's rounded length tells of an end test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fit {
+    /// The end is surely inside the bounds.
+    In,
+    /// The end is surely outside.
+    Out,
+    /// The end is within a second of a bound: read the row.
+    Maybe,
+}
+
+impl Entry {
+    pub(crate) fn new(start: i64, end: i64, row: u32) -> Self {
+        let len = end.saturating_sub(start).max(1);
+        let secs = u32::try_from((len as u64).div_ceil(MICROS_PER_SEC as u64)).unwrap_or(u32::MAX);
+        Entry { start, row, secs }
+    }
+
+    /// The end lies in `(lo_excl, hi]`: after this bound and at most that one.
+    #[inline]
+    fn end_bounds(&self) -> (i64, i64) {
+        let secs = i64::from(self.secs);
+        let lo_excl = self.start.saturating_add((secs - 1) * MICROS_PER_SEC);
+        let hi = if self.secs == u32::MAX { i64::MAX } else { self.start.saturating_add(secs * MICROS_PER_SEC) };
+        (lo_excl, hi)
+    }
+
+    /// Whether the end satisfies `e_lo < end <= e_hi`.
+    #[inline]
+    pub(crate) fn end_fit(&self, e_lo: i64, e_hi: i64) -> Fit {
+        let (lo_excl, hi) = self.end_bounds();
+        if hi <= e_lo || lo_excl >= e_hi {
+            Fit::Out
+        } else if lo_excl >= e_lo && hi <= e_hi {
+            Fit::In
+        } else {
+            Fit::Maybe
+        }
+    }
+
+    /// Whether this entry's rounded length describes `end`.
+    pub(crate) fn admits_end(&self, end: i64) -> bool {
+        let (lo_excl, hi) = self.end_bounds();
+        end > lo_excl && end <= hi
+    }
+}
+
+/// Where one key's list sits in the family's array.
 #[derive(Clone, Copy, Debug)]
 struct List {
     at: u32,
@@ -26,52 +87,33 @@ struct List {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Postings {
     lists: FxHashMap<u32, List>,
-    /// `[start, end]` of each entry: a search that finds a start has its end
-    /// in the same cache line.
-    times: Vec<[i64; 2]>,
-    rows: Vec<u32>,
+    entries: Vec<Entry>,
 }
 
 /// One key's list.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PostingRef<'a> {
     tier_ends: [u32; TIERS],
-    times: &'a [[i64; 2]],
-    rows: &'a [u32],
+    entries: &'a [Entry],
 }
 
-/// The entries of one list in one tier: ascending rows, so ascending
-/// `(start, id)`.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Run<'a> {
-    /// `[start, end]` per entry.
-    pub(crate) times: &'a [[i64; 2]],
-    pub(crate) rows: &'a [u32],
-}
-
-impl Run<'_> {
-    pub(crate) fn len(&self) -> usize {
-        self.rows.len()
-    }
-}
-
-/// For each run, the first entry whose start is at least its target
-/// (`targets[i]` for `runs[i]`), written to `out[i]`. The binary searches
-/// advance in lockstep, one probe of every run per round, so the cache misses
-/// of different lists overlap instead of queueing one search behind another:
-/// ten sites' lists cost about one search's latency, not ten.
-pub(crate) fn lower_bounds(runs: &[Run<'_>], targets: &[i64], out: &mut Vec<usize>) {
+/// For each run of entries (ascending starts), the first entry whose start
+/// is at least its target (`targets[i]` for `runs[i]`), written to `out[i]`.
+/// The binary searches advance in lockstep, one probe of every run per round,
+/// so the cache misses of different lists overlap instead of queueing one
+/// search behind another: ten sites' lists cost about one search's latency.
+pub(crate) fn lower_bounds(runs: &[&[Entry]], targets: &[i64], out: &mut Vec<usize>) {
     debug_assert_eq!(runs.len(), targets.len());
     out.clear();
     out.resize(runs.len(), 0);
-    let mut sizes: Vec<usize> = runs.iter().map(Run::len).collect();
+    let mut sizes: Vec<usize> = runs.iter().map(|r| r.len()).collect();
     loop {
         let mut active = false;
         for ((run, &t), (base, size)) in runs.iter().zip(targets).zip(out.iter_mut().zip(sizes.iter_mut())) {
             if *size > 1 {
                 let half = *size / 2;
                 let mid = *base + half;
-                if run.times[mid][0] < t {
+                if run[mid].start < t {
                     *base = mid;
                 }
                 *size -= half;
@@ -83,7 +125,7 @@ pub(crate) fn lower_bounds(runs: &[Run<'_>], targets: &[i64], out: &mut Vec<usiz
         }
     }
     for ((run, &t), (base, &size)) in runs.iter().zip(targets).zip(out.iter_mut().zip(&sizes)) {
-        if size == 1 && run.times[*base][0] < t {
+        if size == 1 && run[*base].start < t {
             *base += 1;
         }
     }
@@ -102,15 +144,14 @@ impl<'a> PostingRef<'a> {
 
     /// The entries of tier `t`.
     #[inline]
-    pub(crate) fn tier(&self, t: usize) -> Run<'a> {
+    pub(crate) fn tier(&self, t: usize) -> &'a [Entry] {
         let from = if t == 0 { 0 } else { self.tier_ends[t - 1] as usize };
-        let to = self.tier_ends[t] as usize;
-        Run { times: &self.times[from..to], rows: &self.rows[from..to] }
+        &self.entries[from..self.tier_ends[t] as usize]
     }
 
-    /// All entries: rows with their starts and ends.
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (u32, i64, i64)> + 'a {
-        self.rows.iter().zip(self.times).map(|(&r, &[s, e])| (r, s, e))
+    /// All entries.
+    pub(crate) fn entries(&self) -> &'a [Entry] {
+        self.entries
     }
 }
 
@@ -128,15 +169,21 @@ impl Postings {
             }
             lists.insert(key, List { at: offsets[k], tier_ends: ends });
         }
-        let times = grouped.iter().map(|&r| [rows[r as usize].start, rows[r as usize].end]).collect();
-        Postings { lists, times, rows: grouped }
+        let entries = grouped
+            .iter()
+            .map(|&r| {
+                let row = &rows[r as usize];
+                Entry::new(row.start, row.end, r)
+            })
+            .collect();
+        Postings { lists, entries }
     }
 
     #[inline]
     pub(crate) fn get(&self, key: u32) -> Option<PostingRef<'_>> {
         let l = self.lists.get(&key)?;
         let (from, to) = (l.at as usize, l.at as usize + l.tier_ends[TIERS - 1] as usize);
-        Some(PostingRef { tier_ends: l.tier_ends, times: self.times.get(from..to)?, rows: self.rows.get(from..to)? })
+        Some(PostingRef { tier_ends: l.tier_ends, entries: self.entries.get(from..to)? })
     }
 
     /// Every key with its list, for validation.
@@ -146,8 +193,7 @@ impl Postings {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.lists.capacity() * (std::mem::size_of::<(u32, List)>() + 1)
-            + self.times.capacity() * 16
-            + self.rows.capacity() * 4
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
     }
 }
 
@@ -214,6 +260,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const _: () = assert!(std::mem::size_of::<Entry>() == 16);
+
     proptest! {
         #[test]
         fn lower_bounds_agree_with_partition_point(
@@ -223,22 +271,51 @@ mod tests {
                 0..6,
             ),
         ) {
-            let times: Vec<Vec<[i64; 2]>> = lists
+            let runs: Vec<Vec<Entry>> = lists
                 .iter()
                 .map(|(v, _)| {
                     let mut v = v.clone();
                     v.sort_unstable();
-                    v.into_iter().map(|x| [x, x]).collect()
+                    v.into_iter().map(|x| Entry::new(x, x.saturating_add(1), 0)).collect()
                 })
                 .collect();
-            let rows: Vec<Vec<u32>> = times.iter().map(|t| vec![0; t.len()]).collect();
-            let runs: Vec<Run<'_>> = times.iter().zip(&rows).map(|(t, r)| Run { times: t, rows: r }).collect();
+            let slices: Vec<&[Entry]> = runs.iter().map(Vec::as_slice).collect();
             let targets: Vec<i64> = lists.iter().map(|(_, t)| *t).collect();
             let mut out = Vec::new();
-            lower_bounds(&runs, &targets, &mut out);
-            for ((t, &target), got) in times.iter().zip(&targets).zip(&out) {
-                prop_assert_eq!(*got, t.partition_point(|v| v[0] < target));
+            lower_bounds(&slices, &targets, &mut out);
+            for ((run, &target), got) in runs.iter().zip(&targets).zip(&out) {
+                prop_assert_eq!(*got, run.partition_point(|e| e.start < target));
             }
         }
+
+        #[test]
+        fn end_fit_never_contradicts_the_exact_test(
+            start in prop_oneof![-10_000_000i64..10_000_000, any::<i64>()],
+            len in prop_oneof![1i64..5_000_000, 1i64..i64::MAX],
+            e_lo in prop_oneof![-20_000_000i64..20_000_000, any::<i64>()],
+            span in prop_oneof![0i64..10_000_000, any::<i64>()],
+        ) {
+            let end = start.saturating_add(len);
+            prop_assume!(end > start);
+            let e_hi = e_lo.saturating_add(span.max(0));
+            let entry = Entry::new(start, end, 7);
+            prop_assert!(entry.admits_end(end));
+            let exact = end > e_lo && end <= e_hi;
+            match entry.end_fit(e_lo, e_hi) {
+                Fit::In => prop_assert!(exact),
+                Fit::Out => prop_assert!(!exact),
+                Fit::Maybe => {}
+            }
+        }
+    }
+
+    #[test]
+    fn whole_seconds_settle_the_end_test() {
+        let s = 1_000 * MICROS_PER_SEC;
+        let entry = Entry::new(s, s + 3_600 * MICROS_PER_SEC, 0);
+        assert_eq!(entry.end_fit(s, s + 7_200 * MICROS_PER_SEC), Fit::In);
+        assert_eq!(entry.end_fit(s + 7_200 * MICROS_PER_SEC, i64::MAX), Fit::Out);
+        // An end exactly on the bound is within a second of it.
+        assert_eq!(entry.end_fit(s + 3_600 * MICROS_PER_SEC, i64::MAX), Fit::Maybe);
     }
 }

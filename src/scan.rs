@@ -6,7 +6,7 @@ use crate::plan::{Ranges, Resolved};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::postings::{Run, lower_bounds};
+use crate::postings::{Entry, Fit, lower_bounds};
 use crate::segment::{BLOCK, Family, Row, Segment, TIERS, TierScan};
 use crate::{Driver, WindowId};
 
@@ -236,26 +236,25 @@ fn scan_time<I: WindowId, S: Sink<I>>(
 /// One posting list's entries in one tier whose starts are in range, read
 /// front to back.
 struct Stream<'a, I> {
-    run: Run<'a>,
+    run: &'a [Entry],
     pos: usize,
     scan: &'a TierScan<I>,
 }
 
 impl<I> Stream<'_, I> {
-    /// Moves to the next entry whose end is in range and returns its start
-    /// and row; the entry's times are read from the list, not the row.
+    /// Moves to the next entry whose start is in range and whose end may be,
+    /// judged from the list alone.
     #[inline]
-    fn next(&mut self, q: &Resolved<I>) -> Option<(i64, u32)> {
-        while self.pos < self.run.len() {
-            let k = self.pos;
+    fn next(&mut self, q: &Resolved<I>) -> Option<(Entry, Fit)> {
+        while let Some(&e) = self.run.get(self.pos) {
             self.pos += 1;
-            let [start, end] = self.run.times[k];
-            if start >= self.scan.to {
+            if e.start >= self.scan.to {
                 self.pos = self.run.len();
                 return None;
             }
-            if q.tb.end_ok(end) {
-                return Some((start, self.run.rows[k]));
+            match e.end_fit(q.tb.e_lo, q.tb.e_hi) {
+                Fit::Out => {}
+                fit => return Some((e, fit)),
             }
         }
         None
@@ -283,7 +282,7 @@ fn scan_postings<'a, I: WindowId, S: Sink<I>>(
         let from = scan.after.map_or(scan.from, |(s, _)| s.max(scan.from));
         for p in &lists {
             let run = p.tier(t);
-            if run.len() > 0 {
+            if !run.is_empty() {
                 streams.push(Stream { run, pos: 0, scan });
                 runs.push(run);
                 froms.push(from);
@@ -296,11 +295,13 @@ fn scan_postings<'a, I: WindowId, S: Sink<I>>(
         s.pos = pos;
     }
     // Membership of the list proves the driving family's filter; the others,
-    // tombstones and the cursor's id at an equal start need the row.
+    // tombstones, ends near a bound and the cursor's id at an equal start need
+    // the row.
     let others = q.only_family() != Some(family);
     let any_dead = seg.has_dead();
     let verify = |row: &Row<I>, n: u32, scan: &TierScan<I>| {
         !(any_dead && seg.is_dead(n))
+            && q.tb.end_ok(row.end)
             && scan.inside(row.start, row.id)
             && (!others || q.filters_ok(row.charger, row.site, row.org))
     };
@@ -311,14 +312,16 @@ fn scan_postings<'a, I: WindowId, S: Sink<I>>(
     for mut s in streams {
         if S::COUNTING && !others && s.scan.after.is_none() {
             let mut n = 0u64;
-            while let Some((_, row)) = s.next(q) {
-                n += u64::from(!(any_dead && seg.is_dead(row)));
+            while let Some((e, fit)) = s.next(q) {
+                let alive = !(any_dead && seg.is_dead(e.row));
+                let ends_in = fit == Fit::In || q.tb.end_ok(seg.rows[e.row as usize].end);
+                n += u64::from(alive && ends_in);
             }
             sink.tally(n);
             continue;
         }
         let scan = s.scan;
-        let mut pull = || s.next(q).map(|(_, row)| (row, scan));
+        let mut pull = || s.next(q).map(|(e, _)| (e.row, scan));
         if !fetch_and_offer(seg, src, &mut pull, usize::MAX, &verify, sink) {
             return;
         }
@@ -336,10 +339,11 @@ fn merge_streams<I: WindowId, S: Sink<I>>(
     verify: impl Fn(&Row<I>, u32, &TierScan<I>) -> bool,
     sink: &mut S,
 ) {
-    let mut heads: BinaryHeap<Reverse<(i64, u32, usize)>> = BinaryHeap::with_capacity(streams.len());
+    // Each stream's next entry, keyed by start; the entry holds its row.
+    let mut heads: BinaryHeap<Reverse<(i64, usize, u32)>> = BinaryHeap::with_capacity(streams.len());
     for (i, s) in streams.iter_mut().enumerate() {
-        if let Some((start, row)) = s.next(q) {
-            heads.push(Reverse((start, row, i)));
+        if let Some((e, _)) = s.next(q) {
+            heads.push(Reverse((e.start, i, e.row)));
         }
     }
     loop {
@@ -348,13 +352,13 @@ fn merge_streams<I: WindowId, S: Sink<I>>(
         let bound = sink.start_bound().map(|(s, _)| s);
         let want = if bound.is_some() { BATCH } else { sink.room().clamp(1, BATCH) };
         let mut pull = || {
-            let Reverse((start, row, i)) = *heads.peek()?;
+            let Reverse((start, i, row)) = *heads.peek()?;
             if bound.is_some_and(|b| start > b) {
                 return None;
             }
             heads.pop();
-            if let Some((start, row)) = streams[i].next(q) {
-                heads.push(Reverse((start, row, i)));
+            if let Some((e, _)) = streams[i].next(q) {
+                heads.push(Reverse((e.start, i, e.row)));
             }
             Some((row, streams[i].scan))
         };

@@ -475,18 +475,19 @@ impl<I: WindowId> Segment<I> {
                 .collect();
             let mut total = 0u64;
             for (key, p) in self.postings(family).lists() {
-                let entries: Vec<(u32, i64, i64)> = p.entries().collect();
+                let entries = p.entries();
                 total += entries.len() as u64;
-                if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+                if !entries.windows(2).all(|w| w[0].row < w[1].row) {
                     return Err(format!("{family:?} posting {key} is not strictly ascending"));
                 }
                 let mut counts = [0u32; TIERS];
-                for &(r, start, end) in &entries {
+                for e in entries {
+                    let r = e.row;
                     if column.get(r as usize) != Some(&key) {
                         return Err(format!("{family:?} posting {key} holds row {r} of another entity"));
                     }
                     let row = self.row(r);
-                    if (row.start, row.end) != (start, end) {
+                    if row.start != e.start || !e.admits_end(row.end) {
                         return Err(format!("{family:?} posting {key} holds stale times for row {r}"));
                     }
                     counts[row.tier()] += 1;
