@@ -315,7 +315,11 @@ mod tests {
         let entry = Entry::new(s, s + 3_600 * MICROS_PER_SEC, 0);
         assert_eq!(entry.end_fit(s, s + 7_200 * MICROS_PER_SEC), Fit::In);
         assert_eq!(entry.end_fit(s + 7_200 * MICROS_PER_SEC, i64::MAX), Fit::Out);
-        // An end exactly on the bound is within a second of it.
-        assert_eq!(entry.end_fit(s + 3_600 * MICROS_PER_SEC, i64::MAX), Fit::Maybe);
+        // A whole-second length is exact: an end on the bound is settled.
+        assert_eq!(entry.end_fit(s + 3_600 * MICROS_PER_SEC, i64::MAX), Fit::Out);
+        // A bound inside the end's last second is not.
+        assert_eq!(entry.end_fit(s + 3_600 * MICROS_PER_SEC - 1, i64::MAX), Fit::Maybe);
+        let odd = Entry::new(s, s + 3_600 * MICROS_PER_SEC - 1, 0);
+        assert_eq!(odd.end_fit(s + 3_600 * MICROS_PER_SEC - 1, i64::MAX), Fit::Maybe);
     }
 }
