@@ -93,69 +93,89 @@ pub(crate) struct Postings {
 /// One key's list.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PostingRef<'a> {
+    /// Where the list begins in the family's array.
+    at: u32,
     tier_ends: [u32; TIERS],
     entries: &'a [Entry],
 }
 
 /// Half the window an interpolation guess is checked against.
-const GUESS_WINDOW: usize = 24;
+const GUESS_WINDOW: u32 = 24;
 
-/// For each run of entries (ascending starts), the first entry whose start
-/// is at least its target (`targets[i]` for `runs[i]`), written to `out[i]`.
+/// A walk over one list's entries in one tier: positions `pos..end` of the
+/// family's entry array, read front to back.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stream {
+    pub(crate) pos: u32,
+    pub(crate) end: u32,
+    /// The tier, for the caller.
+    pub(crate) tier: u32,
+    /// The start [`lower_bounds`] positions the walk at.
+    target: i64,
+    /// Upper end of the search, while it runs.
+    hi: u32,
+}
+
+impl Stream {
+    /// A walk over `run` (positions in the family's array) that will start at
+    /// the first entry whose start is at least `target`.
+    pub(crate) fn new(run: std::ops::Range<u32>, tier: usize, target: i64) -> Self {
+        Stream { pos: run.start, end: run.end, tier: tier as u32, target, hi: run.end }
+    }
+}
+
+/// Moves every stream to the first entry of its run whose start is at least
+/// its target.
 ///
-/// Every step is taken for all runs at once, so the cache misses of different
-/// lists overlap instead of queueing one search behind another. Long runs are
-/// first narrowed by interpolation (starts are spread roughly evenly in time),
-/// checked against a small window around the guess; a run the guess misses is
-/// still narrowed to one side, and a binary search in lockstep finishes the
-/// job. A list of 2,000 entries thus costs about four dependent reads, not
-/// eleven, and skewed lists fall back to plain binary search.
-pub(crate) fn lower_bounds(runs: &[&[Entry]], targets: &[i64], out: &mut Vec<usize>) {
-    debug_assert_eq!(runs.len(), targets.len());
-    // Invariant: every entry before `lo` starts before the target, every
+/// Every step is taken for all streams at once, so the cache misses of
+/// different lists overlap instead of queueing one search behind another.
+/// Long runs are first narrowed by interpolation (starts are spread roughly
+/// evenly in time), checked against a small window around the guess; a run
+/// the guess misses is still narrowed to one side, and a binary search in
+/// lockstep finishes the job. A list of 2,000 entries thus costs about four
+/// dependent reads, not eleven, and skewed lists fall back to plain binary
+/// search.
+pub(crate) fn lower_bounds(entries: &[Entry], streams: &mut [Stream]) {
+    // Invariant: every entry before `pos` starts before the target, every
     // entry from `hi` on starts at or after it.
-    out.clear();
-    out.resize(runs.len(), 0);
-    let lo = out;
-    let mut hi: Vec<usize> = runs.iter().map(|r| r.len()).collect();
     for _ in 0..2 {
-        for ((run, &t), (lo, hi)) in runs.iter().zip(targets).zip(lo.iter_mut().zip(hi.iter_mut())) {
-            let (l, h) = (*lo, *hi);
+        for s in streams.iter_mut() {
+            let (l, h, t) = (s.pos, s.hi, s.target);
             if h - l <= 4 * GUESS_WINDOW {
                 continue;
             }
-            let (a, b) = (run[l].start, run[h - 1].start);
+            let (a, b) = (entries[l as usize].start, entries[h as usize - 1].start);
             if t <= a {
-                *hi = l;
+                s.hi = l;
                 continue;
             }
             if t > b {
-                *lo = h;
+                s.pos = h;
                 continue;
             }
             let frac = (t as f64 - a as f64) / (b as f64 - a as f64);
-            let guess = l + ((h - l) as f64 * frac) as usize;
+            let guess = l + (f64::from(h - l) * frac) as u32;
             let (gl, gh) = (guess.saturating_sub(GUESS_WINDOW).max(l), (guess + GUESS_WINDOW).min(h));
-            if gl > l && run[gl].start >= t {
-                *hi = gl;
-            } else if gh < h && run[gh - 1].start < t {
-                *lo = gh;
+            if gl > l && entries[gl as usize].start >= t {
+                s.hi = gl;
+            } else if gh < h && entries[gh as usize - 1].start < t {
+                s.pos = gh;
             } else {
-                (*lo, *hi) = (gl, gh);
+                (s.pos, s.hi) = (gl, gh);
             }
         }
     }
-    let mut sizes: Vec<usize> = lo.iter().zip(&hi).map(|(l, h)| h - l).collect();
     loop {
         let mut active = false;
-        for ((run, &t), (base, size)) in runs.iter().zip(targets).zip(lo.iter_mut().zip(sizes.iter_mut())) {
-            if *size > 1 {
-                let half = *size / 2;
-                let mid = *base + half;
-                if run[mid].start < t {
-                    *base = mid;
+        for s in streams.iter_mut() {
+            let size = s.hi - s.pos;
+            if size > 1 {
+                let half = size / 2;
+                let mid = s.pos + half;
+                if entries[mid as usize].start < s.target {
+                    s.pos = mid;
                 }
-                *size -= half;
+                s.hi = s.pos + (size - half);
                 active = true;
             }
         }
@@ -163,10 +183,11 @@ pub(crate) fn lower_bounds(runs: &[&[Entry]], targets: &[i64], out: &mut Vec<usi
             break;
         }
     }
-    for ((run, &t), (base, &size)) in runs.iter().zip(targets).zip(lo.iter_mut().zip(&sizes)) {
-        if size == 1 && run[*base].start < t {
-            *base += 1;
+    for s in streams.iter_mut() {
+        if s.hi > s.pos && entries[s.pos as usize].start < s.target {
+            s.pos += 1;
         }
+        s.hi = s.end;
     }
 }
 
@@ -181,11 +202,11 @@ impl<'a> PostingRef<'a> {
         })
     }
 
-    /// The entries of tier `t`.
+    /// Positions of tier `t`'s entries in the family's array.
     #[inline]
-    pub(crate) fn tier(&self, t: usize) -> &'a [Entry] {
-        let from = if t == 0 { 0 } else { self.tier_ends[t - 1] as usize };
-        &self.entries[from..self.tier_ends[t] as usize]
+    pub(crate) fn tier_range(&self, t: usize) -> std::ops::Range<u32> {
+        let from = if t == 0 { 0 } else { self.tier_ends[t - 1] };
+        self.at + from..self.at + self.tier_ends[t]
     }
 
     /// All entries.
@@ -222,7 +243,13 @@ impl Postings {
     pub(crate) fn get(&self, key: u32) -> Option<PostingRef<'_>> {
         let l = self.lists.get(&key)?;
         let (from, to) = (l.at as usize, l.at as usize + l.tier_ends[TIERS - 1] as usize);
-        Some(PostingRef { tier_ends: l.tier_ends, entries: self.entries.get(from..to)? })
+        Some(PostingRef { at: l.at, tier_ends: l.tier_ends, entries: self.entries.get(from..to)? })
+    }
+
+    /// Every entry of the family, lists back to back.
+    #[inline]
+    pub(crate) fn all_entries(&self) -> &[Entry] {
+        &self.entries
     }
 
     /// Every key with its list, for validation.
@@ -314,20 +341,21 @@ mod tests {
                 0..6,
             ),
         ) {
-            let runs: Vec<Vec<Entry>> = lists
-                .iter()
-                .map(|(v, _)| {
-                    let mut v = v.clone();
-                    v.sort_unstable();
-                    v.into_iter().map(|x| Entry::new(x, x.saturating_add(1), 0)).collect()
-                })
-                .collect();
-            let slices: Vec<&[Entry]> = runs.iter().map(Vec::as_slice).collect();
-            let targets: Vec<i64> = lists.iter().map(|(_, t)| *t).collect();
-            let mut out = Vec::new();
-            lower_bounds(&slices, &targets, &mut out);
-            for ((run, &target), got) in runs.iter().zip(&targets).zip(&out) {
-                prop_assert_eq!(*got, run.partition_point(|e| e.start < target));
+            // All runs back to back in one array, as a family stores them.
+            let mut entries = Vec::new();
+            let mut streams = Vec::new();
+            let mut want = Vec::new();
+            for (t, (values, target)) in lists.iter().enumerate() {
+                let mut v = values.clone();
+                v.sort_unstable();
+                let at = entries.len() as u32;
+                entries.extend(v.iter().map(|&x| Entry::new(x, x.saturating_add(1), 0)));
+                streams.push(Stream::new(at..entries.len() as u32, t, *target));
+                want.push(at as usize + v.partition_point(|&x| x < *target));
+            }
+            lower_bounds(&entries, &mut streams);
+            for (s, w) in streams.iter().zip(&want) {
+                prop_assert_eq!(s.pos as usize, *w);
             }
         }
 

@@ -141,14 +141,14 @@ impl<I: WindowId> Query<I> {
     /// Only windows of one of these chargers. An empty list matches nothing.
     #[must_use]
     pub fn chargers(mut self, ids: impl IntoIterator<Item = ChargerId>) -> Self {
-        self.chargers = Some(ids.into_iter().collect());
+        self.chargers = Some(canonical(ids));
         self
     }
 
     /// Only windows of one of these sites. An empty list matches nothing.
     #[must_use]
     pub fn sites(mut self, ids: impl IntoIterator<Item = SiteId>) -> Self {
-        self.sites = Some(ids.into_iter().collect());
+        self.sites = Some(canonical(ids));
         self
     }
 
@@ -156,7 +156,7 @@ impl<I: WindowId> Query<I> {
     /// their descendants). Intersected with the scope; an empty list matches nothing.
     #[must_use]
     pub fn organizations(mut self, ids: impl IntoIterator<Item = OrgId>) -> Self {
-        self.orgs = Some(ids.into_iter().collect());
+        self.orgs = Some(canonical(ids));
         self
     }
 
@@ -261,4 +261,13 @@ impl TimeBox {
         let to = self.s_hi.min(self.e_hi.saturating_sub(min_len).saturating_add(1));
         (from, to)
     }
+}
+
+/// An id list as a set: sorted, without repeats, so equal sets compare and
+/// digest equally.
+fn canonical<T: Ord>(ids: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut v: Vec<T> = ids.into_iter().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }

@@ -3,10 +3,12 @@
 
 use crate::memtable::Memtable;
 use crate::plan::{Ranges, Resolved};
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::collections::binary_heap::PeekMut;
 
-use crate::postings::{Entry, Fit, lower_bounds};
+use crate::postings::{Entry, Fit, Stream, lower_bounds};
 use crate::segment::{BLOCK, Family, Row, Segment, TIERS, TierScan};
 use crate::{Driver, WindowId};
 
@@ -149,7 +151,7 @@ impl<I> Sink<I> for Counter {
 }
 
 /// Posting rows read ahead at a time.
-const BATCH: usize = 16;
+const BATCH: usize = 32;
 
 /// Tiers are visited longest first: in `(start, id)` order their matches come
 /// earliest, so they fill the page and let the other tiers stop sooner.
@@ -233,189 +235,198 @@ fn scan_time<I: WindowId, S: Sink<I>>(
     }
 }
 
-/// One posting list's entries in one tier whose starts are in range, read
-/// front to back.
-struct Stream<'a, I> {
-    run: &'a [Entry],
-    pos: usize,
-    scan: &'a TierScan<I>,
+/// Working memory of posting scans, kept per thread so a query allocates
+/// nothing for its streams, merge heap or row batches.
+#[derive(Default)]
+struct Scratch {
+    streams: Vec<Stream>,
+    heap: Vec<Reverse<(i64, u32)>>,
+    batch: Vec<(u32, u32)>,
 }
 
-impl<I> Stream<'_, I> {
-    /// Moves to the next entry whose start is in range and whose end may be,
-    /// judged from the list alone.
-    #[inline]
-    fn next(&mut self, q: &Resolved<I>) -> Option<(Entry, Fit)> {
-        while let Some(&e) = self.run.get(self.pos) {
-            self.pos += 1;
-            if e.start >= self.scan.to {
-                self.pos = self.run.len();
-                return None;
-            }
-            match e.end_fit(q.tb.e_lo, q.tb.e_hi) {
-                Fit::Out => {}
-                fit => return Some((e, fit)),
-            }
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The next entry of `s` whose start is in range and whose end may be,
+/// judged from the list alone.
+#[inline]
+fn next_entry<I>(entries: &[Entry], s: &mut Stream, to: i64, q: &Resolved<I>) -> Option<(Entry, Fit)> {
+    while s.pos < s.end {
+        let e = entries[s.pos as usize];
+        s.pos += 1;
+        if e.start >= to {
+            s.pos = s.end;
+            return None;
         }
-        None
+        match e.end_fit(q.tb.e_lo, q.tb.e_hi) {
+            Fit::Out => {}
+            fit => return Some((e, fit)),
+        }
     }
+    None
 }
 
-fn scan_postings<'a, I: WindowId, S: Sink<I>>(
-    seg: &'a Segment<I>,
+fn scan_postings<I: WindowId, S: Sink<I>>(
+    seg: &Segment<I>,
     src: u32,
-    r: &'a [TierScan<I>; TIERS],
+    r: &[TierScan<I>; TIERS],
     q: &Resolved<I>,
     family: Family,
     sink: &mut S,
 ) {
     let Some(keys) = q.keys(family) else { return };
     let postings = seg.postings(family);
-    let lists: Vec<_> = keys.iter().filter_map(|&k| postings.get(k)).collect();
-    let mut streams: Vec<Stream<'a, I>> = Vec::new();
-    let mut runs = Vec::new();
-    let mut froms = Vec::new();
-    for (t, scan) in r.iter().enumerate() {
-        if scan.is_empty() {
-            continue;
-        }
-        let from = scan.after.map_or(scan.from, |(s, _)| s.max(scan.from));
-        for p in &lists {
-            let run = p.tier(t);
-            if !run.is_empty() {
-                streams.push(Stream { run, pos: 0, scan });
-                runs.push(run);
-                froms.push(from);
+    let entries = postings.all_entries();
+    let mut scratch = SCRATCH.with_borrow_mut(std::mem::take);
+    let streams = &mut scratch.streams;
+    streams.clear();
+    for &k in keys {
+        let Some(p) = postings.get(k) else { continue };
+        for (t, scan) in r.iter().enumerate() {
+            let run = p.tier_range(t);
+            if !scan.is_empty() && !run.is_empty() {
+                let from = scan.after.map_or(scan.from, |(s, _)| s.max(scan.from));
+                streams.push(Stream::new(run, t, from));
             }
         }
     }
-    let mut at = Vec::new();
-    lower_bounds(&runs, &froms, &mut at);
-    for (s, &pos) in streams.iter_mut().zip(&at) {
-        s.pos = pos;
-    }
+    lower_bounds(entries, streams);
     // Membership of the list proves the driving family's filter; the others,
     // tombstones, ends near a bound and the cursor's id at an equal start need
     // the row.
     let others = q.only_family() != Some(family);
     let any_dead = seg.has_dead();
-    let verify = |row: &Row<I>, n: u32, scan: &TierScan<I>| {
+    let verify = |row: &Row<I>, n: u32, tier: u32| {
         !(any_dead && seg.is_dead(n))
             && q.tb.end_ok(row.end)
-            && scan.inside(row.start, row.id)
+            && r[tier as usize].inside(row.start, row.id)
             && (!others || q.filters_ok(row.charger, row.site, row.org))
     };
     if S::ORDERED {
-        merge_streams(seg, src, q, streams, verify, sink);
-        return;
-    }
-    for mut s in streams {
-        if S::COUNTING && !others && s.scan.after.is_none() {
-            let mut n = 0u64;
-            while let Some((e, fit)) = s.next(q) {
-                let alive = !(any_dead && seg.is_dead(e.row));
-                let ends_in = fit == Fit::In || q.tb.end_ok(seg.rows[e.row as usize].end);
-                n += u64::from(alive && ends_in);
+        merge_streams(seg, src, q, entries, r, &mut scratch, verify, sink);
+    } else {
+        let Scratch { streams, batch, .. } = &mut scratch;
+        for s in streams.iter_mut() {
+            let scan = &r[s.tier as usize];
+            if S::COUNTING && !others && scan.after.is_none() {
+                let mut n = 0u64;
+                while let Some((e, fit)) = next_entry(entries, s, scan.to, q) {
+                    let alive = !(any_dead && seg.is_dead(e.row));
+                    let ends_in = fit == Fit::In || q.tb.end_ok(seg.rows[e.row as usize].end);
+                    n += u64::from(alive && ends_in);
+                }
+                sink.tally(n);
+                continue;
             }
-            sink.tally(n);
-            continue;
-        }
-        let scan = s.scan;
-        let mut pull = || s.next(q).map(|(e, _)| (e.row, scan));
-        if !fetch_and_offer(seg, src, &mut pull, usize::MAX, &verify, sink) {
-            return;
+            let tier = s.tier;
+            let mut pull = || next_entry(entries, s, scan.to, q).map(|(e, _)| (e.row, tier));
+            if !fetch_and_offer(seg, src, &mut pull, batch, &verify, sink) {
+                break;
+            }
         }
     }
+    SCRATCH.with_borrow_mut(|s| *s = scratch);
 }
 
 /// Feeds the streams' entries to an ordered sink in ascending start order,
 /// reading rows only for entries the sink still has room for: a page of 50
 /// reads about 50 rows however many entries the lists hold.
+#[allow(clippy::too_many_arguments)]
 fn merge_streams<I: WindowId, S: Sink<I>>(
     seg: &Segment<I>,
     src: u32,
     q: &Resolved<I>,
-    mut streams: Vec<Stream<'_, I>>,
-    verify: impl Fn(&Row<I>, u32, &TierScan<I>) -> bool,
+    entries: &[Entry],
+    r: &[TierScan<I>; TIERS],
+    scratch: &mut Scratch,
+    verify: impl Fn(&Row<I>, u32, u32) -> bool,
     sink: &mut S,
 ) {
-    // Each stream's next entry, keyed by start; the entry holds its row.
-    let mut heads: BinaryHeap<Reverse<(i64, usize, u32)>> = BinaryHeap::with_capacity(streams.len());
+    let Scratch { streams, heap, batch } = scratch;
+    // Each stream's next entry, keyed by start (the heap holds the stream's
+    // number; the stream's position holds the entry).
+    heap.clear();
     for (i, s) in streams.iter_mut().enumerate() {
-        if let Some((e, _)) = s.next(q) {
-            heads.push(Reverse((e.start, i, e.row)));
+        if let Some((e, _)) = next_entry(entries, s, r[s.tier as usize].to, q) {
+            s.pos -= 1;
+            heap.push(Reverse((e.start, i as u32)));
         }
     }
+    let mut heads = BinaryHeap::from(std::mem::take(heap));
     loop {
         // Entries at the page's last start may still enter it (ids decide);
         // entries past it cannot.
-        let bound = sink.start_bound().map(|(s, _)| s);
-        let want = if bound.is_some() { BATCH } else { sink.room().clamp(1, BATCH) };
-        let mut pull = || {
-            let Reverse((start, i, row)) = *heads.peek()?;
-            if bound.is_some_and(|b| start > b) {
-                return None;
+        let bound = sink.start_bound().map_or(i64::MAX, |(s, _)| s);
+        let want = if bound < i64::MAX { BATCH } else { sink.room().clamp(1, BATCH) };
+        batch.clear();
+        while batch.len() < want {
+            let Some(mut top) = heads.peek_mut() else { break };
+            let Reverse((start, i)) = *top;
+            if start > bound {
+                break;
             }
-            heads.pop();
-            if let Some((e, _)) = streams[i].next(q) {
-                heads.push(Reverse((e.start, i, e.row)));
+            let s = &mut streams[i as usize];
+            batch.push((entries[s.pos as usize].row, s.tier));
+            s.pos += 1;
+            match next_entry(entries, s, r[s.tier as usize].to, q) {
+                Some((e, _)) => {
+                    s.pos -= 1;
+                    // Replacing the top sifts once; popping and pushing twice.
+                    *top = Reverse((e.start, i));
+                }
+                None => {
+                    PeekMut::pop(top);
+                }
             }
-            Some((row, streams[i].scan))
-        };
-        let mut pulled = 0;
-        let mut counted = || {
-            let next = pull();
-            pulled += usize::from(next.is_some());
-            next
-        };
-        fetch_and_offer(seg, src, &mut counted, want, &verify, sink);
-        if pulled < want {
-            return;
+        }
+        touch_rows(seg, batch.iter().map(|&(row, _)| row));
+        for &(n, tier) in batch.iter() {
+            let row = &seg.rows[n as usize];
+            if verify(row, n, tier) {
+                sink.offer(Hit { start: row.start, id: row.id, src, row: n });
+            }
+        }
+        if batch.len() < want {
+            break;
         }
     }
+    *heap = heads.into_vec();
 }
 
-/// Reads the rows of up to `limit` entries from `pull`, [`BATCH`] at a time
-/// so their cache misses overlap, and offers those that pass `verify`.
-/// Returns `false` once an unordered sink refuses a hit.
-fn fetch_and_offer<'s, I: WindowId + 's, S: Sink<I>>(
+/// Loads the rows numbered `rows` so their cache misses overlap: the loads
+/// are independent, and the rows are then read from cache.
+#[inline]
+fn touch_rows<I: WindowId>(seg: &Segment<I>, rows: impl Iterator<Item = u32>) {
+    let folded = rows.fold(0i64, |acc, n| acc ^ seg.rows[n as usize].start);
+    std::hint::black_box(folded);
+}
+
+/// Reads the rows of the entries from `pull`, [`BATCH`] at a time so their
+/// cache misses overlap, and offers those that pass `verify`. Returns `false`
+/// once the sink refuses a hit.
+fn fetch_and_offer<I: WindowId, S: Sink<I>>(
     seg: &Segment<I>,
     src: u32,
-    pull: &mut impl FnMut() -> Option<(u32, &'s TierScan<I>)>,
-    limit: usize,
-    verify: &impl Fn(&Row<I>, u32, &TierScan<I>) -> bool,
+    pull: &mut impl FnMut() -> Option<(u32, u32)>,
+    batch: &mut Vec<(u32, u32)>,
+    verify: &impl Fn(&Row<I>, u32, u32) -> bool,
     sink: &mut S,
 ) -> bool {
-    let mut left = limit;
-    while left > 0 {
-        let ask = BATCH.min(left);
-        let mut numbers = [0u32; BATCH];
-        let mut scans: [Option<&TierScan<I>>; BATCH] = [None; BATCH];
-        let mut got = 0;
-        while got < ask {
-            let Some((row, scan)) = pull() else { break };
-            (numbers[got], scans[got]) = (row, Some(scan));
-            got += 1;
-        }
-        if got == 0 {
-            return true;
-        }
-        left -= got;
-        let batch: [Row<I>; BATCH] = std::array::from_fn(|k| seg.rows[numbers[k.min(got - 1)] as usize]);
-        for k in 0..got {
-            let (r, n) = (&batch[k], numbers[k]);
-            if scans[k].is_some_and(|scan| verify(r, n, scan))
-                && !sink.offer(Hit { start: r.start, id: r.id, src, row: n })
-                && !S::ORDERED
-            {
+    loop {
+        batch.clear();
+        batch.extend(std::iter::from_fn(&mut *pull).take(BATCH));
+        touch_rows(seg, batch.iter().map(|&(row, _)| row));
+        for &(n, tier) in batch.iter() {
+            let r = &seg.rows[n as usize];
+            if verify(r, n, tier) && !sink.offer(Hit { start: r.start, id: r.id, src, row: n }) {
                 return false;
             }
         }
-        if got < ask {
+        if batch.len() < BATCH {
             return true;
         }
     }
-    true
 }
 
 fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<I>, sink: &mut S) {
