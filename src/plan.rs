@@ -101,6 +101,7 @@ impl<I: WindowId> Resolved<I> {
 
     #[inline]
     pub(crate) fn filters_ok(&self, charger: u32, site: u32, org: u32) -> bool {
+        #[inline]
         fn any_of(set: &Option<Vec<u32>>, key: u32) -> bool {
             match set {
                 None => true,

@@ -194,6 +194,7 @@ fn scan_time<I: WindowId, S: Sink<I>>(
     q: &Resolved<I>,
     sink: &mut S,
 ) {
+    let filtered = q.has_filters();
     for t in TIER_VISIT {
         let scan = &r[t];
         let (lo, hi) = (scan.lo as usize, scan.hi as usize);
@@ -221,7 +222,7 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                 let n = (b * BLOCK) as u32 + mask.trailing_zeros();
                 mask &= mask - 1;
                 let row = &seg.rows[n as usize];
-                if q.filters_ok(row.charger, row.site, row.org)
+                if (!filtered || q.filters_ok(row.charger, row.site, row.org))
                     && !sink.offer(Hit { start: row.start, id: row.id, src, row: n })
                 {
                     break 'tier;
