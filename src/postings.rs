@@ -219,23 +219,16 @@ impl Postings {
     /// Groups the rows of `column` (one dense key per row, [`NONE`] for none)
     /// of a segment whose rows are `rows`, split in tiers ending at `tier_ends`.
     pub(crate) fn build<I: WindowId>(column: &[u32], rows: &[Row<I>], tier_ends: [u32; TIERS]) -> Self {
-        let (keys, offsets, grouped) = group_rows(column);
+        let (keys, offsets, entries) = group_entries(column, rows);
         let mut lists = FxHashMap::with_capacity_and_hasher(keys.len(), Default::default());
         for (k, &key) in keys.iter().enumerate() {
-            let list = &grouped[offsets[k] as usize..offsets[k + 1] as usize];
+            let list = &entries[offsets[k] as usize..offsets[k + 1] as usize];
             let mut ends = [0u32; TIERS];
             for (t, e) in ends.iter_mut().enumerate() {
-                *e = list.partition_point(|&r| r < tier_ends[t]) as u32;
+                *e = list.partition_point(|e| e.row < tier_ends[t]) as u32;
             }
             lists.insert(key, List { at: offsets[k], tier_ends: ends });
         }
-        let entries = grouped
-            .iter()
-            .map(|&r| {
-                let row = &rows[r as usize];
-                Entry::new(row.start, row.end, r)
-            })
-            .collect();
         Postings { lists, entries }
     }
 
@@ -263,11 +256,15 @@ impl Postings {
     }
 }
 
-/// Rows grouped by key, each group in row order, keys ascending, as flat
-/// arrays `(keys, offsets, rows)`: a counting sort when keys are few relative
-/// to rows, else a sort of packed pairs. Flat arrays keep the build from
-/// scattering thousands of short-lived allocations among the long-lived ones.
-fn group_rows(column: &[u32]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+/// The rows' entries grouped by key, each group in row order, keys
+/// ascending, as flat arrays `(keys, offsets, entries)`. When keys are few
+/// relative to rows, a counting sort reads the rows in order and scatters
+/// each entry to its place (writes that miss cache do not stall the way
+/// reads do); otherwise packed `(key, row)` pairs are sorted. Flat arrays keep
+/// the build from scattering thousands of short-lived allocations among the
+/// long-lived ones.
+fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>]) -> (Vec<u32>, Vec<u32>, Vec<Entry>) {
+    let entry = |r: usize| Entry::new(rows[r].start, rows[r].end, r as u32);
     let Some(max_key) = column.iter().copied().filter(|&k| k != NONE).max() else {
         return (Vec::new(), vec![0], Vec::new());
     };
@@ -280,11 +277,11 @@ fn group_rows(column: &[u32]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
         for i in 1..starts.len() {
             starts[i] += starts[i - 1];
         }
-        let mut rows = vec![0u32; starts[universe] as usize];
+        let mut entries = vec![Entry::new(0, 1, 0); starts[universe] as usize];
         let mut fill = starts.clone();
         for (row, &k) in column.iter().enumerate() {
             if k != NONE {
-                rows[fill[k as usize] as usize] = row as u32;
+                entries[fill[k as usize] as usize] = entry(row);
                 fill[k as usize] += 1;
             }
         }
@@ -296,7 +293,7 @@ fn group_rows(column: &[u32]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
                 offsets.push(starts[k + 1]);
             }
         }
-        return (keys, offsets, rows);
+        return (keys, offsets, entries);
     }
     let mut pairs: Vec<u64> = column
         .iter()
@@ -317,8 +314,8 @@ fn group_rows(column: &[u32]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
         }
     }
     offsets.push(pairs.len() as u32);
-    let rows = pairs.into_iter().map(|p| p as u32).collect();
-    (keys, offsets, rows)
+    let entries = pairs.into_iter().map(|p| entry(p as u32 as usize)).collect();
+    (keys, offsets, entries)
 }
 
 #[cfg(test)]
