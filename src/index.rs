@@ -411,34 +411,30 @@ impl<I: WindowId, P> Index<I, P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn bulk_insert(&mut self, windows: impl IntoIterator<Item = (Window<I>, P)>) -> Result<(), Error> {
-        let items: Vec<(Window<I>, P)> = windows.into_iter().collect();
-        if items.is_empty() {
-            return Ok(());
-        }
-        let total = self.len as u64 + items.len() as u64;
-        if total >= u64::from(NONE) || self.payloads.len() as u64 + items.len() as u64 >= u64::from(NONE) {
-            return Err(Error::CapacityExceeded(u64::from(NONE) - 1));
-        }
-        for (w, _) in &items {
-            self.orgs.require(w.org())?;
-        }
-        if !self.is_empty()
-            && let Some(id) = items.iter().map(|(w, _)| w.id()).find(|&id| self.locate(id).is_some())
-        {
-            return Err(Error::DuplicateId(id.to_string()));
-        }
-        if self.chargers.len() + items.len() >= NONE as usize || self.sites.len() + items.len() >= NONE as usize {
-            // Interning cannot run out part-way: there are fewer new keys than items.
-            return Err(Error::CapacityExceeded(u64::from(NONE) - 1));
-        }
         // Rows first carry the position of their item; once the segment has
         // sorted them, payloads are laid out in row order, so the payloads of a
-        // page sit together in memory.
-        let mut rows = Vec::with_capacity(items.len());
-        let mut payloads = Vec::with_capacity(items.len());
-        for (i, (w, payload)) in items.into_iter().enumerate() {
-            rows.push(self.make_row(&w, i as u32)?);
+        // page sit together in memory. Nothing is visible until the segment is
+        // pushed: on an error the index is unchanged (the id dictionaries may
+        // keep keys no window uses, which no query can observe).
+        let windows = windows.into_iter();
+        let mut rows = Vec::with_capacity(windows.size_hint().0);
+        let mut payloads = Vec::with_capacity(windows.size_hint().0);
+        for (w, payload) in windows {
+            if self.len as u64 + rows.len() as u64 + 1 >= u64::from(NONE)
+                || self.payloads.len() as u64 + rows.len() as u64 + 1 >= u64::from(NONE)
+            {
+                return Err(Error::CapacityExceeded(u64::from(NONE) - 1));
+            }
+            rows.push(self.make_row(&w, rows.len() as u32)?);
             payloads.push(Some(payload));
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if !self.is_empty()
+            && let Some(id) = rows.iter().map(|r| r.id).find(|&id| self.locate(id).is_some())
+        {
+            return Err(Error::DuplicateId(id.to_string()));
         }
         let mut seg = Segment::build(rows);
         // The segment's id index is sorted: a repeated id sits next to itself.

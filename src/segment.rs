@@ -159,31 +159,36 @@ pub(crate) enum Family {
     Org,
 }
 
+/// Sorts rows by `(tier, start, id)`, the segment's order. Merged segments
+/// arrive as a few sorted runs, which the stable sort merges in linear time;
+/// bulk loads arrive in any order: large ones are sorted in two halves on two
+/// threads, whose runs the stable sort then merges. Keys are unique (ids are),
+/// so stability never changes the result.
+fn sort_rows<I: WindowId>(rows: &mut [Row<I>]) {
+    let key = |r: &Row<I>| (r.tier(), r.start, r.id);
+    let descents = rows.windows(2).filter(|w| key(&w[0]) > key(&w[1])).count();
+    if descents > FEW_RUNS {
+        if rows.len() >= PARALLEL_BUILD_ROWS {
+            let (left, right) = rows.split_at_mut(rows.len() / 2);
+            std::thread::scope(|scope| {
+                let helper = scope.spawn(|| left.sort_unstable_by_key(key));
+                right.sort_unstable_by_key(key);
+                // A panic on the helper would be a bug; the stable sort below
+                // still sorts everything.
+                let _ = helper.join();
+            });
+        } else {
+            rows.sort_unstable_by_key(key);
+        }
+    }
+    rows.sort_by_key(key);
+}
+
 impl<I: WindowId> Segment<I> {
     /// Builds a segment from rows in any order. Ids must be unique.
     pub(crate) fn build(mut rows: Vec<Row<I>>) -> Self {
         debug_assert!(rows.len() < NONE as usize, "segment too large for u32 row numbers");
-        // Split by tier first (so comparisons need not compute it), then sort
-        // each tier by (start, id). The stable sort merges the sorted runs that
-        // merged segments arrive as in linear time.
-        let mut by_tier: [Vec<Row<I>>; TIERS] = Default::default();
-        for r in rows.drain(..) {
-            by_tier[r.tier()].push(r);
-        }
-        for part in &mut by_tier {
-            // Merged segments arrive as a few sorted runs, which the stable
-            // sort merges in linear time; bulk loads arrive in any order, which
-            // the unstable sort handles faster. Keys are unique either way.
-            let descents = part.windows(2).filter(|w| (w[0].start, w[0].id) > (w[1].start, w[1].id)).count();
-            if descents <= FEW_RUNS {
-                part.sort_by_key(|r| (r.start, r.id));
-            } else {
-                part.sort_unstable_by_key(|r| (r.start, r.id));
-            }
-        }
-        for part in by_tier {
-            rows.extend(part);
-        }
+        sort_rows(&mut rows);
         let n = rows.len();
         let mut seg = Segment { dead_bits: vec![0; n.div_ceil(64)], ..Default::default() };
         let mut tiers = [Tier::default(); TIERS];
@@ -205,6 +210,9 @@ impl<I: WindowId> Segment<I> {
         let rows = &seg.rows;
         // The id index, the sorted ends and the postings are independent: on
         // large segments they are built on two threads.
+        let tier_ends = tiers.map(|t| t.hi);
+        let column = |f: fn(&Row<I>) -> u32| -> Vec<u32> { rows.iter().map(f).collect() };
+        // Split so the two halves take about as long.
         let id_index = || {
             let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, i as u32)).collect();
             by_id.sort_unstable_by_key(|&(id, _)| id);
@@ -212,12 +220,11 @@ impl<I: WindowId> Segment<I> {
             let id_rows: Vec<u32> = by_id.iter().map(|&(_, r)| r).collect();
             let mut ends: Vec<i64> = rows.iter().map(|r| r.end).collect();
             ends.sort_unstable();
-            (ids, id_rows, ends)
+            let by_org = Postings::build(&column(|r| r.org), rows, tier_ends);
+            (ids, id_rows, ends, by_org)
         };
-        let tier_ends = tiers.map(|t| t.hi);
         let postings = || {
-            let column = |f: fn(&Row<I>) -> u32| -> Vec<u32> { rows.iter().map(f).collect() };
-            let (chargers, sites, orgs) = (column(|r| r.charger), column(|r| r.site), column(|r| r.org));
+            let (chargers, sites) = (column(|r| r.charger), column(|r| r.site));
             let mut max_end = Vec::with_capacity(n.div_ceil(BLOCK));
             let mut min_end = Vec::with_capacity(n.div_ceil(BLOCK));
             for chunk in rows.chunks(BLOCK) {
@@ -226,15 +233,11 @@ impl<I: WindowId> Segment<I> {
             }
             let start_dirs = tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| rows[i].start));
             (
-                [
-                    Postings::build(&chargers, rows, tier_ends),
-                    Postings::build(&sites, rows, tier_ends),
-                    Postings::build(&orgs, rows, tier_ends),
-                ],
+                [Postings::build(&chargers, rows, tier_ends), Postings::build(&sites, rows, tier_ends)],
                 (max_end, min_end, start_dirs),
             )
         };
-        let ((ids, id_rows, ends), (postings, blocks)) = if n >= PARALLEL_BUILD_ROWS {
+        let ((ids, id_rows, ends, by_org), (postings, blocks)) = if n >= PARALLEL_BUILD_ROWS {
             std::thread::scope(|scope| {
                 let helper = scope.spawn(id_index);
                 let p = postings();
@@ -244,7 +247,7 @@ impl<I: WindowId> Segment<I> {
         } else {
             (id_index(), postings())
         };
-        let [by_charger, by_site, by_org] = postings;
+        let [by_charger, by_site] = postings;
         (seg.by_charger, seg.by_site, seg.by_org) = (by_charger, by_site, by_org);
         (seg.block_max_end, seg.block_min_end, seg.start_dirs) = blocks;
         (seg.ids_sorted, seg.id_rows, seg.ends_sorted) = (ids, id_rows, ends);
