@@ -1,5 +1,8 @@
 //! The index: windows, payloads, the organization tree, and the operations on them.
 
+use std::sync::Arc;
+
+use crate::compaction::{self, Compactor};
 use crate::cursor::{self, CursorKey, Position};
 use crate::dict::Dict;
 use crate::memtable::Memtable;
@@ -7,7 +10,7 @@ use crate::org::{OrgSet, OrgTree};
 use crate::plan::{self, Resolved};
 use crate::query::TimeBox;
 use crate::scan::{self, Counter, Hit, IdTopK, MEMTABLE, StartTopK};
-use crate::segment::{NONE, Row, Segment};
+use crate::segment::{NONE, Row, Segment, SegmentData};
 use crate::{
     ChargerId, Driver, Entry, Error, Explain, MAX_PAGE_SIZE, Order, OrgId, Page, Query, SiteId, Status, Timestamp,
     Window, WindowId,
@@ -38,12 +41,19 @@ pub struct IndexBuilder<I, P> {
     key: Option<CursorKey>,
     orgs: Vec<(OrgId, Option<OrgId>)>,
     write_buffer: Option<usize>,
+    inline_merge_rows: Option<usize>,
     _types: std::marker::PhantomData<fn() -> (I, P)>,
 }
 
 impl<I, P> Default for IndexBuilder<I, P> {
     fn default() -> Self {
-        IndexBuilder { key: None, orgs: Vec::new(), write_buffer: None, _types: std::marker::PhantomData }
+        IndexBuilder {
+            key: None,
+            orgs: Vec::new(),
+            write_buffer: None,
+            inline_merge_rows: None,
+            _types: std::marker::PhantomData,
+        }
     }
 }
 
@@ -76,6 +86,25 @@ impl<I, P> IndexBuilder<I, P> {
     #[must_use]
     pub fn write_buffer(mut self, windows: usize) -> Self {
         self.write_buffer = Some(windows.clamp(1, 65_536));
+        self
+    }
+
+    /// Segment merges of at most this many rows run on the writing thread;
+    /// larger ones run on a background thread while writes go on (default
+    /// 4,096, a few hundred microseconds of work). `0` sends every merge to
+    /// the background; a large value keeps every merge on the writer (and
+    /// its pauses with it).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::Index;
+    /// let index: Index<u64, ()> = Index::builder().inline_merge_rows(0).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn inline_merge_rows(mut self, rows: usize) -> Self {
+        self.inline_merge_rows = Some(rows);
         self
     }
 }
@@ -123,6 +152,7 @@ impl<I: WindowId, P> IndexBuilder<I, P> {
             sites: Dict::default(),
             key: self.key.unwrap_or_else(CursorKey::random),
             write_buffer: self.write_buffer.unwrap_or(DEFAULT_WRITE_BUFFER),
+            compactor: Compactor::new(self.inline_merge_rows.unwrap_or(compaction::INLINE_ROWS)),
         })
     }
 
@@ -187,6 +217,7 @@ pub struct Index<I, P> {
     sites: Dict<SiteId>,
     key: CursorKey,
     write_buffer: usize,
+    compactor: Compactor<I>,
 }
 
 impl<I: WindowId, P> Default for Index<I, P> {
@@ -436,21 +467,44 @@ impl<I: WindowId, P> Index<I, P> {
         {
             return Err(Error::DuplicateId(id.to_string()));
         }
-        let mut seg = Segment::build(rows);
+        let mut data = SegmentData::build(rows);
         // The segment's id index is sorted: a repeated id sits next to itself.
-        if let Some(pair) = seg.ids_sorted.windows(2).find(|p| p[0] == p[1]) {
+        if let Some(pair) = data.ids_sorted.windows(2).find(|p| p[0] == p[1]) {
             return Err(Error::DuplicateId(pair[0].to_string()));
         }
         let base = self.payloads.len() as u32;
         self.payloads.reserve(payloads.len());
-        for (r, row) in seg.rows.iter_mut().enumerate() {
+        for (r, row) in data.rows.iter_mut().enumerate() {
             self.payloads.push(payloads[row.slot as usize].take());
             row.slot = base + r as u32;
         }
-        self.len += seg.len();
-        self.segments.push(seg);
-        self.rebalance();
+        self.len += data.len();
+        self.segments.push(Segment::from_data(Arc::new(data)));
+        self.compactor.maintain(&mut self.segments);
         Ok(())
+    }
+
+    /// Waits for the segment merges running in the background, installs
+    /// them, and merges until segment sizes are geometric again. Writes never
+    /// need it (merges install themselves at later writes); call it before
+    /// measuring, snapshotting, or handing the index to readers that should
+    /// meet as few segments as possible.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Timestamp, Window};
+    /// let mut index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).inline_merge_rows(0).build()?;
+    /// for i in 0..10_000 {
+    ///     let s = Timestamp::from_secs(i * 60)?;
+    ///     index.insert(Window::new(i as u64, s, Timestamp::from_secs(i * 60 + 30)?, OrgId(1))?, ())?;
+    /// }
+    /// index.compact();
+    /// assert_eq!(index.len(), 10_000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compact(&mut self) {
+        self.compactor.finish(&mut self.segments);
     }
 
     /// The page of windows matching `query`, in its order, starting after its
@@ -724,7 +778,7 @@ impl<I: WindowId, P> Index<I, P> {
     fn plan_by_id(&self, q: &Resolved<I>, need: usize) -> (Driver, plan::Ranges<I>, f64) {
         let ranges = plan::ranges(&self.segments, q, false);
         let (driver, collect_cost) = plan::choose(&self.segments, &ranges, q, None);
-        let total = self.segments.iter().map(Segment::len).sum::<usize>() as f64;
+        let total = self.segments.iter().map(|s| s.len()).sum::<usize>() as f64;
         let matches = collect_cost.min(plan::range_rows(&ranges) as f64);
         let walk_cost = (need as f64 * total / matches.max(1.0)).min(total);
         if walk_cost < collect_cost { (Driver::IdOrder, ranges, walk_cost) } else { (driver, ranges, collect_cost) }
@@ -836,11 +890,7 @@ impl<I: WindowId, P> Index<I, P> {
                 let row = seg.row(r);
                 // A segment mostly dead is rebuilt from its live rows.
                 if seg.len() >= 2 * self.write_buffer && seg.dead.len() as usize * 2 > seg.len() {
-                    let rows = live_rows(seg);
-                    self.segments[s] = Segment::build(rows);
-                    if self.segments[s].len() == 0 {
-                        self.segments.remove(s);
-                    }
+                    self.compactor.rebuild(&mut self.segments, s);
                 }
                 row
             }
@@ -896,30 +946,12 @@ impl<I: WindowId, P> Index<I, P> {
         if self.mem.len() >= self.write_buffer {
             let rows = self.mem.take();
             self.segments.push(Segment::build(rows));
-            self.rebalance();
+            self.compactor.maintain(&mut self.segments);
+        } else if self.compactor.running() > 0 {
+            self.compactor.poll(&mut self.segments);
         }
         Ok(())
     }
-
-    /// Keeps segment sizes geometric (each at least four times the next), so a
-    /// query meets O(log n) segments and each row is rewritten O(log n) times.
-    fn rebalance(&mut self) {
-        while let [.., a, b] = self.segments.as_slice() {
-            if b.live() * 4 < a.live() {
-                break;
-            }
-            let merged = self.segments.split_off(self.segments.len() - 2);
-            let rows: Vec<Row<I>> = merged.iter().flat_map(live_rows).collect();
-            if !rows.is_empty() {
-                self.segments.push(Segment::build(rows));
-            }
-        }
-        self.segments.retain(|s| s.live() > 0);
-    }
-}
-
-fn live_rows<I: WindowId>(seg: &Segment<I>) -> Vec<Row<I>> {
-    (0..seg.len() as u32).filter(|&r| !seg.is_dead(r)).map(|r| seg.row(r)).collect()
 }
 
 fn order_byte(order: Order) -> u8 {

@@ -62,6 +62,7 @@
 #![doc = include_str!("../docs/design.md")]
 #![deny(missing_docs)]
 
+mod compaction;
 mod cursor;
 mod dict;
 mod directory;

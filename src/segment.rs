@@ -9,6 +9,8 @@
 //! that cannot hold a match. Deletions only set a tombstone bit; merging
 //! segments drops dead rows.
 
+use std::sync::Arc;
+
 use roaring::RoaringBitmap;
 
 use crate::WindowId;
@@ -100,8 +102,10 @@ impl<I: WindowId> TierScan<I> {
     }
 }
 
+/// A segment's rows and indexes: immutable once built, so a background merge
+/// may read them (through an `Arc`) while the writer keeps deleting.
 #[derive(Clone, Debug)]
-pub(crate) struct Segment<I> {
+pub(crate) struct SegmentData<I> {
     /// Row-major: a page's rows are read whole, one cache line each.
     pub(crate) rows: Vec<Row<I>>,
     pub(crate) tiers: [Tier; TIERS],
@@ -120,17 +124,11 @@ pub(crate) struct Segment<I> {
     pub(crate) by_charger: Postings,
     pub(crate) by_site: Postings,
     pub(crate) by_org: Postings,
-    /// Tombstones: one bit per row for checks, a bitmap for iteration.
-    dead_bits: Vec<u64>,
-    pub(crate) dead: RoaringBitmap,
-    /// For each dead row, a distinct position in `ends_sorted` holding its end,
-    /// so dead rows with `end <= t` are counted without visiting them.
-    dead_by_end: RoaringBitmap,
 }
 
-impl<I> Default for Segment<I> {
+impl<I> Default for SegmentData<I> {
     fn default() -> Self {
-        Segment {
+        SegmentData {
             rows: Vec::new(),
             tiers: [Tier::default(); TIERS],
             block_max_end: Vec::new(),
@@ -144,9 +142,6 @@ impl<I> Default for Segment<I> {
             by_charger: Postings::default(),
             by_site: Postings::default(),
             by_org: Postings::default(),
-            dead_bits: Vec::new(),
-            dead: RoaringBitmap::new(),
-            dead_by_end: RoaringBitmap::new(),
         }
     }
 }
@@ -164,11 +159,11 @@ pub(crate) enum Family {
 /// bulk loads arrive in any order: large ones are sorted in two halves on two
 /// threads, whose runs the stable sort then merges. Keys are unique (ids are),
 /// so stability never changes the result.
-fn sort_rows<I: WindowId>(rows: &mut [Row<I>]) {
+fn sort_rows<I: WindowId>(rows: &mut [Row<I>], parallel: bool) {
     let key = |r: &Row<I>| (r.tier(), r.start, r.id);
     let descents = rows.windows(2).filter(|w| key(&w[0]) > key(&w[1])).count();
     if descents > FEW_RUNS {
-        if rows.len() >= PARALLEL_BUILD_ROWS {
+        if parallel && rows.len() >= PARALLEL_BUILD_ROWS {
             let (left, right) = rows.split_at_mut(rows.len() / 2);
             std::thread::scope(|scope| {
                 let helper = scope.spawn(|| left.sort_unstable_by_key(key));
@@ -184,13 +179,24 @@ fn sort_rows<I: WindowId>(rows: &mut [Row<I>]) {
     rows.sort_by_key(key);
 }
 
-impl<I: WindowId> Segment<I> {
-    /// Builds a segment from rows in any order. Ids must be unique.
-    pub(crate) fn build(mut rows: Vec<Row<I>>) -> Self {
+impl<I: WindowId> SegmentData<I> {
+    /// Builds a segment from rows in any order, on two threads if it is
+    /// large. Ids must be unique.
+    pub(crate) fn build(rows: Vec<Row<I>>) -> Self {
+        SegmentData::build_with(rows, true)
+    }
+
+    /// Builds a segment on this thread only (background merges leave the
+    /// other core to the writer).
+    pub(crate) fn build_serial(rows: Vec<Row<I>>) -> Self {
+        SegmentData::build_with(rows, false)
+    }
+
+    fn build_with(mut rows: Vec<Row<I>>, parallel: bool) -> Self {
         debug_assert!(rows.len() < NONE as usize, "segment too large for u32 row numbers");
-        sort_rows(&mut rows);
+        sort_rows(&mut rows, parallel);
         let n = rows.len();
-        let mut seg = Segment { dead_bits: vec![0; n.div_ceil(64)], ..Default::default() };
+        let mut seg = SegmentData::default();
         let mut tiers = [Tier::default(); TIERS];
         let mut cursor = 0u32;
         for (t, tier) in tiers.iter_mut().enumerate() {
@@ -237,7 +243,7 @@ impl<I: WindowId> Segment<I> {
                 (max_end, min_end, start_dirs),
             )
         };
-        let ((ids, id_rows, ends, by_org), (postings, blocks)) = if n >= PARALLEL_BUILD_ROWS {
+        let ((ids, id_rows, ends, by_org), (postings, blocks)) = if parallel && n >= PARALLEL_BUILD_ROWS {
             std::thread::scope(|scope| {
                 let helper = scope.spawn(id_index);
                 let p = postings();
@@ -260,10 +266,6 @@ impl<I: WindowId> Segment<I> {
         self.rows.len()
     }
 
-    pub(crate) fn live(&self) -> usize {
-        self.len() - self.dead.len() as usize
-    }
-
     pub(crate) fn postings(&self, family: Family) -> &Postings {
         match family {
             Family::Charger => &self.by_charger,
@@ -277,45 +279,10 @@ impl<I: WindowId> Segment<I> {
         self.rows[r as usize]
     }
 
-    #[inline]
-    pub(crate) fn is_dead(&self, r: u32) -> bool {
-        self.dead_bits[r as usize / 64] & (1 << (r % 64)) != 0
-    }
-
-    /// Whether any row is dead (most large segments have none for a while).
-    #[inline]
-    pub(crate) fn has_dead(&self) -> bool {
-        !self.dead.is_empty()
-    }
-
-    /// The tombstone bits of block `b` (blocks and words both span 64 rows).
-    #[inline]
-    pub(crate) fn dead_word(&self, b: usize) -> u64 {
-        self.dead_bits[b]
-    }
-
-    pub(crate) fn kill(&mut self, r: u32) {
-        debug_assert!(!self.is_dead(r), "row {r} killed twice");
-        self.dead_bits[r as usize / 64] |= 1 << (r % 64);
-        self.dead.insert(r);
-        let end = self.rows[r as usize].end;
-        let mut p = self.end_position(end, |e| e < end);
-        // Equal ends share a run of positions; take the first one still free.
-        while self.dead_by_end.contains(p) {
-            p += 1;
-        }
-        debug_assert_eq!(self.ends_sorted.get(p as usize), Some(&end), "dead_by_end ran past the run of equal ends");
-        self.dead_by_end.insert(p);
-    }
-
-    /// The live row holding `id`, if any.
-    pub(crate) fn find(&self, id: I) -> Option<u32> {
+    /// The row holding `id`, dead or alive.
+    pub(crate) fn row_of(&self, id: I) -> Option<u32> {
         let k = self.id_position(id);
-        if self.ids_sorted.get(k) != Some(&id) {
-            return None;
-        }
-        let r = self.id_rows[k];
-        (!self.is_dead(r)).then_some(r)
+        (self.ids_sorted.get(k) == Some(&id)).then(|| self.id_rows[k])
     }
 
     /// Position in `ids_sorted` of the first id `>= id`.
@@ -331,14 +298,14 @@ impl<I: WindowId> Segment<I> {
     /// The first row of tier `t` whose start satisfies `pred` no more;
     /// `pred` is `s < at` or `s <= at`.
     #[inline]
-    fn start_point(&self, t: usize, at: i64, pred: impl Fn(i64) -> bool) -> usize {
+    pub(crate) fn start_point(&self, t: usize, at: i64, pred: impl Fn(i64) -> bool) -> usize {
         self.start_dirs[t].partition_point(at, |i| self.rows[i].start, pred)
     }
 
     /// The first position of `ends_sorted` where `pred` (`e < at` or
     /// `e <= at`) turns false.
     #[inline]
-    fn end_position(&self, at: i64, pred: impl Fn(i64) -> bool) -> u32 {
+    pub(crate) fn end_position(&self, at: i64, pred: impl Fn(i64) -> bool) -> u32 {
         self.end_dir.partition_point(at, |i| self.ends_sorted[i], pred) as u32
     }
 
@@ -367,25 +334,6 @@ impl<I: WindowId> Segment<I> {
         TierScan { lo: a as u32, hi: b as u32, from, to, after }
     }
 
-    /// Number of live rows with `start < t`: in each tier a row prefix, less
-    /// the tombstones in it.
-    pub(crate) fn live_start_below(&self, t: i64) -> u64 {
-        self.tiers
-            .iter()
-            .enumerate()
-            .map(|(k, tier)| {
-                let end = self.start_point(k, t, |s| s < t) as u32;
-                u64::from(end - tier.lo) - self.dead.range_cardinality(tier.lo..end)
-            })
-            .sum()
-    }
-
-    /// Number of live rows with `end <= t`.
-    pub(crate) fn live_end_at_most(&self, t: i64) -> u64 {
-        let p = self.end_position(t, |e| e <= t);
-        u64::from(p) - self.dead_by_end.range_cardinality(0..p)
-    }
-
     /// Approximate bytes of memory held (capacity, not length, of every vector;
     /// bitmaps by their serialized size, close to their in-memory size).
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -401,9 +349,6 @@ impl<I: WindowId> Segment<I> {
             + self.start_dirs.iter().map(Directory::heap_bytes).sum::<usize>()
             + self.end_dir.heap_bytes()
             + v(&self.id_fences)
-            + v(&self.dead_bits)
-            + self.dead.serialized_size()
-            + self.dead_by_end.serialized_size()
             + self.by_charger.heap_bytes()
             + self.by_site.heap_bytes()
             + self.by_org.heap_bytes()
@@ -514,6 +459,128 @@ impl<I: WindowId> Segment<I> {
             if total != with_key {
                 return Err(format!("{family:?} postings hold {total} rows, column has {with_key}"));
             }
+        }
+        Ok(())
+    }
+}
+
+/// A segment as the index holds it: shared, immutable data and this copy's
+/// tombstones. Deleting sets a tombstone here without touching the data, so
+/// a merge reading the data elsewhere is never disturbed.
+#[derive(Clone, Debug)]
+pub(crate) struct Segment<I> {
+    data: Arc<SegmentData<I>>,
+    /// Tombstones: one bit per row for checks, a bitmap for iteration.
+    dead_bits: Vec<u64>,
+    pub(crate) dead: RoaringBitmap,
+    /// For each dead row, a distinct position in `ends_sorted` holding its end,
+    /// so dead rows with `end <= t` are counted without visiting them.
+    dead_by_end: RoaringBitmap,
+}
+
+impl<I> std::ops::Deref for Segment<I> {
+    type Target = SegmentData<I>;
+
+    #[inline]
+    fn deref(&self) -> &SegmentData<I> {
+        &self.data
+    }
+}
+
+impl<I: WindowId> Segment<I> {
+    /// Builds a segment from rows in any order. Ids must be unique.
+    pub(crate) fn build(rows: Vec<Row<I>>) -> Self {
+        Segment::from_data(Arc::new(SegmentData::build(rows)))
+    }
+
+    /// A segment over `data`, with no row dead.
+    pub(crate) fn from_data(data: Arc<SegmentData<I>>) -> Self {
+        let n = data.len();
+        Segment {
+            data,
+            dead_bits: vec![0; n.div_ceil(64)],
+            dead: RoaringBitmap::new(),
+            dead_by_end: RoaringBitmap::new(),
+        }
+    }
+
+    /// The shared data, for a merge to read.
+    pub(crate) fn data(&self) -> &Arc<SegmentData<I>> {
+        &self.data
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.len() - self.dead.len() as usize
+    }
+
+    #[inline]
+    pub(crate) fn is_dead(&self, r: u32) -> bool {
+        self.dead_bits[r as usize / 64] & (1 << (r % 64)) != 0
+    }
+
+    /// Whether any row is dead (most large segments have none for a while).
+    #[inline]
+    pub(crate) fn has_dead(&self) -> bool {
+        !self.dead.is_empty()
+    }
+
+    /// The tombstone bits of block `b` (blocks and words both span 64 rows).
+    #[inline]
+    pub(crate) fn dead_word(&self, b: usize) -> u64 {
+        self.dead_bits[b]
+    }
+
+    pub(crate) fn kill(&mut self, r: u32) {
+        debug_assert!(!self.is_dead(r), "row {r} killed twice");
+        self.dead_bits[r as usize / 64] |= 1 << (r % 64);
+        self.dead.insert(r);
+        let end = self.rows[r as usize].end;
+        let mut p = self.end_position(end, |e| e < end);
+        // Equal ends share a run of positions; take the first one still free.
+        while self.dead_by_end.contains(p) {
+            p += 1;
+        }
+        debug_assert_eq!(self.ends_sorted.get(p as usize), Some(&end), "dead_by_end ran past the run of equal ends");
+        self.dead_by_end.insert(p);
+    }
+
+    /// The live row holding `id`, if any.
+    pub(crate) fn find(&self, id: I) -> Option<u32> {
+        self.row_of(id).filter(|&r| !self.is_dead(r))
+    }
+
+    /// Number of live rows with `start < t`: in each tier a row prefix, less
+    /// the tombstones in it.
+    pub(crate) fn live_start_below(&self, t: i64) -> u64 {
+        self.tiers
+            .iter()
+            .enumerate()
+            .map(|(k, tier)| {
+                let end = self.start_point(k, t, |s| s < t) as u32;
+                u64::from(end - tier.lo) - self.dead.range_cardinality(tier.lo..end)
+            })
+            .sum()
+    }
+
+    /// Number of live rows with `end <= t`.
+    pub(crate) fn live_end_at_most(&self, t: i64) -> u64 {
+        let p = self.end_position(t, |e| e <= t);
+        u64::from(p) - self.dead_by_end.range_cardinality(0..p)
+    }
+
+    /// Approximate bytes of memory held, data and tombstones.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.data.heap_bytes()
+            + self.dead_bits.capacity() * 8
+            + self.dead.serialized_size()
+            + self.dead_by_end.serialized_size()
+    }
+
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        self.data.check_invariants()?;
+        let n = self.len();
+        if self.dead_bits.len() != n.div_ceil(64) {
+            return Err("tombstone bits do not cover the rows".into());
         }
         let bits: u64 = self.dead_bits.iter().map(|w| u64::from(w.count_ones())).sum();
         if bits != self.dead.len() || self.dead.iter().any(|r| !self.is_dead(r) || r as usize >= n) {

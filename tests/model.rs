@@ -113,6 +113,8 @@ enum Op {
     Count(Q),
     PageStart(Q),
     PageNext(usize),
+    /// Waits for background merges and installs them.
+    Compact,
 }
 
 /// The oracle: a `Vec` of windows with payloads and a parent map.
@@ -212,13 +214,15 @@ fn same(got: &[mwindex::Entry<'_, u64, u32>], want: &[(W, u32)]) {
     assert_eq!(got, want);
 }
 
-fn run(write_buffer: usize, tree: Vec<Option<u64>>, ops: Vec<Op>) {
-    run_on(write_buffer, tree, Vec::new(), ops);
+fn run(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, ops: Vec<Op>) {
+    run_on(write_buffer, inline_merge, tree, Vec::new(), ops);
 }
 
 /// Like [`run`], with `initial` windows bulk-loaded first (as one segment).
-fn run_on(write_buffer: usize, tree: Vec<Option<u64>>, initial: Vec<W>, ops: Vec<Op>) {
-    let mut builder = Index::<u64, u32>::builder().write_buffer(write_buffer);
+/// `inline_merge` is the merge size above which merges run in the background
+/// (0: all of them, racing with the operations that follow).
+fn run_on(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, initial: Vec<W>, ops: Vec<Op>) {
+    let mut builder = Index::<u64, u32>::builder().write_buffer(write_buffer).inline_merge_rows(inline_merge);
     let mut model = Model::default();
     for (i, parent) in tree.iter().enumerate() {
         let id = i as u64 + 1;
@@ -307,6 +311,7 @@ fn run_on(write_buffer: usize, tree: Vec<Option<u64>>, initial: Vec<W>, ops: Vec
                     }
                 }
             }
+            Op::Compact => index.compact(),
             Op::MoveOrg(org, parent) => {
                 let got = index.move_organization(OrgId(org), parent.map(OrgId));
                 let cycle = parent.is_some_and(|p| model.within(p, org));
@@ -489,6 +494,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => query().prop_map(Op::Count),
         3 => query().prop_map(Op::PageStart),
         6 => (1usize..=5).prop_map(Op::PageNext),
+        1 => Just(Op::Compact),
     ]
 }
 
@@ -520,10 +526,11 @@ proptest! {
     #[test]
     fn engine_matches_model(
         write_buffer in prop_oneof![1usize..=8, Just(256usize)],
+        inline_merge in prop_oneof![Just(usize::MAX), Just(0usize), 1usize..=24],
         tree in tree(),
         ops in prop::collection::vec(op(), 1..80),
     ) {
-        run(write_buffer, tree, ops);
+        run(write_buffer, inline_merge, tree, ops);
     }
 }
 
@@ -565,10 +572,11 @@ proptest! {
     #[test]
     fn large_segments_match_model(
         seed in any::<u64>(),
+        inline_merge in prop_oneof![Just(4_096usize), Just(0usize)],
         tree in tree(),
         ops in prop::collection::vec(op(), 1..40),
     ) {
-        run_on(64, tree, seeded_windows(70_000, seed), ops);
+        run_on(64, inline_merge, tree, seeded_windows(70_000, seed), ops);
     }
 }
 

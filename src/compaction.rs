@@ -1,0 +1,297 @@
+//! Compaction: merging segments so a query meets few of them, without
+//! pausing the writer.
+//!
+//! Segments are kept geometric (each at least [`FACTOR`] times the live rows
+//! of all newer ones it could absorb), so there are `O(log n)` of them and a
+//! row is rewritten `O(log n)` times. A merge of at most the configured inline
+//! budget of rows runs on the writer's thread (a few hundred microseconds at
+//! most); a larger one runs on a background thread over the inputs' shared,
+//! immutable data, while the writer goes on. Deletes that land on an input
+//! meanwhile are only tombstones on the writer's side; when the merge is
+//! installed (at the writer's next call), the rows that died since it began
+//! are found by id in the output and killed there too. Until then queries
+//! read the inputs, which stay correct: a merge changes where rows are, never
+//! what the index holds.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use roaring::RoaringBitmap;
+
+use crate::WindowId;
+use crate::segment::{Row, Segment, SegmentData};
+
+/// Each segment holds at least this many times the rows of the newer
+/// segments a merge would fold into it.
+pub(crate) const FACTOR: usize = 4;
+
+/// Merges of at most this many rows run on the writer's thread by default.
+pub(crate) const INLINE_ROWS: usize = 4_096;
+
+/// Background merges running at once.
+const MAX_JOBS: usize = 2;
+
+/// Segments beyond this make the writer wait for a background merge: under
+/// a sustained write rate above what merging keeps up with, the writer slows
+/// down instead of queries.
+const MAX_SEGMENTS: usize = 96;
+
+/// A merge running in the background.
+struct Job<I> {
+    /// The inputs' data, oldest first, and their tombstones when it began.
+    inputs: Vec<(Arc<SegmentData<I>>, RoaringBitmap)>,
+    handle: JoinHandle<SegmentData<I>>,
+}
+
+/// The merges in flight and the policy that starts them.
+pub(crate) struct Compactor<I> {
+    jobs: Vec<Job<I>>,
+    inline_rows: usize,
+}
+
+impl<I> Compactor<I> {
+    pub(crate) fn new(inline_rows: usize) -> Self {
+        Compactor { jobs: Vec::new(), inline_rows }
+    }
+
+    /// Merges in flight.
+    pub(crate) fn running(&self) -> usize {
+        self.jobs.len()
+    }
+}
+
+impl<I> Clone for Compactor<I> {
+    /// A clone starts with no merge in flight: the clone of the index still
+    /// holds the inputs, so it is complete without them.
+    fn clone(&self) -> Self {
+        Compactor::new(self.inline_rows)
+    }
+}
+
+impl<I> std::fmt::Debug for Compactor<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compactor").field("running", &self.jobs.len()).field("inline_rows", &self.inline_rows).finish()
+    }
+}
+
+impl<I: WindowId> Compactor<I> {
+    /// Whether `seg` is the input of a merge in flight (it must then stay
+    /// where it is, neither dropped nor rebuilt, until the merge installs).
+    pub(crate) fn is_busy(&self, seg: &Segment<I>) -> bool {
+        self.jobs.iter().any(|j| j.inputs.iter().any(|(d, _)| Arc::ptr_eq(d, seg.data())))
+    }
+
+    /// Installs every finished merge, starts the merges the policy calls for,
+    /// and drops segments with no live row. Called by the writer after every
+    /// change to the segment list and whenever it writes.
+    pub(crate) fn maintain(&mut self, segments: &mut Vec<Segment<I>>) {
+        self.install_finished(segments, false);
+        loop {
+            let busy: Vec<bool> = segments.iter().map(|s| self.is_busy(s)).collect();
+            segments.retain({
+                let mut i = 0;
+                move |s| {
+                    let keep = s.live() > 0 || busy[i];
+                    i += 1;
+                    keep
+                }
+            });
+            let sizes: Vec<usize> = segments.iter().map(Segment::live).collect();
+            let busy: Vec<bool> = segments.iter().map(|s| self.is_busy(s)).collect();
+            let Some(run) = plan(&sizes, &busy) else { break };
+            let rows: usize = sizes[run.clone()].iter().sum();
+            if rows <= self.inline_rows {
+                merge_inline(segments, run);
+                continue;
+            }
+            if self.jobs.len() < MAX_JOBS {
+                self.spawn(segments, run);
+                continue;
+            }
+            // No room for the large merge: fold the small newest segments on
+            // this thread so they do not pile up meanwhile.
+            match small_run(&sizes, &busy, self.inline_rows) {
+                Some(run) => merge_inline(segments, run),
+                None if segments.len() > MAX_SEGMENTS => self.install_finished(segments, true),
+                None => break,
+            }
+        }
+    }
+
+    /// Installs finished merges, if any finished; cheap enough for every write.
+    #[inline]
+    pub(crate) fn poll(&mut self, segments: &mut Vec<Segment<I>>) {
+        if self.jobs.iter().any(|j| j.handle.is_finished()) {
+            self.maintain(segments);
+        }
+    }
+
+    /// Waits for every merge in flight, installs it, and merges until the
+    /// policy is satisfied.
+    pub(crate) fn finish(&mut self, segments: &mut Vec<Segment<I>>) {
+        loop {
+            self.install_finished(segments, true);
+            self.maintain(segments);
+            if self.jobs.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Replaces segment `s`, mostly dead, by a copy of its live rows: on this
+    /// thread if small, else in the background. A segment in a merge is left
+    /// alone (the merge drops its dead rows).
+    pub(crate) fn rebuild(&mut self, segments: &mut Vec<Segment<I>>, s: usize) {
+        if self.is_busy(&segments[s]) {
+            return;
+        }
+        if segments[s].live() <= self.inline_rows || self.jobs.len() >= MAX_JOBS {
+            merge_inline(segments, s..s + 1);
+        } else {
+            self.spawn(segments, s..s + 1);
+        }
+    }
+
+    /// Starts a background merge of `segments[run]`; merges inline if the
+    /// thread cannot be started.
+    fn spawn(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>) {
+        let inputs: Vec<(Arc<SegmentData<I>>, RoaringBitmap)> =
+            segments[run.clone()].iter().map(|s| (Arc::clone(s.data()), s.dead.clone())).collect();
+        let work = inputs.clone();
+        let started = std::thread::Builder::new().name("mwindex-merge".into()).spawn(move || {
+            let rows: Vec<Row<I>> = work.iter().flat_map(|(data, dead)| live_rows(data, dead)).collect();
+            // One thread: the writer keeps the other core.
+            SegmentData::build_serial(rows)
+        });
+        match started {
+            Ok(handle) => self.jobs.push(Job { inputs, handle }),
+            Err(_) => merge_inline(segments, run),
+        }
+    }
+
+    /// Installs finished merges; with `wait`, waits for the oldest one first.
+    fn install_finished(&mut self, segments: &mut Vec<Segment<I>>, wait: bool) {
+        let mut i = 0;
+        let mut waited = !wait;
+        while i < self.jobs.len() {
+            if !waited || self.jobs[i].handle.is_finished() {
+                waited = true;
+                let job = self.jobs.remove(i);
+                install(segments, job);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// The newest run of segments the policy merges next, among those after the
+/// newest busy one: starting from the newest, older segments join while the
+/// run's rows times [`FACTOR`] reach the next older segment's.
+pub(crate) fn plan(sizes: &[usize], busy: &[bool]) -> Option<Range<usize>> {
+    let n = sizes.len();
+    let first_free = busy.iter().rposition(|&b| b).map_or(0, |i| i + 1);
+    if n < first_free + 2 {
+        return None;
+    }
+    let mut lo = n - 1;
+    let mut rows = sizes[lo];
+    while lo > first_free && rows.saturating_mul(FACTOR) >= sizes[lo - 1] {
+        lo -= 1;
+        rows += sizes[lo];
+    }
+    (lo < n - 1).then_some(lo..n)
+}
+
+/// The longest run of at least two newest free segments holding at most
+/// `budget` rows together.
+fn small_run(sizes: &[usize], busy: &[bool], budget: usize) -> Option<Range<usize>> {
+    let n = sizes.len();
+    let first_free = busy.iter().rposition(|&b| b).map_or(0, |i| i + 1);
+    let mut lo = n;
+    let mut rows = 0usize;
+    while lo > first_free && rows + sizes[lo - 1] <= budget {
+        lo -= 1;
+        rows += sizes[lo];
+    }
+    (n >= 2 && lo + 2 <= n).then_some(lo..n)
+}
+
+fn live_rows<I: WindowId>(data: &SegmentData<I>, dead: &RoaringBitmap) -> impl Iterator<Item = Row<I>> {
+    data.rows.iter().enumerate().filter(|&(r, _)| !dead.contains(r as u32)).map(|(_, row)| *row)
+}
+
+/// Merges `segments[run]` on this thread.
+fn merge_inline<I: WindowId>(segments: &mut Vec<Segment<I>>, run: Range<usize>) {
+    let rows: Vec<Row<I>> = segments[run.clone()].iter().flat_map(|s| live_rows(s, &s.dead)).collect();
+    if rows.is_empty() {
+        segments.drain(run);
+    } else {
+        segments.splice(run, [Segment::build(rows)]);
+    }
+}
+
+/// Puts a finished merge in place of its inputs, killing in the output the
+/// rows that died in the inputs since the merge began.
+fn install<I: WindowId>(segments: &mut Vec<Segment<I>>, job: Job<I>) {
+    let Ok(data) = job.handle.join() else {
+        // The merge panicked (a bug): the inputs are still in place and
+        // complete, so nothing is lost; a later merge retries.
+        return;
+    };
+    let first = &job.inputs[0].0;
+    let Some(at) = segments.iter().position(|s| Arc::ptr_eq(s.data(), first)) else {
+        debug_assert!(false, "a merge's inputs left the index while it ran");
+        return;
+    };
+    let run = at..at + job.inputs.len();
+    let in_place = segments
+        .get(run.clone())
+        .is_some_and(|inputs| inputs.iter().zip(&job.inputs).all(|(s, (d, _))| Arc::ptr_eq(s.data(), d)));
+    if !in_place {
+        debug_assert!(false, "a merge's inputs moved while it ran");
+        return;
+    }
+    let mut out = Segment::from_data(Arc::new(data));
+    for (seg, (_, dead_then)) in segments[run.clone()].iter().zip(&job.inputs) {
+        for r in &(&seg.dead - dead_then) {
+            let id = seg.row(r).id;
+            match out.row_of(id) {
+                Some(o) => out.kill(o),
+                None => debug_assert!(false, "row {r} live when the merge began is missing from it"),
+            }
+        }
+    }
+    if out.live() == 0 {
+        segments.drain(run);
+    } else {
+        segments.splice(run, [out]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_folds_the_newest_segments_geometrically() {
+        let free = |n| vec![false; n];
+        assert_eq!(plan(&[10_000, 256], &free(2)), None);
+        // 256 * 4 >= 256, then 512 * 4 >= 1000, then 1512 * 4 < 10,000.
+        assert_eq!(plan(&[10_000, 1_000, 256, 256], &free(4)), Some(1..4));
+        assert_eq!(plan(&[1_000, 256], &free(2)), Some(0..2));
+        assert_eq!(plan(&[10_000_000, 300], &free(2)), None);
+        // Busy segments and everything older stay out.
+        assert_eq!(plan(&[100, 100, 100], &[false, true, false]), None);
+        assert_eq!(plan(&[100, 100, 100, 100], &[true, false, false, false]), Some(1..4));
+    }
+
+    #[test]
+    fn small_runs_stay_within_budget() {
+        let free = vec![false; 5];
+        assert_eq!(small_run(&[50_000, 1_000, 1_000, 256, 256], &free, 4_096), Some(1..5));
+        assert_eq!(small_run(&[50_000, 4_000, 256], &free, 4_096), None);
+        assert_eq!(small_run(&[50_000, 256, 256], &[false, true, false], 4_096), None);
+    }
+}
