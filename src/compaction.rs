@@ -30,7 +30,7 @@ pub(crate) const FACTOR: usize = 4;
 pub(crate) const INLINE_ROWS: usize = 4_096;
 
 /// Background merges running at once.
-const MAX_JOBS: usize = 2;
+const MAX_JOBS: usize = 1;
 
 /// Segments beyond this make the writer wait for a background merge: under
 /// a sustained write rate above what merging keeps up with, the writer slows
