@@ -27,7 +27,7 @@ use crate::segment::{Row, Segment, SegmentData};
 pub(crate) const FACTOR: usize = 4;
 
 /// Merges of at most this many rows run on the writer's thread by default.
-pub(crate) const INLINE_ROWS: usize = 4_096;
+pub(crate) const INLINE_ROWS: usize = 2_048;
 
 /// Background merges running at once.
 const MAX_JOBS: usize = 1;
@@ -140,17 +140,18 @@ impl<I: WindowId> Compactor<I> {
     }
 
     /// Replaces segment `s`, mostly dead, by a copy of its live rows: on this
-    /// thread if small, else in the background. A segment in a merge is left
-    /// alone (the merge drops its dead rows).
+    /// thread if small, else in the background once a merge slot is free. A
+    /// segment in a merge is left alone (the merge drops its dead rows).
     pub(crate) fn rebuild(&mut self, segments: &mut Vec<Segment<I>>, s: usize) {
         if self.is_busy(&segments[s]) {
             return;
         }
-        if segments[s].live() <= self.inline_rows || self.jobs.len() >= MAX_JOBS {
+        if segments[s].live() <= self.inline_rows {
             merge_inline(segments, s..s + 1);
-        } else {
+        } else if self.jobs.len() < MAX_JOBS {
             self.spawn(segments, s..s + 1);
         }
+        // Otherwise later: the next delete that finds it mostly dead asks again.
     }
 
     /// Starts a background merge of `segments[run]`; merges inline if the

@@ -91,7 +91,7 @@ impl<I, P> IndexBuilder<I, P> {
 
     /// Segment merges of at most this many rows run on the writing thread;
     /// larger ones run on a background thread while writes go on (default
-    /// 4,096, a few hundred microseconds of work). `0` sends every merge to
+    /// 2,048, a few hundred microseconds of work). `0` sends every merge to
     /// the background; a large value keeps every merge on the writer (and
     /// its pauses with it).
     ///

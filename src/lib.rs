@@ -76,7 +76,6 @@ mod plan;
 mod postings;
 mod query;
 mod scan;
-mod search;
 mod segment;
 mod time;
 mod window;

@@ -16,7 +16,6 @@ use roaring::RoaringBitmap;
 use crate::WindowId;
 use crate::directory::{Directory, PER_BUCKET};
 use crate::postings::Postings;
-use crate::search::{self, fences};
 
 /// Rows per block of the max-end / min-end augmentation.
 pub(crate) const BLOCK: usize = 64;
@@ -119,8 +118,8 @@ pub(crate) struct SegmentData<I> {
     /// Radix directories over each tier's starts and over `ends_sorted`.
     start_dirs: [Directory; TIERS],
     end_dir: Directory,
-    /// Fence samples of `ids_sorted` (ids are not spread like times).
-    id_fences: Vec<I>,
+    /// A radix directory over the ids' prefixes.
+    id_dir: Directory,
     pub(crate) by_charger: Postings,
     pub(crate) by_site: Postings,
     pub(crate) by_org: Postings,
@@ -138,7 +137,7 @@ impl<I> Default for SegmentData<I> {
             ends_sorted: Vec::new(),
             start_dirs: Default::default(),
             end_dir: Directory::default(),
-            id_fences: Vec::new(),
+            id_dir: Directory::default(),
             by_charger: Postings::default(),
             by_site: Postings::default(),
             by_org: Postings::default(),
@@ -152,6 +151,13 @@ pub(crate) enum Family {
     Charger,
     Site,
     Org,
+}
+
+/// An id's prefix as a directory key (flipping the top bit keeps the order
+/// of `u64` in `i64`).
+#[inline]
+fn id_key<I: WindowId>(id: I) -> i64 {
+    (id.prefix() ^ (1 << 63)) as i64
 }
 
 /// Sorts rows by `(tier, start, id)`, the segment's order. Merged segments
@@ -258,7 +264,7 @@ impl<I: WindowId> SegmentData<I> {
         (seg.block_max_end, seg.block_min_end, seg.start_dirs) = blocks;
         (seg.ids_sorted, seg.id_rows, seg.ends_sorted) = (ids, id_rows, ends);
         seg.end_dir = Directory::build(0, seg.ends_sorted.len(), |i| seg.ends_sorted[i]);
-        seg.id_fences = fences(&seg.ids_sorted);
+        seg.id_dir = Directory::build(0, seg.ids_sorted.len(), |i| id_key(seg.ids_sorted[i]));
         seg
     }
 
@@ -287,12 +293,29 @@ impl<I: WindowId> SegmentData<I> {
 
     /// Position in `ids_sorted` of the first id `>= id`.
     pub(crate) fn id_position(&self, id: I) -> usize {
-        search::partition_point(&self.ids_sorted, &self.id_fences, 0, self.ids_sorted.len(), |x| x < id)
+        self.id_point(id, |x| x < id)
     }
 
     /// Position in `ids_sorted` of the first id `> id`.
     pub(crate) fn id_position_after(&self, id: I) -> usize {
-        search::partition_point(&self.ids_sorted, &self.id_fences, 0, self.ids_sorted.len(), |x| x <= id)
+        self.id_point(id, |x| x <= id)
+    }
+
+    /// The partition point of `pred` (`x < id` or `x <= id`) in `ids_sorted`:
+    /// the directory brackets it by prefix, a binary search on whole ids
+    /// finishes.
+    #[inline]
+    fn id_point(&self, id: I, pred: impl Fn(I) -> bool) -> usize {
+        let (mut from, mut to) = self.id_dir.bracket(id_key(id));
+        while from < to {
+            let mid = from + (to - from) / 2;
+            if pred(self.ids_sorted[mid]) {
+                from = mid + 1;
+            } else {
+                to = mid;
+            }
+        }
+        from
     }
 
     /// The first row of tier `t` whose start satisfies `pred` no more;
@@ -348,7 +371,7 @@ impl<I: WindowId> SegmentData<I> {
             + v(&self.ends_sorted)
             + self.start_dirs.iter().map(Directory::heap_bytes).sum::<usize>()
             + self.end_dir.heap_bytes()
-            + v(&self.id_fences)
+            + self.id_dir.heap_bytes()
             + self.by_charger.heap_bytes()
             + self.by_site.heap_bytes()
             + self.by_org.heap_bytes()
@@ -413,7 +436,7 @@ impl<I: WindowId> SegmentData<I> {
         let start_dirs = self.tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| self.rows[i].start));
         if self.start_dirs != start_dirs
             || self.end_dir != Directory::build(0, n, |i| self.ends_sorted[i])
-            || self.id_fences != fences(&self.ids_sorted)
+            || self.id_dir != Directory::build(0, n, |i| id_key(self.ids_sorted[i]))
         {
             return Err("search directories or fences are stale".into());
         }
