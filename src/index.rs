@@ -559,14 +559,15 @@ impl<I: WindowId, P> Index<I, P> {
         } else {
             None
         };
-        let rows: Vec<Row<I>> = hits.iter().map(|h| self.hit_row(h)).collect();
+        let rows: Vec<&Row<I>> = hits.iter().map(|h| self.hit_row(h)).collect();
         // Touch every payload first: the loads are independent, so their cache
         // misses overlap instead of queueing behind each entry's construction.
         let present = rows.iter().filter(|r| self.payloads.get(r.slot as usize).is_some_and(Option::is_some)).count();
         debug_assert_eq!(present, rows.len(), "a live window lost its payload");
         // Keep the touching pass: the optimizer would otherwise drop it.
         std::hint::black_box(present);
-        let items = rows.iter().filter_map(|r| self.entry_of(r)).collect();
+        let mut items = Vec::with_capacity(rows.len());
+        items.extend(rows.iter().filter_map(|r| self.entry_of(r)));
         Ok(Page { items, next_cursor, driver })
     }
 
@@ -853,8 +854,8 @@ impl<I: WindowId, P> Index<I, P> {
         )
     }
 
-    fn hit_row(&self, h: &Hit<I>) -> Row<I> {
-        if h.src == MEMTABLE { self.mem.rows[h.row as usize] } else { self.segments[h.src as usize].row(h.row) }
+    fn hit_row(&self, h: &Hit<I>) -> &Row<I> {
+        if h.src == MEMTABLE { &self.mem.rows[h.row as usize] } else { &self.segments[h.src as usize].rows[h.row as usize] }
     }
 
     fn window_of(&self, row: &Row<I>) -> Window<I> {
