@@ -17,6 +17,8 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use parking_lot::Mutex;
+
 use roaring::RoaringBitmap;
 
 use crate::WindowId;
@@ -29,8 +31,13 @@ pub(crate) const FACTOR: usize = 4;
 /// Merges of at most this many rows run on the writer's thread by default.
 pub(crate) const INLINE_ROWS: usize = 2_048;
 
-/// Background merges running at once.
-const MAX_JOBS: usize = 1;
+/// Background merges running at once: at most one of more than
+/// [`SMALL_JOB_ROWS`], and beside it one smaller, so a long merge of large
+/// segments does not leave the newest ones piling up.
+const MAX_JOBS: usize = 2;
+
+/// Rows a merge may hold to run beside a larger one.
+const SMALL_JOB_ROWS: usize = 1 << 18;
 
 /// Segments beyond this make the writer wait for a background merge: under
 /// a sustained write rate above what merging keeps up with, the writer slows
@@ -39,9 +46,14 @@ const MAX_SEGMENTS: usize = 96;
 
 /// A merge running in the background.
 struct Job<I> {
-    /// The inputs' data, oldest first, and their tombstones when it began.
-    inputs: Vec<(Arc<SegmentData<I>>, RoaringBitmap)>,
-    handle: JoinHandle<SegmentData<I>>,
+    /// The inputs' data, oldest first.
+    inputs: Vec<Arc<SegmentData<I>>>,
+    rows: usize,
+    /// Ids deleted from the inputs since the merge began: the merge thread
+    /// kills them in its output as they come, and the install kills the few
+    /// that arrive after it finished.
+    pending: Arc<Mutex<Vec<I>>>,
+    handle: JoinHandle<Segment<I>>,
 }
 
 /// The merges in flight and the policy that starts them.
@@ -79,7 +91,20 @@ impl<I: WindowId> Compactor<I> {
     /// Whether `seg` is the input of a merge in flight (it must then stay
     /// where it is, neither dropped nor rebuilt, until the merge installs).
     pub(crate) fn is_busy(&self, seg: &Segment<I>) -> bool {
-        self.jobs.iter().any(|j| j.inputs.iter().any(|(d, _)| Arc::ptr_eq(d, seg.data())))
+        self.job_of(seg).is_some()
+    }
+
+    fn job_of(&self, seg: &Segment<I>) -> Option<&Job<I>> {
+        self.jobs.iter().find(|j| j.inputs.iter().any(|d| Arc::ptr_eq(d, seg.data())))
+    }
+
+    /// Records that `id` was deleted from `seg`: if a merge is reading `seg`,
+    /// its output must lose the row too.
+    #[inline]
+    pub(crate) fn note_delete(&self, seg: &Segment<I>, id: I) {
+        if let Some(job) = self.job_of(seg) {
+            job.pending.lock().push(id);
+        }
     }
 
     /// Installs every finished merge, starts the merges the policy calls for,
@@ -105,12 +130,19 @@ impl<I: WindowId> Compactor<I> {
                 merge_inline(segments, run);
                 continue;
             }
-            if self.jobs.len() < MAX_JOBS {
-                self.spawn(segments, run);
+            if self.can_start(rows) {
+                self.spawn(segments, run, rows);
                 continue;
             }
-            // No room for the large merge: fold the small newest segments on
-            // this thread so they do not pile up meanwhile.
+            // No room for the merge the policy wants: fold the newest segments
+            // as far as a free slot allows, so they do not pile up meanwhile.
+            if let Some(run) = small_run(&sizes, &busy, SMALL_JOB_ROWS) {
+                let rows: usize = sizes[run.clone()].iter().sum();
+                if rows > self.inline_rows && self.can_start(rows) {
+                    self.spawn(segments, run, rows);
+                    continue;
+                }
+            }
             match small_run(&sizes, &busy, self.inline_rows) {
                 Some(run) => merge_inline(segments, run),
                 None if segments.len() > MAX_SEGMENTS => self.install_finished(segments, true),
@@ -146,38 +178,58 @@ impl<I: WindowId> Compactor<I> {
         if self.is_busy(&segments[s]) {
             return;
         }
-        if segments[s].live() <= self.inline_rows {
+        let rows = segments[s].live();
+        if rows <= self.inline_rows {
             merge_inline(segments, s..s + 1);
-        } else if self.jobs.len() < MAX_JOBS {
-            self.spawn(segments, s..s + 1);
+        } else if self.can_start(rows) {
+            self.spawn(segments, s..s + 1, rows);
         }
         // Otherwise later: the next delete that finds it mostly dead asks again.
     }
 
-    /// Starts a background merge of `segments[run]`; merges inline if the
-    /// thread cannot be started.
-    fn spawn(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>) {
-        let inputs: Vec<(Arc<SegmentData<I>>, RoaringBitmap)> =
+    /// Whether a merge of `rows` may start now.
+    fn can_start(&self, rows: usize) -> bool {
+        self.jobs.len() < MAX_JOBS && (rows <= SMALL_JOB_ROWS || self.jobs.iter().all(|j| j.rows <= SMALL_JOB_ROWS))
+    }
+
+    /// Starts a background merge of `segments[run]` (`rows` live rows);
+    /// merges inline if the thread cannot be started.
+    fn spawn(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>, rows: usize) {
+        let inputs: Vec<Arc<SegmentData<I>>> = segments[run.clone()].iter().map(|s| Arc::clone(s.data())).collect();
+        let work: Vec<(Arc<SegmentData<I>>, RoaringBitmap)> =
             segments[run.clone()].iter().map(|s| (Arc::clone(s.data()), s.dead.clone())).collect();
-        let work = inputs.clone();
+        let pending = Arc::new(Mutex::new(Vec::new()));
+        let deletes = Arc::clone(&pending);
         let started = std::thread::Builder::new().name("mwindex-merge".into()).spawn(move || {
+            yield_to_foreground();
             let rows: Vec<Row<I>> = work.iter().flat_map(|(data, dead)| live_rows(data, dead)).collect();
+            drop(work);
             // One thread: the writer keeps the other core.
-            SegmentData::build_serial(rows)
+            let mut out = Segment::from_data(Arc::new(SegmentData::build_serial(rows)));
+            loop {
+                let ids = std::mem::take(&mut *deletes.lock());
+                if ids.is_empty() {
+                    return out;
+                }
+                kill_ids(&mut out, ids);
+            }
         });
         match started {
-            Ok(handle) => self.jobs.push(Job { inputs, handle }),
+            Ok(handle) => self.jobs.push(Job { inputs, rows, pending, handle }),
             Err(_) => merge_inline(segments, run),
         }
     }
 
-    /// Installs finished merges; with `wait`, waits for the oldest one first.
+    /// Installs finished merges; with `wait`, first waits for the smallest
+    /// one running (the one that frees a slot soonest).
     fn install_finished(&mut self, segments: &mut Vec<Segment<I>>, wait: bool) {
+        if wait && let Some(i) = (0..self.jobs.len()).min_by_key(|&i| self.jobs[i].rows) {
+            let job = self.jobs.remove(i);
+            install(segments, job);
+        }
         let mut i = 0;
-        let mut waited = !wait;
         while i < self.jobs.len() {
-            if !waited || self.jobs[i].handle.is_finished() {
-                waited = true;
+            if self.jobs[i].handle.is_finished() {
                 let job = self.jobs.remove(i);
                 install(segments, job);
             } else {
@@ -219,9 +271,36 @@ fn small_run(sizes: &[usize], busy: &[bool], budget: usize) -> Option<Range<usiz
     (n >= 2 && lo + 2 <= n).then_some(lo..n)
 }
 
+/// Lowers the calling thread's scheduling priority (nice 19; on Linux it is
+/// per thread), so a merge sharing a core with the writer or a query yields
+/// it to them: merges are throughput work, writes and queries latency work.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn yield_to_foreground() {
+    // SAFETY: setpriority takes plain integers and touches no memory of this
+    // process; with PRIO_PROCESS and who = 0 Linux applies it to the calling
+    // thread only. A failure leaves the priority as it was, which is harmless.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn yield_to_foreground() {}
+
 fn live_rows<I: WindowId>(data: &SegmentData<I>, dead: &RoaringBitmap) -> impl Iterator<Item = Row<I>> {
     data.rows.iter().enumerate().filter(|&(r, _)| !dead.contains(r as u32)).map(|(_, row)| *row)
 }
+
+/// Drops segments on another thread when they hold enough rows for freeing
+/// them to take the writer noticeable time.
+fn free_elsewhere<I: WindowId>(segments: Vec<Segment<I>>) {
+    if segments.iter().map(|s| s.len()).sum::<usize>() > FREE_ELSEWHERE_ROWS {
+        // If the thread cannot start, the closure (and the segments) drop here.
+        let _ = std::thread::Builder::new().name("mwindex-free".into()).spawn(move || drop(segments));
+    }
+}
+
+/// Rows from which dropping segments is left to another thread.
+const FREE_ELSEWHERE_ROWS: usize = 1 << 15;
 
 /// Merges `segments[run]` on this thread.
 fn merge_inline<I: WindowId>(segments: &mut Vec<Segment<I>>, run: Range<usize>) {
@@ -233,42 +312,44 @@ fn merge_inline<I: WindowId>(segments: &mut Vec<Segment<I>>, run: Range<usize>) 
     }
 }
 
-/// Puts a finished merge in place of its inputs, killing in the output the
-/// rows that died in the inputs since the merge began.
+/// Kills the rows of `ids` in `out`, a merge's output that held them when
+/// the merge began.
+fn kill_ids<I: WindowId>(out: &mut Segment<I>, ids: Vec<I>) {
+    for id in ids {
+        match out.find(id) {
+            Some(r) => out.kill(r),
+            None => debug_assert!(false, "window {id} deleted during a merge is missing from its output"),
+        }
+    }
+}
+
+/// Puts a finished merge in place of its inputs, after killing the rows
+/// deleted since the merge thread last looked.
 fn install<I: WindowId>(segments: &mut Vec<Segment<I>>, job: Job<I>) {
-    let Ok(data) = job.handle.join() else {
+    let Ok(mut out) = job.handle.join() else {
         // The merge panicked (a bug): the inputs are still in place and
         // complete, so nothing is lost; a later merge retries.
         return;
     };
-    let first = &job.inputs[0].0;
-    let Some(at) = segments.iter().position(|s| Arc::ptr_eq(s.data(), first)) else {
+    let Some(at) = segments.iter().position(|s| Arc::ptr_eq(s.data(), &job.inputs[0])) else {
         debug_assert!(false, "a merge's inputs left the index while it ran");
         return;
     };
     let run = at..at + job.inputs.len();
     let in_place = segments
         .get(run.clone())
-        .is_some_and(|inputs| inputs.iter().zip(&job.inputs).all(|(s, (d, _))| Arc::ptr_eq(s.data(), d)));
+        .is_some_and(|inputs| inputs.iter().zip(&job.inputs).all(|(s, d)| Arc::ptr_eq(s.data(), d)));
     if !in_place {
         debug_assert!(false, "a merge's inputs moved while it ran");
         return;
     }
-    let mut out = Segment::from_data(Arc::new(data));
-    for (seg, (_, dead_then)) in segments[run.clone()].iter().zip(&job.inputs) {
-        for r in &(&seg.dead - dead_then) {
-            let id = seg.row(r).id;
-            match out.row_of(id) {
-                Some(o) => out.kill(o),
-                None => debug_assert!(false, "row {r} live when the merge began is missing from it"),
-            }
-        }
-    }
-    if out.live() == 0 {
-        segments.drain(run);
-    } else {
-        segments.splice(run, [out]);
-    }
+    kill_ids(&mut out, std::mem::take(&mut *job.pending.lock()));
+    let replaced: Vec<Segment<I>> =
+        if out.live() == 0 { segments.drain(run).collect() } else { segments.splice(run, [out]).collect() };
+    // Freeing large vectors returns their pages to the kernel, which takes a
+    // while: let another thread do it.
+    drop(job.inputs);
+    free_elsewhere(replaced);
 }
 
 #[cfg(test)]

@@ -855,7 +855,11 @@ impl<I: WindowId, P> Index<I, P> {
     }
 
     fn hit_row(&self, h: &Hit<I>) -> &Row<I> {
-        if h.src == MEMTABLE { &self.mem.rows[h.row as usize] } else { &self.segments[h.src as usize].rows[h.row as usize] }
+        if h.src == MEMTABLE {
+            &self.mem.rows[h.row as usize]
+        } else {
+            &self.segments[h.src as usize].rows[h.row as usize]
+        }
     }
 
     fn window_of(&self, row: &Row<I>) -> Window<I> {
@@ -889,6 +893,8 @@ impl<I: WindowId, P> Index<I, P> {
                 let seg = &mut self.segments[s];
                 seg.kill(r);
                 let row = seg.row(r);
+                self.compactor.note_delete(&self.segments[s], row.id);
+                let seg = &self.segments[s];
                 // A segment mostly dead is rebuilt from its live rows.
                 if seg.len() >= 2 * self.write_buffer && seg.dead.len() as usize * 2 > seg.len() {
                     self.compactor.rebuild(&mut self.segments, s);
