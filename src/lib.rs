@@ -44,6 +44,8 @@
 //!   an optional [`ChargerId`] and [`SiteId`], and an owning [`OrgId`]. The
 //!   caller's record is a payload stored beside it.
 //! - [`Index`]: insert, upsert, delete, get, bulk build; the organization tree.
+//!   Segment merges larger than [`IndexBuilder::inline_merge_rows`] run on a
+//!   background thread; [`Index::compact`] waits for them.
 //! - [`Query`]: overlap bounds, [`Status`] at an instant, charger / site /
 //!   organization filters, an access scope, an [`Order`], a page size and a
 //!   cursor. [`Index::query`] returns a [`Page`], [`Index::count`] a number,

@@ -29,11 +29,11 @@ pub enum Driver {
     /// Each length tier's start range is walked in order, skipping blocks
     /// whose end bounds rule them out.
     TimeRange,
-    /// The posting bitmaps of the requested chargers, restricted to each tier's start range.
+    /// The posting lists of the requested chargers, restricted to each tier's start range.
     ChargerPostings,
-    /// The posting bitmaps of the requested sites, restricted to each tier's start range.
+    /// The posting lists of the requested sites, restricted to each tier's start range.
     SitePostings,
-    /// The posting bitmaps of the organizations in scope, restricted to each tier's start range.
+    /// The posting lists of the organizations in scope, restricted to each tier's start range.
     OrganizationPostings,
     /// Ids are walked in ascending order and each row is tested (id order only).
     IdOrder,

@@ -2,11 +2,11 @@
 //!
 //! Rows are grouped into length tiers and, inside a tier, sorted by
 //! `(start, id)`; a row's number is its position. Because of that order,
-//! every posting bitmap (rows of one charger, site or organization) iterates in
+//! every posting list (rows of one charger, site or organization) iterates in
 //! time order within a tier, and "starts in `[a, b)`" is a contiguous row range
 //! of each tier. Per block of [`BLOCK`] rows the largest and smallest end are
 //! kept (the augmentation of the implicit interval tree), so scans skip blocks
-//! that cannot hold a match. Deletions only set a tombstone bit; merging
+//! that cannot hold a match. Deletions only set a tombstone bit, kept beside the shared data; merging
 //! segments drops dead rows.
 
 use std::sync::Arc;
@@ -334,7 +334,7 @@ impl<I: WindowId> SegmentData<I> {
 
     /// A row range of `tier` holding every row whose start lies in
     /// `[from, to)` and whose `(start, id)` is after `after`, found from the
-    /// fences alone (no row is read): it may hold a few rows outside those
+    /// directory alone (no row is read, unless the bucket is crowded): it may hold a few rows outside those
     /// bounds at its edges, which scans skip by their start.
     pub(crate) fn tier_scan(&self, tier: usize, from: i64, to: i64, after: Option<(i64, I)>) -> TierScan<I> {
         let t = self.tiers[tier];
@@ -438,7 +438,7 @@ impl<I: WindowId> SegmentData<I> {
             || self.end_dir != Directory::build(0, n, |i| self.ends_sorted[i])
             || self.id_dir != Directory::build(0, n, |i| id_key(self.ids_sorted[i]))
         {
-            return Err("search directories or fences are stale".into());
+            return Err("search directories are stale".into());
         }
         let mut ends: Vec<i64> = self.rows.iter().map(|r| r.end).collect();
         ends.sort_unstable();
