@@ -165,11 +165,12 @@ pub(crate) fn lower_bounds(entries: &[Entry], streams: &mut [Stream]) {
             }
         }
     }
+    // Halve in lockstep down to a few cache lines per run...
     loop {
         let mut active = false;
         for s in streams.iter_mut() {
             let size = s.hi - s.pos;
-            if size > 1 {
+            if size > SCAN_RUN {
                 let half = size / 2;
                 let mid = s.pos + half;
                 if entries[mid as usize].start < s.target {
@@ -183,13 +184,18 @@ pub(crate) fn lower_bounds(entries: &[Entry], streams: &mut [Stream]) {
             break;
         }
     }
+    // ...then count the entries below the target: the loads of a short run
+    // are independent, so its lines arrive together instead of one probe at a
+    // time.
     for s in streams.iter_mut() {
-        if s.hi > s.pos && entries[s.pos as usize].start < s.target {
-            s.pos += 1;
-        }
+        let run = &entries[s.pos as usize..s.hi as usize];
+        s.pos += run.iter().map(|e| u32::from(e.start < s.target)).sum::<u32>();
         s.hi = s.end;
     }
 }
+
+/// Entries a search finishes by counting rather than halving (16 cache lines).
+const SCAN_RUN: u32 = 64;
 
 impl<'a> PostingRef<'a> {
     /// Entries per tier.
