@@ -15,7 +15,8 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 
 use parking_lot::Mutex;
 
@@ -44,16 +45,24 @@ const SMALL_JOB_ROWS: usize = 1 << 18;
 /// down instead of queries.
 const MAX_SEGMENTS: usize = 96;
 
+/// A merge's output and the deletes its thread has not read, once built.
+type Handover<I> = Arc<Mutex<Option<(Segment<I>, Receiver<I>)>>>;
+
 /// A merge running in the background.
 struct Job<I> {
     /// The inputs' data, oldest first.
     inputs: Vec<Arc<SegmentData<I>>>,
     rows: usize,
-    /// Ids deleted from the inputs since the merge began: the merge thread
-    /// kills them in its output as they come, and the install kills the few
-    /// that arrive after it finished.
-    pending: Arc<Mutex<Vec<I>>>,
-    handle: JoinHandle<Segment<I>>,
+    /// Ids deleted from the inputs since the merge began, sent without
+    /// waiting: the merge thread kills them in its output once built, and the
+    /// install kills the few that arrive after that.
+    deletes: Sender<I>,
+    /// Where the merge thread hands over its output and the deletes it has
+    /// not read. The writer takes them from here rather than joining the
+    /// thread, whose exit it need not wait for.
+    output: Handover<I>,
+    /// Set once the output is sent (or the thread ended without one).
+    done: Arc<AtomicBool>,
 }
 
 /// The merges in flight and the policy that starts them.
@@ -103,7 +112,8 @@ impl<I: WindowId> Compactor<I> {
     #[inline]
     pub(crate) fn note_delete(&self, seg: &Segment<I>, id: I) {
         if let Some(job) = self.job_of(seg) {
-            job.pending.lock().push(id);
+            // The merge thread holds the receiver until the install takes it.
+            let _ = job.deletes.send(id);
         }
     }
 
@@ -154,7 +164,7 @@ impl<I: WindowId> Compactor<I> {
     /// Installs finished merges, if any finished; cheap enough for every write.
     #[inline]
     pub(crate) fn poll(&mut self, segments: &mut Vec<Segment<I>>) {
-        if self.jobs.iter().any(|j| j.handle.is_finished()) {
+        if self.jobs.iter().any(|j| j.done.load(Ordering::Acquire)) {
             self.maintain(segments);
         }
     }
@@ -198,24 +208,24 @@ impl<I: WindowId> Compactor<I> {
         let inputs: Vec<Arc<SegmentData<I>>> = segments[run.clone()].iter().map(|s| Arc::clone(s.data())).collect();
         let work: Vec<(Arc<SegmentData<I>>, RoaringBitmap)> =
             segments[run.clone()].iter().map(|s| (Arc::clone(s.data()), s.dead.clone())).collect();
-        let pending = Arc::new(Mutex::new(Vec::new()));
-        let deletes = Arc::clone(&pending);
+        let (deletes, deleted) = std::sync::mpsc::channel();
+        let output = Arc::new(Mutex::new(None));
+        let handover = Arc::clone(&output);
+        let done = Arc::new(AtomicBool::new(false));
+        let finished = Arc::clone(&done);
         let started = std::thread::Builder::new().name("mwindex-merge".into()).spawn(move || {
+            // Marks the job done however the thread ends (a panic included).
+            let _done = SetOnDrop(finished);
             yield_to_foreground();
             let rows: Vec<Row<I>> = work.iter().flat_map(|(data, dead)| live_rows(data, dead)).collect();
             drop(work);
             // One thread: the writer keeps the other core.
             let mut out = Segment::from_data(Arc::new(SegmentData::build_serial(rows)));
-            loop {
-                let ids = std::mem::take(&mut *deletes.lock());
-                if ids.is_empty() {
-                    return out;
-                }
-                kill_ids(&mut out, ids);
-            }
+            kill_ids(&mut out, deleted.try_iter());
+            *handover.lock() = Some((out, deleted));
         });
         match started {
-            Ok(handle) => self.jobs.push(Job { inputs, rows, pending, handle }),
+            Ok(_) => self.jobs.push(Job { inputs, rows, deletes, output, done }),
             Err(_) => merge_inline(segments, run),
         }
     }
@@ -229,7 +239,7 @@ impl<I: WindowId> Compactor<I> {
         }
         let mut i = 0;
         while i < self.jobs.len() {
-            if self.jobs[i].handle.is_finished() {
+            if self.jobs[i].done.load(Ordering::Acquire) {
                 let job = self.jobs.remove(i);
                 install(segments, job);
             } else {
@@ -271,6 +281,15 @@ fn small_run(sizes: &[usize], busy: &[bool], budget: usize) -> Option<Range<usiz
     (n >= 2 && lo + 2 <= n).then_some(lo..n)
 }
 
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// Lowers the calling thread's scheduling priority (nice 19; on Linux it is
 /// per thread), so a merge sharing a core with the writer or a query yields
 /// it to them: merges are throughput work, writes and queries latency work.
@@ -295,7 +314,10 @@ fn live_rows<I: WindowId>(data: &SegmentData<I>, dead: &RoaringBitmap) -> impl I
 fn free_elsewhere<I: WindowId>(segments: Vec<Segment<I>>) {
     if segments.iter().map(|s| s.len()).sum::<usize>() > FREE_ELSEWHERE_ROWS {
         // If the thread cannot start, the closure (and the segments) drop here.
-        let _ = std::thread::Builder::new().name("mwindex-free".into()).spawn(move || drop(segments));
+        let _ = std::thread::Builder::new().name("mwindex-free".into()).spawn(move || {
+            yield_to_foreground();
+            drop(segments);
+        });
     }
 }
 
@@ -314,7 +336,7 @@ fn merge_inline<I: WindowId>(segments: &mut Vec<Segment<I>>, run: Range<usize>) 
 
 /// Kills the rows of `ids` in `out`, a merge's output that held them when
 /// the merge began.
-fn kill_ids<I: WindowId>(out: &mut Segment<I>, ids: Vec<I>) {
+fn kill_ids<I: WindowId>(out: &mut Segment<I>, ids: impl Iterator<Item = I>) {
     for id in ids {
         match out.find(id) {
             Some(r) => out.kill(r),
@@ -326,7 +348,10 @@ fn kill_ids<I: WindowId>(out: &mut Segment<I>, ids: Vec<I>) {
 /// Puts a finished merge in place of its inputs, after killing the rows
 /// deleted since the merge thread last looked.
 fn install<I: WindowId>(segments: &mut Vec<Segment<I>>, job: Job<I>) {
-    let Ok(mut out) = job.handle.join() else {
+    while !job.done.load(Ordering::Acquire) {
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    }
+    let Some((mut out, deleted)) = job.output.lock().take() else {
         // The merge panicked (a bug): the inputs are still in place and
         // complete, so nothing is lost; a later merge retries.
         return;
@@ -343,7 +368,7 @@ fn install<I: WindowId>(segments: &mut Vec<Segment<I>>, job: Job<I>) {
         debug_assert!(false, "a merge's inputs moved while it ran");
         return;
     }
-    kill_ids(&mut out, std::mem::take(&mut *job.pending.lock()));
+    kill_ids(&mut out, deleted.try_iter());
     let replaced: Vec<Segment<I>> =
         if out.live() == 0 { segments.drain(run).collect() } else { segments.splice(run, [out]).collect() };
     // Freeing large vectors returns their pages to the kernel, which takes a
