@@ -194,8 +194,8 @@ pub(crate) fn lower_bounds(entries: &[Entry], streams: &mut [Stream]) {
     }
 }
 
-/// Entries a search finishes by counting rather than halving (16 cache lines).
-const SCAN_RUN: u32 = 64;
+/// Entries a search finishes by counting rather than halving (4 cache lines).
+const SCAN_RUN: u32 = 16;
 
 impl<'a> PostingRef<'a> {
     /// Entries per tier.
