@@ -1015,9 +1015,18 @@ fn rank_shape(tb: &TimeBox) -> Option<RankShape> {
 /// Counts live rows of a segment inside `tb`, which has `shape`.
 fn rank_count<I: WindowId>(seg: &Segment<I>, tb: &TimeBox, shape: RankShape) -> u64 {
     match shape {
-        RankShape::Starts => seg.live_start_below(tb.s_hi).saturating_sub(seg.live_start_below(tb.s_lo)),
-        RankShape::Ends => seg.live_end_at_most(tb.e_hi).saturating_sub(seg.live_end_at_most(tb.e_lo)),
-        RankShape::Overlap => seg.live_start_below(tb.s_hi) - seg.live_end_at_most(tb.e_lo),
+        RankShape::Starts => {
+            let ([hi, lo], []) = seg.live_ranks([tb.s_hi, tb.s_lo], []);
+            hi.saturating_sub(lo)
+        }
+        RankShape::Ends => {
+            let ([], [hi, lo]) = seg.live_ranks([], [tb.e_hi, tb.e_lo]);
+            hi.saturating_sub(lo)
+        }
+        RankShape::Overlap => {
+            let ([started], [ended]) = seg.live_ranks([tb.s_hi], [tb.e_lo]);
+            started - ended
+        }
     }
 }
 

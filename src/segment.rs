@@ -28,6 +28,9 @@ pub(crate) const TIER_MAX_LEN: [i64; TIERS] = [8 * 3_600_000_000, 7 * 86_400_000
 /// A directory bucket wider than this is searched rather than scanned.
 const WIDE_BUCKET: usize = 4 * PER_BUCKET;
 
+/// Searches one [`Segment::live_ranks`] runs at once.
+const MAX_PROBES: usize = 2 * TIERS + 2;
+
 /// Inputs with at most this many descents are sorted as runs (stably).
 const FEW_RUNS: usize = 64;
 
@@ -572,23 +575,72 @@ impl<I: WindowId> Segment<I> {
         self.row_of(id).filter(|&r| !self.is_dead(r))
     }
 
-    /// Number of live rows with `start < t`: in each tier a row prefix, less
-    /// the tombstones in it.
-    pub(crate) fn live_start_below(&self, t: i64) -> u64 {
-        self.tiers
-            .iter()
-            .enumerate()
-            .map(|(k, tier)| {
-                let end = self.start_point(k, t, |s| s < t) as u32;
-                u64::from(end - tier.lo) - self.dead.range_cardinality(tier.lo..end)
-            })
-            .sum()
-    }
-
-    /// Number of live rows with `end <= t`.
-    pub(crate) fn live_end_at_most(&self, t: i64) -> u64 {
-        let p = self.end_position(t, |e| e <= t);
-        u64::from(p) - self.dead_by_end.range_cardinality(0..p)
+    /// The number of live rows with `start < t` for each `t` of
+    /// `starts_below` (in each tier a row prefix, less the tombstones in it),
+    /// and with `end <= t` for each of `ends_at_most` (a prefix of the sorted
+    /// ends, less the dead rows' positions in it). The searches (one per tier
+    /// and start bound, one per end bound) advance in lockstep, one probe of
+    /// each per round, so their cache misses overlap and a count costs about
+    /// one search's latency instead of four.
+    pub(crate) fn live_ranks<const S: usize, const E: usize>(
+        &self,
+        starts_below: [i64; S],
+        ends_at_most: [i64; E],
+    ) -> ([u64; S], [u64; E]) {
+        const { assert!(S * TIERS + E <= MAX_PROBES, "too many searches for one rank") };
+        /// One binary search: `lo..hi` holds the partition point of `v < t`
+        /// (starts) or `v <= t` (ends).
+        #[derive(Clone, Copy, Default)]
+        struct Probe {
+            lo: usize,
+            hi: usize,
+            t: i64,
+            ends: bool,
+        }
+        let mut probes = [Probe::default(); MAX_PROBES];
+        let mut n = 0;
+        for &t in &starts_below {
+            for dir in &self.start_dirs {
+                let (lo, hi) = dir.bracket(t);
+                probes[n] = Probe { lo, hi, t, ends: false };
+                n += 1;
+            }
+        }
+        for &t in &ends_at_most {
+            let (lo, hi) = self.end_dir.bracket(t);
+            probes[n] = Probe { lo, hi, t, ends: true };
+            n += 1;
+        }
+        let probes = &mut probes[..n];
+        loop {
+            let mut active = false;
+            for p in probes.iter_mut().filter(|p| p.lo < p.hi) {
+                let mid = p.lo + (p.hi - p.lo) / 2;
+                let below = if p.ends { self.ends_sorted[mid] <= p.t } else { self.rows[mid].start < p.t };
+                if below {
+                    p.lo = mid + 1;
+                } else {
+                    p.hi = mid;
+                }
+                active = true;
+            }
+            if !active {
+                break;
+            }
+        }
+        let starts = std::array::from_fn(|i| {
+            (0..TIERS)
+                .map(|k| {
+                    let (tier, end) = (self.tiers[k], probes[i * TIERS + k].lo as u32);
+                    u64::from(end - tier.lo) - self.dead.range_cardinality(tier.lo..end)
+                })
+                .sum()
+        });
+        let ends = std::array::from_fn(|j| {
+            let p = probes[S * TIERS + j].lo as u32;
+            u64::from(p) - self.dead_by_end.range_cardinality(0..p)
+        });
+        (starts, ends)
     }
 
     /// Approximate bytes of memory held, data and tombstones.
