@@ -68,10 +68,13 @@ impl Directory {
         (self.first[k] as usize, self.first[k + 1] as usize)
     }
 
-    /// The first position where `pred` turns false: `pred` must be `v < t` or
-    /// `v <= t` for this `t`, and the column is read through `key`.
+    /// The first position where `pred` turns false, reading the column
+    /// through `key`: `pred` must hold for every value whose directory key is
+    /// below `t` and fail for every one whose key is above it (`v < t` or
+    /// `v <= t` on the keys themselves, or the same on values that keys
+    /// summarize in order).
     #[inline]
-    pub(crate) fn partition_point(&self, t: i64, key: impl Fn(usize) -> i64, pred: impl Fn(i64) -> bool) -> usize {
+    pub(crate) fn partition_point<K>(&self, t: i64, key: impl Fn(usize) -> K, pred: impl Fn(K) -> bool) -> usize {
         let (mut from, mut to) = self.bracket(t);
         while from < to {
             let mid = from + (to - from) / 2;

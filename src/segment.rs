@@ -309,16 +309,7 @@ impl<I: WindowId> SegmentData<I> {
     /// finishes.
     #[inline]
     fn id_point(&self, id: I, pred: impl Fn(I) -> bool) -> usize {
-        let (mut from, mut to) = self.id_dir.bracket(id_key(id));
-        while from < to {
-            let mid = from + (to - from) / 2;
-            if pred(self.ids_sorted[mid]) {
-                from = mid + 1;
-            } else {
-                to = mid;
-            }
-        }
-        from
+        self.id_dir.partition_point(id_key(id), |i| self.ids_sorted[i], pred)
     }
 
     /// The first row of tier `t` whose start satisfies `pred` no more;
