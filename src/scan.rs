@@ -381,13 +381,9 @@ fn merge_streams<I: WindowId, S: Sink<I>>(
                 }
             }
         }
-        touch_rows(seg, batch.iter().map(|&(row, _)| row));
-        for &(n, tier) in batch.iter() {
-            let row = &seg.rows[n as usize];
-            if verify(row, n, tier) {
-                sink.offer(Hit { start: row.start, id: row.id, src, row: n });
-            }
-        }
+        // A refused hit does not end the merge: an entry at the page's last
+        // start may still enter it by id.
+        offer_batch(seg, src, batch, &verify, sink);
         if batch.len() < want {
             break;
         }
@@ -395,12 +391,31 @@ fn merge_streams<I: WindowId, S: Sink<I>>(
     *heap = heads.into_vec();
 }
 
-/// Loads the rows numbered `rows` so their cache misses overlap: the loads
-/// are independent, and the rows are then read from cache.
+/// Reads the rows of `batch` (row numbers with their tiers) and offers those
+/// that pass `verify`; `false` once the sink refuses one. The rows are loaded
+/// first, all at once, so their cache misses overlap instead of queueing
+/// behind each test.
 #[inline]
-fn touch_rows<I: WindowId>(seg: &Segment<I>, rows: impl Iterator<Item = u32>) {
-    let folded = rows.fold(0i64, |acc, n| acc ^ seg.rows[n as usize].start);
+fn offer_batch<I: WindowId, S: Sink<I>>(
+    seg: &Segment<I>,
+    src: u32,
+    batch: &[(u32, u32)],
+    verify: &impl Fn(&Row<I>, u32, u32) -> bool,
+    sink: &mut S,
+) -> bool {
+    let folded = batch.iter().fold(0i64, |acc, &(n, _)| acc ^ seg.rows[n as usize].start);
     std::hint::black_box(folded);
+    let mut accepted = true;
+    for &(n, tier) in batch {
+        let r = &seg.rows[n as usize];
+        if verify(r, n, tier) && !sink.offer(Hit { start: r.start, id: r.id, src, row: n }) {
+            accepted = false;
+            if !S::ORDERED {
+                break;
+            }
+        }
+    }
+    accepted
 }
 
 /// Reads the rows of the entries from `pull`, [`BATCH`] at a time so their
@@ -417,12 +432,8 @@ fn fetch_and_offer<I: WindowId, S: Sink<I>>(
     loop {
         batch.clear();
         batch.extend(std::iter::from_fn(&mut *pull).take(BATCH));
-        touch_rows(seg, batch.iter().map(|&(row, _)| row));
-        for &(n, tier) in batch.iter() {
-            let r = &seg.rows[n as usize];
-            if verify(r, n, tier) && !sink.offer(Hit { start: r.start, id: r.id, src, row: n }) {
-                return false;
-            }
+        if !offer_batch(seg, src, batch, verify, sink) {
+            return false;
         }
         if batch.len() < BATCH {
             return true;
