@@ -123,15 +123,7 @@ impl<I: WindowId> Compactor<I> {
     pub(crate) fn maintain(&mut self, segments: &mut Vec<Segment<I>>) {
         self.install_finished(segments, false);
         loop {
-            let busy: Vec<bool> = segments.iter().map(|s| self.is_busy(s)).collect();
-            segments.retain({
-                let mut i = 0;
-                move |s| {
-                    let keep = s.live() > 0 || busy[i];
-                    i += 1;
-                    keep
-                }
-            });
+            segments.retain(|s| s.live() > 0 || self.is_busy(s));
             let sizes: Vec<usize> = segments.iter().map(Segment::live).collect();
             let busy: Vec<bool> = segments.iter().map(|s| self.is_busy(s)).collect();
             let Some(run) = plan(&sizes, &busy) else { break };
