@@ -357,20 +357,21 @@ impl<I: WindowId, P> Index<I, P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn upsert(&mut self, window: Window<I>, payload: P) -> Result<Option<P>, Error> {
-        self.orgs.require(window.org())?;
-        // Intern first so that a capacity error leaves the old window in place.
-        self.intern(&window)?;
+        // The row first (organization check, interning), so that an error
+        // leaves the old window in place; its payload slot comes after.
+        let mut row = self.make_row(&window, NONE)?;
         match self.locate(window.id()) {
             Some(loc) => {
                 let old = self.remove_at(loc);
                 let previous = self.payloads[old.slot as usize].replace(payload);
                 self.len -= 1;
-                self.push_row(window, old.slot)?;
+                row.slot = old.slot;
+                self.push(row);
                 Ok(previous)
             }
             None => {
-                let slot = self.alloc_slot(payload)?;
-                self.push_row(window, slot)?;
+                row.slot = self.alloc_slot(payload)?;
+                self.push(row);
                 Ok(None)
             }
         }
@@ -948,6 +949,12 @@ impl<I: WindowId, P> Index<I, P> {
                 return Err(e);
             }
         };
+        self.push(row);
+        Ok(())
+    }
+
+    /// Adds a made row to the write buffer, flushing and merging as due.
+    fn push(&mut self, row: Row<I>) {
         self.mem.insert(row);
         self.len += 1;
         if self.mem.len() >= self.write_buffer {
@@ -957,7 +964,6 @@ impl<I: WindowId, P> Index<I, P> {
         } else if self.compactor.running() > 0 {
             self.compactor.poll(&mut self.segments);
         }
-        Ok(())
     }
 }
 
