@@ -7,6 +7,7 @@ use crate::cursor::{self, CursorKey, Position};
 use crate::dict::Dict;
 use crate::memtable::Memtable;
 use crate::org::{OrgSet, OrgTree};
+use crate::pages;
 use crate::plan::{self, Resolved};
 use crate::query::TimeBox;
 use crate::scan::{self, Counter, Hit, IdTopK, MEMTABLE, StartTopK};
@@ -449,7 +450,7 @@ impl<I: WindowId, P> Index<I, P> {
         // pushed: on an error the index is unchanged (the id dictionaries may
         // keep keys no window uses, which no query can observe).
         let windows = windows.into_iter();
-        let mut rows = Vec::with_capacity(windows.size_hint().0);
+        let mut rows = pages::with_capacity(windows.size_hint().0);
         let mut payloads = Vec::with_capacity(windows.size_hint().0);
         for (w, payload) in windows {
             if self.len as u64 + rows.len() as u64 + 1 >= u64::from(NONE)

@@ -74,6 +74,7 @@ mod index;
 mod memtable;
 mod org;
 mod page;
+mod pages;
 mod plan;
 mod postings;
 mod query;

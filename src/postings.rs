@@ -15,6 +15,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::WindowId;
+use crate::pages;
 use crate::segment::{NONE, Row, TIERS};
 
 const MICROS_PER_SEC: i64 = 1_000_000;
@@ -283,7 +284,7 @@ fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>]) -> (Vec<u32>, Vec
         for i in 1..starts.len() {
             starts[i] += starts[i - 1];
         }
-        let mut entries = vec![Entry::new(0, 1, 0); starts[universe] as usize];
+        let mut entries = pages::filled(Entry::new(0, 1, 0), starts[universe] as usize);
         let mut fill = starts.clone();
         for (row, &k) in column.iter().enumerate() {
             if k != NONE {
@@ -320,7 +321,7 @@ fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>]) -> (Vec<u32>, Vec
         }
     }
     offsets.push(pairs.len() as u32);
-    let entries = pairs.into_iter().map(|p| entry(p as u32 as usize)).collect();
+    let entries = pages::collect(pairs.into_iter().map(|p| entry(p as u32 as usize)));
     (keys, offsets, entries)
 }
 

@@ -15,6 +15,7 @@ use roaring::RoaringBitmap;
 
 use crate::WindowId;
 use crate::directory::{Directory, PER_BUCKET};
+use crate::pages;
 use crate::postings::Postings;
 
 /// Rows per block of the max-end / min-end augmentation.
@@ -231,9 +232,9 @@ impl<I: WindowId> SegmentData<I> {
         let id_index = || {
             let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, i as u32)).collect();
             by_id.sort_unstable_by_key(|&(id, _)| id);
-            let ids: Vec<I> = by_id.iter().map(|&(id, _)| id).collect();
-            let id_rows: Vec<u32> = by_id.iter().map(|&(_, r)| r).collect();
-            let mut ends: Vec<i64> = rows.iter().map(|r| r.end).collect();
+            let ids: Vec<I> = pages::collect(by_id.iter().map(|&(id, _)| id));
+            let id_rows: Vec<u32> = pages::collect(by_id.iter().map(|&(_, r)| r));
+            let mut ends: Vec<i64> = pages::collect(rows.iter().map(|r| r.end));
             ends.sort_unstable();
             let by_org = Postings::build(&column(|r| r.org), rows, tier_ends);
             (ids, id_rows, ends, by_org)
