@@ -33,21 +33,8 @@ impl Directory {
         if lo >= hi {
             return Directory { lo: lo32, hi: lo32, ..Directory::default() };
         }
-        let base = key(lo);
-        // Sorted, so the last value is the largest and the span fits in u64.
-        let span = (key(hi - 1) as u64).wrapping_sub(base as u64);
-        let target = ((hi - lo) / PER_BUCKET).max(1) as u64;
-        let shift = (0..64).find(|&s| (span >> s) < target).unwrap_or(63);
-        let buckets = (span >> shift) as usize + 1;
-        let mut first = Vec::with_capacity(buckets + 1);
-        let mut p = lo;
-        for k in 0..=buckets {
-            let bound = i128::from(base) + ((k as i128) << shift);
-            while p < hi && i128::from(key(p)) < bound {
-                p += 1;
-            }
-            first.push(p as u32);
-        }
+        let mut first = Vec::new();
+        let (base, shift) = build_into(lo, hi, PER_BUCKET, key, &mut first);
         Directory { lo: lo32, hi: hi32, base, shift, first }
     }
 
@@ -56,16 +43,10 @@ impl Directory {
     /// from `to` on is above it. Reads no value of the column.
     #[inline]
     pub(crate) fn bracket(&self, t: i64) -> (usize, usize) {
-        if self.lo == self.hi || t < self.base {
+        if self.lo == self.hi {
             return (self.lo as usize, self.lo as usize);
         }
-        let k = (t as u64).wrapping_sub(self.base as u64) >> self.shift;
-        let buckets = self.first.len() as u64 - 1;
-        if k >= buckets {
-            return (self.hi as usize, self.hi as usize);
-        }
-        let k = k as usize;
-        (self.first[k] as usize, self.first[k + 1] as usize)
+        bracket_in(&self.first, self.lo as usize, self.hi as usize, self.base, self.shift, t)
     }
 
     /// The first position where `pred` turns false, reading the column
@@ -91,6 +72,52 @@ impl Directory {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.first.capacity() * std::mem::size_of::<u32>()
     }
+}
+
+/// Appends to `out` the bucket starts of a directory over positions
+/// `lo..hi` (not empty) of a column sorted ascending, read through `key`,
+/// with about `per_bucket` values per bucket; returns its base and shift.
+/// `out` gets one entry per bucket and one more (`hi`).
+pub(crate) fn build_into(
+    lo: usize,
+    hi: usize,
+    per_bucket: usize,
+    key: impl Fn(usize) -> i64,
+    out: &mut Vec<u32>,
+) -> (i64, u32) {
+    debug_assert!(lo < hi, "a directory over no values");
+    let base = key(lo);
+    // Sorted, so the last value is the largest and the span fits in u64.
+    let span = (key(hi - 1) as u64).wrapping_sub(base as u64);
+    let target = ((hi - lo) / per_bucket).max(1) as u64;
+    let shift = (0..64).find(|&s| (span >> s) < target).unwrap_or(63);
+    let buckets = (span >> shift) as usize + 1;
+    out.reserve(buckets + 1);
+    let mut p = lo;
+    for k in 0..=buckets {
+        let bound = i128::from(base) + ((k as i128) << shift);
+        while p < hi && i128::from(key(p)) < bound {
+            p += 1;
+        }
+        out.push(p as u32);
+    }
+    (base, shift)
+}
+
+/// [`Directory::bracket`] over bucket starts `first` (as [`build_into`]
+/// made them) of the values at `lo..hi`.
+#[inline]
+pub(crate) fn bracket_in(first: &[u32], lo: usize, hi: usize, base: i64, shift: u32, t: i64) -> (usize, usize) {
+    if t < base {
+        return (lo, lo);
+    }
+    let k = (t as u64).wrapping_sub(base as u64) >> shift;
+    let buckets = first.len() as u64 - 1;
+    if k >= buckets {
+        return (hi, hi);
+    }
+    let k = k as usize;
+    (first[k] as usize, first[k + 1] as usize)
 }
 
 #[cfg(test)]

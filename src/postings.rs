@@ -15,6 +15,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::WindowId;
+use crate::directory;
 use crate::pages;
 use crate::segment::{NONE, Row, TIERS};
 
@@ -76,32 +77,86 @@ impl Entry {
     }
 }
 
-/// Where one key's list sits in the family's array.
-#[derive(Clone, Copy, Debug)]
+/// A radix directory over the starts of one tier's run of a list (see
+/// [`crate::directory`]), its bucket starts kept in the family's `first`
+/// array. Runs too short to need one have none.
+#[derive(Clone, Copy, Debug, Default)]
+struct RunDir {
+    /// The run's first start.
+    base: i64,
+    /// Where its bucket starts begin in [`Postings::first`].
+    first_at: u32,
+    /// The bucket width's log2 (high 8 bits) and the number of buckets (low
+    /// 24 bits; 0 for no directory).
+    shape: u32,
+}
+
+impl RunDir {
+    const BUCKET_BITS: u32 = 24;
+
+    fn buckets(&self) -> usize {
+        (self.shape & ((1 << Self::BUCKET_BITS) - 1)) as usize
+    }
+
+    fn shift(&self) -> u32 {
+        self.shape >> Self::BUCKET_BITS
+    }
+}
+
+/// Where one key's list sits in the family's array, and how to search it:
+/// 64 bytes, so one cache line tells a query everything it needs to start
+/// reading the list.
+#[derive(Clone, Copy, Debug, Default)]
 struct List {
     at: u32,
     /// Entries of the list up to the end of each tier (cumulative).
     tier_ends: [u32; TIERS],
+    dirs: [RunDir; TIERS],
+}
+
+/// A [`List`] on a cache line of its own.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(align(64))]
+struct Line(List);
+
+/// Lists by key: a table indexed by key when keys are dense (a large
+/// segment holds most chargers, sites and organizations), a hash map when
+/// they are sparse (a small segment holds few of them).
+#[derive(Clone, Debug)]
+enum Keys {
+    Dense(Vec<Line>),
+    Sparse(FxHashMap<u32, List>),
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys::Sparse(FxHashMap::default())
+    }
 }
 
 /// All lists of one family in one segment, keyed by dense entity number.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Postings {
-    lists: FxHashMap<u32, List>,
+    keys: Keys,
     entries: Vec<Entry>,
+    /// The bucket starts of every run's directory, back to back.
+    first: Vec<u32>,
 }
 
 /// One key's list.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PostingRef<'a> {
-    /// Where the list begins in the family's array.
-    at: u32,
-    tier_ends: [u32; TIERS],
+    list: List,
     entries: &'a [Entry],
+    first: &'a [u32],
 }
 
-/// Half the window an interpolation guess is checked against.
-const GUESS_WINDOW: u32 = 24;
+/// Runs at least this long get a directory; shorter ones are searched
+/// directly (at most 4 halvings and a count).
+const DIR_MIN_RUN: usize = 64;
+
+/// Entries per directory bucket the run directories aim for (two cache lines).
+const PER_RUN_BUCKET: usize = 8;
 
 /// A walk over one list's entries in one tier: positions `pos..end` of the
 /// family's entry array, read front to back.
@@ -119,53 +174,24 @@ pub(crate) struct Stream {
 
 impl Stream {
     /// A walk over `run` (positions in the family's array) that will start at
-    /// the first entry whose start is at least `target`.
-    pub(crate) fn new(run: std::ops::Range<u32>, tier: usize, target: i64) -> Self {
-        Stream { pos: run.start, end: run.end, tier: tier as u32, target, hi: run.end }
+    /// the first entry whose start is at least `target`, which lies in
+    /// `bracket` (a part of `run`).
+    fn new(run: std::ops::Range<u32>, bracket: (u32, u32), tier: usize, target: i64) -> Self {
+        debug_assert!(run.start <= bracket.0 && bracket.0 <= bracket.1 && bracket.1 <= run.end);
+        Stream { pos: bracket.0, end: run.end, tier: tier as u32, target, hi: bracket.1 }
     }
 }
 
 /// Moves every stream to the first entry of its run whose start is at least
 /// its target.
 ///
-/// Every step is taken for all streams at once, so the cache misses of
+/// The run's directory has already narrowed each stream to a bucket of about
+/// [`PER_RUN_BUCKET`] entries (short runs have none and start whole). Every
+/// further step is taken for all streams at once, so the cache misses of
 /// different lists overlap instead of queueing one search behind another.
-/// Long runs are first narrowed by interpolation (starts are spread roughly
-/// evenly in time), checked against a small window around the guess; a run
-/// the guess misses is still narrowed to one side, and a binary search in
-/// lockstep finishes the job. A list of 2,000 entries thus costs about four
-/// dependent reads, not eleven, and skewed lists fall back to plain binary
-/// search.
 pub(crate) fn lower_bounds(entries: &[Entry], streams: &mut [Stream]) {
     // Invariant: every entry before `pos` starts before the target, every
     // entry from `hi` on starts at or after it.
-    for _ in 0..2 {
-        for s in streams.iter_mut() {
-            let (l, h, t) = (s.pos, s.hi, s.target);
-            if h - l <= 4 * GUESS_WINDOW {
-                continue;
-            }
-            let (a, b) = (entries[l as usize].start, entries[h as usize - 1].start);
-            if t <= a {
-                s.hi = l;
-                continue;
-            }
-            if t > b {
-                s.pos = h;
-                continue;
-            }
-            let frac = (t as f64 - a as f64) / (b as f64 - a as f64);
-            let guess = l + (f64::from(h - l) * frac) as u32;
-            let (gl, gh) = (guess.saturating_sub(GUESS_WINDOW).max(l), (guess + GUESS_WINDOW).min(h));
-            if gl > l && entries[gl as usize].start >= t {
-                s.hi = gl;
-            } else if gh < h && entries[gh as usize - 1].start < t {
-                s.pos = gh;
-            } else {
-                (s.pos, s.hi) = (gl, gh);
-            }
-        }
-    }
     // Halve in lockstep down to a few cache lines per run...
     loop {
         let mut active = false;
@@ -202,7 +228,7 @@ impl<'a> PostingRef<'a> {
     /// Entries per tier.
     pub(crate) fn counts(&self) -> [u32; TIERS] {
         let mut prev = 0;
-        self.tier_ends.map(|e| {
+        self.list.tier_ends.map(|e| {
             let c = e - prev;
             prev = e;
             c
@@ -212,8 +238,28 @@ impl<'a> PostingRef<'a> {
     /// Positions of tier `t`'s entries in the family's array.
     #[inline]
     pub(crate) fn tier_range(&self, t: usize) -> std::ops::Range<u32> {
-        let from = if t == 0 { 0 } else { self.tier_ends[t - 1] };
-        self.at + from..self.at + self.tier_ends[t]
+        let ends = &self.list.tier_ends;
+        let from = if t == 0 { 0 } else { ends[t - 1] };
+        self.list.at + from..self.list.at + ends[t]
+    }
+
+    /// A walk over tier `t`'s run from its first entry whose start is at
+    /// least `target`, narrowed by the run's directory; [`lower_bounds`]
+    /// finishes positioning it.
+    #[inline]
+    pub(crate) fn stream(&self, t: usize, target: i64) -> Stream {
+        let run = self.tier_range(t);
+        let dir = &self.list.dirs[t];
+        let buckets = dir.buckets();
+        let bracket = if buckets == 0 {
+            (run.start, run.end)
+        } else {
+            let first = &self.first[dir.first_at as usize..dir.first_at as usize + buckets + 1];
+            let (a, b) =
+                directory::bracket_in(first, run.start as usize, run.end as usize, dir.base, dir.shift(), target);
+            (a as u32, b as u32)
+        };
+        Stream::new(run, bracket, t, target)
     }
 
     /// All entries.
@@ -227,23 +273,54 @@ impl Postings {
     /// of a segment whose rows are `rows`, split in tiers ending at `tier_ends`.
     pub(crate) fn build<I: WindowId>(column: &[u32], rows: &[Row<I>], tier_ends: [u32; TIERS]) -> Self {
         let (keys, offsets, entries) = group_entries(column, rows);
-        let mut lists = FxHashMap::with_capacity_and_hasher(keys.len(), Default::default());
-        for (k, &key) in keys.iter().enumerate() {
-            let list = &entries[offsets[k] as usize..offsets[k + 1] as usize];
+        let mut first = Vec::new();
+        let lists = keys.iter().enumerate().map(|(k, &key)| {
+            let at = offsets[k];
+            let list = &entries[at as usize..offsets[k + 1] as usize];
             let mut ends = [0u32; TIERS];
             for (t, e) in ends.iter_mut().enumerate() {
                 *e = list.partition_point(|e| e.row < tier_ends[t]) as u32;
             }
-            lists.insert(key, List { at: offsets[k], tier_ends: ends });
-        }
-        Postings { lists, entries }
+            let mut dirs = [RunDir::default(); TIERS];
+            for (t, dir) in dirs.iter_mut().enumerate() {
+                let (lo, hi) = ((if t == 0 { 0 } else { ends[t - 1] } + at) as usize, (ends[t] + at) as usize);
+                if hi - lo >= DIR_MIN_RUN {
+                    let first_at = first.len() as u32;
+                    let (base, shift) = directory::build_into(lo, hi, PER_RUN_BUCKET, |i| entries[i].start, &mut first);
+                    let buckets = first.len() - first_at as usize - 1;
+                    // Keep the bucket count within its bits: at most 2^24 - 1
+                    // buckets (8 entries each) covers any run of a segment.
+                    debug_assert!(buckets < 1 << RunDir::BUCKET_BITS);
+                    *dir = RunDir { base, first_at, shape: (shift << RunDir::BUCKET_BITS) | buckets as u32 };
+                }
+            }
+            (key, List { at, tier_ends: ends, dirs })
+        });
+        let universe = keys.last().map_or(0, |&k| k as usize + 1);
+        // A table by key when it is at most a few times the size of a map.
+        let keys = if universe <= 2 * keys.len().max(8) {
+            let mut table = vec![Line::default(); universe];
+            for (key, list) in lists {
+                table[key as usize] = Line(list);
+            }
+            Keys::Dense(table)
+        } else {
+            Keys::Sparse(lists.collect())
+        };
+        Postings { keys, entries, first }
     }
 
     #[inline]
     pub(crate) fn get(&self, key: u32) -> Option<PostingRef<'_>> {
-        let l = self.lists.get(&key)?;
-        let (from, to) = (l.at as usize, l.at as usize + l.tier_ends[TIERS - 1] as usize);
-        Some(PostingRef { at: l.at, tier_ends: l.tier_ends, entries: self.entries.get(from..to)? })
+        let list = match &self.keys {
+            Keys::Dense(table) => table.get(key as usize)?.0,
+            Keys::Sparse(map) => *map.get(&key)?,
+        };
+        let (from, to) = (list.at as usize, list.at as usize + list.tier_ends[TIERS - 1] as usize);
+        if from == to {
+            return None;
+        }
+        Some(PostingRef { list, entries: self.entries.get(from..to)?, first: &self.first })
     }
 
     /// Every entry of the family, lists back to back.
@@ -254,12 +331,20 @@ impl Postings {
 
     /// Every key with its list, for validation.
     pub(crate) fn lists(&self) -> Vec<(u32, PostingRef<'_>)> {
-        self.lists.keys().filter_map(|&k| self.get(k).map(|p| (k, p))).collect()
+        let keys: Vec<u32> = match &self.keys {
+            Keys::Dense(table) => (0..table.len() as u32).collect(),
+            Keys::Sparse(map) => map.keys().copied().collect(),
+        };
+        keys.into_iter().filter_map(|k| self.get(k).map(|p| (k, p))).collect()
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.lists.capacity() * (std::mem::size_of::<(u32, List)>() + 1)
-            + self.entries.capacity() * std::mem::size_of::<Entry>()
+        let keys = match &self.keys {
+            Keys::Dense(table) => table.capacity() * std::mem::size_of::<Line>(),
+            Keys::Sparse(map) => map.capacity() * (std::mem::size_of::<(u32, List)>() + 1),
+        };
+        keys + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.first.capacity() * std::mem::size_of::<u32>()
     }
 }
 
@@ -354,12 +439,57 @@ mod tests {
                 v.sort_unstable();
                 let at = entries.len() as u32;
                 entries.extend(v.iter().map(|&x| Entry::new(x, x.saturating_add(1), 0)));
-                streams.push(Stream::new(at..entries.len() as u32, t, *target));
+                let run = at..entries.len() as u32;
+                streams.push(Stream::new(run.clone(), (run.start, run.end), t, *target));
                 want.push(at as usize + v.partition_point(|&x| x < *target));
             }
             lower_bounds(&entries, &mut streams);
             for (s, w) in streams.iter().zip(&want) {
                 prop_assert_eq!(s.pos as usize, *w);
+            }
+        }
+
+        #[test]
+        fn directories_position_every_list(
+            tiers in prop::collection::vec(
+                prop::collection::vec((prop_oneof![0i64..5_000, 0i64..50, any::<i64>()], 0u32..6), 0..700),
+                TIERS,
+            ),
+            targets in prop::collection::vec(prop_oneof![-10i64..5_010, any::<i64>()], 1..12),
+        ) {
+            // Rows tier by tier, each tier sorted by start; keys drawn from a
+            // few, so some lists are long enough for directories.
+            let mut rows = Vec::new();
+            let mut tier_ends = [0u32; TIERS];
+            for (t, tier) in tiers.iter().enumerate() {
+                let mut tier = tier.clone();
+                tier.sort_unstable();
+                for &(start, key) in &tier {
+                    let end = start.saturating_add(1 + t as i64).max(start.saturating_add(1));
+                    let end = if end == start { i64::MAX } else { end };
+                    rows.push((Row { start, end, id: rows.len() as u64, charger: key, site: NONE, org: 0, slot: 0 }, key));
+                }
+                tier_ends[t] = rows.len() as u32;
+            }
+            prop_assume!(rows.iter().all(|(r, _)| r.end > r.start));
+            let column: Vec<u32> = rows.iter().map(|&(_, k)| k).collect();
+            let rows: Vec<Row<u64>> = rows.into_iter().map(|(r, _)| r).collect();
+            let postings = Postings::build(&column, &rows, tier_ends);
+            for key in 0..6u32 {
+                let Some(p) = postings.get(key) else {
+                    prop_assert!(!column.contains(&key));
+                    continue;
+                };
+                for t in 0..TIERS {
+                    let run = p.tier_range(t);
+                    let starts: Vec<i64> = postings.all_entries()[run.start as usize..run.end as usize].iter().map(|e| e.start).collect();
+                    let mut streams: Vec<Stream> = targets.iter().map(|&x| p.stream(t, x)).collect();
+                    lower_bounds(postings.all_entries(), &mut streams);
+                    for (s, &x) in streams.iter().zip(&targets) {
+                        prop_assert_eq!(s.pos, run.start + starts.partition_point(|&v| v < x) as u32);
+                        prop_assert_eq!(s.end, run.end);
+                    }
+                }
             }
         }
 

@@ -285,10 +285,9 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
     for &k in keys {
         let Some(p) = postings.get(k) else { continue };
         for (t, scan) in r.iter().enumerate() {
-            let run = p.tier_range(t);
-            if !scan.is_empty() && !run.is_empty() {
+            if !scan.is_empty() && !p.tier_range(t).is_empty() {
                 let from = scan.after.map_or(scan.from, |(s, _)| s.max(scan.from));
-                streams.push(Stream::new(run, t, from));
+                streams.push(p.stream(t, from));
             }
         }
     }
