@@ -151,7 +151,7 @@ impl<I> Sink<I> for Counter {
 }
 
 /// Posting rows read ahead at a time.
-const BATCH: usize = 32;
+const BATCH: usize = 64;
 
 /// Tiers are visited longest first: in `(start, id)` order their matches come
 /// earliest, so they fill the page and let the other tiers stop sooner.
