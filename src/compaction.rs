@@ -23,7 +23,6 @@ use parking_lot::Mutex;
 use roaring::RoaringBitmap;
 
 use crate::WindowId;
-use crate::pages;
 use crate::segment::{Row, Segment, SegmentData};
 
 /// Each segment holds at least this many times the rows of the newer
@@ -210,9 +209,9 @@ impl<I: WindowId> Compactor<I> {
             // Marks the job done however the thread ends (a panic included).
             let _done = SetOnDrop(finished);
             yield_to_foreground();
-            let live = work.iter().map(|(data, dead)| data.len() - dead.len() as usize).sum();
-            let mut rows: Vec<Row<I>> = pages::with_capacity(live);
-            rows.extend(work.iter().flat_map(|(data, dead)| live_rows(data, dead)));
+            // Not on huge pages: faulting them in on this low-priority thread
+            // was measured to stall the writer for tens of milliseconds.
+            let rows: Vec<Row<I>> = work.iter().flat_map(|(data, dead)| live_rows(data, dead)).collect();
             drop(work);
             // One thread: the writer keeps the other core.
             let mut out = Segment::from_data(Arc::new(SegmentData::build_serial(rows)));

@@ -475,10 +475,6 @@ impl<I: WindowId, P> Index<I, P> {
             return Err(Error::DuplicateId(pair[0].to_string()));
         }
         let base = self.payloads.len() as u32;
-        if self.payloads.is_empty() {
-            // A first bulk load sizes the slab (on huge pages, if large).
-            self.payloads = pages::with_capacity(payloads.len());
-        }
         self.payloads.reserve(payloads.len());
         for (r, row) in data.rows.iter_mut().enumerate() {
             self.payloads.push(payloads[row.slot as usize].take());
