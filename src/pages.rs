@@ -11,9 +11,9 @@
 //! are allocated here: reserved, advised, then filled. Elsewhere, or when the
 //! kernel says no, they are ordinary vectors.
 
-#[cfg(target_os = "linux")]
 /// Arrays smaller than this stay on ordinary pages (they hold at most one
 /// whole huge page and are cheap to map either way).
+#[cfg(target_os = "linux")]
 const MIN_BYTES: usize = 4 << 20;
 
 /// Bytes of a huge page on the platforms that have them.

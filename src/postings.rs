@@ -114,6 +114,15 @@ struct List {
     dirs: [RunDir; TIERS],
 }
 
+impl List {
+    /// Positions of tier `t`'s entries in the family's array.
+    #[inline]
+    fn tier_range(&self, t: usize) -> std::ops::Range<u32> {
+        let from = if t == 0 { 0 } else { self.tier_ends[t - 1] };
+        self.at + from..self.at + self.tier_ends[t]
+    }
+}
+
 /// A [`List`] on a cache line of its own.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(align(64))]
@@ -238,9 +247,7 @@ impl<'a> PostingRef<'a> {
     /// Positions of tier `t`'s entries in the family's array.
     #[inline]
     pub(crate) fn tier_range(&self, t: usize) -> std::ops::Range<u32> {
-        let ends = &self.list.tier_ends;
-        let from = if t == 0 { 0 } else { ends[t - 1] };
-        self.list.at + from..self.list.at + ends[t]
+        self.list.tier_range(t)
     }
 
     /// A walk over tier `t`'s run from its first entry whose start is at
@@ -281,9 +288,10 @@ impl Postings {
             for (t, e) in ends.iter_mut().enumerate() {
                 *e = list.partition_point(|e| e.row < tier_ends[t]) as u32;
             }
-            let mut dirs = [RunDir::default(); TIERS];
-            for (t, dir) in dirs.iter_mut().enumerate() {
-                let (lo, hi) = ((if t == 0 { 0 } else { ends[t - 1] } + at) as usize, (ends[t] + at) as usize);
+            let mut list = List { at, tier_ends: ends, dirs: [RunDir::default(); TIERS] };
+            for t in 0..TIERS {
+                let run = list.tier_range(t);
+                let (lo, hi) = (run.start as usize, run.end as usize);
                 if hi - lo >= DIR_MIN_RUN {
                     let first_at = first.len() as u32;
                     let (base, shift) = directory::build_into(lo, hi, PER_RUN_BUCKET, |i| entries[i].start, &mut first);
@@ -291,10 +299,10 @@ impl Postings {
                     // Keep the bucket count within its bits: at most 2^24 - 1
                     // buckets (8 entries each) covers any run of a segment.
                     debug_assert!(buckets < 1 << RunDir::BUCKET_BITS);
-                    *dir = RunDir { base, first_at, shape: (shift << RunDir::BUCKET_BITS) | buckets as u32 };
+                    list.dirs[t] = RunDir { base, first_at, shape: (shift << RunDir::BUCKET_BITS) | buckets as u32 };
                 }
             }
-            (key, List { at, tier_ends: ends, dirs })
+            (key, list)
         });
         let universe = keys.last().map_or(0, |&k| k as usize + 1);
         // A table by key when it is at most a few times the size of a map.
