@@ -129,17 +129,19 @@ impl List {
 struct Line(List);
 
 /// Lists by key: a table indexed by key when keys are dense (a large
-/// segment holds most chargers, sites and organizations), a hash map when
-/// they are sparse (a small segment holds few of them).
+/// segment holds most chargers, sites and organizations), a hash map from key
+/// to list number when they are sparse (a small segment holds few of them;
+/// the map's slots stay 8 bytes, so the many small segments that flushes
+/// build insert small values, and the lists are written once, in order).
 #[derive(Clone, Debug)]
 enum Keys {
     Dense(Vec<Line>),
-    Sparse(FxHashMap<u32, List>),
+    Sparse { index: FxHashMap<u32, u32>, lists: Vec<List> },
 }
 
 impl Default for Keys {
     fn default() -> Self {
-        Keys::Sparse(FxHashMap::default())
+        Keys::Sparse { index: FxHashMap::default(), lists: Vec::new() }
     }
 }
 
@@ -313,7 +315,8 @@ impl Postings {
             }
             Keys::Dense(table)
         } else {
-            Keys::Sparse(lists.collect())
+            let index = keys.iter().enumerate().map(|(i, &key)| (key, i as u32)).collect();
+            Keys::Sparse { index, lists: lists.map(|(_, list)| list).collect() }
         };
         Postings { keys, entries, first }
     }
@@ -322,7 +325,7 @@ impl Postings {
     pub(crate) fn get(&self, key: u32) -> Option<PostingRef<'_>> {
         let list = match &self.keys {
             Keys::Dense(table) => table.get(key as usize)?.0,
-            Keys::Sparse(map) => *map.get(&key)?,
+            Keys::Sparse { index, lists } => *lists.get(*index.get(&key)? as usize)?,
         };
         let (from, to) = (list.at as usize, list.at as usize + list.tier_ends[TIERS - 1] as usize);
         if from == to {
@@ -341,7 +344,7 @@ impl Postings {
     pub(crate) fn lists(&self) -> Vec<(u32, PostingRef<'_>)> {
         let keys: Vec<u32> = match &self.keys {
             Keys::Dense(table) => (0..table.len() as u32).collect(),
-            Keys::Sparse(map) => map.keys().copied().collect(),
+            Keys::Sparse { index, .. } => index.keys().copied().collect(),
         };
         keys.into_iter().filter_map(|k| self.get(k).map(|p| (k, p))).collect()
     }
@@ -349,7 +352,9 @@ impl Postings {
     pub(crate) fn heap_bytes(&self) -> usize {
         let keys = match &self.keys {
             Keys::Dense(table) => table.capacity() * std::mem::size_of::<Line>(),
-            Keys::Sparse(map) => map.capacity() * (std::mem::size_of::<(u32, List)>() + 1),
+            Keys::Sparse { index, lists } => {
+                index.capacity() * (std::mem::size_of::<(u32, u32)>() + 1) + lists.capacity() * std::mem::size_of::<List>()
+            }
         };
         keys + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.first.capacity() * std::mem::size_of::<u32>()
