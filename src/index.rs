@@ -898,7 +898,7 @@ impl<I: WindowId, P> Index<I, P> {
                 self.compactor.note_delete(&self.segments[s], row.id);
                 let seg = &self.segments[s];
                 // A segment mostly dead is rebuilt from its live rows.
-                if seg.len() >= 2 * self.write_buffer && seg.dead.len() as usize * 2 > seg.len() {
+                if seg.len() >= 2 * self.write_buffer && seg.dead_len() * 2 > seg.len() {
                     self.compactor.rebuild(&mut self.segments, s);
                 }
                 row

@@ -353,7 +353,8 @@ impl Postings {
         let keys = match &self.keys {
             Keys::Dense(table) => table.capacity() * std::mem::size_of::<Line>(),
             Keys::Sparse { index, lists } => {
-                index.capacity() * (std::mem::size_of::<(u32, u32)>() + 1) + lists.capacity() * std::mem::size_of::<List>()
+                index.capacity() * (std::mem::size_of::<(u32, u32)>() + 1)
+                    + lists.capacity() * std::mem::size_of::<List>()
             }
         };
         keys + self.entries.capacity() * std::mem::size_of::<Entry>()

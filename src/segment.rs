@@ -320,13 +320,6 @@ impl<I: WindowId> SegmentData<I> {
         self.start_dirs[t].partition_point(at, |i| self.rows[i].start, pred)
     }
 
-    /// The first position of `ends_sorted` where `pred` (`e < at` or
-    /// `e <= at`) turns false.
-    #[inline]
-    pub(crate) fn end_position(&self, at: i64, pred: impl Fn(i64) -> bool) -> u32 {
-        self.end_dir.partition_point(at, |i| self.ends_sorted[i], pred) as u32
-    }
-
     /// A row range of `tier` holding every row whose start lies in
     /// `[from, to)` and whose `(start, id)` is after `after`, found from the
     /// directory alone (no row is read, unless the bucket is crowded): it may hold a few rows outside those
@@ -491,10 +484,22 @@ pub(crate) struct Segment<I> {
     /// Tombstones: one bit per row for checks, a bitmap for iteration.
     dead_bits: Vec<u64>,
     pub(crate) dead: RoaringBitmap,
-    /// For each dead row, a distinct position in `ends_sorted` holding its end,
-    /// so dead rows with `end <= t` are counted without visiting them.
+    /// How many rows are dead (a roaring bitmap's length is a walk over its
+    /// containers; writers ask for it on every delete).
+    dead_len: u32,
+    /// For each dead row but the newest few, a distinct position in
+    /// `ends_sorted` holding its end, so dead rows with `end <= t` are counted
+    /// without visiting them.
     dead_by_end: RoaringBitmap,
+    /// The ends of the newest dead rows, not yet placed in `dead_by_end`:
+    /// placing one costs a search of `ends_sorted` (a few dependent cache
+    /// misses), so a delete only notes its end, and every
+    /// [`PENDING_ENDS`] notes are placed together, their searches in lockstep.
+    pending_ends: Vec<i64>,
 }
+
+/// Dead rows' ends noted before they are placed in `dead_by_end` at once.
+const PENDING_ENDS: usize = 64;
 
 impl<I> std::ops::Deref for Segment<I> {
     type Target = SegmentData<I>;
@@ -518,7 +523,9 @@ impl<I: WindowId> Segment<I> {
             data,
             dead_bits: vec![0; n.div_ceil(64)],
             dead: RoaringBitmap::new(),
+            dead_len: 0,
             dead_by_end: RoaringBitmap::new(),
+            pending_ends: Vec::new(),
         }
     }
 
@@ -528,7 +535,12 @@ impl<I: WindowId> Segment<I> {
     }
 
     pub(crate) fn live(&self) -> usize {
-        self.len() - self.dead.len() as usize
+        self.len() - self.dead_len as usize
+    }
+
+    /// How many rows are dead.
+    pub(crate) fn dead_len(&self) -> usize {
+        self.dead_len as usize
     }
 
     #[inline]
@@ -539,7 +551,7 @@ impl<I: WindowId> Segment<I> {
     /// Whether any row is dead (most large segments have none for a while).
     #[inline]
     pub(crate) fn has_dead(&self) -> bool {
-        !self.dead.is_empty()
+        self.dead_len != 0
     }
 
     /// The tombstone bits of block `b` (blocks and words both span 64 rows).
@@ -552,14 +564,52 @@ impl<I: WindowId> Segment<I> {
         debug_assert!(!self.is_dead(r), "row {r} killed twice");
         self.dead_bits[r as usize / 64] |= 1 << (r % 64);
         self.dead.insert(r);
-        let end = self.rows[r as usize].end;
-        let mut p = self.end_position(end, |e| e < end);
-        // Equal ends share a run of positions; take the first one still free.
-        while self.dead_by_end.contains(p) {
-            p += 1;
+        self.dead_len += 1;
+        self.pending_ends.push(self.rows[r as usize].end);
+        if self.pending_ends.len() >= PENDING_ENDS {
+            self.place_pending_ends();
         }
-        debug_assert_eq!(self.ends_sorted.get(p as usize), Some(&end), "dead_by_end ran past the run of equal ends");
-        self.dead_by_end.insert(p);
+    }
+
+    /// Gives every pending dead end a position in `dead_by_end`. The
+    /// searches of `ends_sorted` advance in lockstep, one probe of each per
+    /// round, so their cache misses overlap.
+    fn place_pending_ends(&mut self) {
+        let mut ends = std::mem::take(&mut self.pending_ends);
+        // Ascending, so equal ends come together and take consecutive
+        // free positions of their run below.
+        ends.sort_unstable();
+        let mut bounds: Vec<(usize, usize)> = ends.iter().map(|&e| self.end_dir.bracket(e)).collect();
+        loop {
+            let mut active = false;
+            for ((lo, hi), &end) in bounds.iter_mut().zip(&ends).filter(|((lo, hi), _)| lo < hi) {
+                let mid = *lo + (*hi - *lo) / 2;
+                if self.ends_sorted[mid] < end {
+                    *lo = mid + 1;
+                } else {
+                    *hi = mid;
+                }
+                active = true;
+            }
+            if !active {
+                break;
+            }
+        }
+        for (&(first, _), &end) in bounds.iter().zip(&ends) {
+            let mut p = first as u32;
+            // Equal ends share a run of positions; take the first one still free.
+            while self.dead_by_end.contains(p) {
+                p += 1;
+            }
+            debug_assert_eq!(
+                self.ends_sorted.get(p as usize),
+                Some(&end),
+                "dead_by_end ran past the run of equal ends"
+            );
+            self.dead_by_end.insert(p);
+        }
+        ends.clear();
+        self.pending_ends = ends;
     }
 
     /// The live row holding `id`, if any.
@@ -630,7 +680,8 @@ impl<I: WindowId> Segment<I> {
         });
         let ends = std::array::from_fn(|j| {
             let p = probes[S * TIERS + j].lo as u32;
-            u64::from(p) - self.dead_by_end.range_cardinality(0..p)
+            let pending = self.pending_ends.iter().filter(|&&e| e <= ends_at_most[j]).count() as u64;
+            u64::from(p) - self.dead_by_end.range_cardinality(0..p) - pending
         });
         (starts, ends)
     }
@@ -641,6 +692,7 @@ impl<I: WindowId> Segment<I> {
             + self.dead_bits.capacity() * 8
             + self.dead.serialized_size()
             + self.dead_by_end.serialized_size()
+            + self.pending_ends.capacity() * 8
     }
 
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
@@ -653,17 +705,70 @@ impl<I: WindowId> Segment<I> {
         if bits != self.dead.len() || self.dead.iter().any(|r| !self.is_dead(r) || r as usize >= n) {
             return Err("tombstone bitmap and bits disagree".into());
         }
-        if self.dead_by_end.len() != self.dead.len() {
-            return Err("dead_by_end and tombstones disagree in number".into());
+        if u64::from(self.dead_len) != self.dead.len() {
+            return Err("the count of dead rows disagrees with the tombstones".into());
+        }
+        if self.dead_by_end.len() + self.pending_ends.len() as u64 != self.dead.len() {
+            return Err("dead_by_end and pending ends disagree in number with the tombstones".into());
         }
         let mut dead_ends: Vec<i64> = self.dead.iter().map(|r| self.rows[r as usize].end).collect();
         let mut by_end: Vec<i64> =
             self.dead_by_end.iter().map(|p| self.ends_sorted.get(p as usize).copied().unwrap_or(i64::MIN)).collect();
+        by_end.extend_from_slice(&self.pending_ends);
         dead_ends.sort_unstable();
         by_end.sort_unstable();
         if dead_ends != by_end {
             return Err("dead_by_end positions do not hold the dead rows' ends".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows with many equal ends (a run of positions per end), so placing a
+    /// dead end must skip the positions earlier deaths took.
+    fn rows(n: u32) -> Vec<Row<u64>> {
+        (0..n)
+            .map(|i| {
+                let start = i64::from(i % 97) * 1_000;
+                Row {
+                    start,
+                    end: start + 500 + i64::from(i % 5) * 1_000,
+                    id: u64::from(i),
+                    charger: NONE,
+                    site: NONE,
+                    org: 0,
+                    slot: i,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dead_end_counts_hold_across_deferred_placements() {
+        let all = rows(3_000);
+        let mut seg = Segment::build(all.clone());
+        let mut dead = std::collections::HashSet::new();
+        // Kill rows in a scattered order, past several batches of pending
+        // ends, and check the end counts at every step against a scan.
+        for step in 0..400u32 {
+            let id = u64::from(step * 7_919 % 3_000);
+            let r = seg.row_of(id).expect("every id is in the segment");
+            if !dead.insert(id) {
+                continue;
+            }
+            seg.kill(r);
+            for t in [0, 1_500, 40_000, 60_500, 200_000] {
+                let want = all.iter().filter(|row| row.end <= t && !dead.contains(&row.id)).count() as u64;
+                let ([], [got]) = seg.live_ranks([], [t]);
+                assert_eq!(got, want, "live ends <= {t} after {} deaths", dead.len());
+            }
+            assert_eq!(seg.live(), all.len() - dead.len());
+            seg.check_invariants().unwrap();
+        }
+        assert!(seg.dead_len() > 2 * PENDING_ENDS, "the test must place several batches");
     }
 }
