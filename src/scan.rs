@@ -198,6 +198,14 @@ fn scan_time<I: WindowId, S: Sink<I>>(
     for t in TIER_VISIT {
         let scan = &r[t];
         let (lo, hi) = (scan.lo as usize, scan.hi as usize);
+        // The longest tier's ends have a column of their own: the block's
+        // ends are tested there, and a row's start only once its end passed.
+        let long_ends = (t == TIERS - 1).then(|| (&seg.long_ends[..], seg.tiers[t].lo as usize));
+        // A full page whose last start precedes every start this tier may
+        // hold is final here: skip the tier without reading a row of it.
+        if sink.start_bound().is_some_and(|(s, _)| scan.from > s) {
+            continue;
+        }
         let mut i = lo;
         'tier: while i < hi {
             let b = i / BLOCK;
@@ -213,15 +221,35 @@ fn scan_time<I: WindowId, S: Sink<I>>(
             // Test the block's times without branching, then visit the
             // survivors that are alive.
             let mut mask = 0u64;
-            for (j, row) in seg.rows[i..block_end].iter().enumerate() {
-                let ok = scan.inside(row.start, row.id) & q.tb.end_ok(row.end);
-                mask |= u64::from(ok) << (i + j - b * BLOCK);
+            if let Some((ends, base)) = long_ends {
+                for (j, &end) in ends[i - base..block_end - base].iter().enumerate() {
+                    mask |= u64::from(q.tb.end_ok(end)) << (i + j - b * BLOCK);
+                }
+            } else {
+                for (j, row) in seg.rows[i..block_end].iter().enumerate() {
+                    let ok = scan.inside(row.start, row.id) & q.tb.end_ok(row.end);
+                    mask |= u64::from(ok) << (i + j - b * BLOCK);
+                }
             }
             mask &= !seg.dead_word(b);
+            // Load the surviving rows before testing any, so their cache
+            // misses overlap instead of queueing behind each test.
+            if long_ends.is_some() {
+                let mut m = mask;
+                let mut folded = 0i64;
+                while m != 0 {
+                    folded ^= seg.rows[b * BLOCK + m.trailing_zeros() as usize].start;
+                    m &= m - 1;
+                }
+                std::hint::black_box(folded);
+            }
             while mask != 0 {
                 let n = (b * BLOCK) as u32 + mask.trailing_zeros();
                 mask &= mask - 1;
                 let row = &seg.rows[n as usize];
+                if long_ends.is_some() && !scan.inside(row.start, row.id) {
+                    continue;
+                }
                 if (!filtered || q.filters_ok(row.charger, row.site, row.org))
                     && !sink.offer(Hit { start: row.start, id: row.id, src, row: n })
                 {

@@ -114,6 +114,13 @@ pub(crate) struct SegmentData<I> {
     pub(crate) tiers: [Tier; TIERS],
     pub(crate) block_max_end: Vec<i64>,
     pub(crate) block_min_end: Vec<i64>,
+    /// The ends of the longest tier's rows, in row order. Its lengths vary
+    /// most (30 to 90 days, or years), so a scan there tests many rows that
+    /// began early enough but ended too soon; testing their ends here reads
+    /// 8 bytes a row instead of a whole row (5 times fewer cache lines), and
+    /// only the rows that pass are read. The tier is the rarest, so this
+    /// costs little.
+    pub(crate) long_ends: Vec<i64>,
     /// Ids in ascending order, with the row holding each.
     pub(crate) ids_sorted: Vec<I>,
     pub(crate) id_rows: Vec<u32>,
@@ -136,6 +143,7 @@ impl<I> Default for SegmentData<I> {
             tiers: [Tier::default(); TIERS],
             block_max_end: Vec::new(),
             block_min_end: Vec::new(),
+            long_ends: Vec::new(),
             ids_sorted: Vec::new(),
             id_rows: Vec::new(),
             ends_sorted: Vec::new(),
@@ -222,6 +230,8 @@ impl<I: WindowId> SegmentData<I> {
             tier.hi = cursor;
         }
         seg.tiers = tiers;
+        let long = tiers[TIERS - 1];
+        seg.long_ends = rows[long.lo as usize..long.hi as usize].iter().map(|r| r.end).collect();
         seg.rows = rows;
         let rows = &seg.rows;
         // The id index, the sorted ends and the postings are independent: on
@@ -354,6 +364,7 @@ impl<I: WindowId> SegmentData<I> {
         v(&self.rows)
             + v(&self.block_max_end)
             + v(&self.block_min_end)
+            + v(&self.long_ends)
             + v(&self.ids_sorted)
             + v(&self.id_rows)
             + v(&self.ends_sorted)
@@ -412,6 +423,10 @@ impl<I: WindowId> SegmentData<I> {
         }
         if self.block_max_end.len() != n.div_ceil(BLOCK) {
             return Err("wrong number of blocks".into());
+        }
+        let long = self.tiers[TIERS - 1];
+        if !self.rows[long.lo as usize..long.hi as usize].iter().map(|r| r.end).eq(self.long_ends.iter().copied()) {
+            return Err("the longest tier's end column disagrees with its rows".into());
         }
         if !self.ids_sorted.windows(2).all(|w| w[0] < w[1]) {
             return Err("ids_sorted not strictly ascending (duplicate ids in a segment?)".into());
