@@ -389,20 +389,36 @@ fn merge_streams<I: WindowId, S: Sink<I>>(
         let want = if bound < i64::MAX { BATCH } else { sink.room().clamp(1, BATCH) };
         batch.clear();
         while batch.len() < want {
+            // The smallest start of the other streams: the root's children
+            // hold it. Until then, the top stream's entries come next in order
+            // and are taken without touching the heap.
+            let next = heads
+                .as_slice()
+                .get(1..)
+                .map_or(i64::MAX, |c| c.iter().take(2).map(|h| h.0.0).min().unwrap_or(i64::MAX));
             let Some(mut top) = heads.peek_mut() else { break };
             let Reverse((start, i)) = *top;
             if start > bound {
                 break;
             }
+            let limit = next.min(bound);
             let s = &mut streams[i as usize];
+            let to = r[s.tier as usize].to;
             batch.push((entries[s.pos as usize].row, s.tier));
             s.pos += 1;
-            match next_entry(entries, s, r[s.tier as usize].to, q) {
-                Some((e, _)) => {
-                    s.pos -= 1;
-                    // Replacing the top sifts once; popping and pushing twice.
-                    *top = Reverse((e.start, i));
+            let head = loop {
+                match next_entry(entries, s, to, q) {
+                    Some((e, _)) if e.start <= limit && batch.len() < want => batch.push((e.row, s.tier)),
+                    Some((e, _)) => {
+                        s.pos -= 1;
+                        break Some(e.start);
+                    }
+                    None => break None,
                 }
+            };
+            match head {
+                // Replacing the top sifts once; popping and pushing twice.
+                Some(start) => *top = Reverse((start, i)),
                 None => {
                     PeekMut::pop(top);
                 }
