@@ -238,7 +238,7 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                 let mut m = mask;
                 let mut folded = 0i64;
                 while m != 0 {
-                    folded ^= seg.rows[b * BLOCK + m.trailing_zeros() as usize].start;
+                    folded ^= seg.rows[b * BLOCK + m.trailing_zeros() as usize].touch();
                     m &= m - 1;
                 }
                 std::hint::black_box(folded);
@@ -446,7 +446,7 @@ fn offer_batch<I: WindowId, S: Sink<I>>(
     verify: &impl Fn(&Row<I>, u32, u32) -> bool,
     sink: &mut S,
 ) -> bool {
-    let folded = batch.iter().fold(0i64, |acc, &(n, _)| acc ^ seg.rows[n as usize].start);
+    let folded = batch.iter().fold(0i64, |acc, &(n, _)| acc ^ seg.rows[n as usize].touch());
     std::hint::black_box(folded);
     let mut accepted = true;
     for &(n, tier) in batch {

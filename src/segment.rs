@@ -46,7 +46,12 @@ pub(crate) const NONE: u32 = u32::MAX;
 
 /// One window as the engine stores it: times in microseconds, entities as
 /// dense numbers, the payload as a slot in the index's payload slab.
+///
+/// Laid out in field order (`repr(C)`), so [`Row::touch`] knows which
+/// fields sit at its two ends: 40 bytes straddle two cache lines for half
+/// the rows of an array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub(crate) struct Row<I> {
     pub(crate) start: i64,
     pub(crate) end: i64,
@@ -58,6 +63,15 @@ pub(crate) struct Row<I> {
 }
 
 impl<I: WindowId> Row<I> {
+    /// Reads the row's first and last fields, and so every cache line it
+    /// spans. A scan that touches the rows it will test before testing any
+    /// gets all their misses in one wave; touching the start alone would
+    /// leave the second line of a straddling row to a second wave.
+    #[inline]
+    pub(crate) fn touch(&self) -> i64 {
+        self.start ^ i64::from(self.slot)
+    }
+
     pub(crate) fn tier(&self) -> usize {
         let len = self.end - self.start;
         TIER_MAX_LEN.iter().position(|&m| len <= m).unwrap_or(TIERS - 1)
