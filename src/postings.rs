@@ -82,7 +82,8 @@ impl Entry {
 /// array. Runs too short to need one have none.
 #[derive(Clone, Copy, Debug, Default)]
 struct RunDir {
-    /// The run's first start.
+    /// The run's first start (kept for runs without a directory too: a walk
+    /// from at most it starts at the run's head without a search).
     base: i64,
     /// Where its bucket starts begin in [`Postings::first`].
     first_at: u32,
@@ -260,7 +261,9 @@ impl<'a> PostingRef<'a> {
         let run = self.tier_range(t);
         let dir = &self.list.dirs[t];
         let buckets = dir.buckets();
-        let bracket = if buckets == 0 {
+        let bracket = if run.is_empty() || target <= dir.base {
+            (run.start, run.start)
+        } else if buckets == 0 {
             (run.start, run.end)
         } else {
             let first = &self.first[dir.first_at as usize..dir.first_at as usize + buckets + 1];
@@ -294,6 +297,9 @@ impl Postings {
             for t in 0..TIERS {
                 let run = list.tier_range(t);
                 let (lo, hi) = (run.start as usize, run.end as usize);
+                if hi > lo {
+                    list.dirs[t].base = entries[lo].start;
+                }
                 if hi - lo >= DIR_MIN_RUN {
                     let first_at = first.len() as u32;
                     let (base, shift) = directory::build_into(lo, hi, PER_RUN_BUCKET, |i| entries[i].start, &mut first);
