@@ -65,15 +65,72 @@ struct Job<I> {
     done: Arc<AtomicBool>,
 }
 
+/// Work for a background thread.
+type Task = Box<dyn FnOnce() + Send>;
+
+/// Long-lived background threads: [`MAX_JOBS`] that merge and one that frees
+/// replaced segments. Starting a thread per merge or free made the writer
+/// map the new thread's stack, and a memory-map call waits for every other
+/// thread's mapping, unmapping and huge-page work in the process: measured
+/// with strace at 1M windows, the writer's `clone3` calls took up to 3 ms
+/// while a merge or a free ran. The threads end when the index drops.
+struct Pool {
+    merges: Sender<Task>,
+    frees: Sender<Task>,
+}
+
+impl Pool {
+    /// Starts the threads; `None` if any cannot start (the ones that did
+    /// then end, their queue gone).
+    fn start() -> Option<Pool> {
+        let (merges, queue) = std::sync::mpsc::channel::<Task>();
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..MAX_JOBS {
+            worker("mwindex-merge", Arc::clone(&queue))?;
+        }
+        let (frees, queue) = std::sync::mpsc::channel::<Task>();
+        worker("mwindex-free", Arc::new(Mutex::new(queue)))?;
+        Some(Pool { merges, frees })
+    }
+}
+
+/// A thread running tasks from `queue` until every sender is gone.
+fn worker(name: &str, queue: Arc<Mutex<Receiver<Task>>>) -> Option<()> {
+    let started = std::thread::Builder::new().name(name.into()).spawn(move || {
+        yield_to_foreground();
+        loop {
+            // The guard drops at the end of the statement: the other
+            // workers wait only while this one takes a task.
+            let Ok(task) = queue.lock().recv() else { return };
+            // A panic is a bug; it must not take the thread down with it.
+            // A merge's job is then marked done with no output, and its
+            // inputs stay in place (see `install`).
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
+        }
+    });
+    started.ok().map(drop)
+}
+
 /// The merges in flight and the policy that starts them.
 pub(crate) struct Compactor<I> {
     jobs: Vec<Job<I>>,
     inline_rows: usize,
+    /// Started with the first background merge.
+    pool: Option<Pool>,
 }
 
 impl<I> Compactor<I> {
     pub(crate) fn new(inline_rows: usize) -> Self {
-        Compactor { jobs: Vec::new(), inline_rows }
+        Compactor { jobs: Vec::new(), inline_rows, pool: None }
+    }
+
+    /// The background threads, started on first use; `None` if they cannot
+    /// start.
+    fn pool(&mut self) -> Option<&Pool> {
+        if self.pool.is_none() {
+            self.pool = Pool::start();
+        }
+        self.pool.as_ref()
     }
 
     /// Merges in flight.
@@ -205,10 +262,9 @@ impl<I: WindowId> Compactor<I> {
         let handover = Arc::clone(&output);
         let done = Arc::new(AtomicBool::new(false));
         let finished = Arc::clone(&done);
-        let started = std::thread::Builder::new().name("mwindex-merge".into()).spawn(move || {
-            // Marks the job done however the thread ends (a panic included).
+        let task: Task = Box::new(move || {
+            // Marks the job done however the task ends (a panic included).
             let _done = SetOnDrop(finished);
-            yield_to_foreground();
             // Not on huge pages: faulting them in on this low-priority thread
             // was measured to stall the writer for tens of milliseconds.
             let rows: Vec<Row<I>> = work.iter().flat_map(|(data, dead)| live_rows(data, dead)).collect();
@@ -218,9 +274,9 @@ impl<I: WindowId> Compactor<I> {
             kill_ids(&mut out, deleted.try_iter());
             *handover.lock() = Some((out, deleted));
         });
-        match started {
-            Ok(_) => self.jobs.push(Job { inputs, rows, deletes, output, done }),
-            Err(_) => merge_inline(segments, run),
+        match self.pool().map(|pool| pool.merges.send(task)) {
+            Some(Ok(())) => self.jobs.push(Job { inputs, rows, deletes, output, done }),
+            _ => merge_inline(segments, run),
         }
     }
 
@@ -229,16 +285,58 @@ impl<I: WindowId> Compactor<I> {
     fn install_finished(&mut self, segments: &mut Vec<Segment<I>>, wait: bool) {
         if wait && let Some(i) = (0..self.jobs.len()).min_by_key(|&i| self.jobs[i].rows) {
             let job = self.jobs.remove(i);
-            install(segments, job);
+            self.install(segments, job);
         }
         let mut i = 0;
         while i < self.jobs.len() {
             if self.jobs[i].done.load(Ordering::Acquire) {
                 let job = self.jobs.remove(i);
-                install(segments, job);
+                self.install(segments, job);
             } else {
                 i += 1;
             }
+        }
+    }
+
+    /// Puts a finished merge's output in place of its inputs, which must be
+    /// where they were, and kills there the rows deleted since it began.
+    fn install(&mut self, segments: &mut Vec<Segment<I>>, job: Job<I>) {
+        while !job.done.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+        let Some((mut out, deleted)) = job.output.lock().take() else {
+            // The merge panicked (a bug): the inputs are still in place and
+            // complete, so nothing is lost; a later merge retries.
+            return;
+        };
+        let Some(at) = segments.iter().position(|s| Arc::ptr_eq(s.data(), &job.inputs[0])) else {
+            debug_assert!(false, "a merge's inputs left the index while it ran");
+            return;
+        };
+        let run = at..at + job.inputs.len();
+        let in_place = segments
+            .get(run.clone())
+            .is_some_and(|inputs| inputs.iter().zip(&job.inputs).all(|(s, d)| Arc::ptr_eq(s.data(), d)));
+        if !in_place {
+            debug_assert!(false, "a merge's inputs moved while it ran");
+            return;
+        }
+        kill_ids(&mut out, deleted.try_iter());
+        let replaced: Vec<Segment<I>> =
+            if out.live() == 0 { segments.drain(run).collect() } else { segments.splice(run, [out]).collect() };
+        drop(job.inputs);
+        self.free_elsewhere(replaced);
+    }
+
+    /// Drops segments on the freeing thread when they hold enough rows for
+    /// freeing them (returning their pages to the kernel) to take the writer
+    /// noticeable time.
+    fn free_elsewhere(&mut self, segments: Vec<Segment<I>>) {
+        if segments.iter().map(|s| s.len()).sum::<usize>() > FREE_ELSEWHERE_ROWS
+            && let Some(pool) = self.pool()
+        {
+            // If the thread is gone, the task (and the segments) drop here.
+            let _ = pool.frees.send(Box::new(move || drop(segments)));
         }
     }
 }
@@ -303,18 +401,6 @@ fn live_rows<I: WindowId>(data: &SegmentData<I>, dead: &RoaringBitmap) -> impl I
     data.rows.iter().enumerate().filter(|&(r, _)| !dead.contains(r as u32)).map(|(_, row)| *row)
 }
 
-/// Drops segments on another thread when they hold enough rows for freeing
-/// them to take the writer noticeable time.
-fn free_elsewhere<I: WindowId>(segments: Vec<Segment<I>>) {
-    if segments.iter().map(|s| s.len()).sum::<usize>() > FREE_ELSEWHERE_ROWS {
-        // If the thread cannot start, the closure (and the segments) drop here.
-        let _ = std::thread::Builder::new().name("mwindex-free".into()).spawn(move || {
-            yield_to_foreground();
-            drop(segments);
-        });
-    }
-}
-
 /// Rows from which dropping segments is left to another thread.
 const FREE_ELSEWHERE_ROWS: usize = 1 << 15;
 
@@ -341,36 +427,6 @@ fn kill_ids<I: WindowId>(out: &mut Segment<I>, ids: impl Iterator<Item = I>) {
 
 /// Puts a finished merge in place of its inputs, after killing the rows
 /// deleted since the merge thread last looked.
-fn install<I: WindowId>(segments: &mut Vec<Segment<I>>, job: Job<I>) {
-    while !job.done.load(Ordering::Acquire) {
-        std::thread::sleep(std::time::Duration::from_micros(50));
-    }
-    let Some((mut out, deleted)) = job.output.lock().take() else {
-        // The merge panicked (a bug): the inputs are still in place and
-        // complete, so nothing is lost; a later merge retries.
-        return;
-    };
-    let Some(at) = segments.iter().position(|s| Arc::ptr_eq(s.data(), &job.inputs[0])) else {
-        debug_assert!(false, "a merge's inputs left the index while it ran");
-        return;
-    };
-    let run = at..at + job.inputs.len();
-    let in_place = segments
-        .get(run.clone())
-        .is_some_and(|inputs| inputs.iter().zip(&job.inputs).all(|(s, d)| Arc::ptr_eq(s.data(), d)));
-    if !in_place {
-        debug_assert!(false, "a merge's inputs moved while it ran");
-        return;
-    }
-    kill_ids(&mut out, deleted.try_iter());
-    let replaced: Vec<Segment<I>> =
-        if out.live() == 0 { segments.drain(run).collect() } else { segments.splice(run, [out]).collect() };
-    // Freeing large vectors returns their pages to the kernel, which takes a
-    // while: let another thread do it.
-    drop(job.inputs);
-    free_elsewhere(replaced);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
