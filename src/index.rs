@@ -805,17 +805,14 @@ impl<I: WindowId, P> Index<I, P> {
         let scope = query.scope.map(|org| self.orgs.require(org)).transpose()?;
         let orgs = match (&query.orgs, scope) {
             (None, None) => None,
-            (None, Some(root)) => {
-                let all = self.orgs.subtree(root);
-                (all.len() < self.orgs.len()).then(|| OrgSet::from_list(all, self.orgs.len()))
-            }
+            (None, Some(root)) => self.orgs.scope(root),
             (Some(requested), scope) => {
                 let list = requested
                     .iter()
                     .filter_map(|&o| self.orgs.dense(o))
                     .filter(|&d| scope.is_none_or(|root| self.orgs.is_within(d, root)))
                     .collect();
-                Some(OrgSet::from_list(list, self.orgs.len()))
+                Some(Arc::new(OrgSet::from_list(list, self.orgs.len())))
             }
         };
         let dense = |ids: &Option<Vec<u64>>, lookup: &dyn Fn(u64) -> Option<u32>| {

@@ -1,5 +1,7 @@
 //! Query planning: which structure drives a scan, chosen by estimated cost.
 
+use std::sync::Arc;
+
 use crate::org::OrgSet;
 use crate::query::TimeBox;
 use crate::segment::{Family, NONE, Segment, TIERS, TierScan};
@@ -80,7 +82,7 @@ pub(crate) struct Resolved<I> {
     pub(crate) tb: TimeBox,
     pub(crate) chargers: Option<Vec<u32>>,
     pub(crate) sites: Option<Vec<u32>>,
-    pub(crate) orgs: Option<OrgSet>,
+    pub(crate) orgs: Option<Arc<OrgSet>>,
     pub(crate) order: Order,
     pub(crate) limit: usize,
     pub(crate) after_key: Option<(i64, I)>,
@@ -176,23 +178,27 @@ pub(crate) fn family_cost<I: WindowId>(
     let mut cost = 0.0;
     for (seg, r) in segments.iter().zip(ranges) {
         let postings = seg.postings(family);
-        for (t, scan) in r.iter().enumerate() {
+        // The share of each tier inside the range; none for a tier the range
+        // misses.
+        let shares: [Option<f64>; TIERS] = std::array::from_fn(|t| {
             let tier_len = seg.tiers[t].hi - seg.tiers[t].lo;
-            if scan.is_empty() || tier_len == 0 {
-                continue;
+            (!r[t].is_empty() && tier_len > 0).then(|| f64::from(r[t].rows()) / f64::from(tier_len))
+        });
+        if shares.iter().all(Option::is_none) {
+            continue;
+        }
+        for k in keys {
+            let Some(p) = postings.get(*k) else { continue };
+            for (&c, share) in p.counts().iter().zip(shares) {
+                // A posting of any size costs at least a lookup.
+                if let Some(share) = share
+                    && c > 0
+                {
+                    cost += f64::from(c) * share + KEY_COST;
+                }
             }
-            let share = f64::from(scan.rows()) / f64::from(tier_len);
-            for k in keys {
-                if let Some(p) = postings.get(*k) {
-                    // A posting of any size costs at least a lookup.
-                    let c = p.counts()[t];
-                    if c > 0 {
-                        cost += f64::from(c) * share + KEY_COST;
-                    }
-                }
-                if cost >= limit {
-                    return cost;
-                }
+            if cost >= limit {
+                return cost;
             }
         }
     }
