@@ -815,20 +815,20 @@ impl<I: WindowId, P> Index<I, P> {
                 Some(Arc::new(OrgSet::from_list(list, self.orgs.len())))
             }
         };
-        let dense = |ids: &Option<Vec<u64>>, lookup: &dyn Fn(u64) -> Option<u32>| {
-            ids.as_ref().map(|ids| {
-                let mut v: Vec<u32> = ids.iter().filter_map(|&i| lookup(i)).collect();
+        // Dense numbers of the requested keys, ascending, unknown keys
+        // dropped (they match nothing).
+        fn dense<K: Copy>(keys: Option<&Vec<K>>, lookup: impl Fn(K) -> Option<u32>) -> Option<Vec<u32>> {
+            keys.map(|keys| {
+                let mut v: Vec<u32> = keys.iter().filter_map(|&k| lookup(k)).collect();
                 v.sort_unstable();
                 v.dedup();
                 v
             })
-        };
-        let charger_ids = query.chargers.as_ref().map(|v| v.iter().map(|c| c.0).collect());
-        let site_ids = query.sites.as_ref().map(|v| v.iter().map(|s| s.0).collect());
+        }
         let mut q = Resolved {
             tb: TimeBox::new(query.after, query.before, query.status),
-            chargers: dense(&charger_ids, &|i| self.chargers.get(ChargerId(i))),
-            sites: dense(&site_ids, &|i| self.sites.get(SiteId(i))),
+            chargers: dense(query.chargers.as_ref(), |c| self.chargers.get(c)),
+            sites: dense(query.sites.as_ref(), |s| self.sites.get(s)),
             orgs,
             order: query.order,
             limit: query.page_size,
