@@ -878,11 +878,16 @@ impl<I: WindowId, P> Index<I, P> {
         Some(Entry { window: self.window_of(row), payload: payload? })
     }
 
+    /// Where the live window `id` is. At most one row of an id is live, so
+    /// the segments may be searched in any order: oldest first, because
+    /// segments are geometric and the oldest holds most windows (a random
+    /// existing id is usually found by the first search), while an id outside
+    /// a segment's range of ids is ruled out by its directory without a read.
     fn locate(&self, id: I) -> Option<Loc> {
         if let Some(i) = self.mem.position(id) {
             return Some(Loc::Mem(i));
         }
-        self.segments.iter().enumerate().rev().find_map(|(s, seg)| seg.find(id).map(|r| Loc::Seg(s, r)))
+        self.segments.iter().enumerate().find_map(|(s, seg)| seg.find(id).map(|r| Loc::Seg(s, r)))
     }
 
     fn remove_at(&mut self, loc: Loc) -> Row<I> {
