@@ -819,7 +819,8 @@ impl<I: WindowId, P> Index<I, P> {
         // dropped (they match nothing).
         fn dense<K: Copy>(keys: Option<&Vec<K>>, lookup: impl Fn(K) -> Option<u32>) -> Option<Vec<u32>> {
             keys.map(|keys| {
-                let mut v: Vec<u32> = keys.iter().filter_map(|&k| lookup(k)).collect();
+                let mut v = Vec::with_capacity(keys.len());
+                v.extend(keys.iter().filter_map(|&k| lookup(k)));
                 v.sort_unstable();
                 v.dedup();
                 v
