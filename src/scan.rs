@@ -222,8 +222,14 @@ fn scan_time<I: WindowId, S: Sink<I>>(
             // survivors that are alive.
             let mut mask = 0u64;
             if let Some((ends, base)) = long_ends {
-                for (j, &end) in ends[i - base..block_end - base].iter().enumerate() {
-                    mask |= u64::from(q.tb.end_ok(end)) << (i + j - b * BLOCK);
+                let ends = &ends[i - base..block_end - base];
+                let shift = i - b * BLOCK;
+                if let Ok(whole) = <&[i64; BLOCK]>::try_from(ends) {
+                    mask = end_mask(whole, q.tb.e_lo, q.tb.e_hi);
+                } else {
+                    for (j, &end) in ends.iter().enumerate() {
+                        mask |= u64::from(q.tb.end_ok(end)) << (shift + j);
+                    }
                 }
             } else {
                 for (j, row) in seg.rows[i..block_end].iter().enumerate() {
@@ -262,6 +268,27 @@ fn scan_time<I: WindowId, S: Sink<I>>(
             i = block_end;
         }
     }
+}
+
+/// Bit `j` set for each of a block's 64 ends in `(e_lo, e_hi]`. Eight ends
+/// at a time become eight bytes of 0 or 1, which one multiplication gathers
+/// into eight bits: the tests of different ends do not wait on each other,
+/// as shifting each bit into one mask in turn makes them.
+#[inline]
+fn end_mask(ends: &[i64; BLOCK], e_lo: i64, e_hi: i64) -> u64 {
+    /// Moves the low bit of byte `k` to bit `56 + k` (the products of the
+    /// other bytes land on distinct bits below 56 or past 63, so nothing
+    /// carries into the top byte).
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let mut mask = 0u64;
+    for (g, eight) in ends.chunks_exact(8).enumerate() {
+        let mut bytes = [0u8; 8];
+        for (byte, &end) in bytes.iter_mut().zip(eight) {
+            *byte = u8::from(end > e_lo && end <= e_hi);
+        }
+        mask |= (u64::from_le_bytes(bytes).wrapping_mul(GATHER) >> 56) << (8 * g);
+    }
+    mask
 }
 
 /// Working memory of posting scans, kept per thread so a query allocates
@@ -516,6 +543,25 @@ pub(crate) fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Reso
             && q.order == crate::Order::StartThenId
         {
             break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn end_mask_sets_the_bits_of_the_ends_in_bounds(
+            ends in prop::collection::vec(prop_oneof![-5i64..5, any::<i64>()], BLOCK),
+            e_lo in prop_oneof![-5i64..5, Just(i64::MIN), Just(i64::MAX)],
+            e_hi in prop_oneof![-5i64..5, Just(i64::MIN), Just(i64::MAX)],
+        ) {
+            let block: &[i64; BLOCK] = ends.as_slice().try_into().unwrap();
+            let want = ends.iter().enumerate().fold(0u64, |m, (j, &e)| m | (u64::from(e > e_lo && e <= e_hi) << j));
+            prop_assert_eq!(end_mask(block, e_lo, e_hi), want);
         }
     }
 }
