@@ -120,6 +120,30 @@ pub(crate) fn bracket_in(first: &[u32], lo: usize, hi: usize, base: i64, shift: 
     (first[k] as usize, first[k + 1] as usize)
 }
 
+/// Finishes many binary searches at once. Each `(lo, hi, key)` of
+/// `searches` holds in `lo..hi` the partition point of the search `key`
+/// describes, and `below(key, mid)` tells whether position `mid` lies before
+/// it. Every round takes one probe of each unfinished search, so the cache
+/// misses of different searches overlap instead of queueing one behind
+/// another. On return every `lo` is its search's partition point.
+pub(crate) fn partition_points<K: Copy>(searches: &mut [(usize, usize, K)], below: impl Fn(K, usize) -> bool) {
+    loop {
+        let mut active = false;
+        for (lo, hi, key) in searches.iter_mut().filter(|(lo, hi, _)| lo < hi) {
+            let mid = *lo + (*hi - *lo) / 2;
+            if below(*key, mid) {
+                *lo = mid + 1;
+            } else {
+                *hi = mid;
+            }
+            active = true;
+        }
+        if !active {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use crate::WindowId;
-use crate::directory::{Directory, PER_BUCKET};
+use crate::directory::{self, Directory, PER_BUCKET};
 use crate::pages;
 use crate::postings::Postings;
 
@@ -608,23 +608,15 @@ impl<I: WindowId> Segment<I> {
         // Ascending, so equal ends come together and take consecutive
         // free positions of their run below.
         ends.sort_unstable();
-        let mut bounds: Vec<(usize, usize)> = ends.iter().map(|&e| self.end_dir.bracket(e)).collect();
-        loop {
-            let mut active = false;
-            for ((lo, hi), &end) in bounds.iter_mut().zip(&ends).filter(|((lo, hi), _)| lo < hi) {
-                let mid = *lo + (*hi - *lo) / 2;
-                if self.ends_sorted[mid] < end {
-                    *lo = mid + 1;
-                } else {
-                    *hi = mid;
-                }
-                active = true;
-            }
-            if !active {
-                break;
-            }
-        }
-        for (&(first, _), &end) in bounds.iter().zip(&ends) {
+        let mut searches: Vec<(usize, usize, i64)> = ends
+            .iter()
+            .map(|&e| {
+                let (lo, hi) = self.end_dir.bracket(e);
+                (lo, hi, e)
+            })
+            .collect();
+        directory::partition_points(&mut searches, |end, mid| self.ends_sorted[mid] < end);
+        for &(first, _, end) in &searches {
             let mut p = first as u32;
             // Equal ends share a run of positions; take the first one still free.
             while self.dead_by_end.contains(p) {
@@ -659,56 +651,35 @@ impl<I: WindowId> Segment<I> {
         ends_at_most: [i64; E],
     ) -> ([u64; S], [u64; E]) {
         const { assert!(S * TIERS + E <= MAX_PROBES, "too many searches for one rank") };
-        /// One binary search: `lo..hi` holds the partition point of `v < t`
-        /// (starts) or `v <= t` (ends).
-        #[derive(Clone, Copy, Default)]
-        struct Probe {
-            lo: usize,
-            hi: usize,
-            t: i64,
-            ends: bool,
-        }
-        let mut probes = [Probe::default(); MAX_PROBES];
+        // One search per tier and start bound (`start < t`), then one per end
+        // bound (`end <= t`).
+        let mut searches = [(0usize, 0usize, (0i64, false)); MAX_PROBES];
         let mut n = 0;
         for &t in &starts_below {
             for dir in &self.start_dirs {
                 let (lo, hi) = dir.bracket(t);
-                probes[n] = Probe { lo, hi, t, ends: false };
+                searches[n] = (lo, hi, (t, false));
                 n += 1;
             }
         }
         for &t in &ends_at_most {
             let (lo, hi) = self.end_dir.bracket(t);
-            probes[n] = Probe { lo, hi, t, ends: true };
+            searches[n] = (lo, hi, (t, true));
             n += 1;
         }
-        let probes = &mut probes[..n];
-        loop {
-            let mut active = false;
-            for p in probes.iter_mut().filter(|p| p.lo < p.hi) {
-                let mid = p.lo + (p.hi - p.lo) / 2;
-                let below = if p.ends { self.ends_sorted[mid] <= p.t } else { self.rows[mid].start < p.t };
-                if below {
-                    p.lo = mid + 1;
-                } else {
-                    p.hi = mid;
-                }
-                active = true;
-            }
-            if !active {
-                break;
-            }
-        }
+        directory::partition_points(&mut searches[..n], |(t, ends), mid| {
+            if ends { self.ends_sorted[mid] <= t } else { self.rows[mid].start < t }
+        });
         let starts = std::array::from_fn(|i| {
             (0..TIERS)
                 .map(|k| {
-                    let (tier, end) = (self.tiers[k], probes[i * TIERS + k].lo as u32);
+                    let (tier, end) = (self.tiers[k], searches[i * TIERS + k].0 as u32);
                     u64::from(end - tier.lo) - self.dead.range_cardinality(tier.lo..end)
                 })
                 .sum()
         });
         let ends = std::array::from_fn(|j| {
-            let p = probes[S * TIERS + j].lo as u32;
+            let p = searches[S * TIERS + j].0 as u32;
             let pending = self.pending_ends.iter().filter(|&&e| e <= ends_at_most[j]).count() as u64;
             u64::from(p) - self.dead_by_end.range_cardinality(0..p) - pending
         });
