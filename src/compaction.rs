@@ -425,8 +425,6 @@ fn kill_ids<I: WindowId>(out: &mut Segment<I>, ids: impl Iterator<Item = I>) {
     }
 }
 
-/// Puts a finished merge in place of its inputs, after killing the rows
-/// deleted since the merge thread last looked.
 #[cfg(test)]
 mod tests {
     use super::*;
