@@ -238,16 +238,8 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                 }
             }
             mask &= !seg.dead_word(b);
-            // Load the surviving rows before testing any, so their cache
-            // misses overlap instead of queueing behind each test.
             if long_ends.is_some() {
-                let mut m = mask;
-                let mut folded = 0i64;
-                while m != 0 {
-                    folded ^= seg.rows[b * BLOCK + m.trailing_zeros() as usize].touch();
-                    m &= m - 1;
-                }
-                std::hint::black_box(folded);
+                touch_rows(&seg.rows, set_bits(mask).map(|j| b * BLOCK + j));
             }
             while mask != 0 {
                 let n = (b * BLOCK) as u32 + mask.trailing_zeros();
@@ -268,6 +260,26 @@ fn scan_time<I: WindowId, S: Sink<I>>(
             i = block_end;
         }
     }
+}
+
+/// Reads the rows at `at`, each at both ends (see [`Row::touch`]), before
+/// any is tested: the loads are independent, so their cache misses overlap
+/// instead of queueing behind each test.
+#[inline]
+fn touch_rows<I: WindowId>(rows: &[Row<I>], at: impl Iterator<Item = usize>) {
+    std::hint::black_box(at.fold(0i64, |acc, n| acc ^ rows[n].touch()));
+}
+
+/// The positions of the bits set in `mask`, lowest first.
+#[inline]
+fn set_bits(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let j = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            j
+        })
+    })
 }
 
 /// Bit `j` set for each of a block's 64 ends in `(e_lo, e_hi]`. Eight ends
@@ -473,8 +485,7 @@ fn offer_batch<I: WindowId, S: Sink<I>>(
     verify: &impl Fn(&Row<I>, u32, u32) -> bool,
     sink: &mut S,
 ) -> bool {
-    let folded = batch.iter().fold(0i64, |acc, &(n, _)| acc ^ seg.rows[n as usize].touch());
-    std::hint::black_box(folded);
+    touch_rows(&seg.rows, batch.iter().map(|&(n, _)| n as usize));
     let mut accepted = true;
     for &(n, tier) in batch {
         let r = &seg.rows[n as usize];
