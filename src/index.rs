@@ -10,7 +10,7 @@ use crate::org::{OrgSet, OrgTree};
 use crate::pages;
 use crate::plan::{self, Resolved};
 use crate::query::TimeBox;
-use crate::scan::{self, Counter, Hit, IdTopK, MEMTABLE, StartTopK};
+use crate::scan::{self, Counter, Hit, IdTopK, MEMTABLE, Prefetch, StartTopK};
 use crate::segment::{NONE, Row, Segment, SegmentData};
 use crate::{
     ChargerId, Driver, Entry, Error, Explain, MAX_PAGE_SIZE, Order, OrgId, Page, Query, SiteId, Status, Timestamp,
@@ -543,13 +543,14 @@ impl<I: WindowId, P> Index<I, P> {
                 Order::StartThenId => {
                     let ranges = plan::ranges(&self.segments, &q, true);
                     let (driver, _) = plan::choose(&self.segments, &ranges, &q, Some(need));
-                    let mut sink = StartTopK::new(need);
+                    let mut sink = StartTopK::new(need, Some(Prefetch::of(&self.payloads)));
                     scan::run(&self.segments, &ranges, &self.mem, &q, driver, &mut sink);
                     (driver, sink.hits)
                 }
                 Order::Id => {
                     let (driver, ranges, _) = self.plan_by_id(&q, need);
-                    let mut sink = IdTopK::new(need, q.after_id, driver == Driver::IdOrder);
+                    let mut sink =
+                        IdTopK::new(need, q.after_id, driver == Driver::IdOrder, Some(Prefetch::of(&self.payloads)));
                     scan::run(&self.segments, &ranges, &self.mem, &q, driver, &mut sink);
                     (driver, sink.hits)
                 }
