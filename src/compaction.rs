@@ -23,6 +23,7 @@ use parking_lot::Mutex;
 use roaring::RoaringBitmap;
 
 use crate::WindowId;
+use crate::place::Places;
 use crate::segment::{Row, Segment, SegmentData};
 
 /// Each segment holds at least this many times the rows of the newer
@@ -177,7 +178,7 @@ impl<I: WindowId> Compactor<I> {
     /// Installs every finished merge, starts the merges the policy calls for,
     /// and drops segments with no live row. Called by the writer after every
     /// change to the segment list and whenever it writes.
-    pub(crate) fn maintain(&mut self, segments: &mut Vec<Segment<I>>) {
+    pub(crate) fn maintain(&mut self, segments: &mut Vec<Segment<I>>, places: &Places) {
         self.install_finished(segments, false);
         loop {
             segments.retain(|s| s.live() > 0 || self.is_busy(s));
@@ -186,11 +187,11 @@ impl<I: WindowId> Compactor<I> {
             let Some(run) = plan(&sizes, &busy) else { break };
             let rows: usize = sizes[run.clone()].iter().sum();
             if rows <= self.inline_rows {
-                merge_inline(segments, run);
+                merge_inline(segments, run, places);
                 continue;
             }
             if self.can_start(rows) {
-                self.spawn(segments, run, rows);
+                self.spawn(segments, run, rows, places);
                 continue;
             }
             // No room for the merge the policy wants: fold the newest segments
@@ -198,12 +199,12 @@ impl<I: WindowId> Compactor<I> {
             if let Some(run) = small_run(&sizes, &busy, SMALL_JOB_ROWS) {
                 let rows: usize = sizes[run.clone()].iter().sum();
                 if rows > self.inline_rows && self.can_start(rows) {
-                    self.spawn(segments, run, rows);
+                    self.spawn(segments, run, rows, places);
                     continue;
                 }
             }
             match small_run(&sizes, &busy, self.inline_rows) {
-                Some(run) => merge_inline(segments, run),
+                Some(run) => merge_inline(segments, run, places),
                 None if segments.len() > MAX_SEGMENTS => self.install_finished(segments, true),
                 None => break,
             }
@@ -212,18 +213,18 @@ impl<I: WindowId> Compactor<I> {
 
     /// Installs finished merges, if any finished; cheap enough for every write.
     #[inline]
-    pub(crate) fn poll(&mut self, segments: &mut Vec<Segment<I>>) {
+    pub(crate) fn poll(&mut self, segments: &mut Vec<Segment<I>>, places: &Places) {
         if self.jobs.iter().any(|j| j.done.load(Ordering::Acquire)) {
-            self.maintain(segments);
+            self.maintain(segments, places);
         }
     }
 
     /// Waits for every merge in flight, installs it, and merges until the
     /// policy is satisfied.
-    pub(crate) fn finish(&mut self, segments: &mut Vec<Segment<I>>) {
+    pub(crate) fn finish(&mut self, segments: &mut Vec<Segment<I>>, places: &Places) {
         loop {
             self.install_finished(segments, true);
-            self.maintain(segments);
+            self.maintain(segments, places);
             if self.jobs.is_empty() {
                 return;
             }
@@ -233,15 +234,15 @@ impl<I: WindowId> Compactor<I> {
     /// Replaces segment `s`, mostly dead, by a copy of its live rows: on this
     /// thread if small, else in the background once a merge slot is free. A
     /// segment in a merge is left alone (the merge drops its dead rows).
-    pub(crate) fn rebuild(&mut self, segments: &mut Vec<Segment<I>>, s: usize) {
+    pub(crate) fn rebuild(&mut self, segments: &mut Vec<Segment<I>>, s: usize, places: &Places) {
         if self.is_busy(&segments[s]) {
             return;
         }
         let rows = segments[s].live();
         if rows <= self.inline_rows {
-            merge_inline(segments, s..s + 1);
+            merge_inline(segments, s..s + 1, places);
         } else if self.can_start(rows) {
-            self.spawn(segments, s..s + 1, rows);
+            self.spawn(segments, s..s + 1, rows, places);
         }
         // Otherwise later: the next delete that finds it mostly dead asks again.
     }
@@ -253,7 +254,7 @@ impl<I: WindowId> Compactor<I> {
 
     /// Starts a background merge of `segments[run]` (`rows` live rows);
     /// merges inline if the thread cannot be started.
-    fn spawn(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>, rows: usize) {
+    fn spawn(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>, rows: usize, places: &Places) {
         let inputs: Vec<Arc<SegmentData<I>>> = segments[run.clone()].iter().map(|s| Arc::clone(s.data())).collect();
         let work: Vec<(Arc<SegmentData<I>>, RoaringBitmap)> =
             segments[run.clone()].iter().map(|s| (Arc::clone(s.data()), s.dead.clone())).collect();
@@ -262,6 +263,7 @@ impl<I: WindowId> Compactor<I> {
         let handover = Arc::clone(&output);
         let done = Arc::new(AtomicBool::new(false));
         let finished = Arc::clone(&done);
+        let view = places.view();
         let task: Task = Box::new(move || {
             // Marks the job done however the task ends (a panic included).
             let _done = SetOnDrop(finished);
@@ -270,13 +272,13 @@ impl<I: WindowId> Compactor<I> {
             let rows: Vec<Row<I>> = work.iter().flat_map(|(data, dead)| live_rows(data, dead)).collect();
             drop(work);
             // One thread: the writer keeps the other core.
-            let mut out = Segment::from_data(Arc::new(SegmentData::build_serial(rows)));
+            let mut out = Segment::from_data(Arc::new(SegmentData::build_serial(rows, &view)));
             kill_ids(&mut out, deleted.try_iter());
             *handover.lock() = Some((out, deleted));
         });
         match self.pool().map(|pool| pool.merges.send(task)) {
             Some(Ok(())) => self.jobs.push(Job { inputs, rows, deletes, output, done }),
-            _ => merge_inline(segments, run),
+            _ => merge_inline(segments, run, places),
         }
     }
 
@@ -405,12 +407,12 @@ fn live_rows<I: WindowId>(data: &SegmentData<I>, dead: &RoaringBitmap) -> impl I
 const FREE_ELSEWHERE_ROWS: usize = 1 << 15;
 
 /// Merges `segments[run]` on this thread.
-fn merge_inline<I: WindowId>(segments: &mut Vec<Segment<I>>, run: Range<usize>) {
+fn merge_inline<I: WindowId>(segments: &mut Vec<Segment<I>>, run: Range<usize>, places: &Places) {
     let rows: Vec<Row<I>> = segments[run.clone()].iter().flat_map(|s| live_rows(s, &s.dead)).collect();
     if rows.is_empty() {
         segments.drain(run);
     } else {
-        segments.splice(run, [Segment::build(rows)]);
+        segments.splice(run, [Segment::build(rows, &places.view())]);
     }
 }
 

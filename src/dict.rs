@@ -36,12 +36,14 @@ impl<K: Copy + Eq + Hash> Dict<K> {
         Some(d)
     }
 
-    pub(crate) fn key(&self, dense: u32) -> Option<K> {
-        self.keys.get(dense as usize).copied()
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.keys.len()
+    }
+
+    /// Every key, indexed by its dense number.
+    #[inline]
+    pub(crate) fn keys(&self) -> &[K] {
+        &self.keys
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

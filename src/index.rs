@@ -8,6 +8,7 @@ use crate::dict::Dict;
 use crate::memtable::Memtable;
 use crate::org::{OrgSet, OrgTree};
 use crate::pages;
+use crate::place::{Place, Places};
 use crate::plan::{self, Resolved};
 use crate::query::TimeBox;
 use crate::scan::{self, Counter, Hit, IdTopK, MEMTABLE, Prefetch, StartTopK};
@@ -151,6 +152,7 @@ impl<I: WindowId, P> IndexBuilder<I, P> {
             orgs: tree,
             chargers: Dict::default(),
             sites: Dict::default(),
+            places: Places::default(),
             key: self.key.unwrap_or_else(CursorKey::random),
             write_buffer: self.write_buffer.unwrap_or(DEFAULT_WRITE_BUFFER),
             compactor: Compactor::new(self.inline_merge_rows.unwrap_or(compaction::INLINE_ROWS)),
@@ -216,6 +218,7 @@ pub struct Index<I, P> {
     orgs: OrgTree,
     chargers: Dict<ChargerId>,
     sites: Dict<SiteId>,
+    places: Places,
     key: CursorKey,
     write_buffer: usize,
     compactor: Compactor<I>,
@@ -469,7 +472,7 @@ impl<I: WindowId, P> Index<I, P> {
         {
             return Err(Error::DuplicateId(id.to_string()));
         }
-        let mut data = SegmentData::build(rows);
+        let mut data = SegmentData::build(rows, &self.places.view());
         // The segment's id index is sorted: a repeated id sits next to itself.
         if let Some(pair) = data.ids_sorted.windows(2).find(|p| p[0] == p[1]) {
             return Err(Error::DuplicateId(pair[0].to_string()));
@@ -482,7 +485,7 @@ impl<I: WindowId, P> Index<I, P> {
         }
         self.len += data.len();
         self.segments.push(Segment::from_data(Arc::new(data)));
-        self.compactor.maintain(&mut self.segments);
+        self.compactor.maintain(&mut self.segments, &self.places);
         Ok(())
     }
 
@@ -506,7 +509,7 @@ impl<I: WindowId, P> Index<I, P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn compact(&mut self) {
-        self.compactor.finish(&mut self.segments);
+        self.compactor.finish(&mut self.segments, &self.places);
     }
 
     /// The page of windows matching `query`, in its order, starting after its
@@ -675,7 +678,7 @@ impl<I: WindowId, P> Index<I, P> {
     }
 
     /// Bytes of memory held by the index structures (rows, tiers, posting
-    /// bitmaps, id index, tombstones, dictionaries), excluding payloads.
+    /// lists, id index, tombstones, dictionaries, placements), excluding payloads.
     ///
     /// # Example
     ///
@@ -689,6 +692,7 @@ impl<I: WindowId, P> Index<I, P> {
             + self.free.capacity() * 4
             + self.chargers.heap_bytes()
             + self.sites.heap_bytes()
+            + self.places.heap_bytes()
     }
 
     /// Checks every internal invariant (order, tiers, end augmentation, postings,
@@ -708,9 +712,12 @@ impl<I: WindowId, P> Index<I, P> {
             if !slots.insert(row.slot) || self.payloads.get(row.slot as usize).is_none_or(Option::is_none) {
                 return Err(format!("id {} has a shared or empty payload slot {}", row.id, row.slot));
             }
-            if row.org as usize >= self.orgs.len()
-                || (row.charger != NONE && row.charger as usize >= self.chargers.len())
-                || (row.site != NONE && row.site as usize >= self.sites.len())
+            let Some(p) = self.places.all().get(row.place as usize) else {
+                return Err(format!("id {} has an unknown placement {}", row.id, row.place));
+            };
+            if p.org as usize >= self.orgs.len()
+                || (p.charger != NONE && p.charger as usize >= self.chargers.len())
+                || (p.site != NONE && p.site as usize >= self.sites.len())
             {
                 return Err(format!("id {} refers to an unknown dense entity", row.id));
             }
@@ -720,7 +727,7 @@ impl<I: WindowId, P> Index<I, P> {
             check_row(row, &mut ids)?;
         }
         for (s, seg) in self.segments.iter().enumerate() {
-            seg.check_invariants().map_err(|e| format!("segment {s}: {e}"))?;
+            seg.check_invariants(self.places.all()).map_err(|e| format!("segment {s}: {e}"))?;
             live += seg.live();
             for r in 0..seg.len() as u32 {
                 if !seg.is_dead(r) {
@@ -762,7 +769,7 @@ impl<I: WindowId, P> Index<I, P> {
         }
     }
 
-    fn plan_count(&self, q: &Resolved<I>) -> (Driver, plan::Ranges<I>) {
+    fn plan_count(&self, q: &Resolved<'_, I>) -> (Driver, plan::Ranges<I>) {
         if q.matches_nothing() {
             return (Driver::Nothing, Vec::new());
         }
@@ -779,7 +786,7 @@ impl<I: WindowId, P> Index<I, P> {
 
     /// In id order: walk ids and test rows, or collect every match through the
     /// cheapest time/posting driver and keep the smallest ids.
-    fn plan_by_id(&self, q: &Resolved<I>, need: usize) -> (Driver, plan::Ranges<I>, f64) {
+    fn plan_by_id(&self, q: &Resolved<'_, I>, need: usize) -> (Driver, plan::Ranges<I>, f64) {
         let ranges = plan::ranges(&self.segments, q, false);
         let (driver, collect_cost) = plan::choose(&self.segments, &ranges, q, None);
         let total = self.segments.iter().map(|s| s.len()).sum::<usize>() as f64;
@@ -788,7 +795,7 @@ impl<I: WindowId, P> Index<I, P> {
         if walk_cost < collect_cost { (Driver::IdOrder, ranges, walk_cost) } else { (driver, ranges, collect_cost) }
     }
 
-    fn resolve(&self, query: &Query<I>, paging: bool) -> Result<Resolved<I>, Error> {
+    fn resolve(&self, query: &Query<I>, paging: bool) -> Result<Resolved<'_, I>, Error> {
         if paging && !(1..=MAX_PAGE_SIZE).contains(&query.page_size) {
             return Err(Error::InvalidPageSize { got: query.page_size, max: MAX_PAGE_SIZE });
         }
@@ -836,6 +843,7 @@ impl<I: WindowId, P> Index<I, P> {
             limit: query.page_size,
             after_key: None,
             after_id: query.after_id,
+            places: self.places.all(),
         };
         if let (true, Some(text)) = (paging, &query.cursor) {
             let pos: Position<I> = cursor::decode(&self.key, text, order_byte(q.order), fingerprint(query))?;
@@ -864,13 +872,16 @@ impl<I: WindowId, P> Index<I, P> {
     }
 
     fn window_of(&self, row: &Row<I>) -> Window<I> {
+        let ids = self.places.public_ids(row.place);
+        debug_assert!(ids.is_some(), "row of id {} has no placement", row.id);
+        let (charger, site, org) = ids.unwrap_or((None, None, OrgId(0)));
         Window::from_parts(
             row.id,
             Timestamp::from_micros_unchecked(row.start),
             Timestamp::from_micros_unchecked(row.end),
-            self.chargers.key(row.charger),
-            self.sites.key(row.site),
-            self.orgs.id(row.org),
+            charger,
+            site,
+            org,
         )
     }
 
@@ -903,7 +914,7 @@ impl<I: WindowId, P> Index<I, P> {
                 let seg = &self.segments[s];
                 // A segment mostly dead is rebuilt from its live rows.
                 if seg.len() >= 2 * self.write_buffer && seg.dead_len() * 2 > seg.len() {
-                    self.compactor.rebuild(&mut self.segments, s);
+                    self.compactor.rebuild(&mut self.segments, s, &self.places);
                 }
                 row
             }
@@ -939,7 +950,11 @@ impl<I: WindowId, P> Index<I, P> {
     fn make_row(&mut self, w: &Window<I>, slot: u32) -> Result<Row<I>, Error> {
         let org = self.orgs.require(w.org())?;
         let (charger, site) = self.intern(w)?;
-        Ok(Row { start: w.start().as_micros(), end: w.end().as_micros(), id: w.id(), charger, site, org, slot })
+        let place = self
+            .places
+            .intern(Place { charger, site, org }, (w.charger(), w.site(), w.org()))
+            .ok_or(Error::CapacityExceeded(u64::from(NONE) - 1))?;
+        Ok(Row { start: w.start().as_micros(), end: w.end().as_micros(), id: w.id(), place, slot })
     }
 
     fn push_row(&mut self, w: Window<I>, slot: u32) -> Result<(), Error> {
@@ -964,10 +979,10 @@ impl<I: WindowId, P> Index<I, P> {
         self.len += 1;
         if self.mem.len() >= self.write_buffer {
             let rows = self.mem.take();
-            self.segments.push(Segment::build(rows));
-            self.compactor.maintain(&mut self.segments);
+            self.segments.push(Segment::build(rows, &self.places.view()));
+            self.compactor.maintain(&mut self.segments, &self.places);
         } else if self.compactor.running() > 0 {
-            self.compactor.poll(&mut self.segments);
+            self.compactor.poll(&mut self.segments, &self.places);
         }
     }
 }
@@ -981,7 +996,7 @@ fn order_byte(order: Order) -> u8 {
 
 /// Live rows of a segment in the postings of the query's only filtered family:
 /// the lists' sizes, less the deleted rows whose key is among the requested.
-fn posting_count<I: WindowId>(seg: &Segment<I>, q: &Resolved<I>) -> u64 {
+fn posting_count<I: WindowId>(seg: &Segment<I>, q: &Resolved<'_, I>) -> u64 {
     let Some(family) = q.only_family() else { return 0 };
     let keys = q.keys(family).unwrap_or(&[]);
     let postings = seg.postings(family);
@@ -992,7 +1007,7 @@ fn posting_count<I: WindowId>(seg: &Segment<I>, q: &Resolved<I>) -> u64 {
         .sum();
     let dead = seg.dead.iter().filter(|&r| {
         let row = seg.row(r);
-        q.filters_ok(row.charger, row.site, row.org)
+        q.place_ok(row.place)
     });
     all - dead.count() as u64
 }

@@ -75,6 +75,7 @@ mod memtable;
 mod org;
 mod page;
 mod pages;
+mod place;
 mod plan;
 mod postings;
 mod query;

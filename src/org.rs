@@ -87,10 +87,6 @@ impl OrgTree {
         self.dense(id).ok_or(Error::UnknownOrganization(id))
     }
 
-    pub(crate) fn id(&self, dense: u32) -> OrgId {
-        self.ids[dense as usize]
-    }
-
     pub(crate) fn parent_of(&self, id: OrgId) -> Result<Option<OrgId>, Error> {
         let d = self.require(id)?;
         let p = self.parent[d as usize];

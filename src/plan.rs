@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::org::OrgSet;
+use crate::place::Place;
 use crate::query::TimeBox;
 use crate::segment::{Family, NONE, Segment, TIERS, TierScan};
 use crate::{Order, WindowId};
@@ -76,9 +77,10 @@ pub struct Explain {
     pub buffered: usize,
 }
 
-/// A query resolved against the index: dense ids, time bounds, position.
+/// A query resolved against the index: dense ids, time bounds, position,
+/// and the index's placements to test rows' filters against.
 #[derive(Clone, Debug)]
-pub(crate) struct Resolved<I> {
+pub(crate) struct Resolved<'a, I> {
     pub(crate) tb: TimeBox,
     pub(crate) chargers: Option<Vec<u32>>,
     pub(crate) sites: Option<Vec<u32>>,
@@ -87,9 +89,10 @@ pub(crate) struct Resolved<I> {
     pub(crate) limit: usize,
     pub(crate) after_key: Option<(i64, I)>,
     pub(crate) after_id: Option<I>,
+    pub(crate) places: &'a [Place],
 }
 
-impl<I: WindowId> Resolved<I> {
+impl<I: WindowId> Resolved<'_, I> {
     pub(crate) fn matches_nothing(&self) -> bool {
         self.tb.is_empty()
             || self.chargers.as_ref().is_some_and(Vec::is_empty)
@@ -99,6 +102,12 @@ impl<I: WindowId> Resolved<I> {
 
     pub(crate) fn has_filters(&self) -> bool {
         self.chargers.is_some() || self.sites.is_some() || self.orgs.is_some()
+    }
+
+    /// Whether a row at placement `place` passes the filters.
+    #[inline]
+    pub(crate) fn place_ok(&self, place: u32) -> bool {
+        self.places.get(place as usize).is_some_and(|p| self.filters_ok(p.charger, p.site, p.org))
     }
 
     #[inline]
@@ -140,7 +149,7 @@ impl<I: WindowId> Resolved<I> {
 /// Per segment, per tier: the rows whose starts can match.
 pub(crate) type Ranges<I> = Vec<[TierScan<I>; TIERS]>;
 
-pub(crate) fn ranges<I: WindowId>(segments: &[Segment<I>], q: &Resolved<I>, use_after_key: bool) -> Ranges<I> {
+pub(crate) fn ranges<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, use_after_key: bool) -> Ranges<I> {
     let after = if use_after_key { q.after_key } else { None };
     segments
         .iter()
@@ -210,7 +219,7 @@ pub(crate) fn family_cost<I: WindowId>(
 pub(crate) fn choose<I: WindowId>(
     segments: &[Segment<I>],
     ranges: &Ranges<I>,
-    q: &Resolved<I>,
+    q: &Resolved<'_, I>,
     need: Option<usize>,
 ) -> (Driver, f64) {
     let rows = range_rows(ranges) as f64;

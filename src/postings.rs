@@ -487,7 +487,7 @@ mod tests {
                 for &(start, key) in &tier {
                     let end = start.saturating_add(1 + t as i64).max(start.saturating_add(1));
                     let end = if end == start { i64::MAX } else { end };
-                    rows.push((Row { start, end, id: rows.len() as u64, charger: key, site: NONE, org: 0, slot: 0 }, key));
+                    rows.push((Row { start, end, id: rows.len() as u64, place: key, slot: 0 }, key));
                 }
                 tier_ends[t] = rows.len() as u32;
             }

@@ -213,7 +213,7 @@ pub(crate) fn run<I: WindowId, S: Sink<I>>(
     segments: &[Segment<I>],
     ranges: &Ranges<I>,
     mem: &Memtable<I>,
-    q: &Resolved<I>,
+    q: &Resolved<'_, I>,
     driver: Driver,
     sink: &mut S,
 ) {
@@ -234,15 +234,15 @@ pub(crate) fn run<I: WindowId, S: Sink<I>>(
 /// Whether row number `n` (whose start is already known to be in range)
 /// matches: its end, its liveness, its filters.
 #[inline]
-fn row_ok<I: WindowId>(seg: &Segment<I>, row: &Row<I>, n: u32, q: &Resolved<I>) -> bool {
-    q.tb.end_ok(row.end) && !seg.is_dead(n) && q.filters_ok(row.charger, row.site, row.org)
+fn row_ok<I: WindowId>(seg: &Segment<I>, row: &Row<I>, n: u32, q: &Resolved<'_, I>) -> bool {
+    q.tb.end_ok(row.end) && !seg.is_dead(n) && q.place_ok(row.place)
 }
 
 fn scan_time<I: WindowId, S: Sink<I>>(
     seg: &Segment<I>,
     src: u32,
     r: &[TierScan<I>; TIERS],
-    q: &Resolved<I>,
+    q: &Resolved<'_, I>,
     sink: &mut S,
 ) {
     let filtered = q.has_filters();
@@ -299,7 +299,7 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                 if long_ends.is_some() && !scan.inside(row.start, row.id) {
                     continue;
                 }
-                if (!filtered || q.filters_ok(row.charger, row.site, row.org))
+                if (!filtered || q.place_ok(row.place))
                     && !sink.offer(Hit { start: row.start, id: row.id, src, row: n, slot: row.slot })
                 {
                     break 'tier;
@@ -370,7 +370,7 @@ thread_local! {
 /// The next entry of `s` whose start is in range and whose end may be,
 /// judged from the list alone.
 #[inline]
-fn next_entry<I>(entries: &[Entry], s: &mut Stream, to: i64, q: &Resolved<I>) -> Option<(Entry, Fit)> {
+fn next_entry<I>(entries: &[Entry], s: &mut Stream, to: i64, q: &Resolved<'_, I>) -> Option<(Entry, Fit)> {
     while s.pos < s.end {
         let e = entries[s.pos as usize];
         s.pos += 1;
@@ -390,7 +390,7 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
     seg: &Segment<I>,
     src: u32,
     r: &[TierScan<I>; TIERS],
-    q: &Resolved<I>,
+    q: &Resolved<'_, I>,
     family: Family,
     sink: &mut S,
 ) {
@@ -419,7 +419,7 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
         !(any_dead && seg.is_dead(n))
             && q.tb.end_ok(row.end)
             && r[tier as usize].inside(row.start, row.id)
-            && (!others || q.filters_ok(row.charger, row.site, row.org))
+            && (!others || q.place_ok(row.place))
     };
     if S::ORDERED {
         merge_streams(seg, src, q, entries, r, &mut scratch, verify, sink);
@@ -454,7 +454,7 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
 fn merge_streams<I: WindowId, S: Sink<I>>(
     seg: &Segment<I>,
     src: u32,
-    q: &Resolved<I>,
+    q: &Resolved<'_, I>,
     entries: &[Entry],
     r: &[TierScan<I>; TIERS],
     scratch: &mut Scratch,
@@ -573,7 +573,7 @@ fn fetch_and_offer<I: WindowId, S: Sink<I>>(
     }
 }
 
-fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<I>, sink: &mut S) {
+fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<'_, I>, sink: &mut S) {
     let from = match q.after_id {
         Some(a) => seg.id_position_after(a),
         None => 0,
@@ -590,7 +590,7 @@ fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<I>
 }
 
 /// Tests every buffered row (the write buffer is small and sorted by `(start, id)`).
-pub(crate) fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Resolved<I>, sink: &mut S) {
+pub(crate) fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Resolved<'_, I>, sink: &mut S) {
     let from = match (q.order, q.after_key) {
         (crate::Order::StartThenId, Some(key)) => mem.rows.partition_point(|r| (r.start, r.id) <= key),
         _ => 0,
@@ -600,7 +600,7 @@ pub(crate) fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Reso
             break;
         }
         if q.tb.contains(r.start, r.end)
-            && q.filters_ok(r.charger, r.site, r.org)
+            && q.place_ok(r.place)
             && !sink.offer(Hit { start: r.start, id: r.id, src: MEMTABLE, row: i as u32, slot: r.slot })
             && q.order == crate::Order::StartThenId
         {

@@ -16,6 +16,7 @@ use roaring::RoaringBitmap;
 use crate::WindowId;
 use crate::directory::{self, Directory, PER_BUCKET};
 use crate::pages;
+use crate::place::{Place, PlacesView};
 use crate::postings::Postings;
 
 /// Rows per block of the max-end / min-end augmentation.
@@ -44,32 +45,30 @@ pub(crate) const TIERS: usize = 3;
 /// "No charger" / "no site" in the dense columns.
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// One window as the engine stores it: times in microseconds, entities as
-/// dense numbers, the payload as a slot in the index's payload slab.
+/// One window as the engine stores it: times in microseconds, where it
+/// applies as a [placement](crate::place) number, the payload as a slot in
+/// the index's payload slab.
 ///
-/// Laid out in field order (`repr(C)`), so [`Row::touch`] knows which
-/// fields sit at its two ends: 40 bytes straddle two cache lines for half
-/// the rows of an array.
+/// 32 bytes with `u64` ids, aligned to 32: a row never straddles two cache
+/// lines, so reading a scattered row costs one line (wider ids make it 64
+/// bytes, still one line).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(C)]
+#[repr(C, align(32))]
 pub(crate) struct Row<I> {
     pub(crate) start: i64,
     pub(crate) end: i64,
     pub(crate) id: I,
-    pub(crate) charger: u32,
-    pub(crate) site: u32,
-    pub(crate) org: u32,
+    pub(crate) place: u32,
     pub(crate) slot: u32,
 }
 
 impl<I: WindowId> Row<I> {
-    /// Reads the row's first and last fields, and so every cache line it
-    /// spans. A scan that touches the rows it will test before testing any
-    /// gets all their misses in one wave; touching the start alone would
-    /// leave the second line of a straddling row to a second wave.
+    /// Reads the row, and so the one cache line it lies in. A scan that
+    /// touches the rows it will test before testing any gets all their
+    /// misses in one wave instead of one after another.
     #[inline]
     pub(crate) fn touch(&self) -> i64 {
-        self.start ^ i64::from(self.slot)
+        self.start
     }
 
     pub(crate) fn tier(&self) -> usize {
@@ -214,17 +213,17 @@ fn sort_rows<I: WindowId>(rows: &mut [Row<I>], parallel: bool) {
 impl<I: WindowId> SegmentData<I> {
     /// Builds a segment from rows in any order, on two threads if it is
     /// large. Ids must be unique.
-    pub(crate) fn build(rows: Vec<Row<I>>) -> Self {
-        SegmentData::build_with(rows, true)
+    pub(crate) fn build(rows: Vec<Row<I>>, places: &PlacesView) -> Self {
+        SegmentData::build_with(rows, places, true)
     }
 
     /// Builds a segment on this thread only (background merges leave the
     /// other core to the writer).
-    pub(crate) fn build_serial(rows: Vec<Row<I>>) -> Self {
-        SegmentData::build_with(rows, false)
+    pub(crate) fn build_serial(rows: Vec<Row<I>>, places: &PlacesView) -> Self {
+        SegmentData::build_with(rows, places, false)
     }
 
-    fn build_with(mut rows: Vec<Row<I>>, parallel: bool) -> Self {
+    fn build_with(mut rows: Vec<Row<I>>, places: &PlacesView, parallel: bool) -> Self {
         debug_assert!(rows.len() < NONE as usize, "segment too large for u32 row numbers");
         sort_rows(&mut rows, parallel);
         let n = rows.len();
@@ -251,7 +250,7 @@ impl<I: WindowId> SegmentData<I> {
         // The id index, the sorted ends and the postings are independent: on
         // large segments they are built on two threads.
         let tier_ends = tiers.map(|t| t.hi);
-        let column = |f: fn(&Row<I>) -> u32| -> Vec<u32> { rows.iter().map(f).collect() };
+        let column = |f: fn(Place) -> u32| -> Vec<u32> { rows.iter().map(|r| f(places.get(r.place))).collect() };
         // Split so the two halves take about as long.
         let id_index = || {
             let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, i as u32)).collect();
@@ -260,11 +259,11 @@ impl<I: WindowId> SegmentData<I> {
             let id_rows: Vec<u32> = pages::collect(by_id.iter().map(|&(_, r)| r));
             let mut ends: Vec<i64> = pages::collect(rows.iter().map(|r| r.end));
             ends.sort_unstable();
-            let by_org = Postings::build(&column(|r| r.org), rows, tier_ends);
+            let by_org = Postings::build(&column(|p| p.org), rows, tier_ends);
             (ids, id_rows, ends, by_org)
         };
         let postings = || {
-            let (chargers, sites) = (column(|r| r.charger), column(|r| r.site));
+            let (chargers, sites) = (column(|p| p.charger), column(|p| p.site));
             let mut max_end = Vec::with_capacity(n.div_ceil(BLOCK));
             let mut min_end = Vec::with_capacity(n.div_ceil(BLOCK));
             for chunk in rows.chunks(BLOCK) {
@@ -390,8 +389,12 @@ impl<I: WindowId> SegmentData<I> {
             + self.by_org.heap_bytes()
     }
 
-    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+    /// Checks every structure against the rows; `places` are the index's.
+    pub(crate) fn check_invariants(&self, places: &[Place]) -> Result<(), String> {
         let n = self.len();
+        if let Some(r) = self.rows.iter().find(|r| r.place as usize >= places.len()) {
+            return Err(format!("row of id {} has unknown placement {}", r.id, r.place));
+        }
         for (name, len) in [
             ("ids_sorted", self.ids_sorted.len()),
             ("id_rows", self.id_rows.len()),
@@ -466,10 +469,13 @@ impl<I: WindowId> SegmentData<I> {
             let column: Vec<u32> = self
                 .rows
                 .iter()
-                .map(|r| match family {
-                    Family::Charger => r.charger,
-                    Family::Site => r.site,
-                    Family::Org => r.org,
+                .map(|r| {
+                    let p = places[r.place as usize];
+                    match family {
+                        Family::Charger => p.charger,
+                        Family::Site => p.site,
+                        Family::Org => p.org,
+                    }
                 })
                 .collect();
             let mut total = 0u64;
@@ -541,8 +547,8 @@ impl<I> std::ops::Deref for Segment<I> {
 
 impl<I: WindowId> Segment<I> {
     /// Builds a segment from rows in any order. Ids must be unique.
-    pub(crate) fn build(rows: Vec<Row<I>>) -> Self {
-        Segment::from_data(Arc::new(SegmentData::build(rows)))
+    pub(crate) fn build(rows: Vec<Row<I>>, places: &PlacesView) -> Self {
+        Segment::from_data(Arc::new(SegmentData::build(rows, places)))
     }
 
     /// A segment over `data`, with no row dead.
@@ -695,8 +701,8 @@ impl<I: WindowId> Segment<I> {
             + self.pending_ends.capacity() * 8
     }
 
-    pub(crate) fn check_invariants(&self) -> Result<(), String> {
-        self.data.check_invariants()?;
+    pub(crate) fn check_invariants(&self, places: &[Place]) -> Result<(), String> {
+        self.data.check_invariants(places)?;
         let n = self.len();
         if self.dead_bits.len() != n.div_ceil(64) {
             return Err("tombstone bits do not cover the rows".into());
@@ -734,15 +740,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 let start = i64::from(i % 97) * 1_000;
-                Row {
-                    start,
-                    end: start + 500 + i64::from(i % 5) * 1_000,
-                    id: u64::from(i),
-                    charger: NONE,
-                    site: NONE,
-                    org: 0,
-                    slot: i,
-                }
+                Row { start, end: start + 500 + i64::from(i % 5) * 1_000, id: u64::from(i), place: 0, slot: i }
             })
             .collect()
     }
@@ -750,7 +748,8 @@ mod tests {
     #[test]
     fn dead_end_counts_hold_across_deferred_placements() {
         let all = rows(3_000);
-        let mut seg = Segment::build(all.clone());
+        let places = [Place { charger: NONE, site: NONE, org: 0 }];
+        let mut seg = Segment::build(all.clone(), &PlacesView::of(&places));
         let mut dead = std::collections::HashSet::new();
         // Kill rows in a scattered order, past several batches of pending
         // ends, and check the end counts at every step against a scan.
@@ -767,7 +766,7 @@ mod tests {
                 assert_eq!(got, want, "live ends <= {t} after {} deaths", dead.len());
             }
             assert_eq!(seg.live(), all.len() - dead.len());
-            seg.check_invariants().unwrap();
+            seg.check_invariants(&places).unwrap();
         }
         assert!(seg.dead_len() > 2 * PENDING_ENDS, "the test must place several batches");
     }
