@@ -40,12 +40,6 @@ impl<K: Copy + Eq + Hash> Dict<K> {
         self.keys.len()
     }
 
-    /// Every key, indexed by its dense number.
-    #[inline]
-    pub(crate) fn keys(&self) -> &[K] {
-        &self.keys
-    }
-
     pub(crate) fn heap_bytes(&self) -> usize {
         self.keys.capacity() * std::mem::size_of::<K>() + self.dense.capacity() * (std::mem::size_of::<(K, u32)>() + 1)
     }

@@ -948,12 +948,16 @@ impl<I: WindowId, P> Index<I, P> {
     }
 
     fn make_row(&mut self, w: &Window<I>, slot: u32) -> Result<Row<I>, Error> {
-        let org = self.orgs.require(w.org())?;
-        let (charger, site) = self.intern(w)?;
-        let place = self
-            .places
-            .intern(Place { charger, site, org }, (w.charger(), w.site(), w.org()))
-            .ok_or(Error::CapacityExceeded(u64::from(NONE) - 1))?;
+        let place = match self.places.find(w.charger(), w.site(), w.org()) {
+            Some(place) => place,
+            None => {
+                let org = self.orgs.require(w.org())?;
+                let (charger, site) = self.intern(w)?;
+                self.places
+                    .add(Place { charger, site, org }, w.charger(), w.site(), w.org())
+                    .ok_or(Error::CapacityExceeded(u64::from(NONE) - 1))?
+            }
+        };
         Ok(Row { start: w.start().as_micros(), end: w.end().as_micros(), id: w.id(), place, slot })
     }
 

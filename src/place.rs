@@ -10,7 +10,9 @@
 
 use std::sync::Arc;
 
-use crate::dict::Dict;
+use rustc_hash::FxHashMap;
+
+use crate::segment::NONE;
 use crate::{ChargerId, OrgId, SiteId};
 
 /// Placements per chunk shared with background builds.
@@ -26,10 +28,11 @@ pub(crate) struct Place {
     pub(crate) org: u32,
 }
 
-/// The public ids of a placement, for the windows of a page: one lookup (one
-/// cache line) per row, where looking up each dense number in its own
-/// dictionary would chain a second lookup behind the first.
-#[derive(Clone, Copy, Debug)]
+/// The public ids of a placement. A written window finds its placement by
+/// them in one hash lookup (instead of one per entity); a page's row finds
+/// them by number in one cache line (instead of a lookup per entity chained
+/// behind the placement's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(C, align(32))]
 struct PublicIds {
     charger: u64,
@@ -39,12 +42,26 @@ struct PublicIds {
     present: u8,
 }
 
-/// Every placement seen. The writer finds a placement's number by value;
-/// queries read placements by number from a flat array; background builds
-/// read them from [`PlacesView`], a snapshot that appends never disturb.
+impl PublicIds {
+    fn new(charger: Option<ChargerId>, site: Option<SiteId>, org: OrgId) -> Self {
+        PublicIds {
+            charger: charger.map_or(0, |c| c.0),
+            site: site.map_or(0, |s| s.0),
+            org,
+            present: u8::from(charger.is_some()) | (u8::from(site.is_some()) << 1),
+        }
+    }
+}
+
+/// Every placement seen. The writer finds a placement's number by its
+/// public ids; queries read placements by number from flat arrays;
+/// background builds read them from [`PlacesView`], a snapshot that appends
+/// never disturb. Entities are never removed, so a placement, once known,
+/// stays valid.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Places {
-    dict: Dict<Place>,
+    numbers: FxHashMap<PublicIds, u32>,
+    dense: Vec<Place>,
     public: Vec<PublicIds>,
     /// The same placements in chunks of [`CHUNK`]: a view clones the chunk
     /// handles, and an append copies at most the last chunk, and only when a
@@ -53,25 +70,33 @@ pub(crate) struct Places {
 }
 
 impl Places {
-    /// The number of `place`, whose public ids are `ids`, assigning the next
-    /// one if it is new. `None` once `u32::MAX - 1` placements exist.
-    pub(crate) fn intern(&mut self, place: Place, ids: (Option<ChargerId>, Option<SiteId>, OrgId)) -> Option<u32> {
-        let before = self.dict.len();
-        let n = self.dict.intern(place)?;
-        if self.dict.len() > before {
-            let (charger, site, org) = ids;
-            self.public.push(PublicIds {
-                charger: charger.map_or(0, |c| c.0),
-                site: site.map_or(0, |s| s.0),
-                org,
-                present: u8::from(charger.is_some()) | (u8::from(site.is_some()) << 1),
-            });
-            if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-                self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
-            }
-            if let Some(last) = self.chunks.last_mut() {
-                Arc::make_mut(last).push(place);
-            }
+    /// The number of the placement with these public ids, if known.
+    #[inline]
+    pub(crate) fn find(&self, charger: Option<ChargerId>, site: Option<SiteId>, org: OrgId) -> Option<u32> {
+        self.numbers.get(&PublicIds::new(charger, site, org)).copied()
+    }
+
+    /// Numbers a new placement: `place` holds the dense numbers of the
+    /// public ids `charger`, `site` and `org`, which [`Places::find`] does
+    /// not know yet. `None` once `u32::MAX - 1` placements exist.
+    pub(crate) fn add(
+        &mut self,
+        place: Place,
+        charger: Option<ChargerId>,
+        site: Option<SiteId>,
+        org: OrgId,
+    ) -> Option<u32> {
+        let public = PublicIds::new(charger, site, org);
+        debug_assert!(!self.numbers.contains_key(&public), "placement added twice");
+        let n = u32::try_from(self.dense.len()).ok().filter(|&n| n != NONE)?;
+        self.numbers.insert(public, n);
+        self.dense.push(place);
+        self.public.push(public);
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
+        }
+        if let Some(last) = self.chunks.last_mut() {
+            Arc::make_mut(last).push(place);
         }
         Some(n)
     }
@@ -79,7 +104,7 @@ impl Places {
     /// Every placement, indexed by number.
     #[inline]
     pub(crate) fn all(&self) -> &[Place] {
-        self.dict.keys()
+        &self.dense
     }
 
     /// A snapshot for a build on another thread.
@@ -97,7 +122,8 @@ impl Places {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.dict.heap_bytes()
+        self.numbers.capacity() * (size_of::<(PublicIds, u32)>() + 1)
+            + self.dense.capacity() * size_of::<Place>()
             + self.public.capacity() * size_of::<PublicIds>()
             + self.chunks.iter().map(|c| c.capacity() * size_of::<Place>()).sum::<usize>()
     }
@@ -134,15 +160,28 @@ mod tests {
             let i = u64::from(i);
             ((i % 3 != 0).then_some(ChargerId(i + 1)), (i % 2 != 0).then_some(SiteId(i + 2)), OrgId(i + 3))
         };
+        let add = |places: &mut Places, i: u32| {
+            let (c, s, o) = ids(i);
+            assert_eq!(places.find(c, s, o), None);
+            assert_eq!(places.add(p(i), c, s, o), Some(i));
+        };
         for i in 0..(CHUNK as u32 + 5) {
-            assert_eq!(places.intern(p(i), ids(i)), Some(i));
+            add(&mut places, i);
         }
         let view = places.view();
         for i in (CHUNK as u32 + 5)..(2 * CHUNK as u32 + 3) {
-            assert_eq!(places.intern(p(i), ids(i)), Some(i));
+            add(&mut places, i);
         }
-        // Interning again finds the number given before.
-        assert_eq!(places.intern(p(7), ids(7)), Some(7));
+        // A known placement is found by its public ids; an absent id is
+        // not confused with id 0.
+        let (c, s, o) = ids(7);
+        assert_eq!(places.find(c, s, o), Some(7));
+        // Placement 0 has neither charger nor site; placement 1 has both.
+        assert_eq!(places.find(None, None, OrgId(3)), Some(0));
+        assert_eq!(places.find(Some(ChargerId(0)), None, OrgId(3)), None);
+        assert_eq!(places.find(None, Some(SiteId(0)), OrgId(3)), None);
+        assert_eq!(places.find(Some(ChargerId(2)), Some(SiteId(3)), OrgId(4)), Some(1));
+        assert_eq!(places.find(None, Some(SiteId(3)), OrgId(4)), None);
         assert_eq!(places.public_ids(2 * CHUNK as u32 + 3), None);
         assert_eq!(places.all().len(), 2 * CHUNK + 3);
         for i in 0..(CHUNK as u32 + 5) {
