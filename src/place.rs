@@ -33,7 +33,6 @@ pub(crate) struct Place {
 /// them by number in one cache line (instead of a lookup per entity chained
 /// behind the placement's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(C, align(32))]
 struct PublicIds {
     charger: u64,
     site: u64,
@@ -53,6 +52,12 @@ impl PublicIds {
     }
 }
 
+/// [`PublicIds`] on a cache line of their own: the hash map keeps them
+/// unaligned (40-byte slots instead of 64, a smaller table to miss in).
+#[derive(Clone, Copy, Debug)]
+#[repr(align(32))]
+struct Aligned(PublicIds);
+
 /// Every placement seen. The writer finds a placement's number by its
 /// public ids; queries read placements by number from flat arrays;
 /// background builds read them from [`PlacesView`], a snapshot that appends
@@ -62,7 +67,7 @@ impl PublicIds {
 pub(crate) struct Places {
     numbers: FxHashMap<PublicIds, u32>,
     dense: Vec<Place>,
-    public: Vec<PublicIds>,
+    public: Vec<Aligned>,
     /// The same placements in chunks of [`CHUNK`]: a view clones the chunk
     /// handles, and an append copies at most the last chunk, and only when a
     /// view still holds it.
@@ -91,7 +96,7 @@ impl Places {
         let n = u32::try_from(self.dense.len()).ok().filter(|&n| n != NONE)?;
         self.numbers.insert(public, n);
         self.dense.push(place);
-        self.public.push(public);
+        self.public.push(Aligned(public));
         if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
             self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
         }
@@ -115,7 +120,7 @@ impl Places {
     /// The public ids of placement `n` (`None` for a number never given).
     #[inline]
     pub(crate) fn public_ids(&self, n: u32) -> Option<(Option<ChargerId>, Option<SiteId>, OrgId)> {
-        let p = self.public.get(n as usize)?;
+        let Aligned(p) = self.public.get(n as usize)?;
         let charger = (p.present & 1 != 0).then_some(ChargerId(p.charger));
         let site = (p.present & 2 != 0).then_some(SiteId(p.site));
         Some((charger, site, p.org))
@@ -124,7 +129,7 @@ impl Places {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.numbers.capacity() * (size_of::<(PublicIds, u32)>() + 1)
             + self.dense.capacity() * size_of::<Place>()
-            + self.public.capacity() * size_of::<PublicIds>()
+            + self.public.capacity() * size_of::<Aligned>()
             + self.chunks.iter().map(|c| c.capacity() * size_of::<Place>()).sum::<usize>()
     }
 }
