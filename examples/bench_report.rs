@@ -322,4 +322,53 @@ fn mutations(world: &World, gens: &[Gen], mut mw: Mwindex, mut bt: BTree, sql: O
         },
         &mut |s, i| s.delete(fresh[i].id + offset + (1 << 30)).expect("delete"),
     );
+    // The mix of a live system: of every five writes, two create windows,
+    // two reschedule existing ones, and one cancels a window created four
+    // writes earlier.
+    let mixed = 1u64 << 41;
+    let fresh_mix = world.windows(ops, 778);
+    let moved_mix: Vec<Gen> = (0..ops)
+        .map(|_| {
+            let mut g = gens[rng.below(n)];
+            let shift = rng.range(-DAY, DAY);
+            g.start += shift;
+            g.end += shift;
+            g
+        })
+        .collect();
+    let fresh_at = |i: usize| {
+        let mut g = fresh_mix[i];
+        g.id += mixed;
+        g
+    };
+    run(
+        "mixed (2 insert : 2 move : 1 delete)",
+        &mut |m, i| match i % 5 {
+            0 | 1 => m.index.insert(peers::window(&fresh_at(i)), 0).expect("fresh id"),
+            2 | 3 => {
+                m.index.upsert(peers::window(&moved_mix[i]), 0).expect("valid");
+            }
+            _ => {
+                m.index.delete(fresh_at(i - 4).id);
+            }
+        },
+        &mut |b, i| match i % 5 {
+            0 | 1 => b.insert(&fresh_at(i)),
+            2 | 3 => {
+                let g = &moved_mix[i];
+                b.remove(&gens[g.id as usize]);
+                b.insert(g);
+            }
+            _ => b.remove(&fresh_at(i - 4)),
+        },
+        &mut |s, i| match i % 5 {
+            0 | 1 => {
+                let mut g = fresh_at(i);
+                g.id += 1 << 30;
+                s.insert(&g).expect("insert");
+            }
+            2 | 3 => s.insert(&moved_mix[i]).expect("upsert"),
+            _ => s.delete(fresh_at(i - 4).id + (1 << 30)).expect("delete"),
+        },
+    );
 }

@@ -138,6 +138,12 @@ impl<I> Compactor<I> {
     pub(crate) fn running(&self) -> usize {
         self.jobs.len()
     }
+
+    /// Identities of the merges that finished but are not installed yet.
+    #[cfg(test)]
+    pub(crate) fn finished(&self) -> Vec<usize> {
+        self.jobs.iter().filter(|j| j.done.load(Ordering::Acquire)).map(|j| Arc::as_ptr(&j.done) as usize).collect()
+    }
 }
 
 impl<I> Clone for Compactor<I> {
