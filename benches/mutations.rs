@@ -1,5 +1,5 @@
 //! Criterion: single mutations (insert, move, delete) on a loaded index,
-//! mwindex and BTreeMap in one group; and the bulk build against its peers.
+//! mwindex (one at a time and batched) and BTreeMap in one group; and the bulk build against its peers.
 //! `MWINDEX_BENCH_WINDOWS` sets the size (default 1M).
 
 #[path = "support/peers.rs"]
@@ -30,6 +30,28 @@ fn mutations(c: &mut Criterion) {
             mw.index.upsert(peers::window(&g), 0).expect("valid window")
         })
     });
+    // The same moves through the batched entry point, 256 per call; the
+    // group reports time per move.
+    let batch = 256;
+    group.throughput(criterion::Throughput::Elements(batch as u64));
+    group.bench_function(BenchmarkId::new("mwindex upsert_all", n), |b| {
+        b.iter_batched(
+            || {
+                (0..batch)
+                    .map(|_| {
+                        let mut g = gens[rng.below(n)];
+                        let shift = rng.range(-DAY, DAY);
+                        g.start += shift;
+                        g.end += shift;
+                        (peers::window(&g), 0)
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |moves| mw.index.upsert_all(moves).expect("valid windows"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.throughput(criterion::Throughput::Elements(1));
     group.bench_function(BenchmarkId::new("BTreeMap", n), |b| {
         b.iter(|| {
             let old = gens[rng.below(n)];

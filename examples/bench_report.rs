@@ -310,6 +310,40 @@ fn mutations(world: &World, gens: &[Gen], mut mw: Mwindex, mut bt: BTree, sql: O
         },
         &mut |s, i| s.insert(&moved[i]).expect("upsert"),
     );
+    // The same moves through the batched entry point, 256 windows a call
+    // (the longest operation is then a whole call). The peers repeat their
+    // single moves: neither has a faster batched path.
+    let batch = 256;
+    let moved_again: Vec<Gen> = (0..ops)
+        .map(|_| {
+            let mut g = gens[rng.below(n)];
+            let shift = rng.range(-DAY, DAY);
+            g.start += shift;
+            g.end += shift;
+            g
+        })
+        .collect();
+    let moved = &moved_again;
+    let mut calls = 0usize;
+    let mut mw_batched = |m: &mut Mwindex, i: usize| {
+        if i % batch == 0 {
+            let end = (i + batch).min(ops);
+            let moves = moved[i..end].iter().map(|g| (peers::window(g), 0));
+            m.index.upsert_all(moves).expect("valid");
+            calls += 1;
+        }
+    };
+    run(
+        "move, batched (upsert_all, 256 a call)",
+        &mut mw_batched,
+        &mut |b, i| {
+            let g = &moved[i];
+            b.remove(&gens[g.id as usize]);
+            b.insert(g);
+        },
+        &mut |s, i| s.insert(&moved[i]).expect("upsert"),
+    );
+    debug_assert!(calls > 0);
     run(
         "delete",
         &mut |m, i| {

@@ -41,8 +41,9 @@ impl Prefetch {
         Prefetch { base: slice.as_ptr().cast(), stride: std::mem::size_of::<T>(), len: slice.len() }
     }
 
+    /// Starts loading slot `slot` (nothing if it is out of bounds).
     #[inline]
-    fn slot(&self, slot: u32) {
+    pub(crate) fn slot(&self, slot: u32) {
         if (slot as usize) < self.len {
             prefetch(self.base.wrapping_add(slot as usize * self.stride));
         }

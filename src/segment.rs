@@ -312,6 +312,22 @@ impl<I: WindowId> SegmentData<I> {
         self.rows[r as usize]
     }
 
+    /// The rows holding `ids` (dead or alive), appended to `out` in order.
+    /// The directory brackets all ids first and the searches inside the
+    /// brackets advance in lockstep, so the cache misses of different ids
+    /// overlap instead of queueing one behind another.
+    pub(crate) fn rows_of(&self, ids: &[I], out: &mut Vec<Option<u32>>) {
+        let mut searches: Vec<(usize, usize, I)> = ids
+            .iter()
+            .map(|&id| {
+                let (lo, hi) = self.id_dir.bracket(id_key(id));
+                (lo, hi, id)
+            })
+            .collect();
+        directory::partition_points(&mut searches, |id, mid| self.ids_sorted[mid] < id);
+        out.extend(searches.iter().map(|&(k, _, id)| (self.ids_sorted.get(k) == Some(&id)).then(|| self.id_rows[k])));
+    }
+
     /// The row holding `id`, dead or alive.
     pub(crate) fn row_of(&self, id: I) -> Option<u32> {
         let k = self.id_position(id);
@@ -595,6 +611,15 @@ impl<I: WindowId> Segment<I> {
         self.dead_bits[b]
     }
 
+    /// Loads what [`Segment::kill`] of row `r` reads and writes (its row,
+    /// its tombstone word and bitmap container), so that a batch of writes
+    /// takes these cache misses together, ahead of applying them one by one.
+    pub(crate) fn warm_kill(&self, r: u32) -> i64 {
+        let row = self.rows.get(r as usize).map_or(0, Row::touch);
+        let word = self.dead_bits.get(r as usize / 64).copied().unwrap_or(0);
+        row ^ word as i64 ^ i64::from(self.dead.contains(r))
+    }
+
     pub(crate) fn kill(&mut self, r: u32) {
         debug_assert!(!self.is_dead(r), "row {r} killed twice");
         self.dead_bits[r as usize / 64] |= 1 << (r % 64);
@@ -743,6 +768,23 @@ mod tests {
                 Row { start, end: start + 500 + i64::from(i % 5) * 1_000, id: u64::from(i), place: 0, slot: i }
             })
             .collect()
+    }
+
+    #[test]
+    fn batched_id_lookups_agree_with_single_ones() {
+        let all = rows(3_000);
+        let places = [Place { charger: NONE, site: NONE, org: 0 }];
+        let seg = Segment::build(all, &PlacesView::of(&places));
+        // Present ids, absent ones between and beyond them, repeats.
+        let ids: Vec<u64> = (0..200u64).map(|i| i * 7_919 % 3_300).chain([0, 2_999, 3_000, u64::MAX, 5, 5]).collect();
+        let mut got = Vec::new();
+        seg.rows_of(&ids, &mut got);
+        let want: Vec<Option<u32>> = ids.iter().map(|&id| seg.row_of(id)).collect();
+        assert_eq!(got, want);
+        assert!(got.iter().any(Option::is_none) && got.iter().any(Option::is_some));
+        for (&id, r) in ids.iter().zip(&got) {
+            assert_eq!(r.map(|r| seg.row(r).id), r.map(|_| id));
+        }
     }
 
     #[test]

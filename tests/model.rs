@@ -105,6 +105,8 @@ impl Q {
 enum Op {
     Insert(W),
     Upsert(W),
+    /// Upserts in one call, ids repeating across and within the batch.
+    UpsertAll(Vec<W>),
     Delete(u64),
     Get(u64),
     Bulk(Vec<W>),
@@ -276,6 +278,28 @@ fn run_on(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, init
                     assert_eq!(got.unwrap(), prev);
                     touch(w.id, &mut session);
                     model.windows.push((w, next_payload));
+                }
+            }
+            Op::UpsertAll(batch) => {
+                let items: Vec<(Window<u64>, u32)> = batch
+                    .iter()
+                    .map(|w| {
+                        next_payload += 1;
+                        (w.window(), next_payload)
+                    })
+                    .collect();
+                let got = index.upsert_all(items.clone());
+                if batch.iter().any(|w| !model.parent.contains_key(&w.org)) {
+                    // Checked before anything is written.
+                    assert!(matches!(got, Err(Error::UnknownOrganization(_))), "{got:?}");
+                } else {
+                    let mut want = Vec::new();
+                    for (w, (_, p)) in batch.into_iter().zip(items) {
+                        want.push(model.find(w.id).map(|i| model.windows.remove(i).1));
+                        touch(w.id, &mut session);
+                        model.windows.push((w, p));
+                    }
+                    assert_eq!(got.unwrap(), want);
                 }
             }
             Op::Delete(id) => {
@@ -486,6 +510,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         10 => window(40).prop_map(Op::Insert),
         6 => window(40).prop_map(Op::Upsert),
+        2 => prop::collection::vec(window(40), 0..40).prop_map(Op::UpsertAll),
         5 => (0u64..40).prop_map(Op::Delete),
         2 => (0u64..40).prop_map(Op::Get),
         1 => prop::collection::vec(window(400), 0..30).prop_map(Op::Bulk),
