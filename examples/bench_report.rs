@@ -326,7 +326,7 @@ fn mutations(world: &World, gens: &[Gen], mut mw: Mwindex, mut bt: BTree, sql: O
     let moved = &moved_again;
     let mut calls = 0usize;
     let mut mw_batched = |m: &mut Mwindex, i: usize| {
-        if i % batch == 0 {
+        if i.is_multiple_of(batch) {
             let end = (i + batch).min(ops);
             let moves = moved[i..end].iter().map(|g| (peers::window(g), 0));
             m.index.upsert_all(moves).expect("valid");
