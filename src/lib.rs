@@ -43,7 +43,8 @@
 //! - [`Window`]: an id, `[start, end)` at microsecond precision ([`Timestamp`]),
 //!   an optional [`ChargerId`] and [`SiteId`], and an owning [`OrgId`]. The
 //!   caller's record is a payload stored beside it.
-//! - [`Index`]: insert, upsert, delete, get, bulk build; the organization tree.
+//! - [`Index`]: insert, upsert, delete, get, bulk build, batched upserts
+//!   ([`Index::upsert_all`]); the organization tree.
 //!   Segment merges larger than [`IndexBuilder::inline_merge_rows`] run on a
 //!   background thread; [`Index::compact`] waits for them.
 //! - [`Query`]: overlap bounds, [`Status`] at an instant, charger / site /
