@@ -11,7 +11,7 @@ use crate::pages;
 use crate::place::{Place, Places};
 use crate::plan::{self, Resolved};
 use crate::query::TimeBox;
-use crate::scan::{self, Counter, Hit, IdTopK, MEMTABLE, Prefetch, StartTopK};
+use crate::scan::{self, Counter, Hit, IdTopK, MEMTABLE, Prefetch, StartTopK, Warm};
 use crate::segment::{NONE, Row, Segment, SegmentData};
 use crate::{
     ChargerId, Driver, Entry, Error, Explain, MAX_PAGE_SIZE, Order, OrgId, Page, Query, SiteId, Status, Timestamp,
@@ -628,14 +628,13 @@ impl<I: WindowId, P> Index<I, P> {
                 Order::StartThenId => {
                     let ranges = plan::ranges(&self.segments, &q, true);
                     let (driver, _) = plan::choose(&self.segments, &ranges, &q, Some(need));
-                    let mut sink = StartTopK::new(need, Some(Prefetch::of(&self.payloads)));
+                    let mut sink = StartTopK::new(need, Some(self.warm()));
                     scan::run(&self.segments, &ranges, &self.mem, &q, driver, &mut sink);
                     (driver, sink.hits)
                 }
                 Order::Id => {
                     let (driver, ranges, _) = self.plan_by_id(&q, need);
-                    let mut sink =
-                        IdTopK::new(need, q.after_id, driver == Driver::IdOrder, Some(Prefetch::of(&self.payloads)));
+                    let mut sink = IdTopK::new(need, q.after_id, driver == Driver::IdOrder, Some(self.warm()));
                     scan::run(&self.segments, &ranges, &self.mem, &q, driver, &mut sink);
                     (driver, sink.hits)
                 }
@@ -971,6 +970,11 @@ impl<I: WindowId, P> Index<I, P> {
         let payload = self.payloads.get(row.slot as usize)?.as_ref();
         debug_assert!(payload.is_some(), "live window {} has no payload", row.id);
         Some(Entry { window: self.window_of(row), payload: payload? })
+    }
+
+    /// What page sinks prefetch for the hits they keep.
+    fn warm(&self) -> Warm {
+        Warm { payloads: Prefetch::of(&self.payloads), places: self.places.prefetch() }
     }
 
     /// Where the live window `id` is. At most one row of an id is live, so

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use crate::scan::Prefetch;
 use crate::segment::NONE;
 use crate::{ChargerId, OrgId, SiteId};
 
@@ -110,6 +111,11 @@ impl Places {
     #[inline]
     pub(crate) fn all(&self) -> &[Place] {
         &self.dense
+    }
+
+    /// A prefetcher of the public ids by placement number.
+    pub(crate) fn prefetch(&self) -> Prefetch {
+        Prefetch::of(&self.public)
     }
 
     /// A snapshot for a build on another thread.

@@ -21,13 +21,31 @@ pub(crate) struct Hit<I> {
     pub(crate) id: I,
     pub(crate) src: u32,
     pub(crate) row: u32,
-    /// The row's payload slot, so a sink can start loading the payload.
+    /// The row's payload slot and placement, so a sink can start loading
+    /// what the page will read of them.
     pub(crate) slot: u32,
+    pub(crate) place: u32,
 }
 
-/// Starts loading the payloads of the hits a sink keeps while the scan goes
-/// on, so their cache misses overlap the scan's instead of forming a wave of
-/// their own when the page is assembled.
+/// What a page sink starts loading for every hit it keeps: the payload and
+/// the placement's public ids, both read when the page is assembled.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Warm {
+    pub(crate) payloads: Prefetch,
+    pub(crate) places: Prefetch,
+}
+
+impl Warm {
+    #[inline]
+    fn hit<I>(&self, hit: &Hit<I>) {
+        self.payloads.slot(hit.slot);
+        self.places.slot(hit.place);
+    }
+}
+
+/// Starts loading elements of an array (payloads of the hits a sink keeps,
+/// while the scan goes on), so their cache misses overlap the scan's instead
+/// of forming a wave of their own when the page is assembled.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Prefetch {
     base: *const u8,
@@ -36,7 +54,7 @@ pub(crate) struct Prefetch {
 }
 
 impl Prefetch {
-    /// Prefetches slots of `slice`.
+    /// Prefetches elements of `slice`.
     pub(crate) fn of<T>(slice: &[T]) -> Self {
         Prefetch { base: slice.as_ptr().cast(), stride: std::mem::size_of::<T>(), len: slice.len() }
     }
@@ -97,12 +115,12 @@ pub(crate) trait Sink<I> {
 /// same way stops once its rows cannot enter the page.
 pub(crate) struct StartTopK<I> {
     need: usize,
-    prefetch: Option<Prefetch>,
+    prefetch: Option<Warm>,
     pub(crate) hits: Vec<Hit<I>>,
 }
 
 impl<I: WindowId> StartTopK<I> {
-    pub(crate) fn new(need: usize, prefetch: Option<Prefetch>) -> Self {
+    pub(crate) fn new(need: usize, prefetch: Option<Warm>) -> Self {
         StartTopK { need, prefetch, hits: Vec::with_capacity(need + 1) }
     }
 }
@@ -124,14 +142,14 @@ impl<I: WindowId> Sink<I> for StartTopK<I> {
             Some(_) if self.hits.len() >= self.need => return false,
             _ => {
                 if let Some(p) = &self.prefetch {
-                    p.slot(hit.slot);
+                    p.hit(&hit);
                 }
                 self.hits.push(hit);
                 return true;
             }
         }
         if let Some(p) = &self.prefetch {
-            p.slot(hit.slot);
+            p.hit(&hit);
         }
         let at = self.hits.partition_point(|h| (h.start, h.id) < key);
         self.hits.insert(at, hit);
@@ -154,12 +172,12 @@ pub(crate) struct IdTopK<I> {
     need: usize,
     after: Option<I>,
     ordered: bool,
-    prefetch: Option<Prefetch>,
+    prefetch: Option<Warm>,
     pub(crate) hits: Vec<Hit<I>>,
 }
 
 impl<I: WindowId> IdTopK<I> {
-    pub(crate) fn new(need: usize, after: Option<I>, ordered: bool, prefetch: Option<Prefetch>) -> Self {
+    pub(crate) fn new(need: usize, after: Option<I>, ordered: bool, prefetch: Option<Warm>) -> Self {
         IdTopK { need, after, ordered, prefetch, hits: Vec::with_capacity(need + 1) }
     }
 }
@@ -174,7 +192,7 @@ impl<I: WindowId> Sink<I> for IdTopK<I> {
             return !self.ordered;
         }
         if let Some(p) = &self.prefetch {
-            p.slot(hit.slot);
+            p.hit(&hit);
         }
         let at = self.hits.partition_point(|h| h.id < hit.id);
         self.hits.insert(at, hit);
@@ -301,7 +319,7 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                     continue;
                 }
                 if (!filtered || q.place_ok(row.place))
-                    && !sink.offer(Hit { start: row.start, id: row.id, src, row: n, slot: row.slot })
+                    && !sink.offer(Hit { start: row.start, id: row.id, src, row: n, slot: row.slot, place: row.place })
                 {
                     break 'tier;
                 }
@@ -541,7 +559,9 @@ fn offer_batch<I: WindowId, S: Sink<I>>(
     let mut accepted = true;
     for &(n, tier) in batch {
         let r = &seg.rows[n as usize];
-        if verify(r, n, tier) && !sink.offer(Hit { start: r.start, id: r.id, src, row: n, slot: r.slot }) {
+        if verify(r, n, tier)
+            && !sink.offer(Hit { start: r.start, id: r.id, src, row: n, slot: r.slot, place: r.place })
+        {
             accepted = false;
             if !S::ORDERED {
                 break;
@@ -583,7 +603,7 @@ fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<'_
         let r = &seg.rows[row as usize];
         if q.tb.contains(r.start, r.end)
             && row_ok(seg, r, row, q)
-            && !sink.offer(Hit { start: r.start, id: r.id, src, row, slot: r.slot })
+            && !sink.offer(Hit { start: r.start, id: r.id, src, row, slot: r.slot, place: r.place })
         {
             break;
         }
@@ -602,7 +622,7 @@ pub(crate) fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Reso
         }
         if q.tb.contains(r.start, r.end)
             && q.place_ok(r.place)
-            && !sink.offer(Hit { start: r.start, id: r.id, src: MEMTABLE, row: i as u32, slot: r.slot })
+            && !sink.offer(Hit { start: r.start, id: r.id, src: MEMTABLE, row: i as u32, slot: r.slot, place: r.place })
             && q.order == crate::Order::StartThenId
         {
             break;
