@@ -238,21 +238,27 @@ fn main() {
     mutations(&world, &gens, mw, bt, sql);
 }
 
+/// `ops` windows of `gens`, drawn at random, each moved by up to a day
+/// either way.
+fn moved_windows(gens: &[Gen], rng: &mut Rng, ops: usize) -> Vec<Gen> {
+    (0..ops)
+        .map(|_| {
+            let mut g = gens[rng.below(gens.len())];
+            let shift = rng.range(-DAY, DAY);
+            g.start += shift;
+            g.end += shift;
+            g
+        })
+        .collect()
+}
+
 /// Inserts, moves, deletes and a mix, single-threaded, on the full-size index.
 fn mutations(world: &World, gens: &[Gen], mut mw: Mwindex, mut bt: BTree, sql: Option<Sqlite>) {
     let n = gens.len();
     let ops = 200_000.min(n);
     let mut rng = Rng::new(5);
     let fresh = world.windows(ops, 777);
-    let moved: Vec<Gen> = (0..ops)
-        .map(|_| {
-            let mut g = gens[rng.below(n)];
-            let shift = rng.range(-DAY, DAY);
-            g.start += shift;
-            g.end += shift;
-            g
-        })
-        .collect();
+    let moved = moved_windows(gens, &mut rng, ops);
     println!(
         "\n| mutation ({ops} ops at {n}) | mwindex ops/s | mwindex longest op µs | BTreeMap ops/s | SQLite ops/s |"
     );
@@ -326,15 +332,7 @@ fn mutations(world: &World, gens: &[Gen], mut mw: Mwindex, mut bt: BTree, sql: O
     // (the longest operation is then a whole call). The peers repeat their
     // single moves: neither has a faster batched path.
     let batch = 256;
-    let moved_again: Vec<Gen> = (0..ops)
-        .map(|_| {
-            let mut g = gens[rng.below(n)];
-            let shift = rng.range(-DAY, DAY);
-            g.start += shift;
-            g.end += shift;
-            g
-        })
-        .collect();
+    let moved_again = moved_windows(gens, &mut rng, ops);
     let moved = &moved_again;
     let mut calls = 0usize;
     let mut mw_batched = |m: &mut Mwindex, i: usize| {
@@ -373,15 +371,7 @@ fn mutations(world: &World, gens: &[Gen], mut mw: Mwindex, mut bt: BTree, sql: O
     // writes earlier.
     let mixed = 1u64 << 41;
     let fresh_mix = world.windows(ops, 778);
-    let moved_mix: Vec<Gen> = (0..ops)
-        .map(|_| {
-            let mut g = gens[rng.below(n)];
-            let shift = rng.range(-DAY, DAY);
-            g.start += shift;
-            g.end += shift;
-            g
-        })
-        .collect();
+    let moved_mix = moved_windows(gens, &mut rng, ops);
     let fresh_at = |i: usize| {
         let mut g = fresh_mix[i];
         g.id += mixed;

@@ -119,6 +119,17 @@ enum Op {
     Compact,
 }
 
+/// `batch` with the next payload numbers, counted on from `next`.
+fn with_payloads(batch: &[W], next: &mut u32) -> Vec<(Window<u64>, u32)> {
+    batch
+        .iter()
+        .map(|w| {
+            *next += 1;
+            (w.window(), *next)
+        })
+        .collect()
+}
+
 /// The oracle: a `Vec` of windows with payloads and a parent map.
 #[derive(Default)]
 struct Model {
@@ -281,13 +292,7 @@ fn run_on(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, init
                 }
             }
             Op::UpsertAll(batch) => {
-                let items: Vec<(Window<u64>, u32)> = batch
-                    .iter()
-                    .map(|w| {
-                        next_payload += 1;
-                        (w.window(), next_payload)
-                    })
-                    .collect();
+                let items = with_payloads(&batch, &mut next_payload);
                 let got = index.upsert_all(items.clone());
                 if batch.iter().any(|w| !model.parent.contains_key(&w.org)) {
                     // Checked before anything is written.
@@ -314,13 +319,7 @@ fn run_on(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, init
                 assert_eq!(got, want);
             }
             Op::Bulk(batch) => {
-                let items: Vec<(Window<u64>, u32)> = batch
-                    .iter()
-                    .map(|w| {
-                        next_payload += 1;
-                        (w.window(), next_payload)
-                    })
-                    .collect();
+                let items = with_payloads(&batch, &mut next_payload);
                 let got = index.bulk_insert(items.clone());
                 let mut ids = HashSet::new();
                 let dup = batch.iter().any(|w| !ids.insert(w.id) || model.find(w.id).is_some());
