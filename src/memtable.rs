@@ -12,11 +12,15 @@ pub(crate) struct Memtable<I> {
     /// The rows' ids in the same order: finding an id scans this compact
     /// array (a few cache lines) rather than the rows.
     ids: Vec<I>,
+    /// At least the longest row's length (the longest since the buffer was
+    /// last emptied): a window that ends after `t` starts after
+    /// `t - max_len`, so a scan skips every row starting before that.
+    pub(crate) max_len: i64,
 }
 
 impl<I> Default for Memtable<I> {
     fn default() -> Self {
-        Memtable { rows: Vec::new(), ids: Vec::new() }
+        Memtable { rows: Vec::new(), ids: Vec::new(), max_len: 0 }
     }
 }
 
@@ -29,6 +33,7 @@ impl<I: WindowId> Memtable<I> {
         let at = self.rows.partition_point(|r| (r.start, r.id) < (row.start, row.id));
         self.rows.insert(at, row);
         self.ids.insert(at, row.id);
+        self.max_len = self.max_len.max(row.end.saturating_sub(row.start));
     }
 
     pub(crate) fn position(&self, id: I) -> Option<usize> {
@@ -42,6 +47,7 @@ impl<I: WindowId> Memtable<I> {
 
     pub(crate) fn take(&mut self) -> Vec<Row<I>> {
         self.ids.clear();
+        self.max_len = 0;
         std::mem::take(&mut self.rows)
     }
 
@@ -54,6 +60,9 @@ impl<I: WindowId> Memtable<I> {
         }
         if let Some(r) = self.rows.iter().find(|r| r.end <= r.start) {
             return Err(format!("memtable row {:?} has end <= start", r.id));
+        }
+        if let Some(r) = self.rows.iter().find(|r| r.end - r.start > self.max_len) {
+            return Err(format!("memtable row {:?} is longer than the recorded longest", r.id));
         }
         Ok(())
     }

@@ -612,12 +612,16 @@ fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<'_
 
 /// Tests every buffered row (the write buffer is small and sorted by `(start, id)`).
 pub(crate) fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Resolved<'_, I>, sink: &mut S) {
-    let from = match (q.order, q.after_key) {
-        (crate::Order::StartThenId, Some(key)) => mem.rows.partition_point(|r| (r.start, r.id) <= key),
-        _ => 0,
-    };
+    // Rows start in order: none before the earliest start that can still
+    // reach the query's ends (given the buffer's longest row) matches, nor
+    // any from `s_hi` on, whatever the query's order.
+    let (earliest, _) = q.tb.start_range(0, mem.max_len);
+    let mut from = mem.rows.partition_point(|r| r.start < earliest);
+    if let (crate::Order::StartThenId, Some(key)) = (q.order, q.after_key) {
+        from = from.max(mem.rows.partition_point(|r| (r.start, r.id) <= key));
+    }
     for (i, r) in mem.rows.iter().enumerate().skip(from) {
-        if r.start >= q.tb.s_hi && q.order == crate::Order::StartThenId {
+        if r.start >= q.tb.s_hi {
             break;
         }
         if q.tb.contains(r.start, r.end)
