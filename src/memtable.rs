@@ -4,8 +4,9 @@ use crate::WindowId;
 use crate::segment::Row;
 
 /// Recent windows, sorted by `(start, id)`. Small by construction (the
-/// index's flush threshold), so a query scans it whole and a write shifts at
-/// most that many rows.
+/// index's flush threshold), so a query scans the rows whose starts can
+/// match (bounded by the longest row's length) and a write shifts at most
+/// that many rows.
 #[derive(Clone, Debug)]
 pub(crate) struct Memtable<I> {
     pub(crate) rows: Vec<Row<I>>,
