@@ -1,5 +1,7 @@
-//! Dense numbering of charger and site ids, so rows store `u32`s and posting
-//! maps key on small integers.
+//! Dense numbering of charger and site ids, so placements store `u32`s and
+//! posting maps key on small integers. Numbers are given in order and never
+//! taken back; the way back to a public id is the placement's (see
+//! [`crate::place`]).
 
 use std::hash::Hash;
 
@@ -10,12 +12,11 @@ use crate::segment::NONE;
 #[derive(Clone, Debug)]
 pub(crate) struct Dict<K> {
     dense: FxHashMap<K, u32>,
-    keys: Vec<K>,
 }
 
 impl<K> Default for Dict<K> {
     fn default() -> Self {
-        Dict { dense: FxHashMap::default(), keys: Vec::new() }
+        Dict { dense: FxHashMap::default() }
     }
 }
 
@@ -30,17 +31,16 @@ impl<K: Copy + Eq + Hash> Dict<K> {
         if let Some(&d) = self.dense.get(&key) {
             return Some(d);
         }
-        let d = u32::try_from(self.keys.len()).ok().filter(|&d| d != NONE)?;
+        let d = u32::try_from(self.dense.len()).ok().filter(|&d| d != NONE)?;
         self.dense.insert(key, d);
-        self.keys.push(key);
         Some(d)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.keys.len()
+        self.dense.len()
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.keys.capacity() * std::mem::size_of::<K>() + self.dense.capacity() * (std::mem::size_of::<(K, u32)>() + 1)
+        self.dense.capacity() * (std::mem::size_of::<(K, u32)>() + 1)
     }
 }
