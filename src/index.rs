@@ -628,13 +628,13 @@ impl<I: WindowId, P> Index<I, P> {
                 Order::StartThenId => {
                     let ranges = plan::ranges(&self.segments, &q, true);
                     let (driver, _) = plan::choose(&self.segments, &ranges, &q, Some(need));
-                    let mut sink = StartTopK::new(need, Some(self.warm()));
+                    let mut sink = StartTopK::new(need, self.warm());
                     scan::run(&self.segments, &ranges, &self.mem, &q, driver, &mut sink);
                     (driver, sink.hits)
                 }
                 Order::Id => {
                     let (driver, ranges, _) = self.plan_by_id(&q, need);
-                    let mut sink = IdTopK::new(need, q.after_id, driver == Driver::IdOrder, Some(self.warm()));
+                    let mut sink = IdTopK::new(need, q.after_id, driver == Driver::IdOrder, self.warm());
                     scan::run(&self.segments, &ranges, &self.mem, &q, driver, &mut sink);
                     (driver, sink.hits)
                 }

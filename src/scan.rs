@@ -27,6 +27,14 @@ pub(crate) struct Hit<I> {
     pub(crate) place: u32,
 }
 
+impl<I: WindowId> Hit<I> {
+    /// Row `row` of source `src` (a segment number or [`MEMTABLE`]).
+    #[inline]
+    fn of(r: &Row<I>, src: u32, row: u32) -> Self {
+        Hit { start: r.start, id: r.id, src, row, slot: r.slot, place: r.place }
+    }
+}
+
 /// What a page sink starts loading for every hit it keeps: the payload and
 /// the placement's public ids, both read when the page is assembled.
 #[derive(Clone, Copy, Debug)]
@@ -115,13 +123,13 @@ pub(crate) trait Sink<I> {
 /// same way stops once its rows cannot enter the page.
 pub(crate) struct StartTopK<I> {
     need: usize,
-    prefetch: Option<Warm>,
+    warm: Warm,
     pub(crate) hits: Vec<Hit<I>>,
 }
 
 impl<I: WindowId> StartTopK<I> {
-    pub(crate) fn new(need: usize, prefetch: Option<Warm>) -> Self {
-        StartTopK { need, prefetch, hits: Vec::with_capacity(need + 1) }
+    pub(crate) fn new(need: usize, warm: Warm) -> Self {
+        StartTopK { need, warm, hits: Vec::with_capacity(need + 1) }
     }
 }
 
@@ -141,16 +149,12 @@ impl<I: WindowId> Sink<I> for StartTopK<I> {
             Some(last) if key < (last.start, last.id) => {}
             Some(_) if self.hits.len() >= self.need => return false,
             _ => {
-                if let Some(p) = &self.prefetch {
-                    p.hit(&hit);
-                }
+                self.warm.hit(&hit);
                 self.hits.push(hit);
                 return true;
             }
         }
-        if let Some(p) = &self.prefetch {
-            p.hit(&hit);
-        }
+        self.warm.hit(&hit);
         let at = self.hits.partition_point(|h| (h.start, h.id) < key);
         self.hits.insert(at, hit);
         self.hits.truncate(self.need);
@@ -172,13 +176,13 @@ pub(crate) struct IdTopK<I> {
     need: usize,
     after: Option<I>,
     ordered: bool,
-    prefetch: Option<Warm>,
+    warm: Warm,
     pub(crate) hits: Vec<Hit<I>>,
 }
 
 impl<I: WindowId> IdTopK<I> {
-    pub(crate) fn new(need: usize, after: Option<I>, ordered: bool, prefetch: Option<Warm>) -> Self {
-        IdTopK { need, after, ordered, prefetch, hits: Vec::with_capacity(need + 1) }
+    pub(crate) fn new(need: usize, after: Option<I>, ordered: bool, warm: Warm) -> Self {
+        IdTopK { need, after, ordered, warm, hits: Vec::with_capacity(need + 1) }
     }
 }
 
@@ -191,9 +195,7 @@ impl<I: WindowId> Sink<I> for IdTopK<I> {
         if self.hits.len() == self.need && self.hits.last().is_none_or(|last| hit.id >= last.id) {
             return !self.ordered;
         }
-        if let Some(p) = &self.prefetch {
-            p.hit(&hit);
-        }
+        self.warm.hit(&hit);
         let at = self.hits.partition_point(|h| h.id < hit.id);
         self.hits.insert(at, hit);
         self.hits.truncate(self.need);
@@ -318,9 +320,7 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                 if long_ends.is_some() && !scan.inside(row.start, row.id) {
                     continue;
                 }
-                if (!filtered || q.place_ok(row.place))
-                    && !sink.offer(Hit { start: row.start, id: row.id, src, row: n, slot: row.slot, place: row.place })
-                {
+                if (!filtered || q.place_ok(row.place)) && !sink.offer(Hit::of(row, src, n)) {
                     break 'tier;
                 }
             }
@@ -332,9 +332,9 @@ fn scan_time<I: WindowId, S: Sink<I>>(
     }
 }
 
-/// Reads the rows at `at`, each at both ends (see [`Row::touch`]), before
-/// any is tested: the loads are independent, so their cache misses overlap
-/// instead of queueing behind each test.
+/// Reads the rows at `at` (see [`Row::touch`]) before any is tested: the
+/// loads are independent, so their cache misses overlap instead of queueing
+/// behind each test.
 #[inline]
 fn touch_rows<I: WindowId>(rows: &[Row<I>], at: impl Iterator<Item = usize>) {
     std::hint::black_box(at.fold(0i64, |acc, n| acc ^ rows[n].touch()));
@@ -559,9 +559,7 @@ fn offer_batch<I: WindowId, S: Sink<I>>(
     let mut accepted = true;
     for &(n, tier) in batch {
         let r = &seg.rows[n as usize];
-        if verify(r, n, tier)
-            && !sink.offer(Hit { start: r.start, id: r.id, src, row: n, slot: r.slot, place: r.place })
-        {
+        if verify(r, n, tier) && !sink.offer(Hit::of(r, src, n)) {
             accepted = false;
             if !S::ORDERED {
                 break;
@@ -601,16 +599,14 @@ fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<'_
     };
     for &row in &seg.id_rows[from..] {
         let r = &seg.rows[row as usize];
-        if q.tb.contains(r.start, r.end)
-            && row_ok(seg, r, row, q)
-            && !sink.offer(Hit { start: r.start, id: r.id, src, row, slot: r.slot, place: r.place })
-        {
+        if q.tb.contains(r.start, r.end) && row_ok(seg, r, row, q) && !sink.offer(Hit::of(r, src, row)) {
             break;
         }
     }
 }
 
-/// Tests every buffered row (the write buffer is small and sorted by `(start, id)`).
+/// Tests the buffered rows whose starts can match (the write buffer is small
+/// and sorted by `(start, id)`).
 pub(crate) fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Resolved<'_, I>, sink: &mut S) {
     // Rows start in order: none before the earliest start that can still
     // reach the query's ends (given the buffer's longest row) matches, nor
@@ -626,7 +622,7 @@ pub(crate) fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Reso
         }
         if q.tb.contains(r.start, r.end)
             && q.place_ok(r.place)
-            && !sink.offer(Hit { start: r.start, id: r.id, src: MEMTABLE, row: i as u32, slot: r.slot, place: r.place })
+            && !sink.offer(Hit::of(r, MEMTABLE, i as u32))
             && q.order == crate::Order::StartThenId
         {
             break;
