@@ -68,6 +68,28 @@ impl Directory {
         from
     }
 
+    /// Many searches of the column at once: for each of `keys`, in order,
+    /// the first position where `below(key, position)` turns false, the
+    /// directory bracketing each search at `dir_key(key)` first (as in
+    /// [`Directory::partition_point`]) and the searches inside the brackets
+    /// then advancing in lockstep ([`partition_points`]).
+    pub(crate) fn partition_points_of<K: Copy>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        dir_key: impl Fn(K) -> i64,
+        below: impl Fn(K, usize) -> bool,
+    ) -> Vec<(usize, usize, K)> {
+        let mut searches: Vec<(usize, usize, K)> = keys
+            .into_iter()
+            .map(|k| {
+                let (lo, hi) = self.bracket(dir_key(k));
+                (lo, hi, k)
+            })
+            .collect();
+        partition_points(&mut searches, below);
+        searches
+    }
+
     /// Bytes held on the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.first.capacity() * std::mem::size_of::<u32>()

@@ -317,15 +317,8 @@ impl<I: WindowId> SegmentData<I> {
     /// brackets advance in lockstep, so the cache misses of different ids
     /// overlap instead of queueing one behind another.
     pub(crate) fn rows_of(&self, ids: &[I], out: &mut Vec<Option<u32>>) {
-        let mut searches: Vec<(usize, usize, I)> = ids
-            .iter()
-            .map(|&id| {
-                let (lo, hi) = self.id_dir.bracket(id_key(id));
-                (lo, hi, id)
-            })
-            .collect();
-        directory::partition_points(&mut searches, |id, mid| self.ids_sorted[mid] < id);
-        out.extend(searches.iter().map(|&(k, _, id)| (self.ids_sorted.get(k) == Some(&id)).then(|| self.id_rows[k])));
+        let found = self.id_dir.partition_points_of(ids.iter().copied(), id_key, |id, mid| self.ids_sorted[mid] < id);
+        out.extend(found.iter().map(|&(k, _, id)| (self.ids_sorted.get(k) == Some(&id)).then(|| self.id_rows[k])));
     }
 
     /// The row holding `id`, dead or alive.
@@ -639,15 +632,9 @@ impl<I: WindowId> Segment<I> {
         // Ascending, so equal ends come together and take consecutive
         // free positions of their run below.
         ends.sort_unstable();
-        let mut searches: Vec<(usize, usize, i64)> = ends
-            .iter()
-            .map(|&e| {
-                let (lo, hi) = self.end_dir.bracket(e);
-                (lo, hi, e)
-            })
-            .collect();
-        directory::partition_points(&mut searches, |end, mid| self.ends_sorted[mid] < end);
-        for &(first, _, end) in &searches {
+        let found =
+            self.end_dir.partition_points_of(ends.iter().copied(), |e| e, |end, mid| self.ends_sorted[mid] < end);
+        for &(first, _, end) in &found {
             let mut p = first as u32;
             // Equal ends share a run of positions; take the first one still free.
             while self.dead_by_end.contains(p) {
