@@ -1,16 +1,18 @@
 //! Posting lists: the rows of each charger, site or organization in one
-//! segment, each with its start and (to the second) its length beside it.
+//! segment, by row number, each with its start and length, coarsely.
 //!
-//! A list is laid out like the segment: by length tier, then `(start, id)`
-//! (its rows ascend). Keeping the times in the list means a filtered query
-//! finds where its time range begins by searching the list itself, rules out
-//! candidates on memory it reads in order, and reads only the rows that can
-//! match: a charger's 200 rows scattered over 10M are otherwise one cache miss
-//! each. An entry is 16 bytes: the exact start, the row, and the length
-//! rounded up to whole seconds, which settles the end test for all but
-//! windows ending within a second of the query's bound (those are checked on
-//! the row). One family's lists share one flat array, so small segments built
-//! by every flush allocate per family, not per key.
+//! A segment's rows are ordered by length tier, then `(start, id)`, and a
+//! row's number is its position, so a list of row numbers in ascending order
+//! is in that order too. A query's time range is, per tier, a range of row
+//! numbers, found once per segment on the start directory and shared by every
+//! list the query reads; each list is positioned by searching its own
+//! numbers. Beside each number, 4 bytes hold the start to a segment-wide
+//! quantum (a power of two of microseconds that fits the segment's starts in
+//! 20 bits: 64 s for two years) and the length to within 1/64: enough to
+//! merge lists in time order and to settle most end tests without reading
+//! the row, which stays the judge of every test the entry leaves open. An
+//! entry is 8 bytes. One family's lists share one flat array, so small
+//! segments built by every flush allocate per family, not per key.
 
 use rustc_hash::FxHashMap;
 
@@ -19,72 +21,147 @@ use crate::directory;
 use crate::pages;
 use crate::segment::{NONE, Row, TIERS};
 
-const MICROS_PER_SEC: i64 = 1_000_000;
+/// Bits of an entry's key that hold the length code.
+const LEN_BITS: u32 = 12;
+/// Bits of an entry's key that hold the start's quantum.
+const START_BITS: u32 = 32 - LEN_BITS;
+/// The largest start quantum.
+const MAX_Q: u32 = (1 << START_BITS) - 1;
+/// Mantissa bits of a length code.
+const MANTISSA: u32 = 6;
+
+/// A segment's coarse clock: a start is kept as the number of whole quanta
+/// (`1 << shift` microseconds) since `base`, the segment's first start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Clock {
+    base: i64,
+    shift: u32,
+}
+
+impl Clock {
+    /// The clock of a segment whose starts lie in `[first, last]`: the
+    /// finest quantum that numbers them all in [`START_BITS`] bits.
+    pub(crate) fn new(first: i64, last: i64) -> Self {
+        let span = (last as u64).wrapping_sub(first as u64);
+        let shift = (0..64).find(|&s| (span >> s) <= u64::from(MAX_Q)).unwrap_or(63);
+        Clock { base: first, shift }
+    }
+
+    /// The quantum of `start` (clamped to the clock's range).
+    #[inline]
+    fn quantum(&self, start: i64) -> u32 {
+        if start <= self.base {
+            return 0;
+        }
+        ((start as u64).wrapping_sub(self.base as u64) >> self.shift).min(u64::from(MAX_Q)) as u32
+    }
+
+    /// The starts quantum `q` stands for: `[lo, hi]`.
+    #[inline]
+    fn starts(&self, q: u32) -> (i64, i64) {
+        let lo = self.base.saturating_add(((u64::from(q)) << self.shift).min(i64::MAX as u64) as i64);
+        let hi = if q == MAX_Q { i64::MAX } else { lo.saturating_add((1i64 << self.shift.min(62)) - 1) };
+        (lo, hi)
+    }
+
+    /// The largest key (see [`Entry::key`]) of a row starting at most at
+    /// `t`, or `None` when no row of the segment can (every start is later).
+    /// Keys above it belong to rows starting after `t`.
+    #[inline]
+    pub(crate) fn last_key_at_most(&self, t: i64) -> Option<u32> {
+        (t >= self.base).then(|| (self.quantum(t) << LEN_BITS) | ((1 << LEN_BITS) - 1))
+    }
+}
+
+/// The length code of `len` (at least 1): exact below 64 microseconds,
+/// then a 6-bit mantissa under the leading bit (within 1/64).
+#[inline]
+fn len_code(len: i64) -> u32 {
+    let len = len.max(1) as u64;
+    let e = 63 - len.leading_zeros();
+    if e < MANTISSA {
+        return len as u32;
+    }
+    let m = (len >> (e - MANTISSA)) & ((1 << MANTISSA) - 1);
+    ((e - MANTISSA + 1) << MANTISSA) | m as u32
+}
+
+/// The lengths `code` stands for: `[lo, hi]`.
+#[inline]
+fn len_bounds(code: u32) -> (i64, i64) {
+    if code < 1 << MANTISSA {
+        return (i64::from(code), i64::from(code));
+    }
+    let e = (code >> MANTISSA) + MANTISSA - 1;
+    let m = u64::from(code & ((1 << MANTISSA) - 1));
+    let lo = ((1 << MANTISSA) | m) << (e - MANTISSA);
+    let hi = lo.saturating_add((1 << (e - MANTISSA)) - 1);
+    (lo.min(i64::MAX as u64) as i64, hi.min(i64::MAX as u64) as i64)
+}
 
 /// One row of a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
-    pub(crate) start: i64,
     pub(crate) row: u32,
-    /// `ceil((end - start) / 1 s)`, saturated: `u32::MAX` means at least that.
-    secs: u32,
+    /// The start's quantum (high bits) and the length's code (low bits):
+    /// keys ascend with starts, so lists merge in time order by key.
+    pub(crate) key: u32,
 }
 
-/// What an entry's rounded length tells of an end test.
+/// What an entry's coarse times tell of a query's time tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fit {
-    /// The end is surely inside the bounds.
+    /// The row surely passes them.
     In,
-    /// The end is surely outside.
+    /// The row surely fails one.
     Out,
-    /// The end is within a second of a bound: read the row.
+    /// Too close to a bound to tell: read the row.
     Maybe,
 }
 
 impl Entry {
-    pub(crate) fn new(start: i64, end: i64, row: u32) -> Self {
-        let len = end.saturating_sub(start).max(1);
-        let secs = u32::try_from((len as u64).div_ceil(MICROS_PER_SEC as u64)).unwrap_or(u32::MAX);
-        Entry { start, row, secs }
+    pub(crate) fn new(clock: &Clock, start: i64, end: i64, row: u32) -> Self {
+        let key = (clock.quantum(start) << LEN_BITS) | len_code(end.saturating_sub(start));
+        Entry { row, key }
     }
 
-    /// The end lies in `(lo_excl, hi]`: after this bound and at most that one.
+    /// The row's start lies in `[lo, hi]`, its end in `[end_lo, end_hi]`.
     #[inline]
-    fn end_bounds(&self) -> (i64, i64) {
-        let secs = i64::from(self.secs);
-        let lo_excl = self.start.saturating_add((secs - 1) * MICROS_PER_SEC);
-        let hi = if self.secs == u32::MAX { i64::MAX } else { self.start.saturating_add(secs * MICROS_PER_SEC) };
-        (lo_excl, hi)
+    fn bounds(&self, clock: &Clock) -> ((i64, i64), (i64, i64)) {
+        let (s_lo, s_hi) = clock.starts(self.key >> LEN_BITS);
+        let (l_lo, l_hi) = len_bounds(self.key & ((1 << LEN_BITS) - 1));
+        ((s_lo, s_hi), (s_lo.saturating_add(l_lo), s_hi.saturating_add(l_hi)))
     }
 
-    /// Whether the end satisfies `e_lo < end <= e_hi`.
+    /// Whether the row's start is in `[from, to)` and its end in
+    /// `(e_lo, e_hi]`, as far as the entry tells.
     #[inline]
-    pub(crate) fn end_fit(&self, e_lo: i64, e_hi: i64) -> Fit {
-        let (lo_excl, hi) = self.end_bounds();
-        if hi <= e_lo || lo_excl >= e_hi {
+    pub(crate) fn fit(&self, clock: &Clock, from: i64, to: i64, e_lo: i64, e_hi: i64) -> Fit {
+        let ((s_lo, s_hi), (end_lo, end_hi)) = self.bounds(clock);
+        if s_hi < from || s_lo >= to || end_hi <= e_lo || end_lo > e_hi {
             Fit::Out
-        } else if lo_excl >= e_lo && hi <= e_hi {
+        } else if s_lo >= from && s_hi < to && end_lo > e_lo && end_hi <= e_hi {
             Fit::In
         } else {
             Fit::Maybe
         }
     }
 
-    /// Whether this entry's rounded length describes `end`.
-    pub(crate) fn admits_end(&self, end: i64) -> bool {
-        let (lo_excl, hi) = self.end_bounds();
-        end > lo_excl && end <= hi
+    /// Whether this entry describes a row with these times.
+    pub(crate) fn admits(&self, clock: &Clock, start: i64, end: i64) -> bool {
+        let ((s_lo, s_hi), (end_lo, end_hi)) = self.bounds(clock);
+        (s_lo..=s_hi).contains(&start) && (end_lo..=end_hi).contains(&end)
     }
 }
 
-/// A radix directory over the starts of one tier's run of a list (see
+/// A radix directory over the row numbers of one tier's run of a list (see
 /// [`crate::directory`]), its bucket starts kept in the family's `first`
 /// array. Runs too short to need one have none.
 #[derive(Clone, Copy, Debug, Default)]
 struct RunDir {
-    /// The run's first start (kept for runs without a directory too: a walk
+    /// The run's first row (kept for runs without a directory too: a walk
     /// from at most it starts at the run's head without a search).
-    base: i64,
+    base: u32,
     /// Where its bucket starts begin in [`Postings::first`].
     first_at: u32,
     /// The bucket width's log2 (high 8 bits) and the number of buckets (low
@@ -150,6 +227,8 @@ impl Default for Keys {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Postings {
     keys: Keys,
+    clock: Clock,
+    /// Entries, list after list.
     entries: Vec<Entry>,
     /// The bucket starts of every run's directory, back to back.
     first: Vec<u32>,
@@ -165,46 +244,65 @@ pub(crate) struct PostingRef<'a> {
 
 /// Runs at least this long get a directory; shorter ones are searched
 /// directly (at most 4 halvings and a count).
-const DIR_MIN_RUN: usize = 64;
+const DIR_MIN_RUN: usize = 128;
 
-/// Entries per directory bucket the run directories aim for (two cache lines).
-const PER_RUN_BUCKET: usize = 8;
+/// Entries per directory bucket the run directories aim for (one cache line).
+const PER_RUN_BUCKET: usize = 16;
 
 /// A walk over one list's entries in one tier: positions `pos..end` of the
-/// family's entry array, read front to back.
+/// family's entry array, read front to back, up to the first row at or past
+/// `stop`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Stream {
     pub(crate) pos: u32,
     pub(crate) end: u32,
     /// The tier, for the caller.
     pub(crate) tier: u32,
-    /// The start [`lower_bounds`] positions the walk at.
-    target: i64,
+    /// Rows from this one on are past the walk.
+    pub(crate) stop: u32,
+    /// The row [`lower_bounds`] positions the walk at.
+    target: u32,
     /// Upper end of the search, while it runs.
     hi: u32,
 }
 
 impl Stream {
     /// A walk over `run` (positions in the family's array) that will start at
-    /// the first entry whose start is at least `target`, which lies in
-    /// `bracket` (a part of `run`).
-    fn new(run: std::ops::Range<u32>, bracket: (u32, u32), tier: usize, target: i64) -> Self {
+    /// the first entry at least `target`, which lies in `bracket` (a part of
+    /// `run`), and stop before `stop`.
+    fn new(run: std::ops::Range<u32>, bracket: (u32, u32), tier: usize, target: u32, stop: u32) -> Self {
         debug_assert!(run.start <= bracket.0 && bracket.0 <= bracket.1 && bracket.1 <= run.end);
-        Stream { pos: bracket.0, end: run.end, tier: tier as u32, target, hi: bracket.1 }
+        Stream { pos: bracket.0, end: run.end, tier: tier as u32, stop, target, hi: bracket.1 }
+    }
+
+    /// The entry at the walk's position, if its row is before `stop`.
+    #[inline]
+    pub(crate) fn peek(&self, entries: &[Entry]) -> Option<Entry> {
+        let e = *entries.get(self.pos as usize).filter(|_| self.pos < self.end)?;
+        (e.row < self.stop).then_some(e)
+    }
+
+    /// The entry at the walk's position, if its row is before `stop`,
+    /// stepping past it (or to the end of the walk, if it is not).
+    #[inline]
+    pub(crate) fn next(&mut self, entries: &[Entry]) -> Option<Entry> {
+        let e = self.peek(entries);
+        self.pos = if e.is_some() { self.pos + 1 } else { self.end };
+        e
     }
 }
 
-/// Moves every stream to the first entry of its run whose start is at least
-/// its target.
+/// Moves every stream to the first entry of its run that is at least its
+/// target.
 ///
 /// The run's directory has already narrowed each stream to a bucket of about
 /// [`PER_RUN_BUCKET`] entries (short runs have none and start whole). Every
 /// further step is taken for all streams at once, so the cache misses of
 /// different lists overlap instead of queueing one search behind another.
 pub(crate) fn lower_bounds(entries: &[Entry], streams: &mut [Stream]) {
-    // Invariant: every entry before `pos` starts before the target, every
-    // entry from `hi` on starts at or after it.
-    // Halve in lockstep down to a few cache lines per run...
+    // Invariant: every entry before `pos` is below the target, every entry
+    // from `hi` on is at least it.
+    // Halve in lockstep down to a cache line or two per run...
     loop {
         let mut active = false;
         for s in streams.iter_mut() {
@@ -212,7 +310,7 @@ pub(crate) fn lower_bounds(entries: &[Entry], streams: &mut [Stream]) {
             if size > SCAN_RUN {
                 let half = size / 2;
                 let mid = s.pos + half;
-                if entries[mid as usize].start < s.target {
+                if entries[mid as usize].row < s.target {
                     s.pos = mid;
                 }
                 s.hi = s.pos + (size - half);
@@ -228,12 +326,12 @@ pub(crate) fn lower_bounds(entries: &[Entry], streams: &mut [Stream]) {
     // time.
     for s in streams.iter_mut() {
         let run = &entries[s.pos as usize..s.hi as usize];
-        s.pos += run.iter().map(|e| u32::from(e.start < s.target)).sum::<u32>();
+        s.pos += run.iter().map(|e| u32::from(e.row < s.target)).sum::<u32>();
         s.hi = s.end;
     }
 }
 
-/// Entries a search finishes by counting rather than halving (4 cache lines).
+/// Entries a search finishes by counting rather than halving (2 cache lines).
 const SCAN_RUN: u32 = 16;
 
 impl<'a> PostingRef<'a> {
@@ -253,25 +351,31 @@ impl<'a> PostingRef<'a> {
         self.list.tier_range(t)
     }
 
-    /// A walk over tier `t`'s run from its first entry whose start is at
-    /// least `target`, narrowed by the run's directory; [`lower_bounds`]
-    /// finishes positioning it.
+    /// A walk over tier `t`'s rows from `from` (a row number) up to `stop`,
+    /// narrowed by the run's directory; [`lower_bounds`] finishes
+    /// positioning it.
     #[inline]
-    pub(crate) fn stream(&self, t: usize, target: i64) -> Stream {
+    pub(crate) fn stream(&self, t: usize, from: u32, stop: u32) -> Stream {
         let run = self.tier_range(t);
         let dir = &self.list.dirs[t];
         let buckets = dir.buckets();
-        let bracket = if run.is_empty() || target <= dir.base {
+        let bracket = if run.is_empty() || from <= dir.base {
             (run.start, run.start)
         } else if buckets == 0 {
             (run.start, run.end)
         } else {
             let first = &self.first[dir.first_at as usize..dir.first_at as usize + buckets + 1];
-            let (a, b) =
-                directory::bracket_in(first, run.start as usize, run.end as usize, dir.base, dir.shift(), target);
+            let (a, b) = directory::bracket_in(
+                first,
+                run.start as usize,
+                run.end as usize,
+                i64::from(dir.base),
+                dir.shift(),
+                i64::from(from),
+            );
             (a as u32, b as u32)
         };
-        Stream::new(run, bracket, t, target)
+        Stream::new(run, bracket, t, from, stop)
     }
 
     /// All entries.
@@ -282,9 +386,10 @@ impl<'a> PostingRef<'a> {
 
 impl Postings {
     /// Groups the rows of `column` (one dense key per row, [`NONE`] for none)
-    /// of a segment whose rows are `rows`, split in tiers ending at `tier_ends`.
-    pub(crate) fn build<I: WindowId>(column: &[u32], rows: &[Row<I>], tier_ends: [u32; TIERS]) -> Self {
-        let (keys, offsets, entries) = group_entries(column, rows);
+    /// of a segment whose rows are `rows`, split in tiers ending at
+    /// `tier_ends`, their starts kept on `clock`.
+    pub(crate) fn build<I: WindowId>(column: &[u32], rows: &[Row<I>], tier_ends: [u32; TIERS], clock: Clock) -> Self {
+        let (keys, offsets, entries) = group_entries(column, rows, &clock);
         let mut first = Vec::new();
         let lists = keys.iter().enumerate().map(|(k, &key)| {
             let at = offsets[k];
@@ -298,16 +403,18 @@ impl Postings {
                 let run = list.tier_range(t);
                 let (lo, hi) = (run.start as usize, run.end as usize);
                 if hi > lo {
-                    list.dirs[t].base = entries[lo].start;
+                    list.dirs[t].base = entries[lo].row;
                 }
                 if hi - lo >= DIR_MIN_RUN {
                     let first_at = first.len() as u32;
-                    let (base, shift) = directory::build_into(lo, hi, PER_RUN_BUCKET, |i| entries[i].start, &mut first);
+                    let (base, shift) =
+                        directory::build_into(lo, hi, PER_RUN_BUCKET, |i| i64::from(entries[i].row), &mut first);
                     let buckets = first.len() - first_at as usize - 1;
                     // Keep the bucket count within its bits: at most 2^24 - 1
-                    // buckets (8 entries each) covers any run of a segment.
+                    // buckets (16 entries each) covers any run of a segment.
                     debug_assert!(buckets < 1 << RunDir::BUCKET_BITS);
-                    list.dirs[t] = RunDir { base, first_at, shape: (shift << RunDir::BUCKET_BITS) | buckets as u32 };
+                    list.dirs[t] =
+                        RunDir { base: base as u32, first_at, shape: (shift << RunDir::BUCKET_BITS) | buckets as u32 };
                 }
             }
             (key, list)
@@ -324,7 +431,7 @@ impl Postings {
             let index = keys.iter().enumerate().map(|(i, &key)| (key, i as u32)).collect();
             Keys::Sparse { index, lists: lists.map(|(_, list)| list).collect() }
         };
-        Postings { keys, entries, first }
+        Postings { keys, clock, entries, first }
     }
 
     #[inline]
@@ -344,6 +451,12 @@ impl Postings {
     #[inline]
     pub(crate) fn all_entries(&self) -> &[Entry] {
         &self.entries
+    }
+
+    /// The clock the entries' starts are kept on.
+    #[inline]
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Every key with its list, for validation.
@@ -369,14 +482,14 @@ impl Postings {
 }
 
 /// The rows' entries grouped by key, each group in row order, keys
-/// ascending, as flat arrays `(keys, offsets, entries)`. When keys are few
-/// relative to rows, a counting sort reads the rows in order and scatters
-/// each entry to its place (writes that miss cache do not stall the way
-/// reads do); otherwise packed `(key, row)` pairs are sorted. Flat arrays keep
-/// the build from scattering thousands of short-lived allocations among the
+/// ascending, as flat arrays `(keys, offsets, entries)`. When keys are few relative to rows, a
+/// counting sort reads the column in order and scatters each entry to
+/// its place (writes that miss cache do not stall the way reads do);
+/// otherwise packed `(key, row)` pairs are sorted. Flat arrays keep the
+/// build from scattering thousands of short-lived allocations among the
 /// long-lived ones.
-fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>]) -> (Vec<u32>, Vec<u32>, Vec<Entry>) {
-    let entry = |r: usize| Entry::new(rows[r].start, rows[r].end, r as u32);
+fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>], clock: &Clock) -> (Vec<u32>, Vec<u32>, Vec<Entry>) {
+    let entry = |r: usize| Entry::new(clock, rows[r].start, rows[r].end, r as u32);
     let Some(max_key) = column.iter().copied().filter(|&k| k != NONE).max() else {
         return (Vec::new(), vec![0], Vec::new());
     };
@@ -389,7 +502,7 @@ fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>]) -> (Vec<u32>, Vec
         for i in 1..starts.len() {
             starts[i] += starts[i - 1];
         }
-        let mut entries = pages::filled(Entry::new(0, 1, 0), starts[universe] as usize);
+        let mut entries = pages::filled(Entry { row: 0, key: 0 }, starts[universe] as usize);
         let mut fill = starts.clone();
         for (row, &k) in column.iter().enumerate() {
             if k != NONE {
@@ -435,18 +548,22 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const _: () = assert!(std::mem::size_of::<Entry>() == 16);
+    const _: () = assert!(std::mem::size_of::<Entry>() == 8);
+
+    fn rows_of(n: usize) -> Vec<Row<u64>> {
+        (0..n).map(|r| Row { start: r as i64, end: r as i64 + 1, id: r as u64, place: 0, slot: 0 }).collect()
+    }
 
     proptest! {
         #[test]
         fn lower_bounds_agree_with_partition_point(
             lists in prop::collection::vec(
                 (prop_oneof![
-                    prop::collection::vec(prop_oneof![-1_000i64..1_000, any::<i64>()], 0..300),
-                    prop::collection::vec(-1_000_000i64..1_000_000, 0..3_000),
-                    prop::collection::vec(prop_oneof![0i64..10, 1_000_000i64..1_000_010], 0..1_000),
+                    prop::collection::vec(prop_oneof![0u32..1_000, any::<u32>()], 0..300),
+                    prop::collection::vec(0u32..1_000_000, 0..3_000),
+                    prop::collection::vec(prop_oneof![0u32..10, 1_000_000u32..1_000_010], 0..1_000),
                 ],
-                 prop_oneof![-1_001i64..1_001, any::<i64>()]),
+                 prop_oneof![0u32..1_001, any::<u32>()]),
                 0..6,
             ),
         ) {
@@ -457,10 +574,11 @@ mod tests {
             for (t, (values, target)) in lists.iter().enumerate() {
                 let mut v = values.clone();
                 v.sort_unstable();
+                v.dedup();
                 let at = entries.len() as u32;
-                entries.extend(v.iter().map(|&x| Entry::new(x, x.saturating_add(1), 0)));
+                entries.extend(v.iter().map(|&row| Entry { row, key: 0 }));
                 let run = at..entries.len() as u32;
-                streams.push(Stream::new(run.clone(), (run.start, run.end), t, *target));
+                streams.push(Stream::new(run.clone(), (run.start, run.end), t, *target, u32::MAX));
                 want.push(at as usize + v.partition_point(|&x| x < *target));
             }
             lower_bounds(&entries, &mut streams);
@@ -471,80 +589,105 @@ mod tests {
 
         #[test]
         fn directories_position_every_list(
-            tiers in prop::collection::vec(
-                prop::collection::vec((prop_oneof![0i64..5_000, 0i64..50, any::<i64>()], 0u32..6), 0..700),
-                TIERS,
-            ),
-            targets in prop::collection::vec(prop_oneof![-10i64..5_010, any::<i64>()], 1..12),
+            keys in prop::collection::vec(prop_oneof![0u32..6, Just(NONE)], 0..3_000),
+            cuts in prop::collection::vec(0u32..3_000, TIERS - 1),
+            targets in prop::collection::vec((0u32..3_010, 0u32..3_010), 1..12),
         ) {
-            // Rows tier by tier, each tier sorted by start; keys drawn from a
-            // few, so some lists are long enough for directories.
-            let mut rows = Vec::new();
-            let mut tier_ends = [0u32; TIERS];
-            for (t, tier) in tiers.iter().enumerate() {
-                let mut tier = tier.clone();
-                tier.sort_unstable();
-                for &(start, key) in &tier {
-                    let end = start.saturating_add(1 + t as i64).max(start.saturating_add(1));
-                    let end = if end == start { i64::MAX } else { end };
-                    rows.push((Row { start, end, id: rows.len() as u64, place: key, slot: 0 }, key));
-                }
-                tier_ends[t] = rows.len() as u32;
-            }
-            prop_assume!(rows.iter().all(|(r, _)| r.end > r.start));
-            let column: Vec<u32> = rows.iter().map(|&(_, k)| k).collect();
-            let rows: Vec<Row<u64>> = rows.into_iter().map(|(r, _)| r).collect();
-            let postings = Postings::build(&column, &rows, tier_ends);
+            // Tiers end at sorted cuts; keys drawn from a few, so some lists
+            // are long enough for directories.
+            let n = keys.len() as u32;
+            let mut tier_ends = [n; TIERS];
+            let mut cuts: Vec<u32> = cuts.iter().map(|&c| c.min(n)).collect();
+            cuts.sort_unstable();
+            tier_ends[..TIERS - 1].copy_from_slice(&cuts);
+            let rows = rows_of(keys.len());
+            let postings = Postings::build(&keys, &rows, tier_ends, Clock::new(0, n as i64));
             for key in 0..6u32 {
                 let Some(p) = postings.get(key) else {
-                    prop_assert!(!column.contains(&key));
+                    prop_assert!(!keys.contains(&key));
                     continue;
                 };
+                let want_rows: Vec<u32> = (0..n).filter(|&r| keys[r as usize] == key).collect();
+                let got_rows: Vec<u32> = p.entries().iter().map(|e| e.row).collect();
+                prop_assert_eq!(got_rows, want_rows.clone());
                 for t in 0..TIERS {
                     let run = p.tier_range(t);
-                    let starts: Vec<i64> = postings.all_entries()[run.start as usize..run.end as usize].iter().map(|e| e.start).collect();
-                    let mut streams: Vec<Stream> = targets.iter().map(|&x| p.stream(t, x)).collect();
+                    let lo = if t == 0 { 0 } else { tier_ends[t - 1] };
+                    let in_tier: Vec<u32> = want_rows.iter().copied().filter(|&r| r >= lo && r < tier_ends[t]).collect();
+                    prop_assert_eq!(run.len(), in_tier.len());
+                    let mut streams: Vec<Stream> = targets.iter().map(|&(from, stop)| p.stream(t, from, stop)).collect();
                     lower_bounds(postings.all_entries(), &mut streams);
-                    for (s, &x) in streams.iter().zip(&targets) {
-                        prop_assert_eq!(s.pos, run.start + starts.partition_point(|&v| v < x) as u32);
-                        prop_assert_eq!(s.end, run.end);
+                    for (s, &(from, stop)) in streams.iter_mut().zip(&targets) {
+                        let want: Vec<u32> = in_tier.iter().copied().filter(|&r| r >= from && r < stop).collect();
+                        let got: Vec<u32> = std::iter::from_fn(|| s.next(postings.all_entries()).map(|e| e.row)).collect();
+                        prop_assert_eq!(got, want);
                     }
                 }
             }
         }
 
         #[test]
-        fn end_fit_never_contradicts_the_exact_test(
-            start in prop_oneof![-10_000_000i64..10_000_000, any::<i64>()],
+        fn fit_never_contradicts_the_exact_tests(
+            (first, last) in prop_oneof![
+                (-10_000_000i64..10_000_000, 0i64..100_000_000).prop_map(|(a, w)| (a, a + w)),
+                (any::<i64>(), any::<i64>()).prop_map(|(a, b)| (a.min(b), a.max(b))),
+            ],
+            at in 0.0f64..=1.0,
             len in prop_oneof![1i64..5_000_000, 1i64..i64::MAX],
-            e_lo in prop_oneof![-20_000_000i64..20_000_000, any::<i64>()],
-            span in prop_oneof![0i64..10_000_000, any::<i64>()],
+            (from, to) in (prop_oneof![-20_000_000i64..20_000_000, any::<i64>()], prop_oneof![0i64..100_000_000, any::<i64>()])
+                .prop_map(|(a, w)| (a, a.saturating_add(w.max(0)))),
+            (e_lo, e_hi) in (prop_oneof![-20_000_000i64..20_000_000, any::<i64>()], prop_oneof![0i64..100_000_000, any::<i64>()])
+                .prop_map(|(a, w)| (a, a.saturating_add(w.max(0)))),
         ) {
+            let clock = Clock::new(first, last);
+            let start = first.saturating_add(((last as f64 - first as f64) * at) as i64).clamp(first, last);
             let end = start.saturating_add(len);
             prop_assume!(end > start);
-            let e_hi = e_lo.saturating_add(span.max(0));
-            let entry = Entry::new(start, end, 7);
-            prop_assert!(entry.admits_end(end));
-            let exact = end > e_lo && end <= e_hi;
-            match entry.end_fit(e_lo, e_hi) {
+            let entry = Entry::new(&clock, start, end, 7);
+            prop_assert!(entry.admits(&clock, start, end));
+            let exact = start >= from && start < to && end > e_lo && end <= e_hi;
+            match entry.fit(&clock, from, to, e_lo, e_hi) {
                 Fit::In => prop_assert!(exact),
                 Fit::Out => prop_assert!(!exact),
                 Fit::Maybe => {}
             }
         }
+
+        #[test]
+        fn keys_ascend_with_starts(
+            (first, last) in (any::<i64>(), any::<i64>()).prop_map(|(a, b)| (a.min(b), a.max(b))),
+            a in 0.0f64..=1.0,
+            b in 0.0f64..=1.0,
+        ) {
+            let clock = Clock::new(first, last);
+            let at = |x: f64| first.saturating_add(((last as f64 - first as f64) * x) as i64).clamp(first, last);
+            let (s, t) = (at(a.min(b)), at(a.max(b)));
+            let (k, l) = (Entry::new(&clock, s, s + 1, 0).key, Entry::new(&clock, t, t.saturating_add(1), 0).key);
+            prop_assert!(k >> LEN_BITS <= l >> LEN_BITS);
+            // The bound a page's last start sets lets through every row at or
+            // before it.
+            prop_assert!(clock.last_key_at_most(t).is_some_and(|m| k <= m && l <= m));
+            if s > first {
+                prop_assert_eq!(clock.last_key_at_most(first - 1), None);
+            }
+        }
+
+        #[test]
+        fn length_codes_bracket_their_lengths(len in prop_oneof![1i64..200, 1i64..i64::MAX]) {
+            let (lo, hi) = len_bounds(len_code(len));
+            prop_assert!(lo <= len && len <= hi);
+            prop_assert!(len_code(len) < 1 << LEN_BITS);
+            // Within 1/64 of the length.
+            prop_assert!((hi - lo) as f64 <= len as f64 / 64.0 + 1.0);
+        }
     }
 
     #[test]
-    fn whole_seconds_settle_the_end_test() {
-        let s = 1_000 * MICROS_PER_SEC;
-        let entry = Entry::new(s, s + 3_600 * MICROS_PER_SEC, 0);
-        assert_eq!(entry.end_fit(s, s + 7_200 * MICROS_PER_SEC), Fit::In);
-        assert_eq!(entry.end_fit(s + 7_200 * MICROS_PER_SEC, i64::MAX), Fit::Out);
-        // A whole-second length is exact: an end on the bound is settled.
-        assert_eq!(entry.end_fit(s + 3_600 * MICROS_PER_SEC, i64::MAX), Fit::Out);
-        // A bound inside the end's last second is not.
-        assert_eq!(entry.end_fit(s + 3_600 * MICROS_PER_SEC - 1, i64::MAX), Fit::Maybe);
-        let odd = Entry::new(s, s + 3_600 * MICROS_PER_SEC - 1, 0);
-        assert_eq!(odd.end_fit(s + 3_600 * MICROS_PER_SEC - 1, i64::MAX), Fit::Maybe);
+    fn two_years_of_starts_keep_a_one_minute_quantum() {
+        let two_years = 2 * 366 * 86_400 * 1_000_000i64;
+        let clock = Clock::new(0, two_years);
+        assert_eq!(clock.shift, 26, "2^26 us = 67 s");
+        let (lo, hi) = clock.starts(clock.quantum(two_years));
+        assert!(lo <= two_years && two_years <= hi);
     }
 }

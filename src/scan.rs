@@ -8,7 +8,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::collections::binary_heap::PeekMut;
 
-use crate::postings::{Entry, Fit, Stream, lower_bounds};
+use crate::postings::{Clock, Entry, Fit, Stream, lower_bounds};
 use crate::segment::{BLOCK, Family, Row, Segment, TIERS, TierScan};
 use crate::{Driver, WindowId};
 
@@ -378,7 +378,7 @@ fn end_mask(ends: &[i64; BLOCK], e_lo: i64, e_hi: i64) -> u64 {
 #[derive(Default)]
 struct Scratch {
     streams: Vec<Stream>,
-    heap: Vec<Reverse<(i64, u32)>>,
+    heap: Vec<Reverse<(u32, u32)>>,
     batch: Vec<(u32, u32)>,
 }
 
@@ -386,18 +386,18 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// The next entry of `s` whose start is in range and whose end may be,
-/// judged from the list alone.
+/// The next entry of `s` that may match, judged from the list alone (its
+/// coarse start and length), with what the list tells of it.
 #[inline]
-fn next_entry<I>(entries: &[Entry], s: &mut Stream, to: i64, q: &Resolved<'_, I>) -> Option<(Entry, Fit)> {
-    while s.pos < s.end {
-        let e = entries[s.pos as usize];
-        s.pos += 1;
-        if e.start >= to {
-            s.pos = s.end;
-            return None;
-        }
-        match e.end_fit(q.tb.e_lo, q.tb.e_hi) {
+fn next_entry<I>(
+    entries: &[Entry],
+    s: &mut Stream,
+    clock: &Clock,
+    scan: &TierScan<I>,
+    q: &Resolved<'_, I>,
+) -> Option<(Entry, Fit)> {
+    while let Some(e) = s.next(entries) {
+        match e.fit(clock, scan.from, scan.to, q.tb.e_lo, q.tb.e_hi) {
             Fit::Out => {}
             fit => return Some((e, fit)),
         }
@@ -415,7 +415,7 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
 ) {
     let Some(keys) = q.keys(family) else { return };
     let postings = seg.postings(family);
-    let entries = postings.all_entries();
+    let (entries, clock) = (postings.all_entries(), postings.clock());
     let mut scratch = SCRATCH.with_borrow_mut(std::mem::take);
     let streams = &mut scratch.streams;
     streams.clear();
@@ -423,15 +423,13 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
         let Some(p) = postings.get(k) else { continue };
         for (t, scan) in r.iter().enumerate() {
             if !scan.is_empty() && !p.tier_range(t).is_empty() {
-                let from = scan.after.map_or(scan.from, |(s, _)| s.max(scan.from));
-                streams.push(p.stream(t, from));
+                streams.push(p.stream(t, scan.lo, scan.hi));
             }
         }
     }
     lower_bounds(entries, streams);
     // Membership of the list proves the driving family's filter; the others,
-    // tombstones, ends near a bound and the cursor's id at an equal start need
-    // the row.
+    // tombstones, times near a bound and the cursor need the row.
     let others = q.only_family() != Some(family);
     let any_dead = seg.has_dead();
     let verify = |row: &Row<I>, n: u32, tier: u32| {
@@ -441,23 +439,26 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
             && (!others || q.place_ok(row.place))
     };
     if S::ORDERED {
-        merge_streams(seg, src, q, entries, r, &mut scratch, verify, sink);
+        merge_streams(seg, src, q, entries, clock, r, &mut scratch, verify, sink);
     } else {
         let Scratch { streams, batch, .. } = &mut scratch;
         for s in streams.iter_mut() {
             let scan = &r[s.tier as usize];
             if S::COUNTING && !others && scan.after.is_none() {
                 let mut n = 0u64;
-                while let Some((e, fit)) = next_entry(entries, s, scan.to, q) {
+                while let Some((e, fit)) = next_entry(entries, s, clock, scan, q) {
                     let alive = !(any_dead && seg.is_dead(e.row));
-                    let ends_in = fit == Fit::In || q.tb.end_ok(seg.rows[e.row as usize].end);
-                    n += u64::from(alive && ends_in);
+                    let ok = fit == Fit::In || {
+                        let row = &seg.rows[e.row as usize];
+                        scan.inside(row.start, row.id) && q.tb.end_ok(row.end)
+                    };
+                    n += u64::from(alive && ok);
                 }
                 sink.tally(n);
                 continue;
             }
             let tier = s.tier;
-            let mut pull = || next_entry(entries, s, scan.to, q).map(|(e, _)| (e.row, tier));
+            let mut pull = || next_entry(entries, s, clock, scan, q).map(|(e, _)| (e.row, tier));
             if !fetch_and_offer(seg, src, &mut pull, batch, &verify, sink) {
                 break;
             }
@@ -466,68 +467,76 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
     SCRATCH.with_borrow_mut(|s| *s = scratch);
 }
 
-/// Feeds the streams' entries to an ordered sink in ascending start order,
-/// reading rows only for entries the sink still has room for: a page of 50
-/// reads about 50 rows however many entries the lists hold.
+/// Feeds the streams' entries to an ordered sink in ascending key (coarse
+/// start) order, reading rows only for entries the sink still has room for:
+/// a page of 50 reads about 50 rows however many entries the lists hold.
+/// Entries of one quantum may come in any order: the sink places each hit by
+/// its exact key.
 #[allow(clippy::too_many_arguments)]
 fn merge_streams<I: WindowId, S: Sink<I>>(
     seg: &Segment<I>,
     src: u32,
     q: &Resolved<'_, I>,
     entries: &[Entry],
+    clock: &Clock,
     r: &[TierScan<I>; TIERS],
     scratch: &mut Scratch,
     verify: impl Fn(&Row<I>, u32, u32) -> bool,
     sink: &mut S,
 ) {
     let Scratch { streams, heap, batch } = scratch;
-    // Each stream's next entry, keyed by start (the heap holds the stream's
-    // number; the stream's position holds the entry).
+    // Each stream's next entry, by key (the heap holds the stream's number;
+    // the stream's position holds the entry).
     heap.clear();
     for (i, s) in streams.iter_mut().enumerate() {
-        if let Some((e, _)) = next_entry(entries, s, r[s.tier as usize].to, q) {
+        if let Some((e, _)) = next_entry(entries, s, clock, &r[s.tier as usize], q) {
             s.pos -= 1;
-            heap.push(Reverse((e.start, i as u32)));
+            heap.push(Reverse((e.key, i as u32)));
         }
     }
     let mut heads = BinaryHeap::from(std::mem::take(heap));
     loop {
-        // Entries at the page's last start may still enter it (ids decide);
-        // entries past it cannot.
-        let bound = sink.start_bound().map_or(i64::MAX, |(s, _)| s);
-        let want = if bound < i64::MAX { BATCH } else { sink.room().clamp(1, BATCH) };
+        // Entries up to the page's last start's quantum may still enter it
+        // (exact starts and ids decide); entries past it cannot.
+        let (bound, want) = match sink.start_bound() {
+            None => (u32::MAX, sink.room().clamp(1, BATCH)),
+            Some((s, _)) => match clock.last_key_at_most(s) {
+                Some(bound) => (bound, BATCH),
+                None => break,
+            },
+        };
         batch.clear();
         while batch.len() < want {
-            // The smallest start of the other streams: the root's children
+            // The smallest key of the other streams: the root's children
             // hold it. Until then, the top stream's entries come next in order
             // and are taken without touching the heap.
             let next = heads
                 .as_slice()
                 .get(1..)
-                .map_or(i64::MAX, |c| c.iter().take(2).map(|h| h.0.0).min().unwrap_or(i64::MAX));
+                .map_or(u32::MAX, |c| c.iter().take(2).map(|h| h.0.0).min().unwrap_or(u32::MAX));
             let Some(mut top) = heads.peek_mut() else { break };
-            let Reverse((start, i)) = *top;
-            if start > bound {
+            let Reverse((key, i)) = *top;
+            if key > bound {
                 break;
             }
             let limit = next.min(bound);
             let s = &mut streams[i as usize];
-            let to = r[s.tier as usize].to;
+            let scan = &r[s.tier as usize];
             batch.push((entries[s.pos as usize].row, s.tier));
             s.pos += 1;
             let head = loop {
-                match next_entry(entries, s, to, q) {
-                    Some((e, _)) if e.start <= limit && batch.len() < want => batch.push((e.row, s.tier)),
+                match next_entry(entries, s, clock, scan, q) {
+                    Some((e, _)) if e.key <= limit && batch.len() < want => batch.push((e.row, s.tier)),
                     Some((e, _)) => {
                         s.pos -= 1;
-                        break Some(e.start);
+                        break Some(e.key);
                     }
                     None => break None,
                 }
             };
             match head {
                 // Replacing the top sifts once; popping and pushing twice.
-                Some(start) => *top = Reverse((start, i)),
+                Some(key) => *top = Reverse((key, i)),
                 None => {
                     PeekMut::pop(top);
                 }

@@ -17,7 +17,7 @@ use crate::WindowId;
 use crate::directory::{self, Directory, PER_BUCKET};
 use crate::pages;
 use crate::place::{Place, PlacesView};
-use crate::postings::Postings;
+use crate::postings::{Clock, Postings};
 
 /// Rows per block of the max-end / min-end augmentation.
 pub(crate) const BLOCK: usize = 64;
@@ -250,6 +250,11 @@ impl<I: WindowId> SegmentData<I> {
         // The id index, the sorted ends and the postings are independent: on
         // large segments they are built on two threads.
         let tier_ends = tiers.map(|t| t.hi);
+        // Each tier is sorted by start: its first and last rows bound it.
+        let (first, last) = tiers.iter().filter(|t| t.hi > t.lo).fold((i64::MAX, i64::MIN), |(a, b), t| {
+            (a.min(rows[t.lo as usize].start), b.max(rows[t.hi as usize - 1].start))
+        });
+        let clock = Clock::new(first.min(last), last);
         let column = |f: fn(Place) -> u32| -> Vec<u32> { rows.iter().map(|r| f(places.get(r.place))).collect() };
         // Split so the two halves take about as long.
         let id_index = || {
@@ -259,7 +264,7 @@ impl<I: WindowId> SegmentData<I> {
             let id_rows: Vec<u32> = pages::collect(by_id.iter().map(|&(_, r)| r));
             let mut ends: Vec<i64> = pages::collect(rows.iter().map(|r| r.end));
             ends.sort_unstable();
-            let by_org = Postings::build(&column(|p| p.org), rows, tier_ends);
+            let by_org = Postings::build(&column(|p| p.org), rows, tier_ends, clock);
             (ids, id_rows, ends, by_org)
         };
         let postings = || {
@@ -272,7 +277,7 @@ impl<I: WindowId> SegmentData<I> {
             }
             let start_dirs = tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| rows[i].start));
             (
-                [Postings::build(&chargers, rows, tier_ends), Postings::build(&sites, rows, tier_ends)],
+                [Postings::build(&chargers, rows, tier_ends, clock), Postings::build(&sites, rows, tier_ends, clock)],
                 (max_end, min_end, start_dirs),
             )
         };
@@ -501,7 +506,7 @@ impl<I: WindowId> SegmentData<I> {
                         return Err(format!("{family:?} posting {key} holds row {r} of another entity"));
                     }
                     let row = self.row(r);
-                    if row.start != e.start || !e.admits_end(row.end) {
+                    if !e.admits(self.postings(family).clock(), row.start, row.end) {
                         return Err(format!("{family:?} posting {key} holds stale times for row {r}"));
                     }
                     counts[row.tier()] += 1;
