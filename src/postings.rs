@@ -8,7 +8,7 @@
 //! list the query reads; each list is positioned by searching its own
 //! numbers. Beside each number, 4 bytes hold the start to a segment-wide
 //! quantum (a power of two of microseconds that fits the segment's starts in
-//! 20 bits: 64 s for two years) and the length to within 1/64: enough to
+//! 20 bits: 67 s for two years) and the length to within 1/64: enough to
 //! merge lists in time order and to settle most end tests without reading
 //! the row, which stays the judge of every test the entry leaves open. An
 //! entry is 8 bytes. One family's lists share one flat array, so small
