@@ -41,12 +41,19 @@ pub trait WindowId: Copy + Ord + Hash + fmt::Debug + fmt::Display + Send + Sync 
     fn prefix(&self) -> u64 {
         0
     }
+
+    /// Whether [`WindowId::prefix`] is the whole id: distinct ids have
+    /// distinct prefixes. The index then keeps a segment's ids as 4-byte
+    /// offsets from its first when their span allows. The default, `false`,
+    /// is always correct.
+    const EXACT_PREFIX: bool = false;
 }
 
 macro_rules! int_window_id {
     ($($t:ty),*) => {$(
         impl WindowId for $t {
             const WIDTH: usize = std::mem::size_of::<$t>();
+            const EXACT_PREFIX: bool = <$t>::BITS <= 64;
             fn to_bytes(&self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_be_bytes());
             }

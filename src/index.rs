@@ -556,8 +556,8 @@ impl<I: WindowId, P> Index<I, P> {
         }
         let mut data = SegmentData::build(rows, &self.places.view());
         // The segment's id index is sorted: a repeated id sits next to itself.
-        if let Some(pair) = data.ids_sorted.windows(2).find(|p| p[0] == p[1]) {
-            return Err(Error::DuplicateId(pair[0].to_string()));
+        if let Some(k) = data.ids_sorted.first_repeat() {
+            return Err(Error::DuplicateId(data.rows[data.id_rows[k] as usize].id.to_string()));
         }
         let base = self.payloads.len() as u32;
         self.payloads.reserve(payloads.len());

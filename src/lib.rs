@@ -82,6 +82,7 @@ mod postings;
 mod query;
 mod scan;
 mod segment;
+mod sorted_ids;
 mod time;
 mod window;
 

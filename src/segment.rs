@@ -18,6 +18,7 @@ use crate::directory::{self, Directory, PER_BUCKET};
 use crate::pages;
 use crate::place::{Place, PlacesView};
 use crate::postings::{Clock, Postings};
+use crate::sorted_ids::SortedIds;
 
 /// Rows per block of the max-end / min-end augmentation.
 pub(crate) const BLOCK: usize = 64;
@@ -135,7 +136,7 @@ pub(crate) struct SegmentData<I> {
     /// costs little.
     pub(crate) long_ends: Vec<i64>,
     /// Ids in ascending order, with the row holding each.
-    pub(crate) ids_sorted: Vec<I>,
+    pub(crate) ids_sorted: SortedIds<I>,
     pub(crate) id_rows: Vec<u32>,
     /// All ends, ascending: counts of `end <= t` by binary search.
     pub(crate) ends_sorted: Vec<i64>,
@@ -157,7 +158,7 @@ impl<I> Default for SegmentData<I> {
             block_max_end: Vec::new(),
             block_min_end: Vec::new(),
             long_ends: Vec::new(),
-            ids_sorted: Vec::new(),
+            ids_sorted: SortedIds::default(),
             id_rows: Vec::new(),
             ends_sorted: Vec::new(),
             start_dirs: Default::default(),
@@ -182,7 +183,12 @@ pub(crate) enum Family {
 /// of `u64` in `i64`).
 #[inline]
 fn id_key<I: WindowId>(id: I) -> i64 {
-    (id.prefix() ^ (1 << 63)) as i64
+    prefix_key(id.prefix())
+}
+
+/// A prefix as a directory key (order kept: the sign bit flipped).
+fn prefix_key(prefix: u64) -> i64 {
+    (prefix ^ (1 << 63)) as i64
 }
 
 /// Sorts rows by `(tier, start, id)`, the segment's order. Merged segments
@@ -260,7 +266,7 @@ impl<I: WindowId> SegmentData<I> {
         let id_index = || {
             let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, i as u32)).collect();
             by_id.sort_unstable_by_key(|&(id, _)| id);
-            let ids: Vec<I> = pages::collect(by_id.iter().map(|&(id, _)| id));
+            let ids = SortedIds::new(by_id.len(), |k| by_id[k].0);
             let id_rows: Vec<u32> = pages::collect(by_id.iter().map(|&(_, r)| r));
             let mut ends: Vec<i64> = pages::collect(rows.iter().map(|r| r.end));
             ends.sort_unstable();
@@ -296,7 +302,7 @@ impl<I: WindowId> SegmentData<I> {
         (seg.block_max_end, seg.block_min_end, seg.start_dirs) = blocks;
         (seg.ids_sorted, seg.id_rows, seg.ends_sorted) = (ids, id_rows, ends);
         seg.end_dir = Directory::build(0, seg.ends_sorted.len(), |i| seg.ends_sorted[i]);
-        seg.id_dir = Directory::build(0, seg.ids_sorted.len(), |i| id_key(seg.ids_sorted[i]));
+        seg.id_dir = Directory::build(0, seg.ids_sorted.len(), |i| prefix_key(seg.ids_sorted.prefix(i)));
         seg
     }
 
@@ -322,32 +328,25 @@ impl<I: WindowId> SegmentData<I> {
     /// brackets advance in lockstep, so the cache misses of different ids
     /// overlap instead of queueing one behind another.
     pub(crate) fn rows_of(&self, ids: &[I], out: &mut Vec<Option<u32>>) {
-        let found = self.id_dir.partition_points_of(ids.iter().copied(), id_key, |id, mid| self.ids_sorted[mid] < id);
-        out.extend(found.iter().map(|&(k, _, id)| (self.ids_sorted.get(k) == Some(&id)).then(|| self.id_rows[k])));
+        let found =
+            self.id_dir.partition_points_of(ids.iter().copied(), id_key, |id, mid| self.ids_sorted.below(mid, id));
+        out.extend(found.iter().map(|&(k, _, id)| self.ids_sorted.holds(k, id).then(|| self.id_rows[k])));
     }
 
     /// The row holding `id`, dead or alive.
     pub(crate) fn row_of(&self, id: I) -> Option<u32> {
         let k = self.id_position(id);
-        (self.ids_sorted.get(k) == Some(&id)).then(|| self.id_rows[k])
+        self.ids_sorted.holds(k, id).then(|| self.id_rows[k])
     }
 
     /// Position in `ids_sorted` of the first id `>= id`.
     pub(crate) fn id_position(&self, id: I) -> usize {
-        self.id_point(id, |x| x < id)
+        self.id_dir.partition_point(id_key(id), |k| k, |k| self.ids_sorted.below(k, id))
     }
 
     /// Position in `ids_sorted` of the first id `> id`.
     pub(crate) fn id_position_after(&self, id: I) -> usize {
-        self.id_point(id, |x| x <= id)
-    }
-
-    /// The partition point of `pred` (`x < id` or `x <= id`) in `ids_sorted`:
-    /// the directory brackets it by prefix, a binary search on whole ids
-    /// finishes.
-    #[inline]
-    fn id_point(&self, id: I, pred: impl Fn(I) -> bool) -> usize {
-        self.id_dir.partition_point(id_key(id), |i| self.ids_sorted[i], pred)
+        self.id_dir.partition_point(id_key(id), |k| k, |k| self.ids_sorted.at_most(k, id))
     }
 
     /// The first row of tier `t` whose start satisfies `pred` no more;
@@ -392,7 +391,7 @@ impl<I: WindowId> SegmentData<I> {
             + v(&self.block_max_end)
             + v(&self.block_min_end)
             + v(&self.long_ends)
-            + v(&self.ids_sorted)
+            + self.ids_sorted.heap_bytes()
             + v(&self.id_rows)
             + v(&self.ends_sorted)
             + self.start_dirs.iter().map(Directory::heap_bytes).sum::<usize>()
@@ -459,18 +458,18 @@ impl<I: WindowId> SegmentData<I> {
         if !self.rows[long.lo as usize..long.hi as usize].iter().map(|r| r.end).eq(self.long_ends.iter().copied()) {
             return Err("the longest tier's end column disagrees with its rows".into());
         }
-        if !self.ids_sorted.windows(2).all(|w| w[0] < w[1]) {
+        if !self.ids_sorted.strictly_ascending() {
             return Err("ids_sorted not strictly ascending (duplicate ids in a segment?)".into());
         }
         for (k, &r) in self.id_rows.iter().enumerate() {
-            if self.rows.get(r as usize).map(|row| row.id) != Some(self.ids_sorted[k]) {
+            if !self.rows.get(r as usize).is_some_and(|row| self.ids_sorted.holds(k, row.id)) {
                 return Err(format!("id index entry {k} points at the wrong row"));
             }
         }
         let start_dirs = self.tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| self.rows[i].start));
         if self.start_dirs != start_dirs
             || self.end_dir != Directory::build(0, n, |i| self.ends_sorted[i])
-            || self.id_dir != Directory::build(0, n, |i| id_key(self.ids_sorted[i]))
+            || self.id_dir != Directory::build(0, n, |i| prefix_key(self.ids_sorted.prefix(i)))
         {
             return Err("search directories are stale".into());
         }

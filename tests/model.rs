@@ -460,9 +460,15 @@ fn time() -> impl Strategy<Value = i64> {
     ]
 }
 
+/// Ids `0..n`, the upper half moved 2^40 up (order kept): segments holding
+/// both halves keep their ids whole, the others as 32-bit offsets.
+fn id_in(n: u64) -> impl Strategy<Value = u64> {
+    (0..n).prop_map(move |id| if id >= n / 2 { id + (1 << 40) } else { id })
+}
+
 fn window(ids: u64) -> impl Strategy<Value = W> {
     (
-        0..ids,
+        id_in(ids),
         time(),
         prop::sample::select(LENGTHS.to_vec()),
         prop::option::weighted(0.8, 0u64..6),
@@ -510,8 +516,8 @@ fn op() -> impl Strategy<Value = Op> {
         10 => window(40).prop_map(Op::Insert),
         6 => window(40).prop_map(Op::Upsert),
         2 => prop::collection::vec(window(40), 0..40).prop_map(Op::UpsertAll),
-        5 => (0u64..40).prop_map(Op::Delete),
-        2 => (0u64..40).prop_map(Op::Get),
+        5 => id_in(40).prop_map(Op::Delete),
+        2 => id_in(40).prop_map(Op::Get),
         1 => prop::collection::vec(window(400), 0..30).prop_map(Op::Bulk),
         1 => (1..=ORGS, prop::option::weighted(0.7, 1..=ORGS)).prop_map(|(o, p)| Op::MoveOrg(o, p)),
         3 => query().prop_map(Op::Query),
