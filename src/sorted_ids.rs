@@ -144,6 +144,18 @@ mod tests {
     }
 
     #[test]
+    fn an_equal_id_is_neither_below_nor_above() {
+        // Found while checking that the model test catches an inclusive
+        // `below`: a search for an id present must stop on it.
+        for column in [SortedIds::new(1, |_| 0u64), SortedIds::new(2, |k| [7u64, 1 << 40][k])] {
+            let id = column.prefix(0);
+            assert!(!column.below(0, id));
+            assert!(column.at_most(0, id));
+            assert!(column.holds(0, id));
+        }
+    }
+
+    #[test]
     fn wide_ids_stay_whole() {
         let ids = [1u128 << 70, (1u128 << 70) + 1];
         assert!(matches!(SortedIds::new(ids.len(), |k| ids[k]), SortedIds::Whole(_)));
