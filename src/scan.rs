@@ -447,12 +447,12 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
             if S::COUNTING && !others && scan.after.is_none() {
                 let mut n = 0u64;
                 while let Some((e, fit)) = next_entry(entries, s, clock, scan, q) {
-                    let alive = !(any_dead && seg.is_dead(e.row));
-                    let ok = fit == Fit::In || {
-                        let row = &seg.rows[e.row as usize];
-                        scan.inside(row.start, row.id) && q.tb.end_ok(row.end)
+                    let counted = match fit {
+                        // The entry settles the times: only the tombstone is left.
+                        Fit::In => !(any_dead && seg.is_dead(e.row)),
+                        _ => verify(&seg.rows[e.row as usize], e.row, s.tier),
                     };
-                    n += u64::from(alive && ok);
+                    n += u64::from(counted);
                 }
                 sink.tally(n);
                 continue;
