@@ -192,28 +192,58 @@ fn prefix_key(prefix: u64) -> i64 {
 }
 
 /// Sorts rows by `(tier, start, id)`, the segment's order. Merged segments
-/// arrive as a few sorted runs, which the stable sort merges in linear time;
-/// bulk loads arrive in any order: large ones are sorted in two halves on two
-/// threads, whose runs the stable sort then merges. Keys are unique (ids are),
-/// so stability never changes the result.
+/// arrive as a few sorted runs, which the stable sort merges in linear time.
+/// Bulk loads arrive in any order: large ones are split around the median of
+/// a sample of their keys, and the two sides are sorted on two threads, so
+/// no merge pass (and no scratch buffer half the rows' size) follows. Keys
+/// are unique (ids are), so stability never changes the result.
 fn sort_rows<I: WindowId>(rows: &mut [Row<I>], parallel: bool) {
     let key = |r: &Row<I>| (r.tier(), r.start, r.id);
     let descents = rows.windows(2).filter(|w| key(&w[0]) > key(&w[1])).count();
-    if descents > FEW_RUNS {
-        if parallel && rows.len() >= PARALLEL_BUILD_ROWS {
-            let (left, right) = rows.split_at_mut(rows.len() / 2);
-            std::thread::scope(|scope| {
-                let helper = scope.spawn(|| left.sort_unstable_by_key(key));
-                right.sort_unstable_by_key(key);
-                // A panic on the helper would be a bug; the stable sort below
-                // still sorts everything.
-                let _ = helper.join();
-            });
-        } else {
-            rows.sort_unstable_by_key(key);
-        }
+    if descents <= FEW_RUNS {
+        rows.sort_by_key(key);
+    } else if parallel && rows.len() >= PARALLEL_BUILD_ROWS {
+        let mut sample: Vec<_> =
+            (0..SORT_SAMPLE).map(|i| key(&rows[i * (rows.len() - 1) / (SORT_SAMPLE - 1)])).collect();
+        sample.sort_unstable();
+        let pivot = sample[SORT_SAMPLE / 2];
+        let mid = partition(rows, |r| key(r) < pivot);
+        let (left, right) = rows.split_at_mut(mid);
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(|| left.sort_unstable_by_key(key));
+            right.sort_unstable_by_key(key);
+            // Sorting cannot panic; if the helper ever did, so does the build.
+            if let Err(panic) = helper.join() {
+                std::panic::resume_unwind(panic);
+            }
+        });
+    } else {
+        rows.sort_unstable_by_key(key);
     }
-    rows.sort_by_key(key);
+}
+
+/// Keys sampled, evenly spaced, to split a bulk load for the parallel sort:
+/// the two sides differ by a few percent at most.
+const SORT_SAMPLE: usize = 1023;
+
+/// Moves the elements satisfying `left` before the others and returns how
+/// many there are (one pass, in place, order not kept).
+fn partition<T>(v: &mut [T], left: impl Fn(&T) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, v.len());
+    loop {
+        while lo < hi && left(&v[lo]) {
+            lo += 1;
+        }
+        while lo < hi && !left(&v[hi - 1]) {
+            hi -= 1;
+        }
+        if lo >= hi {
+            return lo;
+        }
+        v.swap(lo, hi - 1);
+        lo += 1;
+        hi -= 1;
+    }
 }
 
 impl<I: WindowId> SegmentData<I> {
@@ -270,11 +300,10 @@ impl<I: WindowId> SegmentData<I> {
             let id_rows: Vec<u32> = pages::collect(by_id.iter().map(|&(_, r)| r));
             let mut ends: Vec<i64> = pages::collect(rows.iter().map(|r| r.end));
             ends.sort_unstable();
-            let by_org = Postings::build(&column(|p| p.org), rows, tier_ends, clock);
-            (ids, id_rows, ends, by_org)
+            (ids, id_rows, ends)
         };
         let postings = || {
-            let (chargers, sites) = (column(|p| p.charger), column(|p| p.site));
+            let (chargers, sites, orgs) = (column(|p| p.charger), column(|p| p.site), column(|p| p.org));
             let mut max_end = Vec::with_capacity(n.div_ceil(BLOCK));
             let mut min_end = Vec::with_capacity(n.div_ceil(BLOCK));
             for chunk in rows.chunks(BLOCK) {
@@ -282,12 +311,14 @@ impl<I: WindowId> SegmentData<I> {
                 min_end.push(chunk.iter().map(|r| r.end).min().unwrap_or(i64::MAX));
             }
             let start_dirs = tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| rows[i].start));
-            (
-                [Postings::build(&chargers, rows, tier_ends, clock), Postings::build(&sites, rows, tier_ends, clock)],
-                (max_end, min_end, start_dirs),
-            )
+            let p = [
+                Postings::build(&chargers, rows, tier_ends, clock),
+                Postings::build(&sites, rows, tier_ends, clock),
+                Postings::build(&orgs, rows, tier_ends, clock),
+            ];
+            (p, (max_end, min_end, start_dirs))
         };
-        let ((ids, id_rows, ends, by_org), (postings, blocks)) = if parallel && n >= PARALLEL_BUILD_ROWS {
+        let ((ids, id_rows, ends), (postings, blocks)) = if parallel && n >= PARALLEL_BUILD_ROWS {
             std::thread::scope(|scope| {
                 let helper = scope.spawn(id_index);
                 let p = postings();
@@ -297,7 +328,7 @@ impl<I: WindowId> SegmentData<I> {
         } else {
             (id_index(), postings())
         };
-        let [by_charger, by_site] = postings;
+        let [by_charger, by_site, by_org] = postings;
         (seg.by_charger, seg.by_site, seg.by_org) = (by_charger, by_site, by_org);
         (seg.block_max_end, seg.block_min_end, seg.start_dirs) = blocks;
         (seg.ids_sorted, seg.id_rows, seg.ends_sorted) = (ids, id_rows, ends);
@@ -802,5 +833,40 @@ mod tests {
             seg.check_invariants(&places).unwrap();
         }
         assert!(seg.dead_len() > 2 * PENDING_ENDS, "the test must place several batches");
+    }
+
+    #[test]
+    fn partition_puts_every_left_element_first() {
+        for n in [0usize, 1, 2, 7, 100, 1_001] {
+            for cut in [0u64, 1, 3, 50, 999, u64::MAX] {
+                let mut v: Vec<u64> = (0..n as u64).map(|i| i * 7_919 % 1_009).collect();
+                let mut want = v.clone();
+                let mid = partition(&mut v, |&x| x < cut);
+                assert_eq!(mid, want.iter().filter(|&&x| x < cut).count(), "n {n} cut {cut}");
+                assert!(v[..mid].iter().all(|&x| x < cut) && v[mid..].iter().all(|&x| x >= cut));
+                v.sort_unstable();
+                want.sort_unstable();
+                assert_eq!(v, want, "partition must only move elements");
+            }
+        }
+    }
+
+    #[test]
+    fn large_bulk_loads_sort_on_two_threads_like_one() {
+        // Scattered starts and lengths across all tiers, ids unique; large
+        // enough for the split-and-sort path.
+        let n = PARALLEL_BUILD_ROWS as u64 + 12_345;
+        let hour = 3_600_000_000i64;
+        let mut rows: Vec<Row<u64>> = (0..n)
+            .map(|i| {
+                let start = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as i64 * 1_000;
+                let len = [hour, 30 * hour, 1_000 * hour][(i % 7 % 3) as usize] + (i % 13) as i64;
+                Row { start, end: start + len, id: i * 3 % n, place: 0, slot: i as u32 }
+            })
+            .collect();
+        let mut want = rows.clone();
+        want.sort_by_key(|r| (r.tier(), r.start, r.id));
+        sort_rows(&mut rows, true);
+        assert!(rows.iter().zip(&want).all(|(a, b)| (a.id, a.start, a.slot) == (b.id, b.start, b.slot)));
     }
 }
