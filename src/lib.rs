@@ -69,6 +69,7 @@ mod compaction;
 mod cursor;
 mod dict;
 mod directory;
+mod end_column;
 mod error;
 mod id;
 mod index;

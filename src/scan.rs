@@ -272,7 +272,8 @@ fn scan_time<I: WindowId, S: Sink<I>>(
         let (lo, hi) = (scan.lo as usize, scan.hi as usize);
         // The longest tier's ends have a column of their own: the block's
         // ends are tested there, and a row's start only once its end passed.
-        let long_ends = (t == TIERS - 1).then(|| (&seg.long_ends[..], seg.tiers[t].lo as usize));
+        let long_ends = (t == TIERS - 1)
+            .then(|| (&seg.long_ends, seg.long_ends.bounds(q.tb.e_lo, q.tb.e_hi), seg.tiers[t].lo as usize));
         // A full page whose last start precedes every start this tier may
         // hold is final here: skip the tier without reading a row of it.
         if sink.start_bound().is_some_and(|(s, _)| scan.from > s) {
@@ -293,16 +294,8 @@ fn scan_time<I: WindowId, S: Sink<I>>(
             // Test the block's times without branching, then visit the
             // survivors that are alive.
             let mut mask = 0u64;
-            if let Some((ends, base)) = long_ends {
-                let ends = &ends[i - base..block_end - base];
-                let shift = i - b * BLOCK;
-                if let Ok(whole) = <&[i64; BLOCK]>::try_from(ends) {
-                    mask = end_mask(whole, q.tb.e_lo, q.tb.e_hi);
-                } else {
-                    for (j, &end) in ends.iter().enumerate() {
-                        mask |= u64::from(q.tb.end_ok(end)) << (shift + j);
-                    }
-                }
+            if let Some((ends, bounds, base)) = long_ends {
+                mask = ends.candidates(i - base, block_end - base, bounds) << (i - b * BLOCK);
             } else {
                 for (j, row) in seg.rows[i..block_end].iter().enumerate() {
                     let ok = scan.inside(row.start, row.id) & q.tb.end_ok(row.end);
@@ -317,7 +310,9 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                 let n = (b * BLOCK) as u32 + mask.trailing_zeros();
                 mask &= mask - 1;
                 let row = &seg.rows[n as usize];
-                if long_ends.is_some() && !scan.inside(row.start, row.id) {
+                // The end column is coarse: its candidates' exact ends are
+                // tested here, on the row read anyway.
+                if long_ends.is_some() && !(scan.inside(row.start, row.id) && q.tb.end_ok(row.end)) {
                     continue;
                 }
                 if (!filtered || q.place_ok(row.place)) && !sink.offer(Hit::of(row, src, n)) {
@@ -350,27 +345,6 @@ fn set_bits(mut mask: u64) -> impl Iterator<Item = usize> {
             j
         })
     })
-}
-
-/// Bit `j` set for each of a block's 64 ends in `(e_lo, e_hi]`. Eight ends
-/// at a time become eight bytes of 0 or 1, which one multiplication gathers
-/// into eight bits: the tests of different ends do not wait on each other,
-/// as shifting each bit into one mask in turn makes them.
-#[inline]
-fn end_mask(ends: &[i64; BLOCK], e_lo: i64, e_hi: i64) -> u64 {
-    /// Moves the low bit of byte `k` to bit `56 + k` (the products of the
-    /// other bytes land on distinct bits below 56 or past 63, so nothing
-    /// carries into the top byte).
-    const GATHER: u64 = 0x0102_0408_1020_4080;
-    let mut mask = 0u64;
-    for (g, eight) in ends.chunks_exact(8).enumerate() {
-        let mut bytes = [0u8; 8];
-        for (byte, &end) in bytes.iter_mut().zip(eight) {
-            *byte = u8::from(end > e_lo && end <= e_hi);
-        }
-        mask |= (u64::from_le_bytes(bytes).wrapping_mul(GATHER) >> 56) << (8 * g);
-    }
-    mask
 }
 
 /// Working memory of posting scans, kept per thread so a query allocates
@@ -635,25 +609,6 @@ pub(crate) fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Reso
             && q.order == crate::Order::StartThenId
         {
             break;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn end_mask_sets_the_bits_of_the_ends_in_bounds(
-            ends in prop::collection::vec(prop_oneof![-5i64..5, any::<i64>()], BLOCK),
-            e_lo in prop_oneof![-5i64..5, Just(i64::MIN), Just(i64::MAX)],
-            e_hi in prop_oneof![-5i64..5, Just(i64::MIN), Just(i64::MAX)],
-        ) {
-            let block: &[i64; BLOCK] = ends.as_slice().try_into().unwrap();
-            let want = ends.iter().enumerate().fold(0u64, |m, (j, &e)| m | (u64::from(e > e_lo && e <= e_hi) << j));
-            prop_assert_eq!(end_mask(block, e_lo, e_hi), want);
         }
     }
 }

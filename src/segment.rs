@@ -15,6 +15,7 @@ use roaring::RoaringBitmap;
 
 use crate::WindowId;
 use crate::directory::{self, Directory, PER_BUCKET};
+use crate::end_column::EndColumn;
 use crate::pages;
 use crate::place::{Place, PlacesView};
 use crate::postings::{Clock, Postings};
@@ -128,13 +129,10 @@ pub(crate) struct SegmentData<I> {
     pub(crate) tiers: [Tier; TIERS],
     pub(crate) block_max_end: Vec<i64>,
     pub(crate) block_min_end: Vec<i64>,
-    /// The ends of the longest tier's rows, in row order. Its lengths vary
-    /// most (30 to 90 days, or years), so a scan there tests many rows that
-    /// began early enough but ended too soon; testing their ends here reads
-    /// 8 bytes a row instead of a whole row (5 times fewer cache lines), and
-    /// only the rows that pass are read. The tier is the rarest, so this
-    /// costs little.
-    pub(crate) long_ends: Vec<i64>,
+    /// The ends of the longest tier's rows, in row order, as quanta: a scan
+    /// there tests 4 bytes a row instead of reading a whole row, and reads
+    /// only the rows that pass. The tier is the rarest, so this costs little.
+    pub(crate) long_ends: EndColumn,
     /// Ids in ascending order, with the row holding each.
     pub(crate) ids_sorted: SortedIds<I>,
     pub(crate) id_rows: Vec<u32>,
@@ -157,7 +155,7 @@ impl<I> Default for SegmentData<I> {
             tiers: [Tier::default(); TIERS],
             block_max_end: Vec::new(),
             block_min_end: Vec::new(),
-            long_ends: Vec::new(),
+            long_ends: EndColumn::default(),
             ids_sorted: SortedIds::default(),
             id_rows: Vec::new(),
             ends_sorted: Vec::new(),
@@ -280,7 +278,7 @@ impl<I: WindowId> SegmentData<I> {
         }
         seg.tiers = tiers;
         let long = tiers[TIERS - 1];
-        seg.long_ends = rows[long.lo as usize..long.hi as usize].iter().map(|r| r.end).collect();
+        seg.long_ends = EndColumn::new(rows[long.lo as usize..long.hi as usize].iter().map(|r| r.end));
         seg.rows = rows;
         let rows = &seg.rows;
         // The id index, the sorted ends and the postings are independent: on
@@ -421,7 +419,7 @@ impl<I: WindowId> SegmentData<I> {
         v(&self.rows)
             + v(&self.block_max_end)
             + v(&self.block_min_end)
-            + v(&self.long_ends)
+            + self.long_ends.heap_bytes()
             + self.ids_sorted.heap_bytes()
             + v(&self.id_rows)
             + v(&self.ends_sorted)
@@ -486,7 +484,10 @@ impl<I: WindowId> SegmentData<I> {
             return Err("wrong number of blocks".into());
         }
         let long = self.tiers[TIERS - 1];
-        if !self.rows[long.lo as usize..long.hi as usize].iter().map(|r| r.end).eq(self.long_ends.iter().copied()) {
+        let long_rows = &self.rows[long.lo as usize..long.hi as usize];
+        if self.long_ends.len() != long_rows.len()
+            || !long_rows.iter().enumerate().all(|(k, r)| self.long_ends.holds(k, r.end))
+        {
             return Err("the longest tier's end column disagrees with its rows".into());
         }
         if !self.ids_sorted.strictly_ascending() {
