@@ -11,13 +11,14 @@
 //! bound, so the scan checks each passing row's exact end. Four ends fit a
 //! 16-byte register, so a block of 64 is tested in 32 comparisons.
 
+use crate::clock::Clock;
+
 /// A column of ends as quanta.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EndColumn {
-    base: i64,
-    shift: u32,
-    /// `quantum(end) + i32::MIN`: signed, so the baseline x86-64 comparison
-    /// of 32-bit lanes (signed only) orders them.
+    clock: Clock,
+    /// Each end's quantum with its top bit flipped: signed, so the baseline
+    /// x86-64 comparison of 32-bit lanes (signed only) orders them.
     quanta: Vec<i32>,
 }
 
@@ -36,19 +37,14 @@ impl EndColumn {
         if min > max {
             return EndColumn::default();
         }
-        let span = (i128::from(max) - i128::from(min)) as u128;
-        let shift = (0..64).find(|&s| span >> s <= u128::from(u32::MAX)).unwrap_or(64);
-        let mut column = EndColumn { base: min, shift, quanta: Vec::new() };
-        let quanta = ends.map(|e| column.quantum(e)).collect();
-        column.quanta = quanta;
-        column
+        let clock = Clock::new(min, max, 32);
+        EndColumn { quanta: ends.map(|e| signed(clock.quantum(e))).collect(), clock }
     }
 
-    /// The quantum of `t` (offset by `i32::MIN`), clamped to the `i32` range.
+    /// The quantum of `t` on the column's clock, as stored.
     #[inline]
     fn quantum(&self, t: i64) -> i32 {
-        let q = (i128::from(t) - i128::from(self.base)) >> self.shift;
-        (q + i128::from(i32::MIN)).clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+        signed(self.clock.quantum(t))
     }
 
     /// The quanta an end in `(e_lo, e_hi]` may have.
@@ -82,6 +78,12 @@ impl EndColumn {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.quanta.capacity() * std::mem::size_of::<i32>()
     }
+}
+
+/// A quantum with its top bit flipped: `u32` order as `i32` order.
+#[inline]
+fn signed(q: u32) -> i32 {
+    (q ^ (1 << 31)) as i32
 }
 
 fn scalar_mask(quanta: &[i32], b: EndBounds) -> u64 {
@@ -190,7 +192,7 @@ mod tests {
         let ends = [5i64, 9, 1_000, 3];
         let column = EndColumn::new(ends.iter().copied());
         // A span under 2^32 microseconds needs no coarsening at all.
-        assert_eq!(column.shift, 0);
+        assert_eq!(column.clock.shift(), 0);
         let b = column.bounds(4, 9);
         assert_eq!(column.candidates(0, 4, b), 0b0011);
     }

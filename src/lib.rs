@@ -65,6 +65,7 @@
 #![doc = include_str!("../docs/design.md")]
 #![deny(missing_docs)]
 
+mod clock;
 mod compaction;
 mod cursor;
 mod dict;

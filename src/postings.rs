@@ -17,6 +17,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::WindowId;
+use crate::clock::Clock;
 use crate::directory;
 use crate::pages;
 use crate::segment::{NONE, Row, TIERS};
@@ -25,52 +26,21 @@ use crate::segment::{NONE, Row, TIERS};
 const LEN_BITS: u32 = 12;
 /// Bits of an entry's key that hold the start's quantum.
 const START_BITS: u32 = 32 - LEN_BITS;
-/// The largest start quantum.
-const MAX_Q: u32 = (1 << START_BITS) - 1;
 /// Mantissa bits of a length code.
 const MANTISSA: u32 = 6;
 
-/// A segment's coarse clock: a start is kept as the number of whole quanta
-/// (`1 << shift` microseconds) since `base`, the segment's first start.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Clock {
-    base: i64,
-    shift: u32,
+/// The clock of a segment whose starts lie in `[first, last]`: starts as
+/// quanta of [`START_BITS`] bits.
+pub(crate) fn start_clock(first: i64, last: i64) -> Clock {
+    Clock::new(first, last, START_BITS)
 }
 
-impl Clock {
-    /// The clock of a segment whose starts lie in `[first, last]`: the
-    /// finest quantum that numbers them all in [`START_BITS`] bits.
-    pub(crate) fn new(first: i64, last: i64) -> Self {
-        let span = (last as u64).wrapping_sub(first as u64);
-        let shift = (0..64).find(|&s| (span >> s) <= u64::from(MAX_Q)).unwrap_or(63);
-        Clock { base: first, shift }
-    }
-
-    /// The quantum of `start` (clamped to the clock's range).
-    #[inline]
-    fn quantum(&self, start: i64) -> u32 {
-        if start <= self.base {
-            return 0;
-        }
-        ((start as u64).wrapping_sub(self.base as u64) >> self.shift).min(u64::from(MAX_Q)) as u32
-    }
-
-    /// The starts quantum `q` stands for: `[lo, hi]`.
-    #[inline]
-    fn starts(&self, q: u32) -> (i64, i64) {
-        let lo = self.base.saturating_add(((u64::from(q)) << self.shift).min(i64::MAX as u64) as i64);
-        let hi = if q == MAX_Q { i64::MAX } else { lo.saturating_add((1i64 << self.shift.min(62)) - 1) };
-        (lo, hi)
-    }
-
-    /// The largest key (see [`Entry::key`]) of a row starting at most at
-    /// `t`, or `None` when no row of the segment can (every start is later).
-    /// Keys above it belong to rows starting after `t`.
-    #[inline]
-    pub(crate) fn last_key_at_most(&self, t: i64) -> Option<u32> {
-        (t >= self.base).then(|| (self.quantum(t) << LEN_BITS) | ((1 << LEN_BITS) - 1))
-    }
+/// The largest key (see [`Entry::key`]) of a row starting at most at `t`
+/// on `clock`, or `None` when no row of the segment can (every start is
+/// later). Keys above it belong to rows starting after `t`.
+#[inline]
+pub(crate) fn last_key_at_most(clock: &Clock, t: i64) -> Option<u32> {
+    (t >= clock.base()).then(|| (clock.quantum(t) << LEN_BITS) | ((1 << LEN_BITS) - 1))
 }
 
 /// The length code of `len` (at least 1): exact below 64 microseconds,
@@ -128,7 +98,7 @@ impl Entry {
     /// The row's start lies in `[lo, hi]`, its end in `[end_lo, end_hi]`.
     #[inline]
     fn bounds(&self, clock: &Clock) -> ((i64, i64), (i64, i64)) {
-        let (s_lo, s_hi) = clock.starts(self.key >> LEN_BITS);
+        let (s_lo, s_hi) = clock.times(self.key >> LEN_BITS);
         let (l_lo, l_hi) = len_bounds(self.key & ((1 << LEN_BITS) - 1));
         ((s_lo, s_hi), (s_lo.saturating_add(l_lo), s_hi.saturating_add(l_hi)))
     }
@@ -601,7 +571,7 @@ mod tests {
             cuts.sort_unstable();
             tier_ends[..TIERS - 1].copy_from_slice(&cuts);
             let rows = rows_of(keys.len());
-            let postings = Postings::build(&keys, &rows, tier_ends, Clock::new(0, n as i64));
+            let postings = Postings::build(&keys, &rows, tier_ends, start_clock(0, n as i64));
             for key in 0..6u32 {
                 let Some(p) = postings.get(key) else {
                     prop_assert!(!keys.contains(&key));
@@ -639,7 +609,7 @@ mod tests {
             (e_lo, e_hi) in (prop_oneof![-20_000_000i64..20_000_000, any::<i64>()], prop_oneof![0i64..100_000_000, any::<i64>()])
                 .prop_map(|(a, w)| (a, a.saturating_add(w.max(0)))),
         ) {
-            let clock = Clock::new(first, last);
+            let clock = start_clock(first, last);
             let start = first.saturating_add(((last as f64 - first as f64) * at) as i64).clamp(first, last);
             let end = start.saturating_add(len);
             prop_assume!(end > start);
@@ -659,16 +629,16 @@ mod tests {
             a in 0.0f64..=1.0,
             b in 0.0f64..=1.0,
         ) {
-            let clock = Clock::new(first, last);
+            let clock = start_clock(first, last);
             let at = |x: f64| first.saturating_add(((last as f64 - first as f64) * x) as i64).clamp(first, last);
             let (s, t) = (at(a.min(b)), at(a.max(b)));
             let (k, l) = (Entry::new(&clock, s, s + 1, 0).key, Entry::new(&clock, t, t.saturating_add(1), 0).key);
             prop_assert!(k >> LEN_BITS <= l >> LEN_BITS);
             // The bound a page's last start sets lets through every row at or
             // before it.
-            prop_assert!(clock.last_key_at_most(t).is_some_and(|m| k <= m && l <= m));
+            prop_assert!(last_key_at_most(&clock, t).is_some_and(|m| k <= m && l <= m));
             if s > first {
-                prop_assert_eq!(clock.last_key_at_most(first - 1), None);
+                prop_assert_eq!(last_key_at_most(&clock, first - 1), None);
             }
         }
 
@@ -685,9 +655,9 @@ mod tests {
     #[test]
     fn two_years_of_starts_keep_a_one_minute_quantum() {
         let two_years = 2 * 366 * 86_400 * 1_000_000i64;
-        let clock = Clock::new(0, two_years);
-        assert_eq!(clock.shift, 26, "2^26 us = 67 s");
-        let (lo, hi) = clock.starts(clock.quantum(two_years));
+        let clock = start_clock(0, two_years);
+        assert_eq!(clock.shift(), 26, "2^26 us = 67 s");
+        let (lo, hi) = clock.times(clock.quantum(two_years));
         assert!(lo <= two_years && two_years <= hi);
     }
 }

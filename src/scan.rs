@@ -8,7 +8,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::collections::binary_heap::PeekMut;
 
-use crate::postings::{Clock, Entry, Fit, Stream, lower_bounds};
+use crate::clock::Clock;
+use crate::postings::{Entry, Fit, Stream, last_key_at_most, lower_bounds};
 use crate::segment::{BLOCK, Family, Row, Segment, TIERS, TierScan};
 use crate::{Driver, WindowId};
 
@@ -474,7 +475,7 @@ fn merge_streams<I: WindowId, S: Sink<I>>(
         // (exact starts and ids decide); entries past it cannot.
         let (bound, want) = match sink.start_bound() {
             None => (u32::MAX, sink.room().clamp(1, BATCH)),
-            Some((s, _)) => match clock.last_key_at_most(s) {
+            Some((s, _)) => match last_key_at_most(clock, s) {
                 Some(bound) => (bound, BATCH),
                 None => break,
             },

@@ -18,7 +18,7 @@ use crate::directory::{self, Directory, PER_BUCKET};
 use crate::end_column::EndColumn;
 use crate::pages;
 use crate::place::{Place, PlacesView};
-use crate::postings::{Clock, Postings};
+use crate::postings::{Postings, start_clock};
 use crate::sorted_ids::SortedIds;
 
 /// Rows per block of the max-end / min-end augmentation.
@@ -288,7 +288,7 @@ impl<I: WindowId> SegmentData<I> {
         let (first, last) = tiers.iter().filter(|t| t.hi > t.lo).fold((i64::MAX, i64::MIN), |(a, b), t| {
             (a.min(rows[t.lo as usize].start), b.max(rows[t.hi as usize - 1].start))
         });
-        let clock = Clock::new(first.min(last), last);
+        let clock = start_clock(first.min(last), last);
         let column = |f: fn(Place) -> u32| -> Vec<u32> { rows.iter().map(|r| f(places.get(r.place))).collect() };
         // Split so the two halves take about as long.
         let id_index = || {
