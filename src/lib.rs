@@ -65,38 +65,17 @@
 #![doc = include_str!("../docs/design.md")]
 #![deny(missing_docs)]
 
-mod clock;
-mod compaction;
-mod cursor;
-mod dict;
-mod directory;
-mod end_column;
-mod error;
-mod id;
-mod index;
-mod memtable;
-mod org;
-mod page;
-mod pages;
-mod place;
-mod plan;
-mod postings;
-mod query;
-mod scan;
-mod segment;
-mod sorted_ids;
-mod time;
-mod window;
+// Layers, lowest first; each imports only from the layers above it here.
+mod catalog; // chargers, sites, organizations and placements, numbered densely
+mod engine;
+mod memory; // huge pages and prefetches
+mod query; // a query resolved, planned and run over a view of the store
+mod segment; // rows at rest: immutable segments and the write buffer
+mod value; // ids, instants, windows, errors: the public vocabulary // the store, the one write seam, the builder, the index
 
-pub use cursor::CursorKey;
-pub use error::{CursorError, Error, Result};
-pub use id::{ChargerId, OrgId, SiteId, Ulid, WindowId};
-pub use index::{DEFAULT_WRITE_BUFFER, Index, IndexBuilder};
-pub use page::{Entry, Page};
-pub use plan::{Driver, Explain};
-pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, Query, Status};
-pub use time::Timestamp;
-pub use window::Window;
+pub use engine::{Applied, DEFAULT_WRITE_BUFFER, Index, IndexBuilder, Mutation};
+pub use query::{CursorKey, DEFAULT_PAGE_SIZE, Driver, Entry, Explain, MAX_PAGE_SIZE, Order, Page, Query, Status};
+pub use value::{ChargerId, CursorError, Error, OrgId, Result, SiteId, Timestamp, Ulid, Window, WindowId};
 
 /// The README's example runs as a doctest.
 #[cfg(doctest)]
@@ -109,5 +88,6 @@ const _: () = {
     assert_send_sync::<Index<u64, String>>();
     assert_send_sync::<Index<Ulid, Vec<u8>>>();
     assert_send_sync::<Query<u64>>();
+    assert_send_sync::<Mutation<u64, String>>();
     assert_send_sync::<Error>();
 };

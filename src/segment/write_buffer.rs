@@ -1,14 +1,15 @@
-//! The small mutable buffer of recent writes, flushed into a segment when full.
+//! The write buffer: a small sorted run of recent rows in front of the
+//! segments, built into a segment when full.
 
+use super::row::Row;
 use crate::WindowId;
-use crate::segment::Row;
 
 /// Recent windows, sorted by `(start, id)`. Small by construction (the
-/// index's flush threshold), so a query scans the rows whose starts can
+/// store's flush threshold), so a query scans the rows whose starts can
 /// match (bounded by the longest row's length) and a write shifts at most
 /// that many rows.
 #[derive(Clone, Debug)]
-pub(crate) struct Memtable<I> {
+pub(crate) struct WriteBuffer<I> {
     pub(crate) rows: Vec<Row<I>>,
     /// The rows' ids in the same order: finding an id scans this compact
     /// array (a few cache lines) rather than the rows.
@@ -19,13 +20,13 @@ pub(crate) struct Memtable<I> {
     pub(crate) max_len: i64,
 }
 
-impl<I> Default for Memtable<I> {
+impl<I> Default for WriteBuffer<I> {
     fn default() -> Self {
-        Memtable { rows: Vec::new(), ids: Vec::new(), max_len: 0 }
+        WriteBuffer { rows: Vec::new(), ids: Vec::new(), max_len: 0 }
     }
 }
 
-impl<I: WindowId> Memtable<I> {
+impl<I: WindowId> WriteBuffer<I> {
     pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
@@ -54,16 +55,16 @@ impl<I: WindowId> Memtable<I> {
 
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
         if !self.rows.iter().map(|r| r.id).eq(self.ids.iter().copied()) {
-            return Err("memtable id column disagrees with its rows".into());
+            return Err("write buffer id column disagrees with its rows".into());
         }
         if !self.rows.windows(2).all(|w| (w[0].start, w[0].id) < (w[1].start, w[1].id)) {
-            return Err("memtable not sorted by (start, id) or holds a duplicate".into());
+            return Err("write buffer not sorted by (start, id) or holds a duplicate".into());
         }
         if let Some(r) = self.rows.iter().find(|r| r.end <= r.start) {
-            return Err(format!("memtable row {:?} has end <= start", r.id));
+            return Err(format!("write buffer row {:?} has end <= start", r.id));
         }
         if let Some(r) = self.rows.iter().find(|r| r.end - r.start > self.max_len) {
-            return Err(format!("memtable row {:?} is longer than the recorded longest", r.id));
+            return Err(format!("write buffer row {:?} is longer than the recorded longest", r.id));
         }
         Ok(())
     }

@@ -9,116 +9,39 @@
 //! that cannot hold a match. Deletions only set a tombstone bit, kept beside the shared data; merging
 //! segments drops dead rows.
 
+mod build;
+mod clock;
+mod directory;
+mod end_column;
+mod ends;
+mod postings;
+mod row;
+mod sorted_ids;
+mod tombstones;
+mod write_buffer;
+
 use std::sync::Arc;
 
-use roaring::RoaringBitmap;
+pub(crate) use clock::Clock;
+pub(crate) use postings::{Entry, Family, Fit, Stream, last_key_at_most, lower_bounds};
+pub(crate) use row::{BLOCK, Row, TIERS, Tier, TierScan, row32};
+pub(crate) use write_buffer::WriteBuffer;
+
+use directory::{Directory, PER_BUCKET};
+use end_column::EndColumn;
+use ends::SortedEnds;
+use postings::Postings;
+use sorted_ids::SortedIds;
+use tombstones::Tombstones;
 
 use crate::WindowId;
-use crate::directory::{self, Directory, PER_BUCKET};
-use crate::end_column::EndColumn;
-use crate::pages;
-use crate::place::{Place, PlacesView};
-use crate::postings::{Postings, start_clock};
-use crate::sorted_ids::SortedIds;
-
-/// Rows per block of the max-end / min-end augmentation.
-pub(crate) const BLOCK: usize = 64;
-// A block's tombstones are one word of `dead_bits`.
-const _: () = assert!(BLOCK == u64::BITS as usize);
-
-/// Upper bounds (inclusive, microseconds) of the length tiers; the last is unbounded.
-pub(crate) const TIER_MAX_LEN: [i64; TIERS] = [8 * 3_600_000_000, 7 * 86_400_000_000, i64::MAX];
+use crate::catalog::{NONE, Place, PlacesView};
 
 /// A directory bucket wider than this is searched rather than scanned.
 const WIDE_BUCKET: usize = 4 * PER_BUCKET;
 
 /// Searches one [`Segment::live_ranks`] runs at once.
 const MAX_PROBES: usize = 2 * TIERS + 2;
-
-/// Inputs with at most this many descents are sorted as runs (stably).
-const FEW_RUNS: usize = 64;
-
-/// Segments at least this large build their indexes on two threads.
-const PARALLEL_BUILD_ROWS: usize = 1 << 18;
-
-/// Number of length tiers.
-pub(crate) const TIERS: usize = 3;
-
-/// "No charger" / "no site" in the dense columns.
-pub(crate) const NONE: u32 = u32::MAX;
-
-/// One window as the engine stores it: times in microseconds, where it
-/// applies as a [placement](crate::place) number, the payload as a slot in
-/// the index's payload slab.
-///
-/// 32 bytes with `u64` ids, aligned to 32: a row never straddles two cache
-/// lines, so reading a scattered row costs one line (wider ids make it 64
-/// bytes, still one line).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(C, align(32))]
-pub(crate) struct Row<I> {
-    pub(crate) start: i64,
-    pub(crate) end: i64,
-    pub(crate) id: I,
-    pub(crate) place: u32,
-    pub(crate) slot: u32,
-}
-
-impl<I: WindowId> Row<I> {
-    /// Reads the row, and so the one cache line it lies in. A scan that
-    /// touches the rows it will test before testing any gets all their
-    /// misses in one wave instead of one after another.
-    #[inline]
-    pub(crate) fn touch(&self) -> i64 {
-        self.start
-    }
-
-    pub(crate) fn tier(&self) -> usize {
-        let len = self.end - self.start;
-        TIER_MAX_LEN.iter().position(|&m| len <= m).unwrap_or(TIERS - 1)
-    }
-}
-
-/// The rows of one tier: `lo..hi`, and the actual extremes of their lengths.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Tier {
-    pub(crate) lo: u32,
-    pub(crate) hi: u32,
-    pub(crate) min_len: i64,
-    pub(crate) max_len: i64,
-}
-
-/// What a scan of one tier walks: the rows `lo..hi`, of which it keeps those
-/// with `from <= start < to` and `(start, id) > after`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TierScan<I> {
-    pub(crate) lo: u32,
-    pub(crate) hi: u32,
-    pub(crate) from: i64,
-    pub(crate) to: i64,
-    pub(crate) after: Option<(i64, I)>,
-}
-
-impl<I: WindowId> TierScan<I> {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.lo == self.hi
-    }
-
-    pub(crate) fn rows(&self) -> u32 {
-        self.hi - self.lo
-    }
-
-    /// Whether a row with this start and id is inside the range; branch-free,
-    /// for block-at-a-time tests.
-    #[inline]
-    pub(crate) fn inside(&self, start: i64, id: I) -> bool {
-        let after = match self.after {
-            Some((s, a)) => (start > s) | ((start == s) & (id > a)),
-            None => true,
-        };
-        (start >= self.from) & (start < self.to) & after
-    }
-}
 
 /// A segment's rows and indexes: immutable once built, so a background merge
 /// may read them (through an `Arc`) while the writer keeps deleting.
@@ -137,10 +60,9 @@ pub(crate) struct SegmentData<I> {
     pub(crate) ids_sorted: SortedIds<I>,
     pub(crate) id_rows: Vec<u32>,
     /// All ends, ascending: counts of `end <= t` by binary search.
-    pub(crate) ends_sorted: Vec<i64>,
-    /// Radix directories over each tier's starts and over `ends_sorted`.
+    pub(crate) ends: SortedEnds,
+    /// Radix directories over each tier's starts.
     start_dirs: [Directory; TIERS],
-    end_dir: Directory,
     /// A radix directory over the ids' prefixes.
     id_dir: Directory,
     pub(crate) by_charger: Postings,
@@ -158,23 +80,14 @@ impl<I> Default for SegmentData<I> {
             long_ends: EndColumn::default(),
             ids_sorted: SortedIds::default(),
             id_rows: Vec::new(),
-            ends_sorted: Vec::new(),
+            ends: SortedEnds::default(),
             start_dirs: Default::default(),
-            end_dir: Directory::default(),
             id_dir: Directory::default(),
             by_charger: Postings::default(),
             by_site: Postings::default(),
             by_org: Postings::default(),
         }
     }
-}
-
-/// Which posting family a driver iterates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Family {
-    Charger,
-    Site,
-    Org,
 }
 
 /// An id's prefix as a directory key (flipping the top bit keeps the order
@@ -189,154 +102,13 @@ fn prefix_key(prefix: u64) -> i64 {
     (prefix ^ (1 << 63)) as i64
 }
 
-/// Sorts rows by `(tier, start, id)`, the segment's order. Merged segments
-/// arrive as a few sorted runs, which the stable sort merges in linear time.
-/// Bulk loads arrive in any order: large ones are split around the median of
-/// a sample of their keys, and the two sides are sorted on two threads, so
-/// no merge pass (and no scratch buffer half the rows' size) follows. Keys
-/// are unique (ids are), so stability never changes the result.
-fn sort_rows<I: WindowId>(rows: &mut [Row<I>], parallel: bool) {
-    let key = |r: &Row<I>| (r.tier(), r.start, r.id);
-    let descents = rows.windows(2).filter(|w| key(&w[0]) > key(&w[1])).count();
-    if descents <= FEW_RUNS {
-        rows.sort_by_key(key);
-    } else if parallel && rows.len() >= PARALLEL_BUILD_ROWS {
-        let mut sample: Vec<_> =
-            (0..SORT_SAMPLE).map(|i| key(&rows[i * (rows.len() - 1) / (SORT_SAMPLE - 1)])).collect();
-        sample.sort_unstable();
-        let pivot = sample[SORT_SAMPLE / 2];
-        let mid = partition(rows, |r| key(r) < pivot);
-        let (left, right) = rows.split_at_mut(mid);
-        std::thread::scope(|scope| {
-            let helper = scope.spawn(|| left.sort_unstable_by_key(key));
-            right.sort_unstable_by_key(key);
-            // Sorting cannot panic; if the helper ever did, so does the build.
-            if let Err(panic) = helper.join() {
-                std::panic::resume_unwind(panic);
-            }
-        });
-    } else {
-        rows.sort_unstable_by_key(key);
-    }
-}
-
-/// Keys sampled, evenly spaced, to split a bulk load for the parallel sort:
-/// the two sides differ by a few percent at most.
-const SORT_SAMPLE: usize = 1023;
-
-/// Moves the elements satisfying `left` before the others and returns how
-/// many there are (one pass, in place, order not kept).
-fn partition<T>(v: &mut [T], left: impl Fn(&T) -> bool) -> usize {
-    let (mut lo, mut hi) = (0, v.len());
-    loop {
-        while lo < hi && left(&v[lo]) {
-            lo += 1;
-        }
-        while lo < hi && !left(&v[hi - 1]) {
-            hi -= 1;
-        }
-        if lo >= hi {
-            return lo;
-        }
-        v.swap(lo, hi - 1);
-        lo += 1;
-        hi -= 1;
-    }
-}
-
 impl<I: WindowId> SegmentData<I> {
-    /// Builds a segment from rows in any order, on two threads if it is
-    /// large. Ids must be unique.
-    pub(crate) fn build(rows: Vec<Row<I>>, places: &PlacesView) -> Self {
-        SegmentData::build_with(rows, places, true)
-    }
-
-    /// Builds a segment on this thread only (background merges leave the
-    /// other core to the writer).
-    pub(crate) fn build_serial(rows: Vec<Row<I>>, places: &PlacesView) -> Self {
-        SegmentData::build_with(rows, places, false)
-    }
-
-    fn build_with(mut rows: Vec<Row<I>>, places: &PlacesView, parallel: bool) -> Self {
-        debug_assert!(rows.len() < NONE as usize, "segment too large for u32 row numbers");
-        sort_rows(&mut rows, parallel);
-        let n = rows.len();
-        let mut seg = SegmentData::default();
-        let mut tiers = [Tier::default(); TIERS];
-        let mut cursor = 0u32;
-        for (t, tier) in tiers.iter_mut().enumerate() {
-            tier.lo = cursor;
-            tier.min_len = i64::MAX;
-            tier.max_len = 0;
-            while (cursor as usize) < n && rows[cursor as usize].tier() == t {
-                let len = rows[cursor as usize].end - rows[cursor as usize].start;
-                tier.min_len = tier.min_len.min(len);
-                tier.max_len = tier.max_len.max(len);
-                cursor += 1;
-            }
-            tier.hi = cursor;
-        }
-        seg.tiers = tiers;
-        let long = tiers[TIERS - 1];
-        seg.long_ends = EndColumn::new(rows[long.lo as usize..long.hi as usize].iter().map(|r| r.end));
-        seg.rows = rows;
-        let rows = &seg.rows;
-        // The id index, the sorted ends and the postings are independent: on
-        // large segments they are built on two threads.
-        let tier_ends = tiers.map(|t| t.hi);
-        // Each tier is sorted by start: its first and last rows bound it.
-        let (first, last) = tiers.iter().filter(|t| t.hi > t.lo).fold((i64::MAX, i64::MIN), |(a, b), t| {
-            (a.min(rows[t.lo as usize].start), b.max(rows[t.hi as usize - 1].start))
-        });
-        let clock = start_clock(first.min(last), last);
-        let column = |f: fn(Place) -> u32| -> Vec<u32> { rows.iter().map(|r| f(places.get(r.place))).collect() };
-        // Split so the two halves take about as long.
-        let id_index = || {
-            let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, i as u32)).collect();
-            by_id.sort_unstable_by_key(|&(id, _)| id);
-            let ids = SortedIds::new(by_id.len(), |k| by_id[k].0);
-            let id_rows: Vec<u32> = pages::collect(by_id.iter().map(|&(_, r)| r));
-            let mut ends: Vec<i64> = pages::collect(rows.iter().map(|r| r.end));
-            ends.sort_unstable();
-            (ids, id_rows, ends)
-        };
-        let postings = || {
-            let (chargers, sites, orgs) = (column(|p| p.charger), column(|p| p.site), column(|p| p.org));
-            let mut max_end = Vec::with_capacity(n.div_ceil(BLOCK));
-            let mut min_end = Vec::with_capacity(n.div_ceil(BLOCK));
-            for chunk in rows.chunks(BLOCK) {
-                max_end.push(chunk.iter().map(|r| r.end).max().unwrap_or(i64::MIN));
-                min_end.push(chunk.iter().map(|r| r.end).min().unwrap_or(i64::MAX));
-            }
-            let start_dirs = tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| rows[i].start));
-            let p = [
-                Postings::build(&chargers, rows, tier_ends, clock),
-                Postings::build(&sites, rows, tier_ends, clock),
-                Postings::build(&orgs, rows, tier_ends, clock),
-            ];
-            (p, (max_end, min_end, start_dirs))
-        };
-        let ((ids, id_rows, ends), (postings, blocks)) = if parallel && n >= PARALLEL_BUILD_ROWS {
-            std::thread::scope(|scope| {
-                let helper = scope.spawn(id_index);
-                let p = postings();
-                // A panic on the helper would be a bug; rebuild on this thread then.
-                (helper.join().unwrap_or_else(|_| id_index()), p)
-            })
-        } else {
-            (id_index(), postings())
-        };
-        let [by_charger, by_site, by_org] = postings;
-        (seg.by_charger, seg.by_site, seg.by_org) = (by_charger, by_site, by_org);
-        (seg.block_max_end, seg.block_min_end, seg.start_dirs) = blocks;
-        (seg.ids_sorted, seg.id_rows, seg.ends_sorted) = (ids, id_rows, ends);
-        seg.end_dir = Directory::build(0, seg.ends_sorted.len(), |i| seg.ends_sorted[i]);
-        seg.id_dir = Directory::build(0, seg.ids_sorted.len(), |i| prefix_key(seg.ids_sorted.prefix(i)));
-        seg
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.rows.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
 
     pub(crate) fn postings(&self, family: Family) -> &Postings {
@@ -422,9 +194,8 @@ impl<I: WindowId> SegmentData<I> {
             + self.long_ends.heap_bytes()
             + self.ids_sorted.heap_bytes()
             + v(&self.id_rows)
-            + v(&self.ends_sorted)
+            + self.ends.heap_bytes()
             + self.start_dirs.iter().map(Directory::heap_bytes).sum::<usize>()
-            + self.end_dir.heap_bytes()
             + self.id_dir.heap_bytes()
             + self.by_charger.heap_bytes()
             + self.by_site.heap_bytes()
@@ -437,11 +208,9 @@ impl<I: WindowId> SegmentData<I> {
         if let Some(r) = self.rows.iter().find(|r| r.place as usize >= places.len()) {
             return Err(format!("row of id {} has unknown placement {}", r.id, r.place));
         }
-        for (name, len) in [
-            ("ids_sorted", self.ids_sorted.len()),
-            ("id_rows", self.id_rows.len()),
-            ("ends_sorted", self.ends_sorted.len()),
-        ] {
+        for (name, len) in
+            [("ids_sorted", self.ids_sorted.len()), ("id_rows", self.id_rows.len()), ("ends", self.ends.len())]
+        {
             if len != n {
                 return Err(format!("column {name} has {len} rows, expected {n}"));
             }
@@ -500,16 +269,11 @@ impl<I: WindowId> SegmentData<I> {
         }
         let start_dirs = self.tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| self.rows[i].start));
         if self.start_dirs != start_dirs
-            || self.end_dir != Directory::build(0, n, |i| self.ends_sorted[i])
             || self.id_dir != Directory::build(0, n, |i| prefix_key(self.ids_sorted.prefix(i)))
         {
             return Err("search directories are stale".into());
         }
-        let mut ends: Vec<i64> = self.rows.iter().map(|r| r.end).collect();
-        ends.sort_unstable();
-        if ends != self.ends_sorted {
-            return Err("ends_sorted is not the sorted ends".into());
-        }
+        self.ends.check_invariants(self.rows.iter().map(|r| r.end))?;
         for family in [Family::Charger, Family::Site, Family::Org] {
             let column: Vec<u32> = self
                 .rows
@@ -561,25 +325,8 @@ impl<I: WindowId> SegmentData<I> {
 #[derive(Clone, Debug)]
 pub(crate) struct Segment<I> {
     data: Arc<SegmentData<I>>,
-    /// Tombstones: one bit per row for checks, a bitmap for iteration.
-    dead_bits: Vec<u64>,
-    pub(crate) dead: RoaringBitmap,
-    /// How many rows are dead (a roaring bitmap's length is a walk over its
-    /// containers; writers ask for it on every delete).
-    dead_len: u32,
-    /// For each dead row but the newest few, a distinct position in
-    /// `ends_sorted` holding its end, so dead rows with `end <= t` are counted
-    /// without visiting them.
-    dead_by_end: RoaringBitmap,
-    /// The ends of the newest dead rows, not yet placed in `dead_by_end`:
-    /// placing one costs a search of `ends_sorted` (a few dependent cache
-    /// misses), so a delete only notes its end, and every
-    /// [`PENDING_ENDS`] notes are placed together, their searches in lockstep.
-    pending_ends: Vec<i64>,
+    dead: Tombstones,
 }
-
-/// Dead rows' ends noted before they are placed in `dead_by_end` at once.
-const PENDING_ENDS: usize = 64;
 
 impl<I> std::ops::Deref for Segment<I> {
     type Target = SegmentData<I>;
@@ -598,15 +345,8 @@ impl<I: WindowId> Segment<I> {
 
     /// A segment over `data`, with no row dead.
     pub(crate) fn from_data(data: Arc<SegmentData<I>>) -> Self {
-        let n = data.len();
-        Segment {
-            data,
-            dead_bits: vec![0; n.div_ceil(64)],
-            dead: RoaringBitmap::new(),
-            dead_len: 0,
-            dead_by_end: RoaringBitmap::new(),
-            pending_ends: Vec::new(),
-        }
+        let dead = Tombstones::new(data.len());
+        Segment { data, dead }
     }
 
     /// The shared data, for a merge to read.
@@ -614,30 +354,35 @@ impl<I: WindowId> Segment<I> {
         &self.data
     }
 
+    /// The dead rows, ascending.
+    pub(crate) fn dead_rows(&self) -> &roaring::RoaringBitmap {
+        self.dead.rows()
+    }
+
     pub(crate) fn live(&self) -> usize {
-        self.len() - self.dead_len as usize
+        self.len() - self.dead.len()
     }
 
     /// How many rows are dead.
     pub(crate) fn dead_len(&self) -> usize {
-        self.dead_len as usize
+        self.dead.len()
     }
 
     #[inline]
     pub(crate) fn is_dead(&self, r: u32) -> bool {
-        self.dead_bits[r as usize / 64] & (1 << (r % 64)) != 0
+        self.dead.contains(r)
     }
 
     /// Whether any row is dead (most large segments have none for a while).
     #[inline]
     pub(crate) fn has_dead(&self) -> bool {
-        self.dead_len != 0
+        !self.dead.is_empty()
     }
 
     /// The tombstone bits of block `b` (blocks and words both span 64 rows).
     #[inline]
     pub(crate) fn dead_word(&self, b: usize) -> u64 {
-        self.dead_bits[b]
+        self.dead.word(b)
     }
 
     /// Loads what [`Segment::kill`] of row `r` reads and writes (its row,
@@ -645,46 +390,13 @@ impl<I: WindowId> Segment<I> {
     /// takes these cache misses together, ahead of applying them one by one.
     pub(crate) fn warm_kill(&self, r: u32) -> i64 {
         let row = self.rows.get(r as usize).map_or(0, Row::touch);
-        let word = self.dead_bits.get(r as usize / 64).copied().unwrap_or(0);
-        row ^ word as i64 ^ i64::from(self.dead.contains(r))
+        row ^ self.dead.warm(r) as i64
     }
 
+    /// Marks row `r` dead.
     pub(crate) fn kill(&mut self, r: u32) {
-        debug_assert!(!self.is_dead(r), "row {r} killed twice");
-        self.dead_bits[r as usize / 64] |= 1 << (r % 64);
-        self.dead.insert(r);
-        self.dead_len += 1;
-        self.pending_ends.push(self.rows[r as usize].end);
-        if self.pending_ends.len() >= PENDING_ENDS {
-            self.place_pending_ends();
-        }
-    }
-
-    /// Gives every pending dead end a position in `dead_by_end`. The
-    /// searches of `ends_sorted` advance in lockstep, one probe of each per
-    /// round, so their cache misses overlap.
-    fn place_pending_ends(&mut self) {
-        let mut ends = std::mem::take(&mut self.pending_ends);
-        // Ascending, so equal ends come together and take consecutive
-        // free positions of their run below.
-        ends.sort_unstable();
-        let found =
-            self.end_dir.partition_points_of(ends.iter().copied(), |e| e, |end, mid| self.ends_sorted[mid] < end);
-        for &(first, _, end) in &found {
-            let mut p = first as u32;
-            // Equal ends share a run of positions; take the first one still free.
-            while self.dead_by_end.contains(p) {
-                p += 1;
-            }
-            debug_assert_eq!(
-                self.ends_sorted.get(p as usize),
-                Some(&end),
-                "dead_by_end ran past the run of equal ends"
-            );
-            self.dead_by_end.insert(p);
-        }
-        ends.clear();
-        self.pending_ends = ends;
+        let end = self.data.rows[r as usize].end;
+        self.dead.kill(r, end, &self.data.ends);
     }
 
     /// The live row holding `id`, if any.
@@ -717,64 +429,36 @@ impl<I: WindowId> Segment<I> {
             }
         }
         for &t in &ends_at_most {
-            let (lo, hi) = self.end_dir.bracket(t);
+            let (lo, hi) = self.ends.bracket(t);
             searches[n] = (lo, hi, (t, true));
             n += 1;
         }
         directory::partition_points(&mut searches[..n], |(t, ends), mid| {
-            if ends { self.ends_sorted[mid] <= t } else { self.rows[mid].start < t }
+            if ends { self.ends.at(mid) <= t } else { self.rows[mid].start < t }
         });
         let starts = std::array::from_fn(|i| {
             (0..TIERS)
                 .map(|k| {
-                    let (tier, end) = (self.tiers[k], searches[i * TIERS + k].0 as u32);
-                    u64::from(end - tier.lo) - self.dead.range_cardinality(tier.lo..end)
+                    let (tier, end) = (self.tiers[k], row32(searches[i * TIERS + k].0));
+                    u64::from(end - tier.lo) - self.dead.count_in(tier.lo..end)
                 })
                 .sum()
         });
         let ends = std::array::from_fn(|j| {
-            let p = searches[S * TIERS + j].0 as u32;
-            let pending = self.pending_ends.iter().filter(|&&e| e <= ends_at_most[j]).count() as u64;
-            u64::from(p) - self.dead_by_end.range_cardinality(0..p) - pending
+            let p = row32(searches[S * TIERS + j].0);
+            u64::from(p) - self.dead.count_ended(p, ends_at_most[j])
         });
         (starts, ends)
     }
 
     /// Approximate bytes of memory held, data and tombstones.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.data.heap_bytes()
-            + self.dead_bits.capacity() * 8
-            + self.dead.serialized_size()
-            + self.dead_by_end.serialized_size()
-            + self.pending_ends.capacity() * 8
+        self.data.heap_bytes() + self.dead.heap_bytes()
     }
 
     pub(crate) fn check_invariants(&self, places: &[Place]) -> Result<(), String> {
         self.data.check_invariants(places)?;
-        let n = self.len();
-        if self.dead_bits.len() != n.div_ceil(64) {
-            return Err("tombstone bits do not cover the rows".into());
-        }
-        let bits: u64 = self.dead_bits.iter().map(|w| u64::from(w.count_ones())).sum();
-        if bits != self.dead.len() || self.dead.iter().any(|r| !self.is_dead(r) || r as usize >= n) {
-            return Err("tombstone bitmap and bits disagree".into());
-        }
-        if u64::from(self.dead_len) != self.dead.len() {
-            return Err("the count of dead rows disagrees with the tombstones".into());
-        }
-        if self.dead_by_end.len() + self.pending_ends.len() as u64 != self.dead.len() {
-            return Err("dead_by_end and pending ends disagree in number with the tombstones".into());
-        }
-        let mut dead_ends: Vec<i64> = self.dead.iter().map(|r| self.rows[r as usize].end).collect();
-        let mut by_end: Vec<i64> =
-            self.dead_by_end.iter().map(|p| self.ends_sorted.get(p as usize).copied().unwrap_or(i64::MIN)).collect();
-        by_end.extend_from_slice(&self.pending_ends);
-        dead_ends.sort_unstable();
-        by_end.sort_unstable();
-        if dead_ends != by_end {
-            return Err("dead_by_end positions do not hold the dead rows' ends".into());
-        }
-        Ok(())
+        self.dead.check_invariants(self.len(), |r| self.rows[r as usize].end, &self.ends)
     }
 }
 
@@ -833,41 +517,6 @@ mod tests {
             assert_eq!(seg.live(), all.len() - dead.len());
             seg.check_invariants(&places).unwrap();
         }
-        assert!(seg.dead_len() > 2 * PENDING_ENDS, "the test must place several batches");
-    }
-
-    #[test]
-    fn partition_puts_every_left_element_first() {
-        for n in [0usize, 1, 2, 7, 100, 1_001] {
-            for cut in [0u64, 1, 3, 50, 999, u64::MAX] {
-                let mut v: Vec<u64> = (0..n as u64).map(|i| i * 7_919 % 1_009).collect();
-                let mut want = v.clone();
-                let mid = partition(&mut v, |&x| x < cut);
-                assert_eq!(mid, want.iter().filter(|&&x| x < cut).count(), "n {n} cut {cut}");
-                assert!(v[..mid].iter().all(|&x| x < cut) && v[mid..].iter().all(|&x| x >= cut));
-                v.sort_unstable();
-                want.sort_unstable();
-                assert_eq!(v, want, "partition must only move elements");
-            }
-        }
-    }
-
-    #[test]
-    fn large_bulk_loads_sort_on_two_threads_like_one() {
-        // Scattered starts and lengths across all tiers, ids unique; large
-        // enough for the split-and-sort path.
-        let n = PARALLEL_BUILD_ROWS as u64 + 12_345;
-        let hour = 3_600_000_000i64;
-        let mut rows: Vec<Row<u64>> = (0..n)
-            .map(|i| {
-                let start = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as i64 * 1_000;
-                let len = [hour, 30 * hour, 1_000 * hour][(i % 7 % 3) as usize] + (i % 13) as i64;
-                Row { start, end: start + len, id: i * 3 % n, place: 0, slot: i as u32 }
-            })
-            .collect();
-        let mut want = rows.clone();
-        want.sort_by_key(|r| (r.tier(), r.start, r.id));
-        sort_rows(&mut rows, true);
-        assert!(rows.iter().zip(&want).all(|(a, b)| (a.id, a.start, a.slot) == (b.id, b.start, b.slot)));
+        assert!(seg.dead_len() > 2 * tombstones::PENDING_BATCH, "the test must place several batches");
     }
 }

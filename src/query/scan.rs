@@ -1,227 +1,20 @@
-//! Execution: streams of matching rows, each in order, fed into sinks that
-//! keep the first page, keep the smallest ids, or count.
+//! Execution: streams of matching rows, each in order, fed into a
+//! [`Sink`](super::sink::Sink).
 
-use crate::memtable::Memtable;
-use crate::plan::{Ranges, Resolved};
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::collections::binary_heap::PeekMut;
 
-use crate::clock::Clock;
-use crate::postings::{Entry, Fit, Stream, last_key_at_most, lower_bounds};
-use crate::segment::{BLOCK, Family, Row, Segment, TIERS, TierScan};
-use crate::{Driver, WindowId};
-
-/// Where a hit lives: a segment number, or the memtable.
-pub(crate) const MEMTABLE: u32 = u32::MAX;
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Hit<I> {
-    pub(crate) start: i64,
-    pub(crate) id: I,
-    pub(crate) src: u32,
-    pub(crate) row: u32,
-    /// The row's payload slot and placement, so a sink can start loading
-    /// what the page will read of them.
-    pub(crate) slot: u32,
-    pub(crate) place: u32,
-}
-
-impl<I: WindowId> Hit<I> {
-    /// Row `row` of source `src` (a segment number or [`MEMTABLE`]).
-    #[inline]
-    fn of(r: &Row<I>, src: u32, row: u32) -> Self {
-        Hit { start: r.start, id: r.id, src, row, slot: r.slot, place: r.place }
-    }
-}
-
-/// What a page sink starts loading for every hit it keeps: the payload and
-/// the placement's public ids, both read when the page is assembled.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Warm {
-    pub(crate) payloads: Prefetch,
-    pub(crate) places: Prefetch,
-}
-
-impl Warm {
-    #[inline]
-    fn hit<I>(&self, hit: &Hit<I>) {
-        self.payloads.slot(hit.slot);
-        self.places.slot(hit.place);
-    }
-}
-
-/// Starts loading elements of an array (payloads of the hits a sink keeps,
-/// while the scan goes on), so their cache misses overlap the scan's instead
-/// of forming a wave of their own when the page is assembled.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Prefetch {
-    base: *const u8,
-    stride: usize,
-    len: usize,
-}
-
-impl Prefetch {
-    /// Prefetches elements of `slice`.
-    pub(crate) fn of<T>(slice: &[T]) -> Self {
-        Prefetch { base: slice.as_ptr().cast(), stride: std::mem::size_of::<T>(), len: slice.len() }
-    }
-
-    /// Starts loading slot `slot` (nothing if it is out of bounds).
-    #[inline]
-    pub(crate) fn slot(&self, slot: u32) {
-        if (slot as usize) < self.len {
-            prefetch(self.base.wrapping_add(slot as usize * self.stride));
-        }
-    }
-}
-
-/// Asks the processor to bring the cache line at `p` closer.
-#[inline]
-#[allow(unsafe_code)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint: it never faults and changes nothing the
-    // program can observe, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// Receives matching rows. A stream delivers rows in its own order and stops
-/// as soon as `offer` returns `false`.
-pub(crate) trait Sink<I> {
-    /// Whether the sink keeps the first hits in `(start, id)` order, so an
-    /// ordered stream may stop once they are found.
-    const ORDERED: bool = false;
-    /// Whether only the number of hits matters: a stream that can tell
-    /// matches without reading their rows calls [`Sink::tally`] instead.
-    const COUNTING: bool = false;
-
-    fn offer(&mut self, hit: Hit<I>) -> bool;
-
-    /// Adds `n` hits known only by number (for [`Sink::COUNTING`] sinks).
-    fn tally(&mut self, _n: u64) {}
-
-    /// How many more hits the sink keeps before it is full.
-    #[inline]
-    fn room(&self) -> usize {
-        usize::MAX
-    }
-
-    /// In `(start, id)` order: the key no later row of an ordered stream may
-    /// reach and still be kept. Lets a stream stop before testing rows.
-    #[inline]
-    fn start_bound(&self) -> Option<(i64, I)> {
-        None
-    }
-}
-
-/// Keeps the first `need` hits in `(start, id)` order. A stream ordered the
-/// same way stops once its rows cannot enter the page.
-pub(crate) struct StartTopK<I> {
-    need: usize,
-    warm: Warm,
-    pub(crate) hits: Vec<Hit<I>>,
-}
-
-impl<I: WindowId> StartTopK<I> {
-    pub(crate) fn new(need: usize, warm: Warm) -> Self {
-        StartTopK { need, warm, hits: Vec::with_capacity(need + 1) }
-    }
-}
-
-impl<I: WindowId> Sink<I> for StartTopK<I> {
-    const ORDERED: bool = true;
-
-    #[inline]
-    fn room(&self) -> usize {
-        self.need - self.hits.len()
-    }
-
-    #[inline]
-    fn offer(&mut self, hit: Hit<I>) -> bool {
-        let key = (hit.start, hit.id);
-        // Streams deliver ascending keys, so most hits go at the end.
-        match self.hits.last() {
-            Some(last) if key < (last.start, last.id) => {}
-            Some(_) if self.hits.len() >= self.need => return false,
-            _ => {
-                self.warm.hit(&hit);
-                self.hits.push(hit);
-                return true;
-            }
-        }
-        self.warm.hit(&hit);
-        let at = self.hits.partition_point(|h| (h.start, h.id) < key);
-        self.hits.insert(at, hit);
-        self.hits.truncate(self.need);
-        true
-    }
-
-    #[inline]
-    fn start_bound(&self) -> Option<(i64, I)> {
-        if self.hits.len() < self.need {
-            return None;
-        }
-        self.hits.last().map(|h| (h.start, h.id))
-    }
-}
-
-/// Keeps the `need` smallest ids greater than `after`. With `ordered`, the
-/// stream delivers ascending ids and may stop once the page is full.
-pub(crate) struct IdTopK<I> {
-    need: usize,
-    after: Option<I>,
-    ordered: bool,
-    warm: Warm,
-    pub(crate) hits: Vec<Hit<I>>,
-}
-
-impl<I: WindowId> IdTopK<I> {
-    pub(crate) fn new(need: usize, after: Option<I>, ordered: bool, warm: Warm) -> Self {
-        IdTopK { need, after, ordered, warm, hits: Vec::with_capacity(need + 1) }
-    }
-}
-
-impl<I: WindowId> Sink<I> for IdTopK<I> {
-    #[inline]
-    fn offer(&mut self, hit: Hit<I>) -> bool {
-        if self.after.is_some_and(|a| hit.id <= a) {
-            return true;
-        }
-        if self.hits.len() == self.need && self.hits.last().is_none_or(|last| hit.id >= last.id) {
-            return !self.ordered;
-        }
-        self.warm.hit(&hit);
-        let at = self.hits.partition_point(|h| h.id < hit.id);
-        self.hits.insert(at, hit);
-        self.hits.truncate(self.need);
-        true
-    }
-}
-
-/// Counts every hit.
-#[derive(Default)]
-pub(crate) struct Counter(pub(crate) u64);
-
-impl<I> Sink<I> for Counter {
-    const COUNTING: bool = true;
-
-    #[inline]
-    fn offer(&mut self, _: Hit<I>) -> bool {
-        self.0 += 1;
-        true
-    }
-
-    #[inline]
-    fn tally(&mut self, n: u64) {
-        self.0 += n;
-    }
-}
+use super::plan::{Driver, Ranges};
+use super::request::Order;
+use super::resolve::Resolved;
+use super::sink::{BUFFER, Hit, Sink};
+use crate::WindowId;
+use crate::segment::{
+    BLOCK, Clock, Entry, Family, Fit, Row, Segment, Stream, TIERS, TierScan, WriteBuffer, last_key_at_most,
+    lower_bounds, row32,
+};
 
 /// Posting rows read ahead at a time.
 const BATCH: usize = 64;
@@ -230,17 +23,17 @@ const BATCH: usize = 64;
 /// earliest, so they fill the page and let the other tiers stop sooner.
 const TIER_VISIT: [usize; TIERS] = [2, 1, 0];
 
-/// Runs `driver` over every segment's row ranges, then the memtable.
+/// Runs `driver` over every segment's row ranges, then the write buffer.
 pub(crate) fn run<I: WindowId, S: Sink<I>>(
     segments: &[Segment<I>],
     ranges: &Ranges<I>,
-    mem: &Memtable<I>,
+    buffer: &WriteBuffer<I>,
     q: &Resolved<'_, I>,
     driver: Driver,
     sink: &mut S,
 ) {
     for (src, (seg, r)) in segments.iter().zip(ranges).enumerate() {
-        let src = src as u32;
+        let src = row32(src);
         match driver {
             Driver::Nothing | Driver::RankCount | Driver::PostingCount => return,
             Driver::TimeRange => scan_time(seg, src, r, q, sink),
@@ -250,7 +43,7 @@ pub(crate) fn run<I: WindowId, S: Sink<I>>(
             Driver::IdOrder => scan_ids(seg, src, q, sink),
         }
     }
-    scan_memtable(mem, q, sink);
+    scan_buffer(buffer, q, sink);
 }
 
 /// Whether row number `n` (whose start is already known to be in range)
@@ -308,7 +101,7 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                 touch_rows(&seg.rows, set_bits(mask).map(|j| b * BLOCK + j));
             }
             while mask != 0 {
-                let n = (b * BLOCK) as u32 + mask.trailing_zeros();
+                let n = row32(b * BLOCK) + mask.trailing_zeros();
                 mask &= mask - 1;
                 let row = &seg.rows[n as usize];
                 // The end column is coarse: its candidates' exact ends are
@@ -591,23 +384,23 @@ fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<'_
 
 /// Tests the buffered rows whose starts can match (the write buffer is small
 /// and sorted by `(start, id)`).
-pub(crate) fn scan_memtable<I: WindowId, S: Sink<I>>(mem: &Memtable<I>, q: &Resolved<'_, I>, sink: &mut S) {
+pub(crate) fn scan_buffer<I: WindowId, S: Sink<I>>(buffer: &WriteBuffer<I>, q: &Resolved<'_, I>, sink: &mut S) {
     // Rows start in order: none before the earliest start that can still
     // reach the query's ends (given the buffer's longest row) matches, nor
     // any from `s_hi` on, whatever the query's order.
-    let (earliest, _) = q.tb.start_range(0, mem.max_len);
-    let mut from = mem.rows.partition_point(|r| r.start < earliest);
-    if let (crate::Order::StartThenId, Some(key)) = (q.order, q.after_key) {
-        from = from.max(mem.rows.partition_point(|r| (r.start, r.id) <= key));
+    let (earliest, _) = q.tb.start_range(0, buffer.max_len);
+    let mut from = buffer.rows.partition_point(|r| r.start < earliest);
+    if let (Order::StartThenId, Some(key)) = (q.order, q.after_key) {
+        from = from.max(buffer.rows.partition_point(|r| (r.start, r.id) <= key));
     }
-    for (i, r) in mem.rows.iter().enumerate().skip(from) {
+    for (i, r) in buffer.rows.iter().enumerate().skip(from) {
         if r.start >= q.tb.s_hi {
             break;
         }
         if q.tb.contains(r.start, r.end)
             && q.place_ok(r.place)
-            && !sink.offer(Hit::of(r, MEMTABLE, i as u32))
-            && q.order == crate::Order::StartThenId
+            && !sink.offer(Hit::of(r, BUFFER, row32(i)))
+            && q.order == Order::StartThenId
         {
             break;
         }

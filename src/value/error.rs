@@ -1,6 +1,7 @@
 //! The one error type of the crate.
 
-use crate::{OrgId, Timestamp};
+use super::id::OrgId;
+use super::time::Timestamp;
 
 /// Every way an operation of mwindex can fail.
 ///
@@ -73,8 +74,13 @@ pub enum Error {
     /// The page cursor could not be accepted; see [`CursorError`].
     #[error("invalid cursor: {0}")]
     Cursor(#[from] CursorError),
-    /// The index cannot hold more rows in one segment (more than `u32::MAX - 1` windows).
-    #[error("the index is full: at most {0} windows are supported")]
+    /// The index cannot number one more window, payload, charger, site,
+    /// organization or placement (distinct charger, site and organization
+    /// combination): each is counted in 32 bits, so at most `u32::MAX - 1`
+    /// of each are supported.
+    #[error(
+        "the index is full: at most {0} windows, payloads, chargers, sites, organizations or placements are supported"
+    )]
     CapacityExceeded(u64),
 }
 

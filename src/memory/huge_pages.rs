@@ -1,4 +1,5 @@
-//! Large arrays on transparent huge pages.
+//! Large arrays on transparent huge pages (not to be confused with a page of
+//! query results).
 //!
 //! A segment of 10M windows spans more than a gigabyte. On 4 KiB pages every
 //! random read of a query (a row, a posting list, a bucket of a directory)

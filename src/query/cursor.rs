@@ -21,6 +21,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use siphasher::sip128::{Hasher128 as _, SipHasher24};
 
+use super::request::Query;
+use super::request::{Order, Status};
 use crate::{CursorError, WindowId};
 
 const VERSION: u8 = 2;
@@ -162,6 +164,59 @@ pub(crate) fn decode<I: WindowId>(
         return Err(CursorError::WrongQuery);
     }
     Ok(pos)
+}
+
+/// The byte a cursor holds for an order.
+pub(crate) fn order_byte(order: Order) -> u8 {
+    match order {
+        Order::StartThenId => 0,
+        Order::Id => 1,
+    }
+}
+
+/// A 64-bit digest of what a cursor is bound to: order, time bounds, status
+/// kind, filters and scope (the query builder keeps id lists sorted and
+/// deduplicated, so equal sets digest equally). It needs no secrecy or
+/// collision resistance against an adversary: the cursor's MAC covers it, and
+/// a cursor replayed on a colliding query yields only a position its holder
+/// has already seen. A splitmix64 chain is enough, and costs a few cycles.
+pub(crate) fn fingerprint<I: WindowId>(q: &Query<I>) -> u64 {
+    fn mix(h: u64, word: u64) -> u64 {
+        let mut z = (h ^ word).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn set(h: u64, ids: Option<impl ExactSizeIterator<Item = u64>>) -> u64 {
+        match ids {
+            Some(ids) => {
+                let len = ids.len() as u64;
+                ids.fold(mix(mix(h, 1), len), mix)
+            }
+            None => mix(h, 0),
+        }
+    }
+    // "mwindex" and the digest's version.
+    let mut h = mix(0x6d77_696e_6465_7802, u64::from(order_byte(q.order)));
+    for t in [q.after, q.before] {
+        h = match t {
+            Some(t) => mix(mix(h, 1), t.as_micros() as u64),
+            None => mix(h, 0),
+        };
+    }
+    h = mix(
+        h,
+        match q.status.map(|(s, _)| s) {
+            None => 0,
+            Some(Status::Active) => 1,
+            Some(Status::Upcoming) => 2,
+            Some(Status::Past) => 3,
+        },
+    );
+    h = set(h, q.chargers.as_ref().map(|v| v.iter().map(|c| c.0)));
+    h = set(h, q.sites.as_ref().map(|v| v.iter().map(|s| s.0)));
+    h = set(h, q.orgs.as_ref().map(|v| v.iter().map(|o| o.0)));
+    set(h, q.scope.map(|o| std::iter::once(o.0)))
 }
 
 #[cfg(test)]

@@ -1,13 +1,13 @@
 //! Dense numbering of charger and site ids, so placements store `u32`s and
 //! posting maps key on small integers. Numbers are given in order and never
 //! taken back; the way back to a public id is the placement's (see
-//! [`crate::place`]).
+//! [`super::place`]).
 
 use std::hash::Hash;
 
 use rustc_hash::FxHashMap;
 
-use crate::segment::NONE;
+use super::dense::dense_number;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Dict<K> {
@@ -31,13 +31,25 @@ impl<K: Copy + Eq + Hash> Dict<K> {
         if let Some(&d) = self.dense.get(&key) {
             return Some(d);
         }
-        let d = u32::try_from(self.dense.len()).ok().filter(|&d| d != NONE)?;
+        let d = dense_number(self.dense.len())?;
         self.dense.insert(key, d);
         Some(d)
     }
 
     pub(crate) fn len(&self) -> usize {
         self.dense.len()
+    }
+
+    /// Checks that the numbers given are `0..len`, each once.
+    pub(crate) fn check_invariants(&self, what: &str) -> Result<(), String> {
+        let mut seen = vec![false; self.dense.len()];
+        for &d in self.dense.values() {
+            match seen.get_mut(d as usize) {
+                Some(s) if !*s => *s = true,
+                _ => return Err(format!("{what} number {d} given twice or out of range")),
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

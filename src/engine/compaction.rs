@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use roaring::RoaringBitmap;
 
 use crate::WindowId;
-use crate::place::Places;
+use crate::catalog::Places;
 use crate::segment::{Row, Segment, SegmentData};
 
 /// Each segment holds at least this many times the rows of the newer
@@ -118,11 +118,14 @@ pub(crate) struct Compactor<I> {
     inline_rows: usize,
     /// Started with the first background merge.
     pool: Option<Pool>,
+    /// Whether the policy found nothing to merge when it last ran and no
+    /// delete has changed a segment since: the segments are then geometric.
+    settled: bool,
 }
 
 impl<I> Compactor<I> {
     pub(crate) fn new(inline_rows: usize) -> Self {
-        Compactor { jobs: Vec::new(), inline_rows, pool: None }
+        Compactor { jobs: Vec::new(), inline_rows, pool: None, settled: false }
     }
 
     /// The background threads, started on first use; `None` if they cannot
@@ -174,7 +177,8 @@ impl<I: WindowId> Compactor<I> {
     /// Records that `id` was deleted from `seg`: if a merge is reading `seg`,
     /// its output must lose the row too.
     #[inline]
-    pub(crate) fn note_delete(&self, seg: &Segment<I>, id: I) {
+    pub(crate) fn note_delete(&mut self, seg: &Segment<I>, id: I) {
+        self.settled = false;
         if let Some(job) = self.job_of(seg) {
             // The merge thread holds the receiver until the install takes it.
             let _ = job.deletes.send(id);
@@ -186,12 +190,16 @@ impl<I: WindowId> Compactor<I> {
     /// change to the segment list and whenever it writes.
     pub(crate) fn maintain(&mut self, segments: &mut Vec<Segment<I>>, places: &Places) {
         self.install_finished(segments, false);
+        self.settled = false;
         loop {
             let emptied: Vec<Segment<I>> = segments.extract_if(.., |s| s.live() == 0 && !self.is_busy(s)).collect();
             self.free_elsewhere(emptied);
             let sizes: Vec<usize> = segments.iter().map(Segment::live).collect();
             let busy: Vec<bool> = segments.iter().map(|s| self.is_busy(s)).collect();
-            let Some(run) = plan(&sizes, &busy) else { break };
+            let Some(run) = plan(&sizes, &busy) else {
+                self.settled = true;
+                break;
+            };
             let rows: usize = sizes[run.clone()].iter().sum();
             if rows <= self.inline_rows {
                 self.merge_here(segments, run, places);
@@ -264,7 +272,7 @@ impl<I: WindowId> Compactor<I> {
     fn spawn(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>, rows: usize, places: &Places) {
         let inputs: Vec<Arc<SegmentData<I>>> = segments[run.clone()].iter().map(|s| Arc::clone(s.data())).collect();
         let work: Vec<(Arc<SegmentData<I>>, RoaringBitmap)> =
-            segments[run.clone()].iter().map(|s| (Arc::clone(s.data()), s.dead.clone())).collect();
+            segments[run.clone()].iter().map(|s| (Arc::clone(s.data()), s.dead_rows().clone())).collect();
         let (deletes, deleted) = std::sync::mpsc::channel();
         let output = Arc::new(Mutex::new(None));
         let handover = Arc::clone(&output);
@@ -365,6 +373,36 @@ impl<I: WindowId> Compactor<I> {
     }
 }
 
+impl<I: WindowId> Compactor<I> {
+    /// Checks what merges rely on: every segment holds rows, each merge's
+    /// inputs are still in place, in order, and once the policy has settled
+    /// the segments outside merges are geometric (nothing left to merge).
+    pub(crate) fn check_invariants(&self, segments: &[Segment<I>]) -> Result<(), String> {
+        if let Some(s) = segments.iter().position(|s| s.is_empty()) {
+            return Err(format!("segment {s} holds no row"));
+        }
+        for job in &self.jobs {
+            let at = segments.iter().position(|s| Arc::ptr_eq(s.data(), &job.inputs[0]));
+            let in_place = at.is_some_and(|at| {
+                segments
+                    .get(at..at + job.inputs.len())
+                    .is_some_and(|run| run.iter().zip(&job.inputs).all(|(s, d)| Arc::ptr_eq(s.data(), d)))
+            });
+            if !in_place {
+                return Err("a merge's inputs are not in place, in order".into());
+            }
+        }
+        if self.settled {
+            let sizes: Vec<usize> = segments.iter().map(Segment::live).collect();
+            let busy: Vec<bool> = segments.iter().map(|s| self.is_busy(s)).collect();
+            if let Some(run) = plan(&sizes, &busy) {
+                return Err(format!("segments {run:?} of live sizes {sizes:?} are not geometric"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The newest run of segments the policy merges next, among those after the
 /// newest busy one: starting from the newest, older segments join while the
 /// run's rows times [`FACTOR`] reach the next older segment's.
@@ -430,7 +468,7 @@ const FREE_ELSEWHERE_ROWS: usize = 1 << 15;
 
 /// Merges `segments[run]` on this thread and returns the segments it replaced.
 fn merge_inline<I: WindowId>(segments: &mut Vec<Segment<I>>, run: Range<usize>, places: &Places) -> Vec<Segment<I>> {
-    let rows: Vec<Row<I>> = segments[run.clone()].iter().flat_map(|s| live_rows(s, &s.dead)).collect();
+    let rows: Vec<Row<I>> = segments[run.clone()].iter().flat_map(|s| live_rows(s, s.dead_rows())).collect();
     if rows.is_empty() {
         segments.drain(run).collect()
     } else {

@@ -16,11 +16,12 @@
 
 use rustc_hash::FxHashMap;
 
+use super::clock::Clock;
+use super::directory;
+use super::row::{Row, TIERS};
 use crate::WindowId;
-use crate::clock::Clock;
-use crate::directory;
-use crate::pages;
-use crate::segment::{NONE, Row, TIERS};
+use crate::catalog::NONE;
+use crate::memory::huge_pages;
 
 /// Bits of an entry's key that hold the length code.
 const LEN_BITS: u32 = 12;
@@ -67,6 +68,14 @@ fn len_bounds(code: u32) -> (i64, i64) {
     let lo = ((1 << MANTISSA) | m) << (e - MANTISSA);
     let hi = lo.saturating_add((1 << (e - MANTISSA)) - 1);
     (lo.min(i64::MAX as u64) as i64, hi.min(i64::MAX as u64) as i64)
+}
+
+/// Which posting family a driver iterates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    Charger,
+    Site,
+    Org,
 }
 
 /// One row of a list.
@@ -472,7 +481,7 @@ fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>], clock: &Clock) ->
         for i in 1..starts.len() {
             starts[i] += starts[i - 1];
         }
-        let mut entries = pages::filled(Entry { row: 0, key: 0 }, starts[universe] as usize);
+        let mut entries = huge_pages::filled(Entry { row: 0, key: 0 }, starts[universe] as usize);
         let mut fill = starts.clone();
         for (row, &k) in column.iter().enumerate() {
             if k != NONE {
@@ -509,7 +518,7 @@ fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>], clock: &Clock) ->
         }
     }
     offsets.push(pairs.len() as u32);
-    let entries = pages::collect(pairs.into_iter().map(|p| entry(p as u32 as usize)));
+    let entries = huge_pages::collect(pairs.into_iter().map(|p| entry(p as u32 as usize)));
     (keys, offsets, entries)
 }
 

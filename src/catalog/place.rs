@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::scan::Prefetch;
-use crate::segment::NONE;
+use super::dense::dense_number;
+use crate::memory::Prefetch;
 use crate::{ChargerId, OrgId, SiteId};
 
 /// Placements per chunk shared with background builds.
@@ -21,7 +21,7 @@ const CHUNK_BITS: u32 = 12;
 const CHUNK: usize = 1 << CHUNK_BITS;
 
 /// What a window applies to: the dense numbers of its charger and site
-/// ([`NONE`](crate::segment::NONE) when absent) and of its organization.
+/// ([`NONE`](super::dense::NONE) when absent) and of its organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Place {
     pub(crate) charger: u32,
@@ -94,7 +94,7 @@ impl Places {
     ) -> Option<u32> {
         let public = PublicIds::new(charger, site, org);
         debug_assert!(!self.numbers.contains_key(&public), "placement added twice");
-        let n = u32::try_from(self.dense.len()).ok().filter(|&n| n != NONE)?;
+        let n = dense_number(self.dense.len())?;
         self.numbers.insert(public, n);
         self.dense.push(place);
         self.public.push(Aligned(public));
@@ -130,6 +130,30 @@ impl Places {
         let charger = (p.present & 1 != 0).then_some(ChargerId(p.charger));
         let site = (p.present & 2 != 0).then_some(SiteId(p.site));
         Some((charger, site, p.org))
+    }
+
+    /// Checks that the hash map, the dense and public arrays and the chunks
+    /// describe the same placements, each numbered once.
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        let n = self.dense.len();
+        if self.numbers.len() != n || self.public.len() != n {
+            return Err(format!(
+                "{} placements by public ids, {n} dense, {} public",
+                self.numbers.len(),
+                self.public.len()
+            ));
+        }
+        for (public, &k) in &self.numbers {
+            if self.public.get(k as usize).map(|a| &a.0) != Some(public) {
+                return Err(format!("placement {k} is not found under its own public ids"));
+            }
+        }
+        if !self.chunks.iter().flat_map(|c| c.iter()).eq(self.dense.iter())
+            || self.chunks.iter().rev().skip(1).any(|c| c.len() != CHUNK)
+        {
+            return Err("placement chunks disagree with the dense placements".into());
+        }
+        Ok(())
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

@@ -32,11 +32,11 @@ impl<I: WindowId> SortedIds<I> {
         if I::EXACT_PREFIX && n > 0 {
             let base = id(0).prefix();
             if id(n - 1).prefix() - base <= u64::from(u32::MAX) {
-                let offsets = crate::pages::collect((0..n).map(|k| (id(k).prefix() - base) as u32));
+                let offsets = crate::memory::huge_pages::collect((0..n).map(|k| (id(k).prefix() - base) as u32));
                 return SortedIds::Offsets { base, offsets };
             }
         }
-        SortedIds::Whole(crate::pages::collect((0..n).map(id)))
+        SortedIds::Whole(crate::memory::huge_pages::collect((0..n).map(id)))
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -11,7 +11,7 @@
 //! bound, so the scan checks each passing row's exact end. Four ends fit a
 //! 16-byte register, so a block of 64 is tested in 32 comparisons.
 
-use crate::clock::Clock;
+use super::clock::Clock;
 
 /// A column of ends as quanta.
 #[derive(Clone, Debug, Default)]

@@ -1,6 +1,8 @@
 //! A maintenance window: an id, a half-open time interval, and what it applies to.
 
-use crate::{ChargerId, Error, OrgId, SiteId, Timestamp, WindowId};
+use super::error::Error;
+use super::id::{ChargerId, OrgId, SiteId, WindowId};
+use super::time::Timestamp;
 
 /// One maintenance window: `[start, end)` in UTC, the charger and site it
 /// applies to (both optional: incident.io windows belong to no charger), and

@@ -1,6 +1,7 @@
 //! What a query returns: a page of windows with their payloads and the cursor to the next page.
 
-use crate::{Driver, Window};
+use super::plan::Driver;
+use crate::Window;
 
 /// One window of a page, with the caller's payload for it.
 ///

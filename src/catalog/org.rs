@@ -5,10 +5,8 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
+use super::dense::{CAPACITY, NONE, dense_number};
 use crate::{Error, OrgId};
-
-/// Marks "no organization / no parent" in dense arrays.
-pub(crate) const NO_ORG: u32 = u32::MAX;
 
 /// Organizations numbered densely (`u32`, in order of addition) with their
 /// parent links. Scopes are computed from it at query time, so moving an
@@ -90,7 +88,7 @@ impl OrgTree {
     pub(crate) fn parent_of(&self, id: OrgId) -> Result<Option<OrgId>, Error> {
         let d = self.require(id)?;
         let p = self.parent[d as usize];
-        Ok((p != NO_ORG).then(|| self.ids[p as usize]))
+        Ok((p != NONE).then(|| self.ids[p as usize]))
     }
 
     pub(crate) fn add(&mut self, id: OrgId, parent: Option<OrgId>) -> Result<u32, Error> {
@@ -99,18 +97,15 @@ impl OrgTree {
         }
         let p = match parent {
             Some(p) => self.require(p)?,
-            None => NO_ORG,
+            None => NONE,
         };
-        let d = u32::try_from(self.ids.len())
-            .ok()
-            .filter(|&d| d != NO_ORG)
-            .ok_or(Error::CapacityExceeded(u64::from(NO_ORG)))?;
+        let d = dense_number(self.ids.len()).ok_or(Error::CapacityExceeded(CAPACITY))?;
         self.scopes.get_mut().clear();
         self.dense.insert(id, d);
         self.ids.push(id);
         self.parent.push(p);
         self.children.push(Vec::new());
-        if p != NO_ORG {
+        if p != NONE {
             self.children[p as usize].push(d);
         }
         Ok(d)
@@ -123,7 +118,7 @@ impl OrgTree {
                 let p = self.require(pid)?;
                 // Walk up from the new parent: meeting `d` means a cycle.
                 let mut cur = p;
-                while cur != NO_ORG {
+                while cur != NONE {
                     if cur == d {
                         return Err(Error::OrganizationCycle { org: id, parent: pid });
                     }
@@ -131,15 +126,15 @@ impl OrgTree {
                 }
                 p
             }
-            None => NO_ORG,
+            None => NONE,
         };
         self.scopes.get_mut().clear();
         let old = self.parent[d as usize];
-        if old != NO_ORG {
+        if old != NONE {
             self.children[old as usize].retain(|&c| c != d);
         }
         self.parent[d as usize] = p;
-        if p != NO_ORG {
+        if p != NONE {
             self.children[p as usize].push(d);
         }
         Ok(())
@@ -175,7 +170,7 @@ impl OrgTree {
 
     /// Whether `org` is `root` or one of its descendants.
     pub(crate) fn is_within(&self, mut org: u32, root: u32) -> bool {
-        while org != NO_ORG {
+        while org != NONE {
             if org == root {
                 return true;
             }
@@ -189,13 +184,13 @@ impl OrgTree {
             if self.dense.get(&self.ids[d]) != Some(&(d as u32)) {
                 return Err(format!("org {} not mapped to its dense number {d}", self.ids[d]));
             }
-            if p != NO_ORG && !self.children[p as usize].contains(&(d as u32)) {
+            if p != NONE && !self.children[p as usize].contains(&(d as u32)) {
                 return Err(format!("org {} missing from its parent's children", self.ids[d]));
             }
             // No cycles: the walk up must end within len steps.
             let mut cur = p;
             let mut steps = 0;
-            while cur != NO_ORG {
+            while cur != NONE {
                 steps += 1;
                 if steps > self.ids.len() {
                     return Err(format!("cycle above org {}", self.ids[d]));
@@ -204,7 +199,7 @@ impl OrgTree {
             }
         }
         let child_links: usize = self.children.iter().map(Vec::len).sum();
-        let parent_links = self.parent.iter().filter(|&&p| p != NO_ORG).count();
+        let parent_links = self.parent.iter().filter(|&&p| p != NONE).count();
         if child_links != parent_links {
             return Err(format!("{child_links} child links but {parent_links} parent links"));
         }

@@ -1,0 +1,129 @@
+//! The catalog: what windows apply to, numbered densely. Chargers and sites
+//! get `u32` numbers ([`dict`]), organizations theirs in a tree ([`org`]),
+//! and each distinct (charger, site, organization) combination a placement
+//! number ([`place`]), which is all a stored row keeps. Numbers are handed
+//! out in order and never taken back.
+
+mod dense;
+mod dict;
+mod org;
+mod place;
+
+pub(crate) use org::{OrgSet, OrgTree};
+pub(crate) use place::{Place, Places, PlacesView};
+
+pub(crate) use dense::{CAPACITY, NONE, dense_number};
+
+use dict::Dict;
+
+use crate::{ChargerId, Error, OrgId, SiteId, Timestamp, Window, WindowId};
+
+/// The numbering of everything windows apply to.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Catalog {
+    pub(crate) orgs: OrgTree,
+    chargers: Dict<ChargerId>,
+    sites: Dict<SiteId>,
+    pub(crate) places: Places,
+}
+
+impl Catalog {
+    /// A catalog over an organization tree, with no placement yet.
+    pub(crate) fn new(orgs: OrgTree) -> Self {
+        Catalog { orgs, ..Catalog::default() }
+    }
+
+    /// The placement of a window of `charger`, `site` and `org`, numbering
+    /// it (and its charger and site) if it is new.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownOrganization`] if `org` was never added,
+    /// [`Error::CapacityExceeded`] if a new number is needed past [`CAPACITY`].
+    /// A charger or site numbered before a capacity error keeps its number,
+    /// which no query can observe.
+    pub(crate) fn place(&mut self, charger: Option<ChargerId>, site: Option<SiteId>, org: OrgId) -> Result<u32, Error> {
+        if let Some(place) = self.places.find(charger, site, org) {
+            return Ok(place);
+        }
+        let full = || Error::CapacityExceeded(CAPACITY);
+        let org_number = self.orgs.require(org)?;
+        let charger_number = match charger {
+            Some(c) => self.chargers.intern(c).ok_or_else(full)?,
+            None => NONE,
+        };
+        let site_number = match site {
+            Some(s) => self.sites.intern(s).ok_or_else(full)?,
+            None => NONE,
+        };
+        let place = Place { charger: charger_number, site: site_number, org: org_number };
+        self.places.add(place, charger, site, org).ok_or_else(full)
+    }
+
+    /// The placement of a window, if it is already numbered.
+    #[inline]
+    pub(crate) fn find_place<I: WindowId>(&self, w: &Window<I>) -> Option<u32> {
+        self.places.find(w.charger(), w.site(), w.org())
+    }
+
+    /// Whether `more` new chargers, sites and placements could still be
+    /// numbered.
+    pub(crate) fn has_room_for(&self, more: usize) -> bool {
+        [self.places.all().len(), self.chargers.len(), self.sites.len()]
+            .iter()
+            .all(|&used| (used as u64 + more as u64) < CAPACITY)
+    }
+
+    /// The dense number of a charger, if it was ever numbered.
+    #[inline]
+    pub(crate) fn charger(&self, id: ChargerId) -> Option<u32> {
+        self.chargers.get(id)
+    }
+
+    /// The dense number of a site, if it was ever numbered.
+    #[inline]
+    pub(crate) fn site(&self, id: SiteId) -> Option<u32> {
+        self.sites.get(id)
+    }
+
+    /// The public window of a stored row: its id and times, and what its
+    /// placement `place` applies to.
+    #[inline]
+    pub(crate) fn window<I: WindowId>(&self, id: I, start: i64, end: i64, place: u32) -> Window<I> {
+        let ids = self.places.public_ids(place);
+        debug_assert!(ids.is_some(), "row of id {id} has no placement");
+        let (charger, site, org) = ids.unwrap_or((None, None, OrgId(0)));
+        Window::from_parts(
+            id,
+            Timestamp::from_micros_unchecked(start),
+            Timestamp::from_micros_unchecked(end),
+            charger,
+            site,
+            org,
+        )
+    }
+
+    /// Bytes held by the dictionaries and placements (the organization tree
+    /// is small and not counted).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.chargers.heap_bytes() + self.sites.heap_bytes() + self.places.heap_bytes()
+    }
+
+    /// Checks the tree, the dictionaries, and that every placement holds
+    /// numbers they gave.
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        self.orgs.check_invariants()?;
+        self.chargers.check_invariants("charger")?;
+        self.sites.check_invariants("site")?;
+        self.places.check_invariants()?;
+        for (n, p) in self.places.all().iter().enumerate() {
+            if p.org as usize >= self.orgs.len()
+                || (p.charger != NONE && p.charger as usize >= self.chargers.len())
+                || (p.site != NONE && p.site as usize >= self.sites.len())
+            {
+                return Err(format!("placement {n} refers to an unknown dense entity"));
+            }
+        }
+        Ok(())
+    }
+}

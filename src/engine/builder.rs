@@ -1,0 +1,244 @@
+//! Building an index: the cursor key, the organization tree, the write
+//! buffer and merge settings, and optionally the first windows.
+
+use super::compaction::INLINE_ROWS;
+use super::index::Index;
+use super::store::{DEFAULT_WRITE_BUFFER, Store};
+use crate::catalog::{Catalog, OrgTree};
+use crate::query::CursorKey;
+use crate::{Error, OrgId, Window, WindowId};
+
+/// Configures and builds an [`Index`]: the cursor key, the organization tree,
+/// the write buffer, and optionally the initial windows in one bulk build.
+///
+/// # Example
+///
+/// ```
+/// use mwindex::{CursorKey, Index, OrgId, Timestamp, Window};
+///
+/// let t = |s| Timestamp::from_secs(s);
+/// let index: Index<u64, String> = Index::builder()
+///     .cursor_key(CursorKey::from_bytes([9; 32]))
+///     .organization(OrgId(2), Some(OrgId(1))) // any order: parents are resolved
+///     .organization(OrgId(1), None)
+///     .build_from([(Window::new(1, t(0)?, t(60)?, OrgId(2))?, "swap firmware".to_string())])?;
+/// assert_eq!(index.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct IndexBuilder<I, P> {
+    key: Option<CursorKey>,
+    orgs: Vec<(OrgId, Option<OrgId>)>,
+    write_buffer: Option<usize>,
+    inline_merge_rows: Option<usize>,
+    _types: std::marker::PhantomData<fn() -> (I, P)>,
+}
+
+impl<I, P> Default for IndexBuilder<I, P> {
+    fn default() -> Self {
+        IndexBuilder {
+            key: None,
+            orgs: Vec::new(),
+            write_buffer: None,
+            inline_merge_rows: None,
+            _types: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<I, P> IndexBuilder<I, P> {
+    /// Authenticates cursors with this key instead of a random one. Set it when
+    /// cursors must survive a restart or be accepted by several replicas.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{CursorKey, Index, OrgId, Query, Timestamp, Window};
+    /// let key = CursorKey::from_bytes([7; 32]);
+    /// let build = || -> Result<Index<u64, ()>, mwindex::Error> {
+    ///     let mut index = Index::builder().cursor_key(key.clone()).organization(OrgId(1), None).build()?;
+    ///     for id in 0..3 {
+    ///         index.insert(Window::new(id, Timestamp::from_secs(0)?, Timestamp::from_secs(9)?, OrgId(1))?, ())?;
+    ///     }
+    ///     Ok(index)
+    /// };
+    /// let (a, b) = (build()?, build()?);
+    /// let q = Query::new().page_size(1);
+    /// let cursor = a.query(&q)?.next_cursor().unwrap().to_owned();
+    /// // Another index with the same key accepts the cursor.
+    /// assert_eq!(b.query(&q.cursor(cursor))?.items()[0].window.id(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn cursor_key(mut self, key: CursorKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Adds an organization with its parent (`None` for a root).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId};
+    /// let index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).organization(OrgId(2), Some(OrgId(1))).build()?;
+    /// assert_eq!(index.organization_parent(OrgId(2))?, Some(OrgId(1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn organization(mut self, id: OrgId, parent: Option<OrgId>) -> Self {
+        self.orgs.push((id, parent));
+        self
+    }
+
+    /// Adds many organizations, in any order.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId};
+    /// let tree = [(OrgId(3), Some(OrgId(2))), (OrgId(2), Some(OrgId(1))), (OrgId(1), None)];
+    /// let index: Index<u64, ()> = Index::builder().organizations(tree).build()?;
+    /// assert_eq!(index.organization_parent(OrgId(3))?, Some(OrgId(2)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn organizations(mut self, orgs: impl IntoIterator<Item = (OrgId, Option<OrgId>)>) -> Self {
+        self.orgs.extend(orgs);
+        self
+    }
+
+    /// How many recent writes are buffered before being sorted into a segment
+    /// (clamped to `1..=65_536`; default [`DEFAULT_WRITE_BUFFER`]). A query
+    /// scans the buffered windows whose starts can match, and a write shifts
+    /// the buffer's later rows, so larger buffers build fewer segments and
+    /// cost queries and writes more.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Timestamp, Window};
+    /// let mut index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).write_buffer(1_024).build()?;
+    /// index.insert(Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, ())?;
+    /// assert_eq!(index.explain(&mwindex::Query::new())?.buffered, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn write_buffer(mut self, windows: usize) -> Self {
+        self.write_buffer = Some(windows.clamp(1, 65_536));
+        self
+    }
+
+    /// Segment merges of at most this many rows run on the writing thread;
+    /// larger ones run on a background thread while writes go on (default
+    /// 2,048, a few hundred microseconds of work). `0` sends every merge to
+    /// the background; a large value keeps every merge on the writer (and
+    /// its pauses with it).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::Index;
+    /// let index: Index<u64, ()> = Index::builder().inline_merge_rows(0).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn inline_merge_rows(mut self, rows: usize) -> Self {
+        self.inline_merge_rows = Some(rows);
+        self
+    }
+}
+
+impl<I: WindowId, P> IndexBuilder<I, P> {
+    /// Builds an empty index.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DuplicateOrganization`] if an organization is given twice,
+    /// [`Error::UnknownOrganization`] if a parent is never given,
+    /// [`Error::OrganizationCycle`] if the parents form a cycle.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Error, Index, OrgId};
+    /// let cycle = Index::<u64, ()>::builder().organization(OrgId(1), Some(OrgId(2))).organization(OrgId(2), Some(OrgId(1)));
+    /// assert!(matches!(cycle.build(), Err(Error::OrganizationCycle { .. })));
+    /// let orphan = Index::<u64, ()>::builder().organization(OrgId(1), Some(OrgId(9)));
+    /// assert_eq!(orphan.build().unwrap_err(), Error::UnknownOrganization(OrgId(9)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(self) -> Result<Index<I, P>, Error> {
+        let mut tree = OrgTree::default();
+        let mut pending = self.orgs;
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut rest = Vec::new();
+            for (id, parent) in pending {
+                if parent.is_none_or(|p| tree.dense(p).is_some()) {
+                    tree.add(id, parent)?;
+                } else {
+                    rest.push((id, parent));
+                }
+            }
+            if rest.len() == before {
+                // No progress: a missing parent or a cycle among the rest.
+                let known: std::collections::HashSet<OrgId> = rest.iter().map(|&(id, _)| id).collect();
+                if let Some(p) = rest.iter().filter_map(|&(_, parent)| parent).find(|p| !known.contains(p)) {
+                    return Err(Error::UnknownOrganization(p));
+                }
+                let (org, parent) = rest[0];
+                return Err(Error::OrganizationCycle { org, parent: parent.unwrap_or(org) });
+            }
+            pending = rest;
+        }
+        let store = Store::new(
+            Catalog::new(tree),
+            self.key.unwrap_or_else(CursorKey::random),
+            self.write_buffer.unwrap_or(DEFAULT_WRITE_BUFFER),
+            self.inline_merge_rows.unwrap_or(INLINE_ROWS),
+        );
+        Ok(Index::from_store(store))
+    }
+
+    /// Builds an index holding `windows`, sorted once and built once (see
+    /// [`Index::bulk_insert`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`IndexBuilder::build`] and of [`Index::bulk_insert`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Timestamp, Window};
+    /// let windows = (0..100u64).map(|i| {
+    ///     let s = Timestamp::from_secs(i as i64 * 60).unwrap();
+    ///     (Window::new(i, s, Timestamp::from_secs(i as i64 * 60 + 30).unwrap(), OrgId(1)).unwrap(), ())
+    /// });
+    /// let index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).build_from(windows)?;
+    /// assert_eq!(index.len(), 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_from(self, windows: impl IntoIterator<Item = (Window<I>, P)>) -> Result<Index<I, P>, Error> {
+        let mut index = self.build()?;
+        index.bulk_insert(windows)?;
+        Ok(index)
+    }
+}
+
+impl<I, P> Index<I, P> {
+    /// A builder for an index (cursor key, organizations, initial windows).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId};
+    /// let index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).build()?;
+    /// assert!(index.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder() -> IndexBuilder<I, P> {
+        IndexBuilder::default()
+    }
+}

@@ -1,0 +1,16 @@
+//! The engine: the [`Store`](store::Store) that owns segments, the write
+//! buffer, payloads, the catalog and the compactor; the one write seam
+//! ([`Mutation`] applied by [`Index::apply`]); the builder; and [`Index`],
+//! the thin public face over all of it.
+
+mod builder;
+mod compaction;
+mod index;
+mod mutation;
+mod payloads;
+mod store;
+
+pub use builder::IndexBuilder;
+pub use index::Index;
+pub use mutation::{Applied, Mutation};
+pub use store::DEFAULT_WRITE_BUFFER;

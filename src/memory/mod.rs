@@ -1,0 +1,8 @@
+//! Hints to the memory system: large arrays on transparent huge pages, and
+//! prefetches that overlap cache misses. Neither changes what a program
+//! computes, only how fast its memory answers.
+
+pub(crate) mod huge_pages;
+mod prefetch;
+
+pub(crate) use prefetch::Prefetch;

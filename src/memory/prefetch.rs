@@ -1,0 +1,41 @@
+//! Prefetching: starting the loads of elements a caller will soon read, so
+//! their cache misses overlap with other work instead of queueing.
+
+/// Starts loading elements of an array (payloads of the hits a page keeps,
+/// while the scan goes on), so their cache misses overlap the scan's instead
+/// of forming a wave of their own when the page is assembled.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Prefetch {
+    base: *const u8,
+    stride: usize,
+    len: usize,
+}
+
+impl Prefetch {
+    /// Prefetches elements of `slice`.
+    pub(crate) fn of<T>(slice: &[T]) -> Self {
+        Prefetch { base: slice.as_ptr().cast(), stride: std::mem::size_of::<T>(), len: slice.len() }
+    }
+
+    /// Starts loading slot `slot` (nothing if it is out of bounds).
+    #[inline]
+    pub(crate) fn slot(&self, slot: u32) {
+        if (slot as usize) < self.len {
+            prefetch(self.base.wrapping_add(slot as usize * self.stride));
+        }
+    }
+}
+
+/// Asks the processor to bring the cache line at `p` closer.
+#[inline]
+#[allow(unsafe_code)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it never faults and changes nothing the
+    // program can observe, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}

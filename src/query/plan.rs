@@ -1,0 +1,342 @@
+//! Planning: one [`Plan`] per query, page or count, holding the resolved
+//! query, the access path chosen by estimated cost, and the row ranges it
+//! reads. [`Index::query`](crate::Index::query) and
+//! [`Index::explain`](crate::Index::explain) consume the same plan, as do
+//! [`Index::count`](crate::Index::count) and
+//! [`Index::explain_count`](crate::Index::explain_count), so what `explain`
+//! says is what runs.
+
+use super::cursor::{self, CursorKey, Position};
+use super::request::Order;
+use super::request::Query;
+use super::resolve::{Purpose, Resolved, resolve};
+use super::sink::Hit;
+use super::time_box::TimeBox;
+use super::view::View;
+use crate::segment::{Family, Segment, TIERS, TierScan};
+use crate::{Error, WindowId};
+
+/// The access path a query runs on, as reported by
+/// [`Index::explain`](crate::Index::explain) and [`Page::driver`](crate::Page::driver).
+///
+/// # Example
+///
+/// ```
+/// # use mwindex::{ChargerId, Driver, Index, OrgId, Query, Timestamp, Window};
+/// let mut index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).build()?;
+/// let w = Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?
+///     .with_charger(ChargerId(9));
+/// index.insert(w, ())?;
+/// let plan = index.explain(&Query::new().chargers([ChargerId(9)]))?;
+/// assert_eq!(plan.driver, Driver::ChargerPostings);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Driver {
+    /// The query cannot match anything (an empty id list, ids the index has
+    /// never seen, or contradictory time bounds): no row is read.
+    Nothing,
+    /// Each length tier's start range is walked in order, skipping blocks
+    /// whose end bounds rule them out.
+    TimeRange,
+    /// The posting lists of the requested chargers, restricted to each tier's start range.
+    ChargerPostings,
+    /// The posting lists of the requested sites, restricted to each tier's start range.
+    SitePostings,
+    /// The posting lists of the organizations in scope, restricted to each tier's start range.
+    OrganizationPostings,
+    /// Ids are walked in ascending order and each row is tested (id order only).
+    IdOrder,
+    /// Counted by binary searches over sorted starts and ends, without visiting rows.
+    RankCount,
+    /// Counted from the sizes of posting lists (one kind of id filter, no time
+    /// bound), less the deleted rows among them, without visiting rows.
+    PostingCount,
+}
+
+/// How a query will run: its driver and the estimates that chose it.
+/// Created by [`Index::explain`](crate::Index::explain) and
+/// [`Index::explain_count`](crate::Index::explain_count).
+///
+/// # Example
+///
+/// ```
+/// # use mwindex::{Driver, Index, Query};
+/// let index: Index<u64, ()> = Index::builder().build()?;
+/// let plan = index.explain(&Query::new())?;
+/// assert_eq!(plan.driver, Driver::TimeRange);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Explain {
+    /// The access path chosen.
+    pub driver: Driver,
+    /// The order results come in.
+    pub order: Order,
+    /// Rows whose start lies in the query's time bounds (before end checks and filters).
+    pub time_range_rows: u64,
+    /// Estimated rows the chosen driver visits.
+    pub estimated_rows: f64,
+    /// Immutable segments consulted.
+    pub segments: usize,
+    /// Recent windows still in the write buffer (a scan reads only those
+    /// whose starts can match).
+    pub buffered: usize,
+}
+
+/// Per segment, per tier: the rows whose starts can match.
+pub(crate) type Ranges<I> = Vec<[TierScan<I>; TIERS]>;
+
+fn ranges<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, use_after_key: bool) -> Ranges<I> {
+    let after = if use_after_key { q.after_key } else { None };
+    segments
+        .iter()
+        .map(|seg| {
+            std::array::from_fn(|t| {
+                let tier = seg.tiers[t];
+                let (from, to) = q.tb.start_range(tier.min_len, tier.max_len);
+                seg.tier_scan(t, from, to, after)
+            })
+        })
+        .collect()
+}
+
+fn range_rows<I: WindowId>(ranges: &Ranges<I>) -> u64 {
+    ranges.iter().flatten().map(|r| u64::from(r.rows())).sum()
+}
+
+/// Estimated rows a posting family visits: each key's per-tier count scaled by
+/// the share of the tier inside the range (starts are close to uniform).
+/// What opening one posting list costs, in rows: a lookup and an iterator
+/// whose first reads miss the cache. Keeps hundreds of tiny lists from looking
+/// cheaper than one walk.
+const KEY_COST: f64 = 8.0;
+
+/// Stops adding once the estimate reaches `limit`: past it the family cannot
+/// win, and a scope of hundreds of organizations should not cost hundreds of
+/// lookups to rule out.
+fn family_cost<I: WindowId>(
+    segments: &[Segment<I>],
+    ranges: &Ranges<I>,
+    family: Family,
+    keys: &[u32],
+    limit: f64,
+) -> f64 {
+    let mut cost = 0.0;
+    for (seg, r) in segments.iter().zip(ranges) {
+        let postings = seg.postings(family);
+        // The share of each tier inside the range; none for a tier the range
+        // misses.
+        let shares: [Option<f64>; TIERS] = std::array::from_fn(|t| {
+            let tier_len = seg.tiers[t].hi - seg.tiers[t].lo;
+            (!r[t].is_empty() && tier_len > 0).then(|| f64::from(r[t].rows()) / f64::from(tier_len))
+        });
+        if shares.iter().all(Option::is_none) {
+            continue;
+        }
+        for k in keys {
+            let Some(p) = postings.get(*k) else { continue };
+            for (&c, share) in p.counts().iter().zip(shares) {
+                // A posting of any size costs at least a lookup.
+                if let Some(share) = share
+                    && c > 0
+                {
+                    cost += f64::from(c) * share + KEY_COST;
+                }
+            }
+            if cost >= limit {
+                return cost;
+            }
+        }
+    }
+    cost
+}
+
+/// The cheapest driver in `(start, id)` order and its estimated cost, for a
+/// scan that stops after `need` matches (`None`: a full scan, as for counts).
+fn choose<I: WindowId>(
+    segments: &[Segment<I>],
+    ranges: &Ranges<I>,
+    q: &Resolved<'_, I>,
+    need: Option<usize>,
+) -> (Driver, f64) {
+    let rows = range_rows(ranges) as f64;
+    // With selectivity c / rows, walking time costs need * rows / c: a family
+    // wins only while c < sqrt(need * rows).
+    let limit = match need {
+        Some(need) => (need as f64 * rows).sqrt().max(need as f64),
+        None => rows,
+    };
+    let mut best_family: Option<(Driver, f64)> = None;
+    for (family, driver) in [
+        (Family::Charger, Driver::ChargerPostings),
+        (Family::Site, Driver::SitePostings),
+        (Family::Org, Driver::OrganizationPostings),
+    ] {
+        if let Some(keys) = q.keys(family) {
+            let c = family_cost(segments, ranges, family, keys, limit.max(1.0));
+            if best_family.is_none_or(|(_, b)| c < b) {
+                best_family = Some((driver, c));
+            }
+        }
+    }
+    let time_cost = match (need, best_family) {
+        // Filters pass about `c / rows` of the range: the walk stops after about
+        // need / selectivity rows.
+        (Some(need), Some((_, c))) => rows.min(need as f64 * rows / c.max(1.0)),
+        (Some(need), None) => rows.min(need as f64),
+        (None, _) => rows,
+    };
+    match best_family {
+        Some((driver, c)) if c <= time_cost => (driver, c),
+        _ => (Driver::TimeRange, time_cost),
+    }
+}
+
+/// How a planned query reads the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Nothing can match: nothing is read.
+    Nothing,
+    /// Rows are produced by `Driver` over the plan's ranges, then the write
+    /// buffer (pages, and counts that need rows).
+    Scan(Driver),
+    /// A count of this shape, by searches over sorted starts and ends.
+    Ranks(RankShape),
+    /// A count from the sizes of one family's lists.
+    Postings(Family),
+}
+
+/// The shapes of time bounds that searches over sorted starts and ends can
+/// count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RankShape {
+    /// `s_lo <= start < s_hi`, ends free.
+    Starts,
+    /// `e_lo < end <= e_hi`, starts free.
+    Ends,
+    /// `start < s_hi` and `end > e_lo` with `e_lo < s_hi`: every window ending
+    /// by `e_lo` started before `s_hi`.
+    Overlap,
+}
+
+impl RankShape {
+    /// The shape of `tb`, if searches can count it.
+    fn of(tb: &TimeBox) -> Option<RankShape> {
+        let all = TimeBox::ALL;
+        if tb.e_lo == all.e_lo && tb.e_hi == all.e_hi {
+            Some(RankShape::Starts)
+        } else if tb.s_lo == all.s_lo && tb.s_hi == all.s_hi {
+            Some(RankShape::Ends)
+        } else if tb.s_lo == all.s_lo && tb.e_hi == all.e_hi && tb.e_lo < tb.s_hi {
+            Some(RankShape::Overlap)
+        } else {
+            None
+        }
+    }
+}
+
+/// A query planned against a view: everything a run needs, decided once.
+#[derive(Debug)]
+pub(crate) struct Plan<'a, I> {
+    pub(crate) q: Resolved<'a, I>,
+    pub(crate) access: Access,
+    /// Per segment of the view, per tier: the rows whose starts can match
+    /// (empty for plans that read no segment rows).
+    pub(crate) ranges: Ranges<I>,
+    /// The estimated rows the access path visits.
+    pub(crate) cost: f64,
+    /// The query's fingerprint, which its cursors carry.
+    fingerprint: u64,
+}
+
+impl<'a, I: WindowId> Plan<'a, I> {
+    /// The plan of one page of `query`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::query`](crate::Index::query).
+    pub(crate) fn page(view: &View<'a, I>, query: &Query<I>) -> Result<Self, Error> {
+        let fingerprint = cursor::fingerprint(query);
+        let q = resolve(view, query, Purpose::Page, fingerprint)?;
+        let need = q.limit + 1;
+        let (access, ranges, cost) = if q.matches_nothing() {
+            (Access::Nothing, Vec::new(), 0.0)
+        } else if q.order == Order::StartThenId {
+            let ranges = ranges(view.segments, &q, true);
+            let (driver, cost) = choose(view.segments, &ranges, &q, Some(need));
+            (Access::Scan(driver), ranges, cost)
+        } else {
+            let (driver, ranges, cost) = plan_by_id(view.segments, &q, need);
+            (Access::Scan(driver), ranges, cost)
+        };
+        Ok(Plan { q, access, ranges, cost, fingerprint })
+    }
+
+    /// The plan of a count of `query`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::count`](crate::Index::count).
+    pub(crate) fn count(view: &View<'a, I>, query: &Query<I>) -> Result<Self, Error> {
+        let fingerprint = cursor::fingerprint(query);
+        let q = resolve(view, query, Purpose::Count, fingerprint)?;
+        // Counts that read no row cost a few searches per segment.
+        let searches = (view.segments.len() * 2) as f64;
+        let (access, ranges, cost) = if q.matches_nothing() {
+            (Access::Nothing, Vec::new(), 0.0)
+        } else if let (false, Some(shape)) = (q.has_filters(), RankShape::of(&q.tb)) {
+            (Access::Ranks(shape), Vec::new(), searches)
+        } else if let (true, Some(family)) = (q.tb == TimeBox::ALL, q.only_family()) {
+            (Access::Postings(family), Vec::new(), searches)
+        } else {
+            let ranges = ranges(view.segments, &q, false);
+            let (driver, cost) = choose(view.segments, &ranges, &q, None);
+            (Access::Scan(driver), ranges, cost)
+        };
+        Ok(Plan { q, access, ranges, cost, fingerprint })
+    }
+
+    /// The driver the plan runs on, as reported to callers.
+    pub(crate) fn driver(&self) -> Driver {
+        match self.access {
+            Access::Nothing => Driver::Nothing,
+            Access::Scan(driver) => driver,
+            Access::Ranks(_) => Driver::RankCount,
+            Access::Postings(_) => Driver::PostingCount,
+        }
+    }
+
+    /// What the plan says of itself.
+    pub(crate) fn explain(&self, view: &View<'_, I>) -> Explain {
+        Explain {
+            driver: self.driver(),
+            order: self.q.order,
+            time_range_rows: range_rows(&self.ranges),
+            estimated_rows: self.cost,
+            segments: view.segments.len(),
+            buffered: view.buffer.len(),
+        }
+    }
+
+    /// The cursor of the page that ended with `last`.
+    pub(crate) fn cursor_after(&self, key: &CursorKey, last: &Hit<I>) -> String {
+        let order = self.q.order;
+        let start = if order == Order::StartThenId { last.start } else { 0 };
+        let position = Position { order: cursor::order_byte(order), fingerprint: self.fingerprint, start, id: last.id };
+        cursor::encode(key, &position)
+    }
+}
+
+/// In id order: walk ids and test rows, or collect every match through the
+/// cheapest time/posting driver and keep the smallest ids.
+fn plan_by_id<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, need: usize) -> (Driver, Ranges<I>, f64) {
+    let ranges = ranges(segments, q, false);
+    let (driver, collect_cost) = choose(segments, &ranges, q, None);
+    let total = segments.iter().map(|s| s.len()).sum::<usize>() as f64;
+    let matches = collect_cost.min(range_rows(&ranges) as f64);
+    let walk_cost = (need as f64 * total / matches.max(1.0)).min(total);
+    if walk_cost < collect_cost { (Driver::IdOrder, ranges, walk_cost) } else { (driver, ranges, collect_cost) }
+}

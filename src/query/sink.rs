@@ -1,0 +1,178 @@
+//! Sinks: where a scan's matching rows go. One keeps the first page in
+//! `(start, id)` order, one the smallest ids, one only counts.
+
+use crate::WindowId;
+use crate::memory::Prefetch;
+use crate::segment::Row;
+
+/// The source of a hit in the write buffer (other hits name their segment
+/// by number).
+pub(crate) const BUFFER: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hit<I> {
+    pub(crate) start: i64,
+    pub(crate) id: I,
+    pub(crate) src: u32,
+    pub(crate) row: u32,
+    /// The row's payload slot and placement, so a sink can start loading
+    /// what the page will read of them.
+    pub(crate) slot: u32,
+    pub(crate) place: u32,
+}
+
+impl<I: WindowId> Hit<I> {
+    /// Row `row` of source `src` (a segment number or [`BUFFER`]).
+    #[inline]
+    pub(crate) fn of(r: &Row<I>, src: u32, row: u32) -> Self {
+        Hit { start: r.start, id: r.id, src, row, slot: r.slot, place: r.place }
+    }
+}
+
+/// What a page sink starts loading for every hit it keeps: the payload and
+/// the placement's public ids, both read when the page is assembled.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Warm {
+    pub(crate) payloads: Prefetch,
+    pub(crate) places: Prefetch,
+}
+
+impl Warm {
+    #[inline]
+    fn hit<I>(&self, hit: &Hit<I>) {
+        self.payloads.slot(hit.slot);
+        self.places.slot(hit.place);
+    }
+}
+
+/// Receives matching rows. A stream delivers rows in its own order and stops
+/// as soon as `offer` returns `false`.
+pub(crate) trait Sink<I> {
+    /// Whether the sink keeps the first hits in `(start, id)` order, so an
+    /// ordered stream may stop once they are found.
+    const ORDERED: bool = false;
+    /// Whether only the number of hits matters: a stream that can tell
+    /// matches without reading their rows calls [`Sink::tally`] instead.
+    const COUNTING: bool = false;
+
+    fn offer(&mut self, hit: Hit<I>) -> bool;
+
+    /// Adds `n` hits known only by number (for [`Sink::COUNTING`] sinks).
+    fn tally(&mut self, _n: u64) {}
+
+    /// How many more hits the sink keeps before it is full.
+    #[inline]
+    fn room(&self) -> usize {
+        usize::MAX
+    }
+
+    /// In `(start, id)` order: the key no later row of an ordered stream may
+    /// reach and still be kept. Lets a stream stop before testing rows.
+    #[inline]
+    fn start_bound(&self) -> Option<(i64, I)> {
+        None
+    }
+}
+
+/// Keeps the first `need` hits in `(start, id)` order. A stream ordered the
+/// same way stops once its rows cannot enter the page.
+pub(crate) struct StartTopK<I> {
+    need: usize,
+    warm: Warm,
+    pub(crate) hits: Vec<Hit<I>>,
+}
+
+impl<I: WindowId> StartTopK<I> {
+    pub(crate) fn new(need: usize, warm: Warm) -> Self {
+        StartTopK { need, warm, hits: Vec::with_capacity(need + 1) }
+    }
+}
+
+impl<I: WindowId> Sink<I> for StartTopK<I> {
+    const ORDERED: bool = true;
+
+    #[inline]
+    fn room(&self) -> usize {
+        self.need - self.hits.len()
+    }
+
+    #[inline]
+    fn offer(&mut self, hit: Hit<I>) -> bool {
+        let key = (hit.start, hit.id);
+        // Streams deliver ascending keys, so most hits go at the end.
+        match self.hits.last() {
+            Some(last) if key < (last.start, last.id) => {}
+            Some(_) if self.hits.len() >= self.need => return false,
+            _ => {
+                self.warm.hit(&hit);
+                self.hits.push(hit);
+                return true;
+            }
+        }
+        self.warm.hit(&hit);
+        let at = self.hits.partition_point(|h| (h.start, h.id) < key);
+        self.hits.insert(at, hit);
+        self.hits.truncate(self.need);
+        true
+    }
+
+    #[inline]
+    fn start_bound(&self) -> Option<(i64, I)> {
+        if self.hits.len() < self.need {
+            return None;
+        }
+        self.hits.last().map(|h| (h.start, h.id))
+    }
+}
+
+/// Keeps the `need` smallest ids greater than `after`. With `ordered`, the
+/// stream delivers ascending ids and may stop once the page is full.
+pub(crate) struct IdTopK<I> {
+    need: usize,
+    after: Option<I>,
+    ordered: bool,
+    warm: Warm,
+    pub(crate) hits: Vec<Hit<I>>,
+}
+
+impl<I: WindowId> IdTopK<I> {
+    pub(crate) fn new(need: usize, after: Option<I>, ordered: bool, warm: Warm) -> Self {
+        IdTopK { need, after, ordered, warm, hits: Vec::with_capacity(need + 1) }
+    }
+}
+
+impl<I: WindowId> Sink<I> for IdTopK<I> {
+    #[inline]
+    fn offer(&mut self, hit: Hit<I>) -> bool {
+        if self.after.is_some_and(|a| hit.id <= a) {
+            return true;
+        }
+        if self.hits.len() == self.need && self.hits.last().is_none_or(|last| hit.id >= last.id) {
+            return !self.ordered;
+        }
+        self.warm.hit(&hit);
+        let at = self.hits.partition_point(|h| h.id < hit.id);
+        self.hits.insert(at, hit);
+        self.hits.truncate(self.need);
+        true
+    }
+}
+
+/// Counts every hit.
+#[derive(Default)]
+pub(crate) struct Counter(pub(crate) u64);
+
+impl<I> Sink<I> for Counter {
+    const COUNTING: bool = true;
+
+    #[inline]
+    fn offer(&mut self, _: Hit<I>) -> bool {
+        self.0 += 1;
+        true
+    }
+
+    #[inline]
+    fn tally(&mut self, n: u64) {
+        self.0 += n;
+    }
+}

@@ -1,0 +1,206 @@
+//! Building a segment: sorting its rows into tiers and `(start, id)` order,
+//! then every index over them, on two threads for large segments.
+
+use super::SegmentData;
+use super::directory::Directory;
+use super::end_column::EndColumn;
+use super::ends::SortedEnds;
+use super::postings::{Postings, start_clock};
+use super::prefix_key;
+use super::row::{BLOCK, Row, TIERS, Tier, row32};
+use super::sorted_ids::SortedIds;
+use crate::WindowId;
+use crate::catalog::{NONE, Place, PlacesView};
+use crate::memory::huge_pages;
+
+/// Inputs with at most this many descents are sorted as runs (stably).
+const FEW_RUNS: usize = 64;
+
+/// Segments at least this large build their indexes on two threads.
+const PARALLEL_BUILD_ROWS: usize = 1 << 18;
+
+/// Sorts rows by `(tier, start, id)`, the segment's order. Merged segments
+/// arrive as a few sorted runs, which the stable sort merges in linear time.
+/// Bulk loads arrive in any order: large ones are split around the median of
+/// a sample of their keys, and the two sides are sorted on two threads, so
+/// no merge pass (and no scratch buffer half the rows' size) follows. Keys
+/// are unique (ids are), so stability never changes the result.
+fn sort_rows<I: WindowId>(rows: &mut [Row<I>], parallel: bool) {
+    let key = |r: &Row<I>| (r.tier(), r.start, r.id);
+    let descents = rows.windows(2).filter(|w| key(&w[0]) > key(&w[1])).count();
+    if descents <= FEW_RUNS {
+        rows.sort_by_key(key);
+    } else if parallel && rows.len() >= PARALLEL_BUILD_ROWS {
+        let mut sample: Vec<_> =
+            (0..SORT_SAMPLE).map(|i| key(&rows[i * (rows.len() - 1) / (SORT_SAMPLE - 1)])).collect();
+        sample.sort_unstable();
+        let pivot = sample[SORT_SAMPLE / 2];
+        let mid = partition(rows, |r| key(r) < pivot);
+        let (left, right) = rows.split_at_mut(mid);
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(|| left.sort_unstable_by_key(key));
+            right.sort_unstable_by_key(key);
+            // Sorting cannot panic; if the helper ever did, so does the build.
+            if let Err(panic) = helper.join() {
+                std::panic::resume_unwind(panic);
+            }
+        });
+    } else {
+        rows.sort_unstable_by_key(key);
+    }
+}
+
+/// Keys sampled, evenly spaced, to split a bulk load for the parallel sort:
+/// the two sides differ by a few percent at most.
+const SORT_SAMPLE: usize = 1023;
+
+/// Moves the elements satisfying `left` before the others and returns how
+/// many there are (one pass, in place, order not kept).
+fn partition<T>(v: &mut [T], left: impl Fn(&T) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, v.len());
+    loop {
+        while lo < hi && left(&v[lo]) {
+            lo += 1;
+        }
+        while lo < hi && !left(&v[hi - 1]) {
+            hi -= 1;
+        }
+        if lo >= hi {
+            return lo;
+        }
+        v.swap(lo, hi - 1);
+        lo += 1;
+        hi -= 1;
+    }
+}
+
+impl<I: WindowId> SegmentData<I> {
+    /// Builds a segment from rows in any order, on two threads if it is
+    /// large. Ids must be unique.
+    pub(crate) fn build(rows: Vec<Row<I>>, places: &PlacesView) -> Self {
+        SegmentData::build_with(rows, places, true)
+    }
+
+    /// Builds a segment on this thread only (background merges leave the
+    /// other core to the writer).
+    pub(crate) fn build_serial(rows: Vec<Row<I>>, places: &PlacesView) -> Self {
+        SegmentData::build_with(rows, places, false)
+    }
+
+    fn build_with(mut rows: Vec<Row<I>>, places: &PlacesView, parallel: bool) -> Self {
+        debug_assert!(rows.len() < NONE as usize, "segment too large for u32 row numbers");
+        sort_rows(&mut rows, parallel);
+        let n = rows.len();
+        let mut seg = SegmentData::default();
+        let mut tiers = [Tier::default(); TIERS];
+        let mut cursor = 0u32;
+        for (t, tier) in tiers.iter_mut().enumerate() {
+            tier.lo = cursor;
+            tier.min_len = i64::MAX;
+            tier.max_len = 0;
+            while (cursor as usize) < n && rows[cursor as usize].tier() == t {
+                let len = rows[cursor as usize].end - rows[cursor as usize].start;
+                tier.min_len = tier.min_len.min(len);
+                tier.max_len = tier.max_len.max(len);
+                cursor += 1;
+            }
+            tier.hi = cursor;
+        }
+        seg.tiers = tiers;
+        let long = tiers[TIERS - 1];
+        seg.long_ends = EndColumn::new(rows[long.lo as usize..long.hi as usize].iter().map(|r| r.end));
+        seg.rows = rows;
+        let rows = &seg.rows;
+        // The id index, the sorted ends and the postings are independent: on
+        // large segments they are built on two threads.
+        let tier_ends = tiers.map(|t| t.hi);
+        // Each tier is sorted by start: its first and last rows bound it.
+        let (first, last) = tiers.iter().filter(|t| t.hi > t.lo).fold((i64::MAX, i64::MIN), |(a, b), t| {
+            (a.min(rows[t.lo as usize].start), b.max(rows[t.hi as usize - 1].start))
+        });
+        let clock = start_clock(first.min(last), last);
+        let column = |f: fn(Place) -> u32| -> Vec<u32> { rows.iter().map(|r| f(places.get(r.place))).collect() };
+        // Split so the two halves take about as long.
+        let id_index = || {
+            let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, row32(i))).collect();
+            by_id.sort_unstable_by_key(|&(id, _)| id);
+            let ids = SortedIds::new(by_id.len(), |k| by_id[k].0);
+            let id_rows: Vec<u32> = huge_pages::collect(by_id.iter().map(|&(_, r)| r));
+            let mut ends: Vec<i64> = huge_pages::collect(rows.iter().map(|r| r.end));
+            ends.sort_unstable();
+            (ids, id_rows, ends)
+        };
+        let postings = || {
+            let (chargers, sites, orgs) = (column(|p| p.charger), column(|p| p.site), column(|p| p.org));
+            let mut max_end = Vec::with_capacity(n.div_ceil(BLOCK));
+            let mut min_end = Vec::with_capacity(n.div_ceil(BLOCK));
+            for chunk in rows.chunks(BLOCK) {
+                max_end.push(chunk.iter().map(|r| r.end).max().unwrap_or(i64::MIN));
+                min_end.push(chunk.iter().map(|r| r.end).min().unwrap_or(i64::MAX));
+            }
+            let start_dirs = tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| rows[i].start));
+            let p = [
+                Postings::build(&chargers, rows, tier_ends, clock),
+                Postings::build(&sites, rows, tier_ends, clock),
+                Postings::build(&orgs, rows, tier_ends, clock),
+            ];
+            (p, (max_end, min_end, start_dirs))
+        };
+        let ((ids, id_rows, ends), (postings, blocks)) = if parallel && n >= PARALLEL_BUILD_ROWS {
+            std::thread::scope(|scope| {
+                let helper = scope.spawn(id_index);
+                let p = postings();
+                // A panic on the helper would be a bug; rebuild on this thread then.
+                (helper.join().unwrap_or_else(|_| id_index()), p)
+            })
+        } else {
+            (id_index(), postings())
+        };
+        let [by_charger, by_site, by_org] = postings;
+        (seg.by_charger, seg.by_site, seg.by_org) = (by_charger, by_site, by_org);
+        (seg.block_max_end, seg.block_min_end, seg.start_dirs) = blocks;
+        (seg.ids_sorted, seg.id_rows, seg.ends) = (ids, id_rows, SortedEnds::new(ends));
+        seg.id_dir = Directory::build(0, seg.ids_sorted.len(), |i| prefix_key(seg.ids_sorted.prefix(i)));
+        seg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_puts_every_left_element_first() {
+        for n in [0usize, 1, 2, 7, 100, 1_001] {
+            for cut in [0u64, 1, 3, 50, 999, u64::MAX] {
+                let mut v: Vec<u64> = (0..n as u64).map(|i| i * 7_919 % 1_009).collect();
+                let mut want = v.clone();
+                let mid = partition(&mut v, |&x| x < cut);
+                assert_eq!(mid, want.iter().filter(|&&x| x < cut).count(), "n {n} cut {cut}");
+                assert!(v[..mid].iter().all(|&x| x < cut) && v[mid..].iter().all(|&x| x >= cut));
+                v.sort_unstable();
+                want.sort_unstable();
+                assert_eq!(v, want, "partition must only move elements");
+            }
+        }
+    }
+
+    #[test]
+    fn large_bulk_loads_sort_on_two_threads_like_one() {
+        // Scattered starts and lengths across all tiers, ids unique; large
+        // enough for the split-and-sort path.
+        let n = PARALLEL_BUILD_ROWS as u64 + 12_345;
+        let hour = 3_600_000_000i64;
+        let mut rows: Vec<Row<u64>> = (0..n)
+            .map(|i| {
+                let start = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as i64 * 1_000;
+                let len = [hour, 30 * hour, 1_000 * hour][(i % 7 % 3) as usize] + (i % 13) as i64;
+                Row { start, end: start + len, id: i * 3 % n, place: 0, slot: i as u32 }
+            })
+            .collect();
+        let mut want = rows.clone();
+        want.sort_by_key(|r| (r.tier(), r.start, r.id));
+        sort_rows(&mut rows, true);
+        assert!(rows.iter().zip(&want).all(|(a, b)| (a.id, a.start, a.slot) == (b.id, b.start, b.slot)));
+    }
+}

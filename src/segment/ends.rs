@@ -1,0 +1,69 @@
+//! A segment's ends, sorted, with a radix directory: `#(end <= t)` is one
+//! search, and a dead row's end finds a position of its own in them (see
+//! [`Tombstones`](super::tombstones::Tombstones)).
+
+use super::directory::Directory;
+
+/// Every row's end, ascending.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SortedEnds {
+    values: Vec<i64>,
+    dir: Directory,
+}
+
+impl SortedEnds {
+    /// The column of `values`, which must be sorted ascending.
+    pub(crate) fn new(values: Vec<i64>) -> Self {
+        debug_assert!(values.is_sorted(), "ends must be sorted");
+        let dir = Directory::build(0, values.len(), |i| values[i]);
+        SortedEnds { values, dir }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The end at position `k`.
+    #[inline]
+    pub(crate) fn get(&self, k: usize) -> Option<i64> {
+        self.values.get(k).copied()
+    }
+
+    /// The end at position `k`, which must exist (inside searches).
+    #[inline]
+    pub(crate) fn at(&self, k: usize) -> i64 {
+        self.values[k]
+    }
+
+    /// Positions bracketing the partition points of `end <= t` and
+    /// `end < t` (see [`Directory::bracket`]).
+    #[inline]
+    pub(crate) fn bracket(&self, t: i64) -> (usize, usize) {
+        self.dir.bracket(t)
+    }
+
+    /// For each of `ends` (ascending), the first position holding a value
+    /// at least it, with the end; the searches advance in lockstep.
+    pub(crate) fn first_positions(&self, ends: &[i64]) -> Vec<(usize, usize, i64)> {
+        self.dir.partition_points_of(ends.iter().copied(), |e| e, |end, mid| self.values[mid] < end)
+    }
+
+    /// Bytes held on the heap.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.values.capacity() * std::mem::size_of::<i64>() + self.dir.heap_bytes()
+    }
+
+    /// Checks that the column holds exactly `ends` (in any order) and that
+    /// its directory is current.
+    pub(crate) fn check_invariants(&self, ends: impl Iterator<Item = i64>) -> Result<(), String> {
+        let mut want: Vec<i64> = ends.collect();
+        want.sort_unstable();
+        if want != self.values {
+            return Err("the sorted ends are not the rows' ends".into());
+        }
+        if self.dir != Directory::build(0, self.values.len(), |i| self.values[i]) {
+            return Err("the sorted ends' directory is stale".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,170 @@
+//! Tombstones: which rows of a segment are dead. A delete marks its row here
+//! and never touches the segment's shared data, so a merge reading the data
+//! on another thread is never disturbed.
+
+use roaring::RoaringBitmap;
+
+use super::ends::SortedEnds;
+
+/// Dead rows' ends noted before they are placed in `by_end` at once.
+const PENDING_ENDS: usize = 64;
+
+/// The dead rows of one segment: a bit per row for O(1) checks, a bitmap for
+/// iteration and rank counts, and for counting by end, a distinct position
+/// in the segment's sorted ends for each dead row.
+#[derive(Clone, Debug)]
+pub(crate) struct Tombstones {
+    /// One bit per row, 64 rows a word (a block of the segment).
+    bits: Vec<u64>,
+    rows: RoaringBitmap,
+    /// How many rows are dead (a roaring bitmap's length is a walk over its
+    /// containers; writers ask for it on every delete).
+    len: u32,
+    /// For each dead row but the newest few, a distinct position in the
+    /// sorted ends holding its end, so dead rows with `end <= t` are counted
+    /// without visiting them.
+    by_end: RoaringBitmap,
+    /// The ends of the newest dead rows, not yet placed in `by_end`: placing
+    /// one costs a search of the sorted ends (a few dependent cache misses),
+    /// so a delete only notes its end, and every [`PENDING_ENDS`] notes are
+    /// placed together, their searches in lockstep.
+    pending_ends: Vec<i64>,
+}
+
+impl Tombstones {
+    /// No dead row among `rows`.
+    pub(crate) fn new(rows: usize) -> Self {
+        Tombstones {
+            bits: vec![0; rows.div_ceil(64)],
+            rows: RoaringBitmap::new(),
+            len: 0,
+            by_end: RoaringBitmap::new(),
+            pending_ends: Vec::new(),
+        }
+    }
+
+    /// How many rows are dead.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether no row is dead (most large segments have none for a while).
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub(crate) fn contains(&self, r: u32) -> bool {
+        self.bits[r as usize / 64] & (1 << (r % 64)) != 0
+    }
+
+    /// The bits of block `b` (blocks and words both span 64 rows).
+    #[inline]
+    pub(crate) fn word(&self, b: usize) -> u64 {
+        self.bits[b]
+    }
+
+    /// The dead rows, ascending.
+    pub(crate) fn rows(&self) -> &RoaringBitmap {
+        &self.rows
+    }
+
+    /// Dead rows among `range`.
+    #[inline]
+    pub(crate) fn count_in(&self, range: std::ops::Range<u32>) -> u64 {
+        self.rows.range_cardinality(range)
+    }
+
+    /// Dead rows whose end is at most the end at position `p` of `ends`,
+    /// among those with an end `<= t` (where `p` is the count of ends `<= t`).
+    #[inline]
+    pub(crate) fn count_ended(&self, p: u32, t: i64) -> u64 {
+        let pending = self.pending_ends.iter().filter(|&&e| e <= t).count() as u64;
+        self.by_end.range_cardinality(0..p) + pending
+    }
+
+    /// Loads what [`Tombstones::kill`] of row `r` reads and writes (its word
+    /// and bitmap container), returning something the caller folds away.
+    pub(crate) fn warm(&self, r: u32) -> u64 {
+        self.bits.get(r as usize / 64).copied().unwrap_or(0) ^ u64::from(self.rows.contains(r))
+    }
+
+    /// Marks row `r`, whose end is `end`, dead; `ends` are the segment's.
+    pub(crate) fn kill(&mut self, r: u32, end: i64, ends: &SortedEnds) {
+        debug_assert!(!self.contains(r), "row {r} killed twice");
+        self.bits[r as usize / 64] |= 1 << (r % 64);
+        self.rows.insert(r);
+        self.len += 1;
+        self.pending_ends.push(end);
+        if self.pending_ends.len() >= PENDING_ENDS {
+            self.place_pending_ends(ends);
+        }
+    }
+
+    /// Gives every pending dead end a position in `by_end`. The searches of
+    /// the sorted ends advance in lockstep, one probe of each per round, so
+    /// their cache misses overlap.
+    fn place_pending_ends(&mut self, ends: &SortedEnds) {
+        let mut pending = std::mem::take(&mut self.pending_ends);
+        // Ascending, so equal ends come together and take consecutive
+        // free positions of their run below.
+        pending.sort_unstable();
+        for &(first, _, end) in &ends.first_positions(&pending) {
+            let mut p = first as u32;
+            // Equal ends share a run of positions; take the first one still free.
+            while self.by_end.contains(p) {
+                p += 1;
+            }
+            debug_assert_eq!(ends.get(p as usize), Some(end), "dead ends ran past the run of equal ends");
+            self.by_end.insert(p);
+        }
+        pending.clear();
+        self.pending_ends = pending;
+    }
+
+    /// Bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bits.capacity() * 8
+            + self.rows.serialized_size()
+            + self.by_end.serialized_size()
+            + self.pending_ends.capacity() * 8
+    }
+
+    /// Checks the three forms against each other, for a segment of `rows`
+    /// rows whose row `r` ends at `end_of(r)`, with sorted ends `ends`.
+    pub(crate) fn check_invariants(
+        &self,
+        rows: usize,
+        end_of: impl Fn(u32) -> i64,
+        ends: &SortedEnds,
+    ) -> Result<(), String> {
+        if self.bits.len() != rows.div_ceil(64) {
+            return Err("tombstone bits do not cover the rows".into());
+        }
+        let bits: u64 = self.bits.iter().map(|w| u64::from(w.count_ones())).sum();
+        if bits != self.rows.len() || self.rows.iter().any(|r| !self.contains(r) || r as usize >= rows) {
+            return Err("tombstone bitmap and bits disagree".into());
+        }
+        if u64::from(self.len) != self.rows.len() {
+            return Err("the count of dead rows disagrees with the tombstones".into());
+        }
+        if self.by_end.len() + self.pending_ends.len() as u64 != self.rows.len() {
+            return Err("dead ends and pending ends disagree in number with the tombstones".into());
+        }
+        let mut dead_ends: Vec<i64> = self.rows.iter().map(end_of).collect();
+        let mut by_end: Vec<i64> = self.by_end.iter().map(|p| ends.get(p as usize).unwrap_or(i64::MIN)).collect();
+        by_end.extend_from_slice(&self.pending_ends);
+        dead_ends.sort_unstable();
+        by_end.sort_unstable();
+        if dead_ends != by_end {
+            return Err("dead ends' positions do not hold the dead rows' ends".into());
+        }
+        Ok(())
+    }
+}
+
+/// Rows killed before the test checks that several batches were placed.
+#[cfg(test)]
+pub(crate) const PENDING_BATCH: usize = PENDING_ENDS;
