@@ -340,3 +340,77 @@ fn equal_starts_across_tiers_order_by_id_at_the_page_edge() {
         assert_eq!(walked, want, "walk with page size {size}");
     }
 }
+
+/// Regression (found by an independent probe): `count` accepted a garbage
+/// cursor that `query` and `explain` reject. A count takes the same query
+/// as its pages: a cursor is checked the same way, then its position
+/// ignored (a count counts every match).
+#[test]
+fn regression_count_checks_the_cursor_as_query_does() {
+    let index = small();
+    for bad in ["garbage!", "", "AAAA", "not a cursor"] {
+        let q = Query::new().cursor(bad);
+        let from_query = index.query(&q).unwrap_err();
+        assert_eq!(index.count(&q).unwrap_err(), from_query, "{bad:?}");
+        assert_eq!(index.explain_count(&q).unwrap_err(), from_query, "{bad:?}");
+    }
+    let q = Query::new().page_size(2);
+    let cursor = index.query(&q).unwrap().next_cursor().unwrap().to_owned();
+    // The cursor's own query: counted whole.
+    assert_eq!(index.count(&q.clone().cursor(cursor.clone())).unwrap(), index.count(&q).unwrap());
+    // Another query's cursor.
+    let other = Query::new().scope(OrgId(1)).cursor(cursor.clone());
+    assert_eq!(index.count(&other).unwrap_err(), Error::Cursor(CursorError::WrongQuery));
+    // A cursor and an after-id together, as for pages.
+    let both = Query::new().order(Order::Id).after_id(1).cursor(cursor);
+    assert!(matches!(index.count(&both), Err(Error::InvalidQuery(_))));
+    assert!(matches!(index.query(&both), Err(Error::InvalidQuery(_))));
+}
+
+/// Regression (found by an independent probe): a query could not drop its
+/// cursor or after-id once set.
+#[test]
+fn regression_a_query_drops_its_cursor_and_after_id() {
+    let index = small();
+    let q = Query::new().page_size(2);
+    let first = index.query(&q).unwrap();
+    let second = q.clone().cursor(first.next_cursor().unwrap());
+    assert_ne!(ids(&index.query(&second).unwrap()), ids(&first));
+    assert_eq!(ids(&index.query(&second.without_cursor()).unwrap()), ids(&first));
+    let by_id = Query::new().order(Order::Id).page_size(2);
+    let after = by_id.clone().after_id(2);
+    assert_eq!(ids(&index.query(&after).unwrap()), [3, 4]);
+    let back = after.without_after_id();
+    assert_eq!(back.after_id_value(), None);
+    assert_eq!(ids(&index.query(&back).unwrap()), [1, 2]);
+}
+
+/// Regression (found by an independent probe): fractional digits past the
+/// ninth were dropped unread, so a non-zero one passed as whole microseconds.
+#[test]
+fn regression_timestamps_finer_than_microseconds_are_refused_at_any_digit() {
+    for bad in ["2024-01-01T00:00:00.1234560001Z", "2024-01-01T00:00:00.0000000001Z"] {
+        assert!(matches!(Timestamp::parse(bad), Err(Error::InvalidTimestamp(_))), "{bad}");
+    }
+    let t = Timestamp::parse("2024-01-01T00:00:00.123456000000Z").unwrap();
+    assert_eq!(t, Timestamp::parse("2024-01-01T00:00:00.123456Z").unwrap());
+}
+
+/// Timestamps add and subtract durations, checked, and subtract from each
+/// other; bounds arithmetic needs no detour through microseconds.
+#[test]
+fn timestamps_have_checked_arithmetic() {
+    use std::time::Duration;
+    let week = Duration::from_secs(7 * 86_400);
+    let start = t(0);
+    let end = start.checked_add(week).unwrap();
+    assert_eq!(end.duration_since(start), Some(week));
+    assert_eq!(start.duration_since(end), None);
+    assert_eq!((end - start).num_seconds(), 7 * 86_400);
+    assert_eq!(end.checked_sub(week), Some(start));
+    assert_eq!(Timestamp::MAX.checked_add(Duration::from_micros(1)), None);
+    assert_eq!(Timestamp::MIN.checked_sub(week), None);
+    let index = small();
+    let q = Query::new().overlapping(start, end);
+    assert_eq!(index.count(&q).unwrap(), 5);
+}

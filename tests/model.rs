@@ -1,6 +1,8 @@
 //! Model-based test: random operation sequences applied to the engine and to a
 //! naive `Vec` oracle, compared after every step, with paging interleaved with
-//! mutations. `check_invariants` runs after every operation.
+//! mutations. Every write goes through `Index::apply` as a `Mutation` (the
+//! seam a write-ahead log replays through). `check_invariants` runs after
+//! every operation.
 //!
 //! Cases: `MWINDEX_MODEL_CASES` (default 5000) for the main model;
 //! `MWINDEX_LARGE_CASES` (default 5) for the large-segment variant.
@@ -9,7 +11,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use mwindex::{ChargerId, CursorError, Error, Index, Order, OrgId, Query, SiteId, Status, Timestamp, Window};
+use mwindex::{
+    Applied, ChargerId, CursorError, Error, Index, Mutation, Order, OrgId, Query, SiteId, Status, Timestamp, Window,
+};
 use proptest::prelude::*;
 
 const HOUR: i64 = 3_600_000_000;
@@ -111,6 +115,7 @@ enum Op {
     Get(u64),
     Bulk(Vec<W>),
     MoveOrg(u64, Option<u64>),
+    AddOrg(u64, Option<u64>),
     Query(Q),
     Count(Q),
     PageStart(Q),
@@ -267,33 +272,33 @@ fn run_on(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, init
         match op {
             Op::Insert(w) => {
                 next_payload += 1;
-                let got = index.insert(w.window(), next_payload);
+                let got = index.apply(Mutation::Insert { window: w.window(), payload: next_payload });
                 let known_org = model.parent.contains_key(&w.org);
                 if !known_org {
                     assert!(matches!(got, Err(Error::UnknownOrganization(_))), "{got:?}");
                 } else if model.find(w.id).is_some() {
                     assert!(matches!(got, Err(Error::DuplicateId(_))), "{got:?}");
                 } else {
-                    got.unwrap();
+                    assert_eq!(got.unwrap(), Applied::Inserted);
                     touch(w.id, &mut session);
                     model.windows.push((w, next_payload));
                 }
             }
             Op::Upsert(w) => {
                 next_payload += 1;
-                let got = index.upsert(w.window(), next_payload);
+                let got = index.apply(Mutation::Upsert { window: w.window(), payload: next_payload });
                 if !model.parent.contains_key(&w.org) {
                     assert!(matches!(got, Err(Error::UnknownOrganization(_))), "{got:?}");
                 } else {
                     let prev = model.find(w.id).map(|i| model.windows.remove(i).1);
-                    assert_eq!(got.unwrap(), prev);
+                    assert_eq!(got.unwrap(), Applied::Upserted(prev));
                     touch(w.id, &mut session);
                     model.windows.push((w, next_payload));
                 }
             }
             Op::UpsertAll(batch) => {
                 let items = with_payloads(&batch, &mut next_payload);
-                let got = index.upsert_all(items.clone());
+                let got = index.apply(Mutation::UpsertAll(items.clone()));
                 if batch.iter().any(|w| !model.parent.contains_key(&w.org)) {
                     // Checked before anything is written.
                     assert!(matches!(got, Err(Error::UnknownOrganization(_))), "{got:?}");
@@ -304,13 +309,13 @@ fn run_on(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, init
                         touch(w.id, &mut session);
                         model.windows.push((w, p));
                     }
-                    assert_eq!(got.unwrap(), want);
+                    assert_eq!(got.unwrap(), Applied::UpsertedAll(want));
                 }
             }
             Op::Delete(id) => {
-                let got = index.delete(id);
+                let got = index.apply(Mutation::Delete(id)).unwrap();
                 let want = model.find(id).map(|i| model.windows.remove(i));
-                assert_eq!(got, want.map(|(w, p)| (w.window(), p)));
+                assert_eq!(got, Applied::Deleted(want.map(|(w, p)| (w.window(), p))));
                 touch(id, &mut session);
             }
             Op::Get(id) => {
@@ -320,14 +325,14 @@ fn run_on(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, init
             }
             Op::Bulk(batch) => {
                 let items = with_payloads(&batch, &mut next_payload);
-                let got = index.bulk_insert(items.clone());
+                let got = index.apply(Mutation::Bulk(items.clone()));
                 let mut ids = HashSet::new();
                 let dup = batch.iter().any(|w| !ids.insert(w.id) || model.find(w.id).is_some());
                 let unknown = batch.iter().any(|w| !model.parent.contains_key(&w.org));
                 if dup || unknown {
                     assert!(got.is_err(), "bulk with dup={dup} unknown={unknown} accepted");
                 } else {
-                    got.unwrap();
+                    assert_eq!(got.unwrap(), Applied::BulkInserted(batch.len()));
                     for (w, (_, p)) in batch.into_iter().zip(items) {
                         touch(w.id, &mut session);
                         model.windows.push((w, p));
@@ -336,18 +341,31 @@ fn run_on(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, init
             }
             Op::Compact => index.compact(),
             Op::MoveOrg(org, parent) => {
-                let got = index.move_organization(OrgId(org), parent.map(OrgId));
+                let got = index.apply(Mutation::MoveOrganization { id: OrgId(org), parent: parent.map(OrgId) });
                 let cycle = parent.is_some_and(|p| model.within(p, org));
-                if cycle {
+                if !model.parent.contains_key(&org) || parent.is_some_and(|p| !model.parent.contains_key(&p)) {
+                    assert!(matches!(got, Err(Error::UnknownOrganization(_))), "{got:?}");
+                } else if cycle {
                     assert!(matches!(got, Err(Error::OrganizationCycle { .. })), "{got:?}");
                 } else {
-                    got.unwrap();
+                    assert_eq!(got.unwrap(), Applied::OrganizationMoved);
                     model.parent.insert(org, parent);
                     // Scopes change for every window below `org`.
                     if let Some(s) = &mut session {
                         let ids: Vec<u64> = model.windows.iter().map(|(w, _)| w.id).collect();
                         s.touched.extend(ids);
                     }
+                }
+            }
+            Op::AddOrg(org, parent) => {
+                let got = index.apply(Mutation::AddOrganization { id: OrgId(org), parent: parent.map(OrgId) });
+                if model.parent.contains_key(&org) {
+                    assert_eq!(got, Err(Error::DuplicateOrganization(OrgId(org))));
+                } else if let Some(p) = parent.filter(|p| !model.parent.contains_key(p)) {
+                    assert_eq!(got, Err(Error::UnknownOrganization(OrgId(p))));
+                } else {
+                    assert_eq!(got.unwrap(), Applied::OrganizationAdded);
+                    model.parent.insert(org, parent);
                 }
             }
             Op::Count(q) => {
@@ -520,6 +538,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => id_in(40).prop_map(Op::Get),
         1 => prop::collection::vec(window(400), 0..30).prop_map(Op::Bulk),
         1 => (1..=ORGS, prop::option::weighted(0.7, 1..=ORGS)).prop_map(|(o, p)| Op::MoveOrg(o, p)),
+        1 => (prop_oneof![Just(99u64), Just(ORGS), ORGS + 1..=ORGS + 2], prop::option::weighted(0.7, prop_oneof![1..=ORGS, Just(98u64)]))
+            .prop_map(|(o, p)| Op::AddOrg(o, p)),
         3 => query().prop_map(Op::Query),
         3 => query().prop_map(Op::Count),
         3 => query().prop_map(Op::PageStart),
@@ -656,50 +676,218 @@ proptest! {
         picked in prop::collection::btree_set(0u64..3, 1..3),
         page_size in 1usize..6,
     ) {
-        // Ids: a permutation of 0..n in the order of the random keys.
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by_key(|&i| (rows[i].3, i));
-        let mut ids = vec![0u64; rows.len()];
-        for (rank, &i) in order.iter().enumerate() {
-            ids[i] = rank as u64;
-        }
-        let window = |id: u64, slot: i64, len: i64, charger: u64| {
-            let start = BASE + slot * 24 * HOUR;
-            (Window::new(id, ts(start), ts(start + len), OrgId(1)).unwrap().with_charger(ChargerId(charger)), 0u32)
-        };
-        let filler = (0..20_000).map(|h| window(1_000_000 + h as u64, h % 8, LENGTHS[h as usize % LENGTHS.len()], 99));
-        let windows: Vec<(Window<u64>, u32)> = rows
-            .iter()
-            .zip(&ids)
-            .map(|(&(slot, len, charger, _), &id)| window(id, slot, LENGTHS[len], charger))
-            .chain(filler)
-            .collect();
-        let mut want: Vec<(i64, u64)> = windows
-            .iter()
-            .filter(|(w, _)| w.charger().is_some_and(|c| picked.contains(&c.0)))
-            .map(|(w, _)| (w.start().as_micros(), w.id()))
-            .collect();
-        want.sort_unstable();
-        let want: Vec<u64> = want.into_iter().map(|(_, id)| id).collect();
-        let index: Index<u64, u32> = Index::builder().organization(OrgId(1), None).build_from(windows).unwrap();
-        let query = Query::new().chargers(picked.iter().map(|&c| ChargerId(c))).page_size(page_size);
-        let mut got = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let q = match &cursor {
-                Some(c) => query.clone().cursor(c.clone()),
-                None => query.clone(),
-            };
-            let page = index.query(&q).unwrap();
-            // Unknown chargers match nothing; otherwise the lists drive.
-            let expected = if want.is_empty() { mwindex::Driver::Nothing } else { mwindex::Driver::ChargerPostings };
-            prop_assert_eq!(page.driver(), expected);
-            got.extend(page.items().iter().map(|e| e.window.id()));
-            cursor = page.next_cursor().map(str::to_owned);
-            if cursor.is_none() {
-                break;
-            }
-        }
-        prop_assert_eq!(got, want);
+        check_filtered_pages(&rows, &picked, page_size);
     }
+}
+
+/// Filtered pages over windows sharing a handful of starts, walked by
+/// cursor, equal the sorted answer; the posting lists drive.
+fn check_filtered_pages(rows: &[(i64, usize, u64, u32)], picked: &std::collections::BTreeSet<u64>, page_size: usize) {
+    // Ids: a permutation of 0..n in the order of the random keys.
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| (rows[i].3, i));
+    let mut ids = vec![0u64; rows.len()];
+    for (rank, &i) in order.iter().enumerate() {
+        ids[i] = rank as u64;
+    }
+    let window = |id: u64, slot: i64, len: i64, charger: u64| {
+        let start = BASE + slot * 24 * HOUR;
+        (Window::new(id, ts(start), ts(start + len), OrgId(1)).unwrap().with_charger(ChargerId(charger)), 0u32)
+    };
+    let filler = (0..20_000).map(|h| window(1_000_000 + h as u64, h % 8, LENGTHS[h as usize % LENGTHS.len()], 99));
+    let windows: Vec<(Window<u64>, u32)> = rows
+        .iter()
+        .zip(&ids)
+        .map(|(&(slot, len, charger, _), &id)| window(id, slot, LENGTHS[len], charger))
+        .chain(filler)
+        .collect();
+    let mut want: Vec<(i64, u64)> = windows
+        .iter()
+        .filter(|(w, _)| w.charger().is_some_and(|c| picked.contains(&c.0)))
+        .map(|(w, _)| (w.start().as_micros(), w.id()))
+        .collect();
+    want.sort_unstable();
+    let want: Vec<u64> = want.into_iter().map(|(_, id)| id).collect();
+    let index: Index<u64, u32> = Index::builder().organization(OrgId(1), None).build_from(windows).unwrap();
+    let query = Query::new().chargers(picked.iter().map(|&c| ChargerId(c))).page_size(page_size);
+    let mut got = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = match &cursor {
+            Some(c) => query.clone().cursor(c.clone()),
+            None => query.clone(),
+        };
+        let page = index.query(&q).unwrap();
+        // Unknown chargers match nothing; otherwise the lists drive.
+        let expected = if want.is_empty() { mwindex::Driver::Nothing } else { mwindex::Driver::ChargerPostings };
+        assert_eq!(page.driver(), expected);
+        got.extend(page.items().iter().map(|e| e.window.id()));
+        cursor = page.next_cursor().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(got, want);
+}
+
+// ----- regressions: cases the model test once found, kept by name -----
+
+fn w(id: u64, start: i64, end: i64, org: u64) -> W {
+    W { id, start, end, charger: None, site: None, org }
+}
+
+fn q() -> Q {
+    Q {
+        after: None,
+        before: None,
+        status: None,
+        chargers: None,
+        sites: None,
+        orgs: None,
+        scope: None,
+        order: Order::StartThenId,
+        page_size: 1,
+    }
+}
+
+const ROOTS: [Option<u64>; ORGS as usize] = [None; ORGS as usize];
+
+/// A window ending exactly at `after` is not on the page; one of a bulk
+/// load ending later is, in a page of one.
+#[test]
+fn regression_bulk_page_of_one_after_an_end() {
+    let ops = vec![
+        Op::Bulk(vec![
+            w(0, 1_704_168_000_000_000, 1_704_171_600_000_000, 1),
+            w(1, 1_704_146_400_000_000, 1_704_175_199_999_999, 1),
+        ]),
+        Op::Query(Q { after: Some(1_704_171_600_000_000), ..q() }),
+    ];
+    run(1, usize::MAX, ROOTS.to_vec(), ops);
+}
+
+/// A window starting one microsecond after `now` is not active.
+#[test]
+fn regression_count_active_excludes_a_window_starting_just_after_now() {
+    let ops = vec![
+        Op::Upsert(w(0, 1_704_175_200_000_001, 1_704_175_200_000_002, 1)),
+        Op::Count(Q { status: Some((Status::Active, 1_704_175_200_000_000)), ..q() }),
+    ];
+    run(1, usize::MAX, ROOTS.to_vec(), ops);
+}
+
+/// Pages in id order across segments whose windows sit in different tiers.
+#[test]
+fn regression_id_order_pages_across_segments_and_tiers() {
+    let ops = vec![
+        Op::Insert(w(7, BASE, BASE + 72 * HOUR, 7)),
+        Op::Upsert(w(8, BASE, BASE + 72 * HOUR, 7)),
+        Op::Upsert(w(0, BASE + 7 * HOUR, BASE + 15 * HOUR + 1, 7)),
+        Op::PageStart(Q { order: Order::Id, ..q() }),
+        Op::PageNext(2),
+    ];
+    run(1, usize::MAX, ROOTS.to_vec(), ops);
+}
+
+/// A count bounded by `before` for one organization, over a large bulk
+/// loaded segment.
+#[test]
+fn regression_count_before_an_instant_for_one_organization_in_a_large_segment() {
+    let ops = vec![Op::Count(Q { before: Some(BASE + HOUR), orgs: Some(vec![1]), ..q() })];
+    run_on(64, 4_096, ROOTS.to_vec(), seeded_windows(70_000, 7_706_394_203_197_629_528), ops);
+}
+
+/// An upsert of a window whose segment is in a background merge, then a
+/// compaction that installs the merge.
+#[test]
+fn regression_upsert_during_a_background_merge_then_compact() {
+    let ops = vec![
+        Op::Upsert(w(12, BASE, BASE + 1, 1)),
+        Op::Bulk(vec![w(0, BASE, BASE + 1, 1)]),
+        Op::Upsert(w(12, BASE, BASE + 1, 1)),
+        Op::Compact,
+    ];
+    run(1, 0, ROOTS.to_vec(), ops);
+}
+
+/// Equal starts in different charger lists and tiers come out in id order
+/// at every page edge.
+#[test]
+fn regression_equal_starts_across_lists_order_by_id() {
+    let rows = [
+        (0, 0, 2, 0),
+        (0, 0, 0, 0),
+        (0, 0, 2, 0),
+        (0, 5, 2, 0),
+        (0, 0, 2, 0),
+        (0, 0, 0, 0),
+        (0, 0, 0, 0),
+        (0, 0, 2, 0),
+        (0, 0, 2, 0),
+        (3, 0, 2, 0),
+        (0, 0, 2, 0),
+        (3, 0, 0, 0),
+        (0, 0, 0, 0),
+        (0, 0, 0, 0),
+        (0, 0, 0, 0),
+        (0, 5, 0, 0),
+        (0, 0, 2, 0),
+        (0, 0, 2, 0),
+        (0, 5, 0, 0),
+        (0, 8, 0, 0),
+        (0, 8, 2, 0),
+        (0, 0, 0, 0),
+    ];
+    check_filtered_pages(&rows, &[0, 2].into_iter().collect(), 1);
+}
+
+/// A filter on a charger no window has matches nothing, without reading.
+#[test]
+fn regression_filter_on_a_charger_without_windows_matches_nothing() {
+    check_filtered_pages(&[(0, 0, 1, 0)], &[0].into_iter().collect(), 1);
+}
+
+/// Moving an organization out of the scope of a walk in progress: its
+/// windows leave the later pages.
+#[test]
+fn regression_moving_an_organization_out_of_scope_mid_walk() {
+    let chain = (0..ORGS).map(|i| if i == 0 { None } else { Some(i) }).collect();
+    let ops = vec![
+        Op::Bulk(vec![w(0, BASE, BASE + 72 * HOUR, 5), w(1, BASE, BASE + 72 * HOUR, 8)]),
+        Op::PageStart(Q { scope: Some(1), ..q() }),
+        Op::MoveOrg(2, None),
+        Op::PageNext(1),
+    ];
+    run(1, usize::MAX, chain, ops);
+}
+
+/// A window moved from the shortest tier into the longest is found by an
+/// overlap query weeks after its start.
+#[test]
+fn regression_a_window_moved_into_the_long_tier_is_found_by_overlap() {
+    let tree = vec![None, Some(1), Some(1), None, None, None, None, None];
+    let ops = vec![
+        Op::Insert(w(0, BASE, BASE + 1, 1)),
+        Op::Insert(w(1, BASE, BASE + 1, 1)),
+        Op::Upsert(w(0, BASE + 1, 1_711_843_200_000_001, 1)),
+        Op::Query(Q { after: Some(1_708_041_600_000_000), ..q() }),
+    ];
+    run(2, usize::MAX, tree, ops);
+}
+
+/// Organizations added while windows are written: a window of an
+/// organization unknown at first is refused, then accepted once it exists,
+/// and a scope of the new organization sees it.
+#[test]
+fn organizations_added_through_apply_take_windows_and_scopes() {
+    let ops = vec![
+        Op::Insert(w(1, BASE, BASE + HOUR, 99)),
+        Op::AddOrg(99, Some(98)),
+        Op::AddOrg(99, Some(3)),
+        Op::AddOrg(99, None),
+        Op::Insert(w(1, BASE, BASE + HOUR, 99)),
+        Op::Query(Q { scope: Some(3), ..q() }),
+        Op::Count(Q { scope: Some(99), ..q() }),
+    ];
+    run(1, usize::MAX, ROOTS.to_vec(), ops);
 }
