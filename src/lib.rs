@@ -44,7 +44,9 @@
 //!   an optional [`ChargerId`] and [`SiteId`], and an owning [`OrgId`]. The
 //!   caller's record is a payload stored beside it.
 //! - [`Index`]: insert, upsert, delete, get, bulk build, batched upserts
-//!   ([`Index::upsert_all`]); the organization tree.
+//!   ([`Index::upsert_all`]); the organization tree. Every write is a
+//!   [`Mutation`] applied by [`Index::apply`] (the others are shorthands),
+//!   answered with an [`Applied`]: the one seam a write-ahead log records.
 //!   Segment merges larger than [`IndexBuilder::inline_merge_rows`] run on a
 //!   background thread; [`Index::compact`] waits for them.
 //! - [`Query`]: overlap bounds, [`Status`] at an instant, charger / site /

@@ -24,7 +24,7 @@ use roaring::RoaringBitmap;
 
 use crate::WindowId;
 use crate::catalog::Places;
-use crate::segment::{Row, Segment, SegmentData};
+use crate::segment::{Row, Segment, SegmentData, row32};
 
 /// Each segment holds at least this many times the rows of the newer
 /// segments a merge would fold into it.
@@ -460,7 +460,7 @@ fn yield_to_foreground() {
 fn yield_to_foreground() {}
 
 fn live_rows<I: WindowId>(data: &SegmentData<I>, dead: &RoaringBitmap) -> impl Iterator<Item = Row<I>> {
-    data.rows.iter().enumerate().filter(|&(r, _)| !dead.contains(r as u32)).map(|(_, row)| *row)
+    data.rows.iter().enumerate().filter(|&(r, _)| !dead.contains(row32(r))).map(|(_, row)| *row)
 }
 
 /// Rows from which dropping segments is left to another thread.

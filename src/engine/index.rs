@@ -71,11 +71,28 @@ impl<I: WindowId, P> Index<I, P> {
     }
 
     /// Number of windows held.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Timestamp, Window};
+    /// let mut index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).build()?;
+    /// index.insert(Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(9)?, OrgId(1))?, ())?;
+    /// assert_eq!(index.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.store.len()
     }
 
     /// Whether the index holds no window.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::Index<u64, ()> = mwindex::Index::new();
+    /// assert!(index.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.store.is_empty()
     }
@@ -129,6 +146,17 @@ impl<I: WindowId, P> Index<I, P> {
     /// # Errors
     ///
     /// [`Error::UnknownOrganization`] if `id` does not exist.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Error, Index, OrgId};
+    /// let index: Index<u64, ()> = Index::builder().organization(OrgId(1), None).organization(OrgId(2), Some(OrgId(1))).build()?;
+    /// assert_eq!(index.organization_parent(OrgId(2))?, Some(OrgId(1)));
+    /// assert_eq!(index.organization_parent(OrgId(1))?, None);
+    /// assert_eq!(index.organization_parent(OrgId(3)), Err(Error::UnknownOrganization(OrgId(3))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn organization_parent(&self, id: OrgId) -> Result<Option<OrgId>, Error> {
         self.store.catalog().orgs.parent_of(id)
     }
@@ -437,6 +465,13 @@ impl<I: WindowId, P> Index<I, P> {
     /// tombstones, id uniqueness, payload slots, the organization tree) and
     /// describes the first one broken. For tests and fuzzing; slow.
     #[doc(hidden)]
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::Index<u64, ()> = mwindex::Index::new();
+    /// assert_eq!(index.check_invariants(), Ok(()));
+    /// ```
     pub fn check_invariants(&self) -> Result<(), String> {
         self.store.check_invariants()
     }

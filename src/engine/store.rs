@@ -11,7 +11,7 @@ use super::payloads::Payloads;
 use crate::catalog::{CAPACITY, Catalog};
 use crate::memory::Prefetch;
 use crate::query::{BUFFER, CursorKey, Driver, Entry, Found, Page, View, Warm};
-use crate::segment::{Row, Segment, SegmentData, WriteBuffer};
+use crate::segment::{Row, Segment, SegmentData, WriteBuffer, row32};
 use crate::{Error, Window, WindowId};
 
 /// Windows buffered before they are sorted into an immutable segment.
@@ -71,11 +71,13 @@ impl<I: WindowId, P> Store<I, P> {
     }
 
     /// What a query reads.
+    #[inline]
     pub(crate) fn view(&self) -> View<'_, I> {
         View { segments: &self.segments, buffer: &self.buffer, catalog: &self.catalog, key: &self.key }
     }
 
     /// What page sinks prefetch for the hits they keep.
+    #[inline]
     pub(crate) fn warm(&self) -> Warm {
         Warm { payloads: self.payloads.prefetch(), places: self.catalog.places.prefetch() }
     }
@@ -221,7 +223,7 @@ impl<I: WindowId, P> Store<I, P> {
                 return Err(Error::CapacityExceeded(CAPACITY));
             }
             let mut row = self.make_row(&w)?;
-            row.slot = crate::segment::row32(rows.len());
+            row.slot = row32(rows.len());
             rows.push(row);
             payloads.push(Some(payload));
         }
@@ -276,6 +278,7 @@ impl<I: WindowId, P> Store<I, P> {
     }
 
     /// The page of `found`'s hits, with their windows and payloads.
+    #[inline]
     pub(crate) fn page(&self, found: Found<I>, driver: Driver) -> Page<'_, I, P> {
         let rows: Vec<&Row<I>> = found.hits.iter().map(|h| self.hit_row(h.src, h.row)).collect();
         // Touch every payload first: the loads are independent, so their cache
@@ -289,14 +292,17 @@ impl<I: WindowId, P> Store<I, P> {
         Page { items, next_cursor: found.next_cursor, driver }
     }
 
+    #[inline]
     fn hit_row(&self, src: u32, row: u32) -> &Row<I> {
         if src == BUFFER { &self.buffer.rows[row as usize] } else { &self.segments[src as usize].rows[row as usize] }
     }
 
+    #[inline]
     fn window_of(&self, row: &Row<I>) -> Window<I> {
         self.catalog.window(row.id, row.start, row.end, row.place)
     }
 
+    #[inline]
     fn entry_of(&self, row: &Row<I>) -> Option<Entry<'_, I, P>> {
         let payload = self.payloads.get(row.slot);
         debug_assert!(payload.is_some(), "live window {} has no payload", row.id);
@@ -389,7 +395,7 @@ impl<I: WindowId, P> Store<I, P> {
         for (s, seg) in self.segments.iter().enumerate() {
             seg.check_invariants(places).map_err(|e| format!("segment {s}: {e}"))?;
             live += seg.live();
-            for r in 0..seg.len() as u32 {
+            for r in 0..row32(seg.len()) {
                 if !seg.is_dead(r) {
                     check_row(&seg.row(r))?;
                 }

@@ -53,6 +53,13 @@ pub struct CursorKey {
 
 impl CursorKey {
     /// A key from 32 secret bytes.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let key = mwindex::CursorKey::from_bytes([7; 32]);
+    /// assert!(key == mwindex::CursorKey::from_bytes([7; 32]));
+    /// ```
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         let derived = blake3::derive_key("mwindex cursor tag key v2", &bytes);
         let mut tag_key = [0u8; 16];

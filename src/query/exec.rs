@@ -17,6 +17,7 @@ pub(crate) struct Found<I> {
 
 /// Runs a page plan. `warm` starts loading what the page will read of each
 /// hit it keeps (payloads, placements) while the scan goes on.
+#[inline]
 pub(crate) fn page<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>, warm: Warm) -> Found<I> {
     let q = &plan.q;
     // One more than the page, so `has_next` is exact.
@@ -46,6 +47,7 @@ pub(crate) fn page<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>, warm: Wa
 }
 
 /// Runs a count plan.
+#[inline]
 pub(crate) fn count<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>) -> u64 {
     let q = &plan.q;
     let from_segments: u64 = match plan.access {

@@ -57,26 +57,95 @@ pub struct Page<'a, I, P> {
 
 impl<'a, I, P> Page<'a, I, P> {
     /// The windows of this page, in the query's order.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Query, Timestamp, Window};
+    /// let mut index: Index<u64, &str> = Index::builder().organization(OrgId(1), None).build()?;
+    /// for id in 0..3 {
+    ///     index.insert(Window::new(id, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, "check")?;
+    /// }
+    /// let page = index.query(&Query::new().page_size(2))?;
+    /// assert_eq!(page.items().len(), 2);
+    /// assert_eq!(*page.items()[0].payload, "check");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn items(&self) -> &[Entry<'a, I, P>] {
         &self.items
     }
 
     /// Takes the windows out of the page.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Query, Timestamp, Window};
+    /// let mut index: Index<u64, &str> = Index::builder().organization(OrgId(1), None).build()?;
+    /// for id in 0..3 {
+    ///     index.insert(Window::new(id, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, "check")?;
+    /// }
+    /// let page = index.query(&Query::new().page_size(2))?;
+    /// let ids: Vec<u64> = page.into_items().into_iter().map(|e| e.window.id()).collect();
+    /// assert_eq!(ids, [0, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_items(self) -> Vec<Entry<'a, I, P>> {
         self.items
     }
 
     /// The cursor for the next page, if there is one.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Query, Timestamp, Window};
+    /// let mut index: Index<u64, &str> = Index::builder().organization(OrgId(1), None).build()?;
+    /// for id in 0..3 {
+    ///     index.insert(Window::new(id, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, "check")?;
+    /// }
+    /// let page = index.query(&Query::new().page_size(2))?;
+    /// let cursor = page.next_cursor().expect("a third window follows");
+    /// let next = index.query(&Query::new().page_size(2).cursor(cursor))?;
+    /// assert_eq!(next.next_cursor(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn next_cursor(&self) -> Option<&str> {
         self.next_cursor.as_deref()
     }
 
     /// Whether at least one more window matches after this page.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Query, Timestamp, Window};
+    /// let mut index: Index<u64, &str> = Index::builder().organization(OrgId(1), None).build()?;
+    /// for id in 0..3 {
+    ///     index.insert(Window::new(id, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, "check")?;
+    /// }
+    /// let page = index.query(&Query::new().page_size(2))?;
+    /// assert!(page.has_next());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn has_next(&self) -> bool {
         self.next_cursor.is_some()
     }
 
     /// The access path that produced this page (see [`Driver`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Query, Timestamp, Window};
+    /// let mut index: Index<u64, &str> = Index::builder().organization(OrgId(1), None).build()?;
+    /// for id in 0..3 {
+    ///     index.insert(Window::new(id, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, "check")?;
+    /// }
+    /// let page = index.query(&Query::new().page_size(2))?;
+    /// assert_eq!(page.driver(), mwindex::Driver::TimeRange);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn driver(&self) -> Driver {
         self.driver
     }

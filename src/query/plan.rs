@@ -6,6 +6,8 @@
 //! [`Index::explain_count`](crate::Index::explain_count), so what `explain`
 //! says is what runs.
 
+use std::cell::OnceCell;
+
 use super::cursor::{self, CursorKey, Position};
 use super::request::Order;
 use super::request::Query;
@@ -224,6 +226,7 @@ pub(crate) enum RankShape {
 
 impl RankShape {
     /// The shape of `tb`, if searches can count it.
+    #[inline]
     fn of(tb: &TimeBox) -> Option<RankShape> {
         let all = TimeBox::ALL;
         if tb.e_lo == all.e_lo && tb.e_hi == all.e_hi {
@@ -241,6 +244,8 @@ impl RankShape {
 /// A query planned against a view: everything a run needs, decided once.
 #[derive(Debug)]
 pub(crate) struct Plan<'a, I> {
+    /// The query as the caller gave it (its fingerprint is taken from it).
+    query: &'a Query<I>,
     pub(crate) q: Resolved<'a, I>,
     pub(crate) access: Access,
     /// Per segment of the view, per tier: the rows whose starts can match
@@ -248,8 +253,9 @@ pub(crate) struct Plan<'a, I> {
     pub(crate) ranges: Ranges<I>,
     /// The estimated rows the access path visits.
     pub(crate) cost: f64,
-    /// The query's fingerprint, which its cursors carry.
-    fingerprint: u64,
+    /// The query's fingerprint, which its cursors carry: computed at most
+    /// once per page, when a cursor is checked or the next one minted.
+    fingerprint: OnceCell<u64>,
 }
 
 impl<'a, I: WindowId> Plan<'a, I> {
@@ -258,9 +264,10 @@ impl<'a, I: WindowId> Plan<'a, I> {
     /// # Errors
     ///
     /// Those of [`Index::query`](crate::Index::query).
-    pub(crate) fn page(view: &View<'a, I>, query: &Query<I>) -> Result<Self, Error> {
-        let fingerprint = cursor::fingerprint(query);
-        let q = resolve(view, query, Purpose::Page, fingerprint)?;
+    #[inline]
+    pub(crate) fn page(view: &View<'a, I>, query: &'a Query<I>) -> Result<Self, Error> {
+        let fingerprint = OnceCell::new();
+        let q = resolve(view, query, Purpose::Page, || *fingerprint.get_or_init(|| cursor::fingerprint(query)))?;
         let need = q.limit + 1;
         let (access, ranges, cost) = if q.matches_nothing() {
             (Access::Nothing, Vec::new(), 0.0)
@@ -272,7 +279,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
             let (driver, ranges, cost) = plan_by_id(view.segments, &q, need);
             (Access::Scan(driver), ranges, cost)
         };
-        Ok(Plan { q, access, ranges, cost, fingerprint })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint })
     }
 
     /// The plan of a count of `query`.
@@ -280,23 +287,24 @@ impl<'a, I: WindowId> Plan<'a, I> {
     /// # Errors
     ///
     /// Those of [`Index::count`](crate::Index::count).
-    pub(crate) fn count(view: &View<'a, I>, query: &Query<I>) -> Result<Self, Error> {
-        let fingerprint = cursor::fingerprint(query);
-        let q = resolve(view, query, Purpose::Count, fingerprint)?;
+    #[inline]
+    pub(crate) fn count(view: &View<'a, I>, query: &'a Query<I>) -> Result<Self, Error> {
+        let fingerprint = OnceCell::new();
+        let q = resolve(view, query, Purpose::Count, || *fingerprint.get_or_init(|| cursor::fingerprint(query)))?;
         // Counts that read no row cost a few searches per segment.
         let searches = (view.segments.len() * 2) as f64;
         let (access, ranges, cost) = if q.matches_nothing() {
             (Access::Nothing, Vec::new(), 0.0)
-        } else if let (false, Some(shape)) = (q.has_filters(), RankShape::of(&q.tb)) {
+        } else if let Some(shape) = RankShape::of(&q.tb).filter(|_| !q.has_filters()) {
             (Access::Ranks(shape), Vec::new(), searches)
-        } else if let (true, Some(family)) = (q.tb == TimeBox::ALL, q.only_family()) {
+        } else if let Some(family) = q.only_family().filter(|_| q.tb == TimeBox::ALL) {
             (Access::Postings(family), Vec::new(), searches)
         } else {
             let ranges = ranges(view.segments, &q, false);
             let (driver, cost) = choose(view.segments, &ranges, &q, None);
             (Access::Scan(driver), ranges, cost)
         };
-        Ok(Plan { q, access, ranges, cost, fingerprint })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint })
     }
 
     /// The driver the plan runs on, as reported to callers.
@@ -325,7 +333,8 @@ impl<'a, I: WindowId> Plan<'a, I> {
     pub(crate) fn cursor_after(&self, key: &CursorKey, last: &Hit<I>) -> String {
         let order = self.q.order;
         let start = if order == Order::StartThenId { last.start } else { 0 };
-        let position = Position { order: cursor::order_byte(order), fingerprint: self.fingerprint, start, id: last.id };
+        let fingerprint = *self.fingerprint.get_or_init(|| cursor::fingerprint(self.query));
+        let position = Position { order: cursor::order_byte(order), fingerprint, start, id: last.id };
         cursor::encode(key, &position)
     }
 }

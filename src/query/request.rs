@@ -104,6 +104,7 @@ impl<I: WindowId> Query<I> {
     /// assert_eq!(index.query(&Query::new())?.items().len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn new() -> Self {
         Query {
             after: None,
@@ -135,6 +136,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn after(mut self, after: Timestamp) -> Self {
         self.after = Some(after);
         self
@@ -155,6 +157,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn before(mut self, before: Timestamp) -> Self {
         self.before = Some(before);
         self
@@ -176,6 +179,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn overlapping(self, after: Timestamp, before: Timestamp) -> Self {
         self.after(after).before(before)
     }
@@ -196,6 +200,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn status(mut self, status: Status, now: Timestamp) -> Self {
         self.status = Some((status, now));
         self
@@ -215,6 +220,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn chargers(mut self, ids: impl IntoIterator<Item = ChargerId>) -> Self {
         self.chargers = Some(canonical(ids));
         self
@@ -234,6 +240,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn sites(mut self, ids: impl IntoIterator<Item = SiteId>) -> Self {
         self.sites = Some(canonical(ids));
         self
@@ -255,6 +262,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn organizations(mut self, ids: impl IntoIterator<Item = OrgId>) -> Self {
         self.orgs = Some(canonical(ids));
         self
@@ -279,6 +287,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn scope(mut self, org: OrgId) -> Self {
         self.scope = Some(org);
         self
@@ -297,6 +306,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn page_size(mut self, n: usize) -> Self {
         self.page_size = n;
         self
@@ -318,6 +328,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn order(mut self, order: Order) -> Self {
         self.order = order;
         self
@@ -342,6 +353,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
         self.cursor = Some(cursor.into());
         self
@@ -357,6 +369,7 @@ impl<I: WindowId> Query<I> {
     /// assert_eq!(q.cursor_text(), None);
     /// ```
     #[must_use]
+    #[inline]
     pub fn without_cursor(mut self) -> Self {
         self.cursor = None;
         self
@@ -378,6 +391,7 @@ impl<I: WindowId> Query<I> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn after_id(mut self, id: I) -> Self {
         self.after_id = Some(id);
         self
@@ -393,6 +407,7 @@ impl<I: WindowId> Query<I> {
     /// assert_eq!(q.after_id_value(), None);
     /// ```
     #[must_use]
+    #[inline]
     pub fn without_after_id(mut self) -> Self {
         self.after_id = None;
         self

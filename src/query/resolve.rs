@@ -90,13 +90,15 @@ impl<I: WindowId> Resolved<'_, I> {
     }
 }
 
-/// Checks `query` and resolves it against `view`; `fingerprint` is the
-/// query's (see [`cursor::fingerprint`]), which a cursor must carry.
+/// Checks `query` and resolves it against `view`; `fingerprint` gives the
+/// query's (see [`cursor::fingerprint`]), which a cursor must carry, and is
+/// asked only when the query has a cursor.
+#[inline]
 pub(crate) fn resolve<'a, I: WindowId>(
     view: &View<'a, I>,
     query: &Query<I>,
     purpose: Purpose,
-    fingerprint: u64,
+    fingerprint: impl FnOnce() -> u64,
 ) -> Result<Resolved<'a, I>, Error> {
     if purpose == Purpose::Page && !(1..=MAX_PAGE_SIZE).contains(&query.page_size) {
         return Err(Error::InvalidPageSize { got: query.page_size, max: MAX_PAGE_SIZE });
@@ -128,6 +130,7 @@ pub(crate) fn resolve<'a, I: WindowId>(
     };
     // Dense numbers of the requested keys, ascending, unknown keys
     // dropped (they match nothing).
+    #[inline]
     fn dense<K: Copy>(keys: Option<&Vec<K>>, lookup: impl Fn(K) -> Option<u32>) -> Option<Vec<u32>> {
         keys.map(|keys| {
             let mut v = Vec::with_capacity(keys.len());
@@ -151,7 +154,7 @@ pub(crate) fn resolve<'a, I: WindowId>(
     if let Some(text) = &query.cursor {
         // Checked for counts too: a count takes the same query as its pages,
         // and a cursor that is not one of them is an error either way.
-        let pos: Position<I> = cursor::decode(view.key, text, cursor::order_byte(q.order), fingerprint)?;
+        let pos: Position<I> = cursor::decode(view.key, text, cursor::order_byte(q.order), fingerprint())?;
         if purpose == Purpose::Page {
             match q.order {
                 Order::StartThenId => q.after_key = Some((pos.start, pos.id)),

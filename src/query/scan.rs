@@ -259,7 +259,7 @@ fn merge_streams<I: WindowId, S: Sink<I>>(
     for (i, s) in streams.iter_mut().enumerate() {
         if let Some((e, _)) = next_entry(entries, s, clock, &r[s.tier as usize], q) {
             s.pos -= 1;
-            heap.push(Reverse((e.key, i as u32)));
+            heap.push(Reverse((e.key, row32(i))));
         }
     }
     let mut heads = BinaryHeap::from(std::mem::take(heap));

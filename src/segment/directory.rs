@@ -8,6 +8,8 @@
 //! get a few large buckets, which a search still narrows by binary search,
 //! so the worst case stays logarithmic.
 
+use super::row::row32;
+
 /// Values per bucket the directory aims for on average.
 pub(crate) const PER_BUCKET: usize = 8;
 
@@ -29,7 +31,7 @@ impl Directory {
     /// Indexes positions `lo..hi` of a column sorted ascending, read through
     /// `key`.
     pub(crate) fn build(lo: usize, hi: usize, key: impl Fn(usize) -> i64) -> Self {
-        let (lo32, hi32) = (lo as u32, hi as u32);
+        let (lo32, hi32) = (row32(lo), row32(hi));
         if lo >= hi {
             return Directory { lo: lo32, hi: lo32, ..Directory::default() };
         }
@@ -121,7 +123,7 @@ pub(crate) fn build_into(
         while p < hi && i128::from(key(p)) < bound {
             p += 1;
         }
-        out.push(p as u32);
+        out.push(row32(p));
     }
     (base, shift)
 }

@@ -179,7 +179,7 @@ impl<I: WindowId> SegmentData<I> {
         if a >= b {
             return empty;
         }
-        TierScan { lo: a as u32, hi: b as u32, from, to, after }
+        TierScan { lo: row32(a), hi: row32(b), from, to, after }
     }
 
     /// Approximate bytes of memory held (capacity, not length, of every vector;

@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 
 use super::clock::Clock;
 use super::directory;
-use super::row::{Row, TIERS};
+use super::row::{Row, TIERS, row32};
 use crate::WindowId;
 use crate::catalog::NONE;
 use crate::memory::huge_pages;
@@ -251,7 +251,7 @@ impl Stream {
     /// `run`), and stop before `stop`.
     fn new(run: std::ops::Range<u32>, bracket: (u32, u32), tier: usize, target: u32, stop: u32) -> Self {
         debug_assert!(run.start <= bracket.0 && bracket.0 <= bracket.1 && bracket.1 <= run.end);
-        Stream { pos: bracket.0, end: run.end, tier: tier as u32, stop, target, hi: bracket.1 }
+        Stream { pos: bracket.0, end: run.end, tier: row32(tier), stop, target, hi: bracket.1 }
     }
 
     /// The entry at the walk's position, if its row is before `stop`.
@@ -352,7 +352,7 @@ impl<'a> PostingRef<'a> {
                 dir.shift(),
                 i64::from(from),
             );
-            (a as u32, b as u32)
+            (row32(a), row32(b))
         };
         Stream::new(run, bracket, t, from, stop)
     }
@@ -375,7 +375,7 @@ impl Postings {
             let list = &entries[at as usize..offsets[k + 1] as usize];
             let mut ends = [0u32; TIERS];
             for (t, e) in ends.iter_mut().enumerate() {
-                *e = list.partition_point(|e| e.row < tier_ends[t]) as u32;
+                *e = row32(list.partition_point(|e| e.row < tier_ends[t]));
             }
             let mut list = List { at, tier_ends: ends, dirs: [RunDir::default(); TIERS] };
             for t in 0..TIERS {
@@ -385,7 +385,7 @@ impl Postings {
                     list.dirs[t].base = entries[lo].row;
                 }
                 if hi - lo >= DIR_MIN_RUN {
-                    let first_at = first.len() as u32;
+                    let first_at = row32(first.len());
                     let (base, shift) =
                         directory::build_into(lo, hi, PER_RUN_BUCKET, |i| i64::from(entries[i].row), &mut first);
                     let buckets = first.len() - first_at as usize - 1;
@@ -407,7 +407,7 @@ impl Postings {
             }
             Keys::Dense(table)
         } else {
-            let index = keys.iter().enumerate().map(|(i, &key)| (key, i as u32)).collect();
+            let index = keys.iter().enumerate().map(|(i, &key)| (key, row32(i))).collect();
             Keys::Sparse { index, lists: lists.map(|(_, list)| list).collect() }
         };
         Postings { keys, clock, entries, first }
@@ -441,7 +441,7 @@ impl Postings {
     /// Every key with its list, for validation.
     pub(crate) fn lists(&self) -> Vec<(u32, PostingRef<'_>)> {
         let keys: Vec<u32> = match &self.keys {
-            Keys::Dense(table) => (0..table.len() as u32).collect(),
+            Keys::Dense(table) => (0..row32(table.len())).collect(),
             Keys::Sparse { index, .. } => index.keys().copied().collect(),
         };
         keys.into_iter().filter_map(|k| self.get(k).map(|p| (k, p))).collect()
@@ -468,7 +468,7 @@ impl Postings {
 /// build from scattering thousands of short-lived allocations among the
 /// long-lived ones.
 fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>], clock: &Clock) -> (Vec<u32>, Vec<u32>, Vec<Entry>) {
-    let entry = |r: usize| Entry::new(clock, rows[r].start, rows[r].end, r as u32);
+    let entry = |r: usize| Entry::new(clock, rows[r].start, rows[r].end, row32(r));
     let Some(max_key) = column.iter().copied().filter(|&k| k != NONE).max() else {
         return (Vec::new(), vec![0], Vec::new());
     };
@@ -493,7 +493,7 @@ fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>], clock: &Clock) ->
         let mut offsets = vec![0u32];
         for k in 0..universe {
             if starts[k + 1] > starts[k] {
-                keys.push(k as u32);
+                keys.push(row32(k));
                 offsets.push(starts[k + 1]);
             }
         }
@@ -512,12 +512,12 @@ fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>], clock: &Clock) ->
         let key = (p >> 32) as u32;
         if keys.last() != Some(&key) {
             if i > 0 {
-                offsets.push(i as u32);
+                offsets.push(row32(i));
             }
             keys.push(key);
         }
     }
-    offsets.push(pairs.len() as u32);
+    offsets.push(row32(pairs.len()));
     let entries = huge_pages::collect(pairs.into_iter().map(|p| entry(p as u32 as usize)));
     (keys, offsets, entries)
 }

@@ -5,6 +5,7 @@
 use roaring::RoaringBitmap;
 
 use super::ends::SortedEnds;
+use super::row::row32;
 
 /// Dead rows' ends noted before they are placed in `by_end` at once.
 const PENDING_ENDS: usize = 64;
@@ -112,7 +113,7 @@ impl Tombstones {
         // free positions of their run below.
         pending.sort_unstable();
         for &(first, _, end) in &ends.first_positions(&pending) {
-            let mut p = first as u32;
+            let mut p = row32(first);
             // Equal ends share a run of positions; take the first one still free.
             while self.by_end.contains(p) {
                 p += 1;

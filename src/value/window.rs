@@ -105,31 +105,97 @@ impl<I: WindowId> Window<I> {
     }
 
     /// The window's id.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{ChargerId, OrgId, SiteId, Timestamp, Window};
+    /// let w = Window::new(7u64, Timestamp::from_secs(10)?, Timestamp::from_secs(20)?, OrgId(3))?
+    ///     .with_charger(ChargerId(5))
+    ///     .with_site(SiteId(2));
+    /// assert_eq!(w.id(), 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn id(&self) -> I {
         self.id
     }
 
     /// The first instant inside the window.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{ChargerId, OrgId, SiteId, Timestamp, Window};
+    /// let w = Window::new(7u64, Timestamp::from_secs(10)?, Timestamp::from_secs(20)?, OrgId(3))?
+    ///     .with_charger(ChargerId(5))
+    ///     .with_site(SiteId(2));
+    /// assert_eq!(w.start(), Timestamp::from_secs(10)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(&self) -> Timestamp {
         self.start
     }
 
     /// The first instant after the window (exclusive end).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{ChargerId, OrgId, SiteId, Timestamp, Window};
+    /// let w = Window::new(7u64, Timestamp::from_secs(10)?, Timestamp::from_secs(20)?, OrgId(3))?
+    ///     .with_charger(ChargerId(5))
+    ///     .with_site(SiteId(2));
+    /// assert_eq!(w.end(), Timestamp::from_secs(20)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn end(&self) -> Timestamp {
         self.end
     }
 
     /// The charger, if the window is tied to one.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{ChargerId, OrgId, SiteId, Timestamp, Window};
+    /// let w = Window::new(7u64, Timestamp::from_secs(10)?, Timestamp::from_secs(20)?, OrgId(3))?
+    ///     .with_charger(ChargerId(5))
+    ///     .with_site(SiteId(2));
+    /// assert_eq!(w.charger(), Some(ChargerId(5)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn charger(&self) -> Option<ChargerId> {
         self.charger
     }
 
     /// The site, if the window is tied to one.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{ChargerId, OrgId, SiteId, Timestamp, Window};
+    /// let w = Window::new(7u64, Timestamp::from_secs(10)?, Timestamp::from_secs(20)?, OrgId(3))?
+    ///     .with_charger(ChargerId(5))
+    ///     .with_site(SiteId(2));
+    /// assert_eq!(w.site(), Some(SiteId(2)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn site(&self) -> Option<SiteId> {
         self.site
     }
 
     /// The owning organization.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{ChargerId, OrgId, SiteId, Timestamp, Window};
+    /// let w = Window::new(7u64, Timestamp::from_secs(10)?, Timestamp::from_secs(20)?, OrgId(3))?
+    ///     .with_charger(ChargerId(5))
+    ///     .with_site(SiteId(2));
+    /// assert_eq!(w.org(), OrgId(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn org(&self) -> OrgId {
         self.org
     }
