@@ -600,7 +600,7 @@ fn seeded_windows(n: usize, seed: u64) -> Vec<W> {
             let start = BASE + (next() % (24 * 120)) as i64 * HOUR;
             let len = LENGTHS[(next() % LENGTHS.len() as u64) as usize];
             // Chargers 6 and 7 are rare (about 35 rows each): their lists stay
-            // flat while the common ones become roaring bitmaps.
+            // short while the common ones grow long enough for run directories.
             let charger = match next() % 1000 {
                 0 => Some(6 + next() % 2),
                 x if x % 5 == 0 => None,
@@ -618,8 +618,8 @@ fn seeded_windows(n: usize, seed: u64) -> Vec<W> {
 }
 
 proptest! {
-    // Segments of 65,536 rows or more keep roaring postings (smaller ones keep
-    // flat lists): this runs the same model over a large bulk-loaded segment.
+    // The same model over a large bulk-loaded segment (long posting lists
+    // with run directories, tombstones over many chunks).
     // Each case validates a 70,000-row segment after every operation: few
     // cases by default, more with `MWINDEX_LARGE_CASES` (CI runs 40 in release).
     #![proptest_config(ProptestConfig { cases: large_cases(), max_shrink_iters: 200, ..ProptestConfig::default() })]

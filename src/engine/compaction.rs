@@ -20,11 +20,9 @@ use std::sync::mpsc::{Receiver, Sender};
 
 use parking_lot::Mutex;
 
-use roaring::RoaringBitmap;
-
 use crate::WindowId;
 use crate::catalog::Places;
-use crate::segment::{Row, Segment, SegmentData, row32};
+use crate::segment::{ChunkedBits, Row, Segment, SegmentData, row32};
 
 /// Each segment holds at least this many times the rows of the newer
 /// segments a merge would fold into it.
@@ -271,7 +269,7 @@ impl<I: WindowId> Compactor<I> {
     /// merges inline if the thread cannot be started.
     fn spawn(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>, rows: usize, places: &Places) {
         let inputs: Vec<Arc<SegmentData<I>>> = segments[run.clone()].iter().map(|s| Arc::clone(s.data())).collect();
-        let work: Vec<(Arc<SegmentData<I>>, RoaringBitmap)> =
+        let work: Vec<(Arc<SegmentData<I>>, ChunkedBits)> =
             segments[run.clone()].iter().map(|s| (Arc::clone(s.data()), s.dead_rows().clone())).collect();
         let (deletes, deleted) = std::sync::mpsc::channel();
         let output = Arc::new(Mutex::new(None));
@@ -459,7 +457,7 @@ fn yield_to_foreground() {
 #[cfg(not(target_os = "linux"))]
 fn yield_to_foreground() {}
 
-fn live_rows<I: WindowId>(data: &SegmentData<I>, dead: &RoaringBitmap) -> impl Iterator<Item = Row<I>> {
+fn live_rows<I: WindowId>(data: &SegmentData<I>, dead: &ChunkedBits) -> impl Iterator<Item = Row<I>> {
     data.rows.iter().enumerate().filter(|&(r, _)| !dead.contains(row32(r))).map(|(_, row)| *row)
 }
 

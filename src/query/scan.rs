@@ -61,6 +61,8 @@ fn scan_time<I: WindowId, S: Sink<I>>(
     sink: &mut S,
 ) {
     let filtered = q.has_filters();
+    let any_dead = seg.has_dead();
+    let mut dead = seg.dead_words();
     for t in TIER_VISIT {
         let scan = &r[t];
         let (lo, hi) = (scan.lo as usize, scan.hi as usize);
@@ -96,7 +98,9 @@ fn scan_time<I: WindowId, S: Sink<I>>(
                     mask |= u64::from(ok) << (i + j - b * BLOCK);
                 }
             }
-            mask &= !seg.dead_word(b);
+            if any_dead {
+                mask &= !dead.get(b);
+            }
             if long_ends.is_some() {
                 touch_rows(&seg.rows, set_bits(mask).map(|j| b * BLOCK + j));
             }

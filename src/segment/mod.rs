@@ -10,6 +10,7 @@
 //! segments drops dead rows.
 
 mod build;
+mod chunked_bits;
 mod clock;
 mod directory;
 mod end_column;
@@ -27,6 +28,7 @@ pub(crate) use postings::{Entry, Family, Fit, Stream, last_key_at_most, lower_bo
 pub(crate) use row::{BLOCK, Row, TIERS, Tier, TierScan, row32};
 pub(crate) use write_buffer::WriteBuffer;
 
+pub(crate) use chunked_bits::ChunkedBits;
 use directory::{Directory, PER_BUCKET};
 use end_column::EndColumn;
 use ends::SortedEnds;
@@ -355,7 +357,7 @@ impl<I: WindowId> Segment<I> {
     }
 
     /// The dead rows, ascending.
-    pub(crate) fn dead_rows(&self) -> &roaring::RoaringBitmap {
+    pub(crate) fn dead_rows(&self) -> &ChunkedBits {
         self.dead.rows()
     }
 
@@ -379,10 +381,11 @@ impl<I: WindowId> Segment<I> {
         !self.dead.is_empty()
     }
 
-    /// The tombstone bits of block `b` (blocks and words both span 64 rows).
+    /// A reader of the tombstone bits of blocks (blocks and words both span
+    /// 64 rows), fastest when blocks are visited in ascending order.
     #[inline]
-    pub(crate) fn dead_word(&self, b: usize) -> u64 {
-        self.dead.word(b)
+    pub(crate) fn dead_words(&self) -> chunked_bits::WordCursor<'_> {
+        self.dead.rows().words()
     }
 
     /// Loads what [`Segment::kill`] of row `r` reads and writes (its row,

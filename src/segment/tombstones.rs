@@ -2,29 +2,24 @@
 //! and never touches the segment's shared data, so a merge reading the data
 //! on another thread is never disturbed.
 
-use roaring::RoaringBitmap;
-
+use super::chunked_bits::ChunkedBits;
 use super::ends::SortedEnds;
 use super::row::row32;
 
 /// Dead rows' ends noted before they are placed in `by_end` at once.
 const PENDING_ENDS: usize = 64;
 
-/// The dead rows of one segment: a bit per row for O(1) checks, a bitmap for
-/// iteration and rank counts, and for counting by end, a distinct position
-/// in the segment's sorted ends for each dead row.
+/// The dead rows of one segment, and for counting by end, a distinct
+/// position in the segment's sorted ends for each dead row. Both are
+/// [`ChunkedBits`]: cheap to copy, and a copy keeps what it held while the
+/// original goes on (what versions of the index will need).
 #[derive(Clone, Debug)]
 pub(crate) struct Tombstones {
-    /// One bit per row, 64 rows a word (a block of the segment).
-    bits: Vec<u64>,
-    rows: RoaringBitmap,
-    /// How many rows are dead (a roaring bitmap's length is a walk over its
-    /// containers; writers ask for it on every delete).
-    len: u32,
+    rows: ChunkedBits,
     /// For each dead row but the newest few, a distinct position in the
     /// sorted ends holding its end, so dead rows with `end <= t` are counted
     /// without visiting them.
-    by_end: RoaringBitmap,
+    by_end: ChunkedBits,
     /// The ends of the newest dead rows, not yet placed in `by_end`: placing
     /// one costs a search of the sorted ends (a few dependent cache misses),
     /// so a delete only notes its end, and every [`PENDING_ENDS`] notes are
@@ -35,69 +30,55 @@ pub(crate) struct Tombstones {
 impl Tombstones {
     /// No dead row among `rows`.
     pub(crate) fn new(rows: usize) -> Self {
-        Tombstones {
-            bits: vec![0; rows.div_ceil(64)],
-            rows: RoaringBitmap::new(),
-            len: 0,
-            by_end: RoaringBitmap::new(),
-            pending_ends: Vec::new(),
-        }
+        Tombstones { rows: ChunkedBits::new(rows), by_end: ChunkedBits::new(rows), pending_ends: Vec::new() }
     }
 
     /// How many rows are dead.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.len as usize
+        self.rows.len()
     }
 
     /// Whether no row is dead (most large segments have none for a while).
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.rows.len() == 0
     }
 
     #[inline]
     pub(crate) fn contains(&self, r: u32) -> bool {
-        self.bits[r as usize / 64] & (1 << (r % 64)) != 0
+        self.rows.contains(r)
     }
 
-    /// The bits of block `b` (blocks and words both span 64 rows).
-    #[inline]
-    pub(crate) fn word(&self, b: usize) -> u64 {
-        self.bits[b]
-    }
-
-    /// The dead rows, ascending.
-    pub(crate) fn rows(&self) -> &RoaringBitmap {
+    /// The dead rows.
+    pub(crate) fn rows(&self) -> &ChunkedBits {
         &self.rows
     }
 
     /// Dead rows among `range`.
     #[inline]
     pub(crate) fn count_in(&self, range: std::ops::Range<u32>) -> u64 {
-        self.rows.range_cardinality(range)
+        self.rows.count_in(range)
     }
 
-    /// Dead rows whose end is at most the end at position `p` of `ends`,
-    /// among those with an end `<= t` (where `p` is the count of ends `<= t`).
+    /// Dead rows with `end <= t`, where `p` is the number of the segment's
+    /// ends that are `<= t`.
     #[inline]
     pub(crate) fn count_ended(&self, p: u32, t: i64) -> u64 {
         let pending = self.pending_ends.iter().filter(|&&e| e <= t).count() as u64;
-        self.by_end.range_cardinality(0..p) + pending
+        self.by_end.rank(p) + pending
     }
 
-    /// Loads what [`Tombstones::kill`] of row `r` reads and writes (its word
-    /// and bitmap container), returning something the caller folds away.
+    /// Loads what [`Tombstones::kill`] of row `r` reads and writes,
+    /// returning something the caller folds away.
     pub(crate) fn warm(&self, r: u32) -> u64 {
-        self.bits.get(r as usize / 64).copied().unwrap_or(0) ^ u64::from(self.rows.contains(r))
+        self.rows.word(r as usize / 64)
     }
 
     /// Marks row `r`, whose end is `end`, dead; `ends` are the segment's.
     pub(crate) fn kill(&mut self, r: u32, end: i64, ends: &SortedEnds) {
-        debug_assert!(!self.contains(r), "row {r} killed twice");
-        self.bits[r as usize / 64] |= 1 << (r % 64);
-        self.rows.insert(r);
-        self.len += 1;
+        let fresh = self.rows.insert(r);
+        debug_assert!(fresh, "row {r} killed twice");
         self.pending_ends.push(end);
         if self.pending_ends.len() >= PENDING_ENDS {
             self.place_pending_ends(ends);
@@ -127,13 +108,11 @@ impl Tombstones {
 
     /// Bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.bits.capacity() * 8
-            + self.rows.serialized_size()
-            + self.by_end.serialized_size()
-            + self.pending_ends.capacity() * 8
+        self.rows.heap_bytes() + self.by_end.heap_bytes() + self.pending_ends.capacity() * 8
     }
 
-    /// Checks the three forms against each other, for a segment of `rows`
+    /// Checks both sets and that the dead rows' ends are exactly those at
+    /// the positions taken (plus the pending ones), for a segment of `rows`
     /// rows whose row `r` ends at `end_of(r)`, with sorted ends `ends`.
     pub(crate) fn check_invariants(
         &self,
@@ -141,17 +120,9 @@ impl Tombstones {
         end_of: impl Fn(u32) -> i64,
         ends: &SortedEnds,
     ) -> Result<(), String> {
-        if self.bits.len() != rows.div_ceil(64) {
-            return Err("tombstone bits do not cover the rows".into());
-        }
-        let bits: u64 = self.bits.iter().map(|w| u64::from(w.count_ones())).sum();
-        if bits != self.rows.len() || self.rows.iter().any(|r| !self.contains(r) || r as usize >= rows) {
-            return Err("tombstone bitmap and bits disagree".into());
-        }
-        if u64::from(self.len) != self.rows.len() {
-            return Err("the count of dead rows disagrees with the tombstones".into());
-        }
-        if self.by_end.len() + self.pending_ends.len() as u64 != self.rows.len() {
+        self.rows.check_invariants(rows)?;
+        self.by_end.check_invariants(rows)?;
+        if self.by_end.len() + self.pending_ends.len() != self.rows.len() {
             return Err("dead ends and pending ends disagree in number with the tombstones".into());
         }
         let mut dead_ends: Vec<i64> = self.rows.iter().map(end_of).collect();
