@@ -9,7 +9,7 @@ use super::compaction::Compactor;
 use super::mutation::{Applied, Mutation};
 use super::payloads::Payloads;
 use crate::catalog::{CAPACITY, Catalog};
-use crate::memory::Prefetch;
+use crate::memory::{Prefetch, huge_pages};
 use crate::query::{BUFFER, CursorKey, Driver, Entry, Found, Page, View, Warm};
 use crate::segment::{Row, Segment, SegmentData, WriteBuffer, row32};
 use crate::{Error, Window, WindowId};
@@ -214,11 +214,11 @@ impl<I: WindowId, P> Store<I, P> {
     /// pushed: on an error the store is unchanged (the catalog may keep
     /// numbers no window uses, which no query can observe).
     fn bulk_insert(&mut self, windows: Vec<(Window<I>, P)>) -> Result<usize, Error> {
-        let mut rows = crate::memory::huge_pages::with_capacity(windows.len());
+        let mut rows = huge_pages::with_capacity(windows.len());
         let mut payloads = Vec::with_capacity(windows.len());
         for (w, payload) in windows {
-            if self.len as u64 + rows.len() as u64 + 1 >= u64::from(crate::catalog::NONE)
-                || self.payloads.len() as u64 + rows.len() as u64 + 1 >= u64::from(crate::catalog::NONE)
+            if self.len as u64 + rows.len() as u64 >= CAPACITY
+                || self.payloads.len() as u64 + rows.len() as u64 >= CAPACITY
             {
                 return Err(Error::CapacityExceeded(CAPACITY));
             }
