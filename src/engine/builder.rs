@@ -168,9 +168,9 @@ impl<I: WindowId, P> IndexBuilder<I, P> {
     /// assert_eq!(orphan.build().unwrap_err(), Error::UnknownOrganization(OrgId(9)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn build(self) -> Result<Index<I, P>, Error> {
+    pub fn build(mut self) -> Result<Index<I, P>, Error> {
         let mut tree = OrgTree::default();
-        let mut pending = self.orgs;
+        let mut pending = std::mem::take(&mut self.orgs);
         while !pending.is_empty() {
             let before = pending.len();
             let mut rest = Vec::new();
@@ -192,13 +192,18 @@ impl<I: WindowId, P> IndexBuilder<I, P> {
             }
             pending = rest;
         }
-        let store = Store::new(
+        Ok(Index::from_store(self.store(tree)))
+    }
+
+    /// The store these settings make over `tree` (the organizations
+    /// resolved): the one place the defaults are applied.
+    fn store(self, tree: OrgTree) -> Store<I, P> {
+        Store::new(
             Catalog::new(tree),
             self.key.unwrap_or_else(CursorKey::random),
             self.write_buffer.unwrap_or(DEFAULT_WRITE_BUFFER),
             self.inline_merge_rows.unwrap_or(INLINE_ROWS),
-        );
-        Ok(Index::from_store(store))
+        )
     }
 
     /// Builds an index holding `windows`, sorted once and built once (see
@@ -240,5 +245,20 @@ impl<I, P> Index<I, P> {
     /// ```
     pub fn builder() -> IndexBuilder<I, P> {
         IndexBuilder::default()
+    }
+}
+
+impl<I: WindowId, P> Index<I, P> {
+    /// An empty index with a random cursor key and no organizations (the
+    /// builder's defaults).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::Index<u64, ()> = mwindex::Index::new();
+    /// assert!(index.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Index::from_store(IndexBuilder::default().store(OrgTree::default()))
     }
 }

@@ -1,11 +1,9 @@
 //! The index: the public face of the engine. Reads plan and run queries
 //! over a view of the store; writes are [`Mutation`]s applied to it.
 
-use super::compaction::INLINE_ROWS;
 use super::mutation::{Applied, Mutation};
-use super::store::{DEFAULT_WRITE_BUFFER, Store};
-use crate::catalog::Catalog;
-use crate::query::{CursorKey, Entry, Explain, Page, Plan, Query};
+use super::store::Store;
+use crate::query::{Entry, Explain, Page, Plan, Query};
 use crate::{Error, OrgId, Window, WindowId};
 
 /// An in-memory index of maintenance windows with payloads of type `P`, keyed
@@ -58,18 +56,6 @@ impl<I, P> Index<I, P> {
 }
 
 impl<I: WindowId, P> Index<I, P> {
-    /// An empty index with a random cursor key and no organizations.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let index: mwindex::Index<u64, ()> = mwindex::Index::new();
-    /// assert!(index.is_empty());
-    /// ```
-    pub fn new() -> Self {
-        Index { store: Store::new(Catalog::default(), CursorKey::random(), DEFAULT_WRITE_BUFFER, INLINE_ROWS) }
-    }
-
     /// Number of windows held.
     ///
     /// # Example
