@@ -14,23 +14,73 @@ pub(crate) use place::{Place, Places, PlacesView};
 
 pub(crate) use dense::{CAPACITY, NONE, dense_number};
 
-use dict::Dict;
+use std::sync::Arc;
+
+use dict::{Dict, DictTable};
 
 use crate::{ChargerId, Error, OrgId, SiteId, Timestamp, Window, WindowId};
 
-/// The numbering of everything windows apply to.
+/// The numbering of everything windows apply to, as the writer keeps it.
+/// Readers hold a [`CatalogView`]: shared tables the writer adds to in
+/// place (each slot written once) and replaces only when one grows or the
+/// organization tree changes, so taking a view costs a pointer.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Catalog {
-    pub(crate) orgs: OrgTree,
+    orgs: Arc<OrgTree>,
     chargers: Dict<ChargerId>,
     sites: Dict<SiteId>,
-    pub(crate) places: Places,
+    places: Places,
+    view: Arc<CatalogView>,
+}
+
+/// What queries read of the catalog, on any thread.
+#[derive(Debug, Default)]
+pub(crate) struct CatalogView {
+    pub(crate) orgs: Arc<OrgTree>,
+    chargers: Arc<DictTable<ChargerId>>,
+    sites: Arc<DictTable<SiteId>>,
+    pub(crate) places: PlacesView,
 }
 
 impl Catalog {
     /// A catalog over an organization tree, with no placement yet.
     pub(crate) fn new(orgs: OrgTree) -> Self {
-        Catalog { orgs, ..Catalog::default() }
+        let mut catalog = Catalog { orgs: Arc::new(orgs), ..Catalog::default() };
+        catalog.refresh();
+        catalog
+    }
+
+    /// Points the view at the current tables.
+    fn refresh(&mut self) {
+        self.view = Arc::new(CatalogView {
+            orgs: Arc::clone(&self.orgs),
+            chargers: Arc::clone(self.chargers.table()),
+            sites: Arc::clone(self.sites.table()),
+            places: self.places.view().clone(),
+        });
+    }
+
+    /// What readers hold: every number given so far.
+    #[inline]
+    pub(crate) fn view(&self) -> &Arc<CatalogView> {
+        &self.view
+    }
+
+    /// The organization tree.
+    #[inline]
+    pub(crate) fn orgs(&self) -> &OrgTree {
+        &self.orgs
+    }
+
+    /// Changes the organization tree through `change`: a changed copy
+    /// replaces it (views taken before keep the old tree); on an error the
+    /// tree is unchanged.
+    pub(crate) fn change_orgs<R>(&mut self, change: impl FnOnce(&mut OrgTree) -> Result<R, Error>) -> Result<R, Error> {
+        let mut tree = OrgTree::clone(&self.orgs);
+        let out = change(&mut tree)?;
+        self.orgs = Arc::new(tree);
+        self.refresh();
+        Ok(out)
     }
 
     /// The placement of a window of `charger`, `site` and `org`, numbering
@@ -48,16 +98,29 @@ impl Catalog {
         }
         let full = || Error::CapacityExceeded(CAPACITY);
         let org_number = self.orgs.require(org)?;
+        let mut grew = false;
         let charger_number = match charger {
-            Some(c) => self.chargers.intern(c).ok_or_else(full)?,
+            Some(c) => {
+                let (n, g) = self.chargers.intern(c).ok_or_else(full)?;
+                grew |= g;
+                n
+            }
             None => NONE,
         };
         let site_number = match site {
-            Some(s) => self.sites.intern(s).ok_or_else(full)?,
+            Some(s) => {
+                let (n, g) = self.sites.intern(s).ok_or_else(full)?;
+                grew |= g;
+                n
+            }
             None => NONE,
         };
         let place = Place { charger: charger_number, site: site_number, org: org_number };
-        self.places.add(place, charger, site, org).ok_or_else(full)
+        let added = self.places.add(place, charger, site, org);
+        if grew || added.is_some_and(|(_, g)| g) {
+            self.refresh();
+        }
+        added.map(|(n, _)| n).ok_or_else(full)
     }
 
     /// The placement of a window, if it is already numbered.
@@ -69,11 +132,46 @@ impl Catalog {
     /// Whether `more` new chargers, sites and placements could still be
     /// numbered.
     pub(crate) fn has_room_for(&self, more: usize) -> bool {
-        [self.places.all().len(), self.chargers.len(), self.sites.len()]
+        [self.places.len(), self.chargers.len(), self.sites.len()]
             .iter()
             .all(|&used| (used as u64 + more as u64) < CAPACITY)
     }
 
+    /// Bytes held by the dictionaries and placements (the organization tree
+    /// is small and not counted).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.chargers.heap_bytes() + self.sites.heap_bytes() + self.places.heap_bytes()
+    }
+
+    /// Checks the tree, the dictionaries, the view, and that every placement
+    /// holds numbers they gave.
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        self.orgs.check_invariants()?;
+        self.chargers.check_invariants("charger")?;
+        self.sites.check_invariants("site")?;
+        self.places.check_invariants()?;
+        let v = &self.view;
+        if !Arc::ptr_eq(&v.orgs, &self.orgs)
+            || !Arc::ptr_eq(&v.chargers, self.chargers.table())
+            || !Arc::ptr_eq(&v.sites, self.sites.table())
+            || v.places.get(self.places.len().saturating_sub(1) as u32).is_none() && self.places.len() > 0
+        {
+            return Err("the catalog's view is not of its current tables".into());
+        }
+        for n in 0..self.places.len() as u32 {
+            let p = v.places.get(n).ok_or_else(|| format!("placement {n} is missing"))?;
+            if p.org as usize >= self.orgs.len()
+                || (p.charger != NONE && p.charger as usize >= self.chargers.len())
+                || (p.site != NONE && p.site as usize >= self.sites.len())
+            {
+                return Err(format!("placement {n} refers to an unknown dense entity"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CatalogView {
     /// The dense number of a charger, if it was ever numbered.
     #[inline]
     pub(crate) fn charger(&self, id: ChargerId) -> Option<u32> {
@@ -101,29 +199,5 @@ impl Catalog {
             site,
             org,
         )
-    }
-
-    /// Bytes held by the dictionaries and placements (the organization tree
-    /// is small and not counted).
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.chargers.heap_bytes() + self.sites.heap_bytes() + self.places.heap_bytes()
-    }
-
-    /// Checks the tree, the dictionaries, and that every placement holds
-    /// numbers they gave.
-    pub(crate) fn check_invariants(&self) -> Result<(), String> {
-        self.orgs.check_invariants()?;
-        self.chargers.check_invariants("charger")?;
-        self.sites.check_invariants("site")?;
-        self.places.check_invariants()?;
-        for (n, p) in self.places.all().iter().enumerate() {
-            if p.org as usize >= self.orgs.len()
-                || (p.charger != NONE && p.charger as usize >= self.chargers.len())
-                || (p.site != NONE && p.site as usize >= self.sites.len())
-            {
-                return Err(format!("placement {n} refers to an unknown dense entity"));
-            }
-        }
-        Ok(())
     }
 }

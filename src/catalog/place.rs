@@ -8,7 +8,7 @@
 //! charger share its site and organization), so the table is small and its
 //! lookups hit the cache. It only grows, like the entity dictionaries.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustc_hash::FxHashMap;
 
@@ -16,8 +16,9 @@ use super::dense::dense_number;
 use crate::memory::Prefetch;
 use crate::{ChargerId, OrgId, SiteId};
 
-/// Placements per chunk shared with background builds.
-const CHUNK_BITS: u32 = 12;
+/// Placements per chunk: the unit a new placement's slot is taken from,
+/// and a chunk list copy is made per this many placements.
+const CHUNK_BITS: u32 = 8;
 const CHUNK: usize = 1 << CHUNK_BITS;
 
 /// What a window applies to: the dense numbers of its charger and site
@@ -59,20 +60,49 @@ impl PublicIds {
 #[repr(align(32))]
 struct Aligned(PublicIds);
 
-/// Every placement seen. The writer finds a placement's number by its
-/// public ids; queries read placements by number from flat arrays;
-/// background builds read them from [`PlacesView`], a snapshot that appends
-/// never disturb. Entities are never removed, so a placement, once known,
-/// stays valid.
-#[derive(Clone, Debug, Default)]
+/// A chunk of slots, each written once.
+type Chunk<T> = Arc<[OnceLock<T>]>;
+
+fn chunk<T>() -> Chunk<T> {
+    (0..CHUNK).map(|_| OnceLock::new()).collect()
+}
+
+/// A copy of a chunk's slots, with slots of its own.
+fn copy<T: Copy>(c: &Chunk<T>) -> Chunk<T> {
+    c.iter().map(|s| s.get().copied().map_or_else(OnceLock::new, OnceLock::from)).collect()
+}
+
+/// How many slots of `chunks` are set.
+fn set<T>(chunks: &[Chunk<T>]) -> usize {
+    chunks.iter().flat_map(|c| c.iter()).filter(|s| s.get().is_some()).count()
+}
+
+/// Every placement seen, as the writer keeps them: it finds a placement's
+/// number by its public ids, and hands out [`PlacesView`]s, which read
+/// placements by number on any thread. Entities are never removed, so a
+/// placement, once known, stays valid.
+#[derive(Debug, Default)]
 pub(crate) struct Places {
     numbers: FxHashMap<PublicIds, u32>,
-    dense: Vec<Place>,
-    public: Vec<Aligned>,
-    /// The same placements in chunks of [`CHUNK`]: a view clones the chunk
-    /// handles, and an append copies at most the last chunk, and only when a
-    /// view still holds it.
-    chunks: Vec<Arc<Vec<Place>>>,
+    view: PlacesView,
+}
+
+impl Clone for Places {
+    /// A clone writes to slots of its own: the last chunk, whose free slots
+    /// both would fill, is copied; full chunks never change and are shared.
+    fn clone(&self) -> Self {
+        let mut view = self.view.clone();
+        let len = self.numbers.len();
+        if !len.is_multiple_of(CHUNK) {
+            let last = len / CHUNK;
+            let mut dense = view.dense.to_vec();
+            let mut public = view.public.to_vec();
+            dense[last] = copy(&dense[last]);
+            public[last] = copy(&public[last]);
+            view = PlacesView { dense: dense.into(), public: public.into() };
+        }
+        Places { numbers: self.numbers.clone(), view }
+    }
 }
 
 impl Places {
@@ -84,102 +114,131 @@ impl Places {
 
     /// Numbers a new placement: `place` holds the dense numbers of the
     /// public ids `charger`, `site` and `org`, which [`Places::find`] does
-    /// not know yet. `None` once `u32::MAX - 1` placements exist.
+    /// not know yet. Returns the number and whether the view was replaced
+    /// (a new chunk); `None` once `u32::MAX - 1` placements exist.
     pub(crate) fn add(
         &mut self,
         place: Place,
         charger: Option<ChargerId>,
         site: Option<SiteId>,
         org: OrgId,
-    ) -> Option<u32> {
+    ) -> Option<(u32, bool)> {
         let public = PublicIds::new(charger, site, org);
         debug_assert!(!self.numbers.contains_key(&public), "placement added twice");
-        let n = dense_number(self.dense.len())?;
+        let n = dense_number(self.numbers.len())?;
+        let (c, i) = (n as usize >> CHUNK_BITS, n as usize & (CHUNK - 1));
+        let grew = c == self.view.dense.len();
+        if grew {
+            let mut dense = self.view.dense.to_vec();
+            let mut public = self.view.public.to_vec();
+            dense.push(chunk());
+            public.push(chunk());
+            self.view = PlacesView { dense: dense.into(), public: public.into() };
+        }
+        // Only the writer sets slots, each once, in order.
+        let _ = self.view.dense[c][i].set(place);
+        let _ = self.view.public[c][i].set(Aligned(public));
         self.numbers.insert(public, n);
-        self.dense.push(place);
-        self.public.push(Aligned(public));
-        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-            self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
-        }
-        if let Some(last) = self.chunks.last_mut() {
-            Arc::make_mut(last).push(place);
-        }
-        Some(n)
+        Some((n, grew))
     }
 
-    /// Every placement, indexed by number.
-    #[inline]
-    pub(crate) fn all(&self) -> &[Place] {
-        &self.dense
+    /// How many placements there are.
+    pub(crate) fn len(&self) -> usize {
+        self.numbers.len()
     }
 
-    /// A prefetcher of the public ids by placement number.
-    pub(crate) fn prefetch(&self) -> Prefetch {
-        Prefetch::of(&self.public)
+    /// What readers hold.
+    pub(crate) fn view(&self) -> &PlacesView {
+        &self.view
     }
 
-    /// A snapshot for a build on another thread.
-    pub(crate) fn view(&self) -> PlacesView {
-        PlacesView(self.chunks.clone())
-    }
-
-    /// The public ids of placement `n` (`None` for a number never given).
-    #[inline]
-    pub(crate) fn public_ids(&self, n: u32) -> Option<(Option<ChargerId>, Option<SiteId>, OrgId)> {
-        let Aligned(p) = self.public.get(n as usize)?;
-        let charger = (p.present & 1 != 0).then_some(ChargerId(p.charger));
-        let site = (p.present & 2 != 0).then_some(SiteId(p.site));
-        Some((charger, site, p.org))
-    }
-
-    /// Checks that the hash map, the dense and public arrays and the chunks
-    /// describe the same placements, each numbered once.
+    /// Checks that the hash map and the chunks describe the same
+    /// placements, each numbered once, with no slot set past the last.
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
-        let n = self.dense.len();
-        if self.numbers.len() != n || self.public.len() != n {
-            return Err(format!(
-                "{} placements by public ids, {n} dense, {} public",
-                self.numbers.len(),
-                self.public.len()
-            ));
-        }
+        let n = self.numbers.len();
         for (public, &k) in &self.numbers {
-            if self.public.get(k as usize).map(|a| &a.0) != Some(public) {
+            if self.view.public(k).map(|a| &a.0) != Some(public) || self.view.get(k).is_none() {
                 return Err(format!("placement {k} is not found under its own public ids"));
             }
         }
-        if !self.chunks.iter().flat_map(|c| c.iter()).eq(self.dense.iter())
-            || self.chunks.iter().rev().skip(1).any(|c| c.len() != CHUNK)
+        if self.view.dense.len() != n.div_ceil(CHUNK)
+            || self.view.public.len() != self.view.dense.len()
+            || set(&self.view.dense) != n
+            || set(&self.view.public) != n
         {
-            return Err("placement chunks disagree with the dense placements".into());
+            return Err(format!("placement chunks do not hold exactly the {n} placements"));
         }
         Ok(())
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.numbers.capacity() * (size_of::<(PublicIds, u32)>() + 1)
-            + self.dense.capacity() * size_of::<Place>()
-            + self.public.capacity() * size_of::<Aligned>()
-            + self.chunks.iter().map(|c| c.capacity() * size_of::<Place>()).sum::<usize>()
+            + self.view.dense.len() * CHUNK * (size_of::<OnceLock<Place>>() + size_of::<OnceLock<Aligned>>())
     }
 }
 
-/// The placements that existed when it was taken, readable on any thread.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct PlacesView(Vec<Arc<Vec<Place>>>);
+/// The placements as readers see them, on any thread: those numbered when
+/// it was taken, and possibly later ones (which no row it can meet uses).
+/// Cheap to clone: two shared lists of shared chunks.
+#[derive(Clone, Debug)]
+pub(crate) struct PlacesView {
+    dense: Arc<[Chunk<Place>]>,
+    public: Arc<[Chunk<Aligned>]>,
+}
+
+impl Default for PlacesView {
+    fn default() -> Self {
+        PlacesView { dense: Arc::new([]), public: Arc::new([]) }
+    }
+}
 
 impl PlacesView {
-    /// Placement `n`. Rows only hold numbers interned before the view was
-    /// taken, so a number outside it is a bug.
+    /// Placement `n`, if numbered.
     #[inline]
-    pub(crate) fn get(&self, n: u32) -> Place {
-        self.0[(n >> CHUNK_BITS) as usize][n as usize & (CHUNK - 1)]
+    pub(crate) fn get(&self, n: u32) -> Option<Place> {
+        self.dense.get((n >> CHUNK_BITS) as usize)?[n as usize & (CHUNK - 1)].get().copied()
     }
 
-    /// A view of `places`, numbered in order (for tests and tools).
+    /// Placement `n`, which a stored row holds, so it is numbered: a
+    /// missing one is a bug (caught in debug builds; it matches nothing).
+    #[inline]
+    pub(crate) fn at(&self, n: u32) -> Place {
+        let place = self.get(n);
+        debug_assert!(place.is_some(), "placement {n} was never numbered");
+        place.unwrap_or(Place { charger: super::NONE, site: super::NONE, org: super::NONE })
+    }
+
+    #[inline]
+    fn public(&self, n: u32) -> Option<&Aligned> {
+        self.public.get((n >> CHUNK_BITS) as usize)?[n as usize & (CHUNK - 1)].get()
+    }
+
+    /// Starts loading the public ids of placement `n`.
+    #[inline]
+    pub(crate) fn prefetch(&self, n: u32) {
+        if let Some(c) = self.public.get((n >> CHUNK_BITS) as usize) {
+            Prefetch::of(c).slot(n & (CHUNK as u32 - 1));
+        }
+    }
+
+    /// The public ids of placement `n` (`None` for a number never given).
+    #[inline]
+    pub(crate) fn public_ids(&self, n: u32) -> Option<(Option<ChargerId>, Option<SiteId>, OrgId)> {
+        let Aligned(p) = self.public(n)?;
+        let charger = (p.present & 1 != 0).then_some(ChargerId(p.charger));
+        let site = (p.present & 2 != 0).then_some(SiteId(p.site));
+        Some((charger, site, p.org))
+    }
+
+    /// A view of `places`, numbered in order, with no public ids (tests).
     #[cfg(test)]
     pub(crate) fn of(places: &[Place]) -> Self {
-        PlacesView(places.chunks(CHUNK).map(|c| Arc::new(c.to_vec())).collect())
+        let dense: Vec<Chunk<Place>> = places
+            .chunks(CHUNK)
+            .map(|c| (0..CHUNK).map(|i| c.get(i).copied().map_or_else(OnceLock::new, OnceLock::from)).collect())
+            .collect();
+        let public: Vec<Chunk<Aligned>> = dense.iter().map(|_| chunk()).collect();
+        PlacesView { dense: dense.into(), public: public.into() }
     }
 }
 
@@ -198,12 +257,12 @@ mod tests {
         let add = |places: &mut Places, i: u32| {
             let (c, s, o) = ids(i);
             assert_eq!(places.find(c, s, o), None);
-            assert_eq!(places.add(p(i), c, s, o), Some(i));
+            assert_eq!(places.add(p(i), c, s, o).map(|(n, _)| n), Some(i));
         };
         for i in 0..(CHUNK as u32 + 5) {
             add(&mut places, i);
         }
-        let view = places.view();
+        let view = places.view().clone();
         for i in (CHUNK as u32 + 5)..(2 * CHUNK as u32 + 3) {
             add(&mut places, i);
         }
@@ -217,16 +276,20 @@ mod tests {
         assert_eq!(places.find(None, Some(SiteId(0)), OrgId(3)), None);
         assert_eq!(places.find(Some(ChargerId(2)), Some(SiteId(3)), OrgId(4)), Some(1));
         assert_eq!(places.find(None, Some(SiteId(3)), OrgId(4)), None);
-        assert_eq!(places.public_ids(2 * CHUNK as u32 + 3), None);
-        assert_eq!(places.all().len(), 2 * CHUNK + 3);
+        assert_eq!(places.view().public_ids(2 * CHUNK as u32 + 3), None);
+        assert_eq!(places.len(), 2 * CHUNK + 3);
+        places.check_invariants().unwrap();
         for i in 0..(CHUNK as u32 + 5) {
-            assert_eq!(view.get(i), p(i));
+            assert_eq!(view.get(i), Some(p(i)));
         }
+        assert_eq!(view.get(CHUNK as u32 * 2), None, "an old view has no chunk added after it");
         let now = places.view();
-        for (i, place) in places.all().iter().enumerate() {
-            assert_eq!(*place, p(i as u32));
-            assert_eq!(now.get(i as u32), p(i as u32));
-            assert_eq!(places.public_ids(i as u32), Some(ids(i as u32)));
+        for i in 0..places.len() as u32 {
+            assert_eq!(now.get(i), Some(p(i)));
+            assert_eq!(now.public_ids(i), Some(ids(i)));
         }
+        let copy = places.clone();
+        copy.check_invariants().unwrap();
+        assert_eq!(copy.view().public_ids(5), Some(ids(5)));
     }
 }

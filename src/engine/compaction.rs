@@ -21,7 +21,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::WindowId;
-use crate::catalog::Places;
+use crate::catalog::PlacesView;
 use crate::segment::{ChunkedBits, Row, Segment, SegmentData, row32};
 
 /// Each segment holds at least this many times the rows of the newer
@@ -186,7 +186,7 @@ impl<I: WindowId> Compactor<I> {
     /// Installs every finished merge, starts the merges the policy calls for,
     /// and drops segments with no live row. Called by the writer after every
     /// change to the segment list and whenever it writes.
-    pub(crate) fn maintain(&mut self, segments: &mut Vec<Segment<I>>, places: &Places) {
+    pub(crate) fn maintain(&mut self, segments: &mut Vec<Segment<I>>, places: &PlacesView) {
         self.install_finished(segments, false);
         self.settled = false;
         loop {
@@ -226,7 +226,7 @@ impl<I: WindowId> Compactor<I> {
 
     /// Installs finished merges, if any finished; cheap enough for every write.
     #[inline]
-    pub(crate) fn poll(&mut self, segments: &mut Vec<Segment<I>>, places: &Places) {
+    pub(crate) fn poll(&mut self, segments: &mut Vec<Segment<I>>, places: &PlacesView) {
         if self.jobs.iter().any(|j| j.done.load(Ordering::Acquire)) {
             self.maintain(segments, places);
         }
@@ -234,7 +234,7 @@ impl<I: WindowId> Compactor<I> {
 
     /// Waits for every merge in flight, installs it, and merges until the
     /// policy is satisfied.
-    pub(crate) fn finish(&mut self, segments: &mut Vec<Segment<I>>, places: &Places) {
+    pub(crate) fn finish(&mut self, segments: &mut Vec<Segment<I>>, places: &PlacesView) {
         loop {
             self.install_finished(segments, true);
             self.maintain(segments, places);
@@ -247,7 +247,7 @@ impl<I: WindowId> Compactor<I> {
     /// Replaces segment `s`, mostly dead, by a copy of its live rows: on this
     /// thread if small, else in the background once a merge slot is free. A
     /// segment in a merge is left alone (the merge drops its dead rows).
-    pub(crate) fn rebuild(&mut self, segments: &mut Vec<Segment<I>>, s: usize, places: &Places) {
+    pub(crate) fn rebuild(&mut self, segments: &mut Vec<Segment<I>>, s: usize, places: &PlacesView) {
         if self.is_busy(&segments[s]) {
             return;
         }
@@ -267,7 +267,7 @@ impl<I: WindowId> Compactor<I> {
 
     /// Starts a background merge of `segments[run]` (`rows` live rows);
     /// merges inline if the thread cannot be started.
-    fn spawn(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>, rows: usize, places: &Places) {
+    fn spawn(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>, rows: usize, places: &PlacesView) {
         let inputs: Vec<Arc<SegmentData<I>>> = segments[run.clone()].iter().map(|s| Arc::clone(s.data())).collect();
         let work: Vec<(Arc<SegmentData<I>>, ChunkedBits)> =
             segments[run.clone()].iter().map(|s| (Arc::clone(s.data()), s.dead_rows().clone())).collect();
@@ -276,7 +276,7 @@ impl<I: WindowId> Compactor<I> {
         let handover = Arc::clone(&output);
         let done = Arc::new(AtomicBool::new(false));
         let finished = Arc::clone(&done);
-        let view = places.view();
+        let view = places.clone();
         let task: Task = Box::new(move || {
             // Marks the job done however the task ends (a panic included).
             let _done = SetOnDrop(finished);
@@ -344,7 +344,7 @@ impl<I: WindowId> Compactor<I> {
     }
 
     /// Merges `segments[run]` on this thread; the inputs are freed elsewhere.
-    fn merge_here(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>, places: &Places) {
+    fn merge_here(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>, places: &PlacesView) {
         let replaced = merge_inline(segments, run, places);
         self.free_elsewhere(replaced);
     }
@@ -465,12 +465,16 @@ fn live_rows<I: WindowId>(data: &SegmentData<I>, dead: &ChunkedBits) -> impl Ite
 const FREE_ELSEWHERE_ROWS: usize = 1 << 15;
 
 /// Merges `segments[run]` on this thread and returns the segments it replaced.
-fn merge_inline<I: WindowId>(segments: &mut Vec<Segment<I>>, run: Range<usize>, places: &Places) -> Vec<Segment<I>> {
+fn merge_inline<I: WindowId>(
+    segments: &mut Vec<Segment<I>>,
+    run: Range<usize>,
+    places: &PlacesView,
+) -> Vec<Segment<I>> {
     let rows: Vec<Row<I>> = segments[run.clone()].iter().flat_map(|s| live_rows(s, s.dead_rows())).collect();
     if rows.is_empty() {
         segments.drain(run).collect()
     } else {
-        segments.splice(run, [Segment::build(rows, &places.view())]).collect()
+        segments.splice(run, [Segment::build(rows, places)]).collect()
     }
 }
 

@@ -144,7 +144,7 @@ impl<I: WindowId, P> Index<I, P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn organization_parent(&self, id: OrgId) -> Result<Option<OrgId>, Error> {
-        self.store.catalog().orgs.parent_of(id)
+        self.store.catalog().orgs().parent_of(id)
     }
 
     /// Applies one [`Mutation`]: the one function every write goes through

@@ -73,13 +73,13 @@ impl<I: WindowId, P> Store<I, P> {
     /// What a query reads.
     #[inline]
     pub(crate) fn view(&self) -> View<'_, I> {
-        View { segments: &self.segments, buffer: &self.buffer, catalog: &self.catalog, key: &self.key }
+        View { segments: &self.segments, buffer: &self.buffer, catalog: self.catalog.view(), key: &self.key }
     }
 
     /// What page sinks prefetch for the hits they keep.
     #[inline]
-    pub(crate) fn warm(&self) -> Warm {
-        Warm { payloads: self.payloads.prefetch(), places: self.catalog.places.prefetch() }
+    pub(crate) fn warm(&self) -> Warm<'_> {
+        Warm { payloads: self.payloads.prefetch(), places: &self.catalog.view().places }
     }
 
     /// Applies one mutation: the only way the store changes.
@@ -94,11 +94,11 @@ impl<I: WindowId, P> Store<I, P> {
             Mutation::Delete(id) => Applied::Deleted(self.delete(id)),
             Mutation::Bulk(windows) => Applied::BulkInserted(self.bulk_insert(windows)?),
             Mutation::AddOrganization { id, parent } => {
-                self.catalog.orgs.add(id, parent)?;
+                self.catalog.change_orgs(|orgs| orgs.add(id, parent))?;
                 Applied::OrganizationAdded
             }
             Mutation::MoveOrganization { id, parent } => {
-                self.catalog.orgs.set_parent(id, parent)?;
+                self.catalog.change_orgs(|orgs| orgs.set_parent(id, parent))?;
                 Applied::OrganizationMoved
             }
         })
@@ -107,7 +107,7 @@ impl<I: WindowId, P> Store<I, P> {
     /// Validate (organization, id, a payload slot), make the row, then
     /// the slot: a failure anywhere leaves nothing to roll back.
     fn insert(&mut self, window: Window<I>, payload: P) -> Result<(), Error> {
-        self.catalog.orgs.require(window.org())?;
+        self.catalog.orgs().require(window.org())?;
         if self.locate(window.id()).is_some() {
             return Err(Error::DuplicateId(window.id().to_string()));
         }
@@ -150,7 +150,7 @@ impl<I: WindowId, P> Store<I, P> {
     /// lookups made together first.
     fn upsert_all(&mut self, windows: Vec<(Window<I>, P)>) -> Result<Vec<Option<P>>, Error> {
         for (w, _) in &windows {
-            self.catalog.orgs.require(w.org())?;
+            self.catalog.orgs().require(w.org())?;
         }
         if !self.catalog.has_room_for(windows.len()) || self.payloads.len() as u64 + windows.len() as u64 >= CAPACITY {
             return Err(Error::CapacityExceeded(CAPACITY));
@@ -202,7 +202,7 @@ impl<I: WindowId, P> Store<I, P> {
         // those left over at install; left waiting through a long run of
         // deletes they piled up into a pause (48 ms after 200,000 deletes).
         if self.compactor.running() > 0 {
-            self.compactor.poll(&mut self.segments, &self.catalog.places);
+            self.compactor.poll(&mut self.segments, &self.catalog.view().places);
         }
         let window = self.window_of(&row);
         self.payloads.take(row.slot).map(|p| (window, p))
@@ -235,7 +235,7 @@ impl<I: WindowId, P> Store<I, P> {
         {
             return Err(Error::DuplicateId(id.to_string()));
         }
-        let mut data = SegmentData::build(rows, &self.catalog.places.view());
+        let mut data = SegmentData::build(rows, &self.catalog.view().places);
         // The segment's id index is sorted: a repeated id sits next to itself.
         if let Some(k) = data.ids_sorted.first_repeat() {
             return Err(Error::DuplicateId(data.rows[data.id_rows[k] as usize].id.to_string()));
@@ -254,14 +254,14 @@ impl<I: WindowId, P> Store<I, P> {
         let n = data.len();
         self.len += n;
         self.segments.push(Segment::from_data(Arc::new(data)));
-        self.compactor.maintain(&mut self.segments, &self.catalog.places);
+        self.compactor.maintain(&mut self.segments, &self.catalog.view().places);
         Ok(n)
     }
 
     /// Waits for background merges, installs them, and merges until segment
     /// sizes are geometric again.
     pub(crate) fn compact(&mut self) {
-        self.compactor.finish(&mut self.segments, &self.catalog.places);
+        self.compactor.finish(&mut self.segments, &self.catalog.view().places);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -299,7 +299,7 @@ impl<I: WindowId, P> Store<I, P> {
 
     #[inline]
     fn window_of(&self, row: &Row<I>) -> Window<I> {
-        self.catalog.window(row.id, row.start, row.end, row.place)
+        self.catalog.view().window(row.id, row.start, row.end, row.place)
     }
 
     #[inline]
@@ -332,7 +332,7 @@ impl<I: WindowId, P> Store<I, P> {
                 let seg = &self.segments[s];
                 // A segment mostly dead is rebuilt from its live rows.
                 if seg.len() >= 2 * self.write_buffer && seg.dead_len() * 2 > seg.len() {
-                    self.compactor.rebuild(&mut self.segments, s, &self.catalog.places);
+                    self.compactor.rebuild(&mut self.segments, s, &self.catalog.view().places);
                 }
                 row
             }
@@ -352,10 +352,10 @@ impl<I: WindowId, P> Store<I, P> {
         self.len += 1;
         if self.buffer.len() >= self.write_buffer {
             let rows = self.buffer.take();
-            self.segments.push(Segment::build(rows, &self.catalog.places.view()));
-            self.compactor.maintain(&mut self.segments, &self.catalog.places);
+            self.segments.push(Segment::build(rows, &self.catalog.view().places));
+            self.compactor.maintain(&mut self.segments, &self.catalog.view().places);
         } else if self.compactor.running() > 0 {
-            self.compactor.poll(&mut self.segments, &self.catalog.places);
+            self.compactor.poll(&mut self.segments, &self.catalog.view().places);
         }
     }
 
@@ -373,7 +373,7 @@ impl<I: WindowId, P> Store<I, P> {
         self.catalog.check_invariants()?;
         self.buffer.check_invariants()?;
         self.compactor.check_invariants(&self.segments)?;
-        let places = self.catalog.places.all();
+        let places = &self.catalog.view().places;
         let mut live = self.buffer.len();
         let mut ids = std::collections::HashSet::new();
         let mut slots = std::collections::HashSet::new();
@@ -384,7 +384,7 @@ impl<I: WindowId, P> Store<I, P> {
             if !slots.insert(row.slot) || self.payloads.get(row.slot).is_none() {
                 return Err(format!("id {} has a shared or empty payload slot {}", row.id, row.slot));
             }
-            if row.place as usize >= places.len() {
+            if places.get(row.place).is_none() {
                 return Err(format!("id {} has an unknown placement {}", row.id, row.place));
             }
             Ok(())

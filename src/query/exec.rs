@@ -18,7 +18,7 @@ pub(crate) struct Found<I> {
 /// Runs a page plan. `warm` starts loading what the page will read of each
 /// hit it keeps (payloads, placements) while the scan goes on.
 #[inline]
-pub(crate) fn page<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>, warm: Warm) -> Found<I> {
+pub(crate) fn page<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>, warm: Warm<'_>) -> Found<I> {
     let q = &plan.q;
     // One more than the page, so `has_next` is exact.
     let need = q.limit + 1;

@@ -7,7 +7,7 @@ use super::cursor::{self, Position};
 use super::request::{MAX_PAGE_SIZE, Order, Query};
 use super::time_box::TimeBox;
 use super::view::View;
-use crate::catalog::{NONE, OrgSet, Place};
+use crate::catalog::{NONE, OrgSet, PlacesView};
 use crate::segment::Family;
 use crate::{Error, WindowId};
 
@@ -33,7 +33,7 @@ pub(crate) struct Resolved<'a, I> {
     pub(crate) limit: usize,
     pub(crate) after_key: Option<(i64, I)>,
     pub(crate) after_id: Option<I>,
-    pub(crate) places: &'a [Place],
+    pub(crate) places: &'a PlacesView,
 }
 
 impl<I: WindowId> Resolved<'_, I> {
@@ -51,7 +51,7 @@ impl<I: WindowId> Resolved<'_, I> {
     /// Whether a row at placement `place` passes the filters.
     #[inline]
     pub(crate) fn place_ok(&self, place: u32) -> bool {
-        self.places.get(place as usize).is_some_and(|p| self.filters_ok(p.charger, p.site, p.org))
+        self.places.get(place).is_some_and(|p| self.filters_ok(p.charger, p.site, p.org))
     }
 
     #[inline]
@@ -149,7 +149,7 @@ pub(crate) fn resolve<'a, I: WindowId>(
         limit: query.page_size,
         after_key: None,
         after_id: None,
-        places: view.catalog.places.all(),
+        places: &view.catalog.places,
     };
     if let Some(text) = &query.cursor {
         // Checked for counts too: a count takes the same query as its pages,

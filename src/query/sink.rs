@@ -2,6 +2,7 @@
 //! `(start, id)` order, one the smallest ids, one only counts.
 
 use crate::WindowId;
+use crate::catalog::PlacesView;
 use crate::memory::Prefetch;
 use crate::segment::Row;
 
@@ -32,16 +33,16 @@ impl<I: WindowId> Hit<I> {
 /// What a page sink starts loading for every hit it keeps: the payload and
 /// the placement's public ids, both read when the page is assembled.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Warm {
+pub(crate) struct Warm<'a> {
     pub(crate) payloads: Prefetch,
-    pub(crate) places: Prefetch,
+    pub(crate) places: &'a PlacesView,
 }
 
-impl Warm {
+impl Warm<'_> {
     #[inline]
     fn hit<I>(&self, hit: &Hit<I>) {
         self.payloads.slot(hit.slot);
-        self.places.slot(hit.place);
+        self.places.prefetch(hit.place);
     }
 }
 
@@ -76,19 +77,19 @@ pub(crate) trait Sink<I> {
 
 /// Keeps the first `need` hits in `(start, id)` order. A stream ordered the
 /// same way stops once its rows cannot enter the page.
-pub(crate) struct StartTopK<I> {
+pub(crate) struct StartTopK<'a, I> {
     need: usize,
-    warm: Warm,
+    warm: Warm<'a>,
     pub(crate) hits: Vec<Hit<I>>,
 }
 
-impl<I: WindowId> StartTopK<I> {
-    pub(crate) fn new(need: usize, warm: Warm) -> Self {
+impl<'a, I: WindowId> StartTopK<'a, I> {
+    pub(crate) fn new(need: usize, warm: Warm<'a>) -> Self {
         StartTopK { need, warm, hits: Vec::with_capacity(need + 1) }
     }
 }
 
-impl<I: WindowId> Sink<I> for StartTopK<I> {
+impl<I: WindowId> Sink<I> for StartTopK<'_, I> {
     const ORDERED: bool = true;
 
     #[inline]
@@ -100,19 +101,19 @@ impl<I: WindowId> Sink<I> for StartTopK<I> {
     fn offer(&mut self, hit: Hit<I>) -> bool {
         let key = (hit.start, hit.id);
         // Streams deliver ascending keys, so most hits go at the end.
-        match self.hits.last() {
-            Some(last) if key < (last.start, last.id) => {}
+        let at = match self.hits.last() {
+            Some(last) if key < (last.start, last.id) => Some(self.hits.partition_point(|h| (h.start, h.id) < key)),
             Some(_) if self.hits.len() >= self.need => return false,
-            _ => {
-                self.warm.hit(&hit);
-                self.hits.push(hit);
-                return true;
+            _ => None,
+        };
+        self.warm.hit(&hit);
+        match at {
+            None => self.hits.push(hit),
+            Some(at) => {
+                self.hits.insert(at, hit);
+                self.hits.truncate(self.need);
             }
         }
-        self.warm.hit(&hit);
-        let at = self.hits.partition_point(|h| (h.start, h.id) < key);
-        self.hits.insert(at, hit);
-        self.hits.truncate(self.need);
         true
     }
 
@@ -127,21 +128,21 @@ impl<I: WindowId> Sink<I> for StartTopK<I> {
 
 /// Keeps the `need` smallest ids greater than `after`. With `ordered`, the
 /// stream delivers ascending ids and may stop once the page is full.
-pub(crate) struct IdTopK<I> {
+pub(crate) struct IdTopK<'a, I> {
     need: usize,
     after: Option<I>,
     ordered: bool,
-    warm: Warm,
+    warm: Warm<'a>,
     pub(crate) hits: Vec<Hit<I>>,
 }
 
-impl<I: WindowId> IdTopK<I> {
-    pub(crate) fn new(need: usize, after: Option<I>, ordered: bool, warm: Warm) -> Self {
+impl<'a, I: WindowId> IdTopK<'a, I> {
+    pub(crate) fn new(need: usize, after: Option<I>, ordered: bool, warm: Warm<'a>) -> Self {
         IdTopK { need, after, ordered, warm, hits: Vec::with_capacity(need + 1) }
     }
 }
 
-impl<I: WindowId> Sink<I> for IdTopK<I> {
+impl<I: WindowId> Sink<I> for IdTopK<'_, I> {
     #[inline]
     fn offer(&mut self, hit: Hit<I>) -> bool {
         if self.after.is_some_and(|a| hit.id <= a) {

@@ -2,7 +2,7 @@
 //! whole run, so everything it plans and scans sees the same windows.
 
 use super::cursor::CursorKey;
-use crate::catalog::Catalog;
+use crate::catalog::CatalogView;
 use crate::segment::{Segment, WriteBuffer};
 
 /// The parts of the store a query reads (never the payloads: the engine
@@ -11,6 +11,6 @@ use crate::segment::{Segment, WriteBuffer};
 pub(crate) struct View<'a, I> {
     pub(crate) segments: &'a [Segment<I>],
     pub(crate) buffer: &'a WriteBuffer<I>,
-    pub(crate) catalog: &'a Catalog,
+    pub(crate) catalog: &'a CatalogView,
     pub(crate) key: &'a CursorKey,
 }

@@ -119,7 +119,7 @@ impl<I: WindowId> SegmentData<I> {
             (a.min(rows[t.lo as usize].start), b.max(rows[t.hi as usize - 1].start))
         });
         let clock = start_clock(first.min(last), last);
-        let column = |f: fn(Place) -> u32| -> Vec<u32> { rows.iter().map(|r| f(places.get(r.place))).collect() };
+        let column = |f: fn(Place) -> u32| -> Vec<u32> { rows.iter().map(|r| f(places.at(r.place))).collect() };
         // Split so the two halves take about as long.
         let id_index = || {
             let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, row32(i))).collect();

@@ -37,7 +37,7 @@ use sorted_ids::SortedIds;
 use tombstones::Tombstones;
 
 use crate::WindowId;
-use crate::catalog::{NONE, Place, PlacesView};
+use crate::catalog::{NONE, PlacesView};
 
 /// A directory bucket wider than this is searched rather than scanned.
 const WIDE_BUCKET: usize = 4 * PER_BUCKET;
@@ -205,9 +205,9 @@ impl<I: WindowId> SegmentData<I> {
     }
 
     /// Checks every structure against the rows; `places` are the index's.
-    pub(crate) fn check_invariants(&self, places: &[Place]) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self, places: &PlacesView) -> Result<(), String> {
         let n = self.len();
-        if let Some(r) = self.rows.iter().find(|r| r.place as usize >= places.len()) {
+        if let Some(r) = self.rows.iter().find(|r| places.get(r.place).is_none()) {
             return Err(format!("row of id {} has unknown placement {}", r.id, r.place));
         }
         for (name, len) in
@@ -281,7 +281,7 @@ impl<I: WindowId> SegmentData<I> {
                 .rows
                 .iter()
                 .map(|r| {
-                    let p = places[r.place as usize];
+                    let p = places.at(r.place);
                     match family {
                         Family::Charger => p.charger,
                         Family::Site => p.site,
@@ -459,7 +459,7 @@ impl<I: WindowId> Segment<I> {
         self.data.heap_bytes() + self.dead.heap_bytes()
     }
 
-    pub(crate) fn check_invariants(&self, places: &[Place]) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self, places: &PlacesView) -> Result<(), String> {
         self.data.check_invariants(places)?;
         self.dead.check_invariants(self.len(), |r| self.rows[r as usize].end, &self.ends)
     }
@@ -468,6 +468,7 @@ impl<I: WindowId> Segment<I> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Place;
 
     /// Rows with many equal ends (a run of positions per end), so placing a
     /// dead end must skip the positions earlier deaths took.
@@ -518,7 +519,7 @@ mod tests {
                 assert_eq!(got, want, "live ends <= {t} after {} deaths", dead.len());
             }
             assert_eq!(seg.live(), all.len() - dead.len());
-            seg.check_invariants(&places).unwrap();
+            seg.check_invariants(&PlacesView::of(&places)).unwrap();
         }
         assert!(seg.dead_len() > 2 * tombstones::PENDING_BATCH, "the test must place several batches");
     }

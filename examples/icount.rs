@@ -1,0 +1,107 @@
+//! Instruction counts of the report's questions and writes at 1M windows,
+//! repeatable on a noisy machine: run under callgrind, collecting only the
+//! `measured_*` functions:
+//!
+//! ```text
+//! cargo build --release --example icount
+//! valgrind --tool=callgrind --toggle-collect='*measured_*' target/release/examples/icount Q1 2000
+//! ```
+//!
+//! `KIND` is a report question (`Q1` .. `Q8`), `move` or `insert`; a
+//! leading `s` (`sQ1`) asks it after 20,000 moves with every merge inline,
+//! so every binary meets the same segments. Divide the collected count by `N`.
+#[path = "../benches/support/peers.rs"]
+mod peers;
+#[path = "../benches/support/workload.rs"]
+mod workload;
+
+use peers::{Mwindex, Peer, Question};
+use workload::{DAY, Gen, Rng, World};
+
+#[inline(never)]
+fn measured_queries(mw: &mut Mwindex, qs: &[Question]) -> usize {
+    qs.iter()
+        .map(|q| match mw.answer(q) {
+            Some(peers::Answer::Ids(v)) => v.len(),
+            Some(peers::Answer::Count(c)) => c as usize,
+            None => 0,
+        })
+        .sum()
+}
+
+#[inline(never)]
+fn measured_inserts(mw: &mut Mwindex, fresh: &[Gen]) -> usize {
+    fresh.iter().map(|g| usize::from(mw.index.insert(peers::window(g), 0).is_ok())).sum()
+}
+
+#[inline(never)]
+fn measured_moves(mw: &mut Mwindex, moved: &[Gen]) -> usize {
+    moved.iter().map(|g| usize::from(mw.index.upsert(peers::window(g), g.id as u32).ok().flatten().is_some())).sum()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let kind = args[1].clone();
+    let n: usize = args[2].parse().expect("N, a number of operations");
+    let world = World::new(7);
+    let gens = world.windows(1_000_000, 42);
+    let steady = kind.starts_with('s');
+    let mut mw = if steady {
+        // Merges all on this thread, so the segments come out the same in
+        // every run and every binary.
+        let items = gens.iter().map(|g| (peers::window(g), g.id as u32));
+        let index = mwindex::Index::builder()
+            .organizations(world.orgs.iter().map(|&(o, p)| (mwindex::OrgId(o), p.map(mwindex::OrgId))))
+            .inline_merge_rows(usize::MAX)
+            .build_from(items)
+            .expect("the workload builds");
+        Mwindex { index }
+    } else {
+        Mwindex::build(&world.orgs, &gens)
+    };
+    // `sQ1` and the like: the question after 20,000 moves (tombstones in the
+    // large segment), as an index that is being written sees it.
+    let kind = match kind.strip_prefix('s') {
+        Some(k) => {
+            let mut rng = Rng::new(9);
+            for _ in 0..20_000 {
+                let mut g = gens[rng.below(gens.len())];
+                let s = rng.range(-DAY, DAY);
+                g.start += s;
+                g.end += s;
+                mw.index.upsert(peers::window(&g), g.id as u32).expect("a move of an existing window");
+            }
+            k.to_string()
+        }
+        None => kind,
+    };
+    mw.index.compact();
+    let out = if kind == "insert" {
+        let fresh: Vec<Gen> = world
+            .windows(n, 777)
+            .into_iter()
+            .map(|mut g| {
+                g.id += 1 << 32;
+                g
+            })
+            .collect();
+        measured_inserts(&mut mw, &fresh)
+    } else if kind == "move" {
+        let mut rng = Rng::new(5);
+        let moved: Vec<Gen> = (0..n)
+            .map(|_| {
+                let mut g = gens[rng.below(gens.len())];
+                let s = rng.range(-DAY, DAY);
+                g.start += s;
+                g.end += s;
+                g
+            })
+            .collect();
+        measured_moves(&mut mw, &moved)
+    } else {
+        let seed = 1000 + kind.len() as u64 * 31 + kind.as_bytes()[1] as u64;
+        let qs = peers::questions(&kind, &world, seed, n);
+        measured_queries(&mut mw, &qs)
+    };
+    println!("{kind} {n} {out}");
+}
