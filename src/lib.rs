@@ -75,8 +75,13 @@ mod query; // a query resolved, planned and run over a view of the store
 mod segment; // rows at rest: immutable segments and the write buffer
 mod value; // ids, instants, windows, errors: the public vocabulary // the store, the one write seam, the builder, the index
 
-pub use engine::{Applied, DEFAULT_WRITE_BUFFER, Index, IndexBuilder, Mutation};
-pub use query::{CursorKey, DEFAULT_PAGE_SIZE, Driver, Entry, Explain, MAX_PAGE_SIZE, Order, Page, Query, Status};
+pub use engine::{
+    Applied, DEFAULT_WRITE_BUFFER, Index, IndexBuilder, Mutation, Payload, PinPolicy, PinnedView, SharedIndex,
+};
+pub use query::{
+    Consistency, CursorKey, DEFAULT_PAGE_SIZE, Driver, Entry, Explain, MAX_PAGE_SIZE, Order, OwnedEntry, OwnedPage,
+    Page, Query, Status,
+};
 pub use value::{ChargerId, CursorError, Error, OrgId, Result, SiteId, Timestamp, Ulid, Window, WindowId};
 
 /// The README's example runs as a doctest.

@@ -12,7 +12,7 @@ mod place;
 pub(crate) use org::{OrgSet, OrgTree};
 pub(crate) use place::{Place, Places, PlacesView};
 
-pub(crate) use dense::{CAPACITY, NONE, dense_number};
+pub(crate) use dense::{CAPACITY, NONE};
 
 use std::sync::Arc;
 

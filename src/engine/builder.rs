@@ -3,6 +3,9 @@
 
 use super::compaction::INLINE_ROWS;
 use super::index::Index;
+use super::payload::Payload;
+use super::pins::PinPolicy;
+use super::shared::SharedIndex;
 use super::store::{DEFAULT_WRITE_BUFFER, Store};
 use crate::catalog::{Catalog, OrgTree};
 use crate::query::CursorKey;
@@ -31,6 +34,7 @@ pub struct IndexBuilder<I, P> {
     orgs: Vec<(OrgId, Option<OrgId>)>,
     write_buffer: Option<usize>,
     inline_merge_rows: Option<usize>,
+    pins: PinPolicy,
     _types: std::marker::PhantomData<fn() -> (I, P)>,
 }
 
@@ -41,12 +45,32 @@ impl<I, P> Default for IndexBuilder<I, P> {
             orgs: Vec::new(),
             write_buffer: None,
             inline_merge_rows: None,
+            pins: PinPolicy::default(),
             _types: std::marker::PhantomData,
         }
     }
 }
 
 impl<I, P> IndexBuilder<I, P> {
+    /// How long, and how many, versions a [`SharedIndex`] pins for
+    /// consistent cursors (default: [`PinPolicy::default`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mwindex::{PinPolicy, SharedIndex};
+    /// let policy = PinPolicy { ttl: Duration::from_secs(5), max_pins: 16 };
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().pins(policy).build_shared()?;
+    /// assert_eq!(index.pin_policy(), policy);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn pins(mut self, policy: PinPolicy) -> Self {
+        self.pins = policy;
+        self
+    }
+
     /// Authenticates cursors with this key instead of a random one. Set it when
     /// cursors must survive a restart or be accepted by several replicas.
     ///
@@ -149,7 +173,7 @@ impl<I, P> IndexBuilder<I, P> {
     }
 }
 
-impl<I: WindowId, P> IndexBuilder<I, P> {
+impl<I: WindowId, P: Payload> IndexBuilder<I, P> {
     /// Builds an empty index.
     ///
     /// # Errors
@@ -195,6 +219,50 @@ impl<I: WindowId, P> IndexBuilder<I, P> {
         Ok(Index::from_store(self.store(tree)))
     }
 
+    /// Builds an empty [`SharedIndex`], whose consistent cursors pin
+    /// versions under [`IndexBuilder::pins`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`IndexBuilder::build`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// assert!(index.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_shared(self) -> Result<SharedIndex<I, P>, Error> {
+        let pins = self.pins;
+        Ok(SharedIndex::from_index(self.build()?, pins))
+    }
+
+    /// Builds a [`SharedIndex`] holding `windows` (see
+    /// [`IndexBuilder::build_from`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`IndexBuilder::build_from`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex, Timestamp, Window};
+    /// let w = Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?;
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().organization(OrgId(1), None).build_shared_from([(w, ())])?;
+    /// assert_eq!(index.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_shared_from(
+        self,
+        windows: impl IntoIterator<Item = (Window<I>, P)>,
+    ) -> Result<SharedIndex<I, P>, Error> {
+        let pins = self.pins;
+        Ok(SharedIndex::from_index(self.build_from(windows)?, pins))
+    }
+
     /// The store these settings make over `tree` (the organizations
     /// resolved): the one place the defaults are applied.
     fn store(self, tree: OrgTree) -> Store<I, P> {
@@ -232,6 +300,23 @@ impl<I: WindowId, P> IndexBuilder<I, P> {
     }
 }
 
+impl<I, P> SharedIndex<I, P> {
+    /// A builder for a shared index (the same as [`Index::builder`]; finish
+    /// it with [`IndexBuilder::build_shared`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// assert_eq!(index.version(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder() -> IndexBuilder<I, P> {
+        IndexBuilder::default()
+    }
+}
+
 impl<I, P> Index<I, P> {
     /// A builder for an index (cursor key, organizations, initial windows).
     ///
@@ -248,7 +333,7 @@ impl<I, P> Index<I, P> {
     }
 }
 
-impl<I: WindowId, P> Index<I, P> {
+impl<I: WindowId, P: Payload> Index<I, P> {
     /// An empty index with a random cursor key and no organizations (the
     /// builder's defaults).
     ///

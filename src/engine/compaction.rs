@@ -20,6 +20,7 @@ use std::sync::mpsc::{Receiver, Sender};
 
 use parking_lot::Mutex;
 
+use super::parts::{self, Part, Parts};
 use crate::WindowId;
 use crate::catalog::PlacesView;
 use crate::segment::{ChunkedBits, Row, Segment, SegmentData, row32};
@@ -45,10 +46,10 @@ const SMALL_JOB_ROWS: usize = 1 << 18;
 const MAX_SEGMENTS: usize = 96;
 
 /// A merge's output and the deletes its thread has not read, once built.
-type Handover<I> = Arc<Mutex<Option<(Segment<I>, Receiver<I>)>>>;
+type Handover<I, P> = Arc<Mutex<Option<(Part<I, P>, Receiver<I>)>>>;
 
 /// A merge running in the background.
-struct Job<I> {
+struct Job<I, P> {
     /// The inputs' data, oldest first.
     inputs: Vec<Arc<SegmentData<I>>>,
     rows: usize,
@@ -59,7 +60,7 @@ struct Job<I> {
     /// Where the merge thread hands over its output and the deletes it has
     /// not read. The writer takes them from here rather than joining the
     /// thread, whose exit it need not wait for.
-    output: Handover<I>,
+    output: Handover<I, P>,
     /// Set once the output is sent (or the thread ended without one).
     done: Arc<AtomicBool>,
 }
@@ -111,8 +112,8 @@ fn worker(name: &str, queue: Arc<Mutex<Receiver<Task>>>) -> Option<()> {
 }
 
 /// The merges in flight and the policy that starts them.
-pub(crate) struct Compactor<I> {
-    jobs: Vec<Job<I>>,
+pub(crate) struct Compactor<I, P> {
+    jobs: Vec<Job<I, P>>,
     inline_rows: usize,
     /// Started with the first background merge.
     pool: Option<Pool>,
@@ -121,7 +122,7 @@ pub(crate) struct Compactor<I> {
     settled: bool,
 }
 
-impl<I> Compactor<I> {
+impl<I, P> Compactor<I, P> {
     pub(crate) fn new(inline_rows: usize) -> Self {
         Compactor { jobs: Vec::new(), inline_rows, pool: None, settled: false }
     }
@@ -147,7 +148,7 @@ impl<I> Compactor<I> {
     }
 }
 
-impl<I> Clone for Compactor<I> {
+impl<I, P> Clone for Compactor<I, P> {
     /// A clone starts with no merge in flight: the clone of the index still
     /// holds the inputs, so it is complete without them.
     fn clone(&self) -> Self {
@@ -155,20 +156,20 @@ impl<I> Clone for Compactor<I> {
     }
 }
 
-impl<I> std::fmt::Debug for Compactor<I> {
+impl<I, P> std::fmt::Debug for Compactor<I, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Compactor").field("running", &self.jobs.len()).field("inline_rows", &self.inline_rows).finish()
     }
 }
 
-impl<I: WindowId> Compactor<I> {
+impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
     /// Whether `seg` is the input of a merge in flight (it must then stay
     /// where it is, neither dropped nor rebuilt, until the merge installs).
     pub(crate) fn is_busy(&self, seg: &Segment<I>) -> bool {
         self.job_of(seg).is_some()
     }
 
-    fn job_of(&self, seg: &Segment<I>) -> Option<&Job<I>> {
+    fn job_of(&self, seg: &Segment<I>) -> Option<&Job<I, P>> {
         self.jobs.iter().find(|j| j.inputs.iter().any(|d| Arc::ptr_eq(d, seg.data())))
     }
 
@@ -186,14 +187,15 @@ impl<I: WindowId> Compactor<I> {
     /// Installs every finished merge, starts the merges the policy calls for,
     /// and drops segments with no live row. Called by the writer after every
     /// change to the segment list and whenever it writes.
-    pub(crate) fn maintain(&mut self, segments: &mut Vec<Segment<I>>, places: &PlacesView) {
+    pub(crate) fn maintain(&mut self, segments: &mut Parts<I, P>, places: &PlacesView) {
         self.install_finished(segments, false);
         self.settled = false;
         loop {
-            let emptied: Vec<Segment<I>> = segments.extract_if(.., |s| s.live() == 0 && !self.is_busy(s)).collect();
+            let jobs = &self.jobs;
+            let emptied = segments.remove_where(|s| s.live() == 0 && !busy_in(jobs, s));
             self.free_elsewhere(emptied);
-            let sizes: Vec<usize> = segments.iter().map(Segment::live).collect();
-            let busy: Vec<bool> = segments.iter().map(|s| self.is_busy(s)).collect();
+            let sizes: Vec<usize> = segments.segments.iter().map(Segment::live).collect();
+            let busy: Vec<bool> = segments.segments.iter().map(|s| self.is_busy(s)).collect();
             let Some(run) = plan(&sizes, &busy) else {
                 self.settled = true;
                 break;
@@ -224,17 +226,16 @@ impl<I: WindowId> Compactor<I> {
         }
     }
 
-    /// Installs finished merges, if any finished; cheap enough for every write.
+    /// Whether a merge finished and waits to be installed; cheap enough
+    /// for every write.
     #[inline]
-    pub(crate) fn poll(&mut self, segments: &mut Vec<Segment<I>>, places: &PlacesView) {
-        if self.jobs.iter().any(|j| j.done.load(Ordering::Acquire)) {
-            self.maintain(segments, places);
-        }
+    pub(crate) fn has_finished(&self) -> bool {
+        self.jobs.iter().any(|j| j.done.load(Ordering::Acquire))
     }
 
     /// Waits for every merge in flight, installs it, and merges until the
     /// policy is satisfied.
-    pub(crate) fn finish(&mut self, segments: &mut Vec<Segment<I>>, places: &PlacesView) {
+    pub(crate) fn finish(&mut self, segments: &mut Parts<I, P>, places: &PlacesView) {
         loop {
             self.install_finished(segments, true);
             self.maintain(segments, places);
@@ -247,11 +248,11 @@ impl<I: WindowId> Compactor<I> {
     /// Replaces segment `s`, mostly dead, by a copy of its live rows: on this
     /// thread if small, else in the background once a merge slot is free. A
     /// segment in a merge is left alone (the merge drops its dead rows).
-    pub(crate) fn rebuild(&mut self, segments: &mut Vec<Segment<I>>, s: usize, places: &PlacesView) {
-        if self.is_busy(&segments[s]) {
+    pub(crate) fn rebuild(&mut self, segments: &mut Parts<I, P>, s: usize, places: &PlacesView) {
+        if self.is_busy(&segments.segments[s]) {
             return;
         }
-        let rows = segments[s].live();
+        let rows = segments.segments[s].live();
         if rows <= self.inline_rows {
             self.merge_here(segments, s..s + 1, places);
         } else if self.can_start(rows) {
@@ -267,10 +268,10 @@ impl<I: WindowId> Compactor<I> {
 
     /// Starts a background merge of `segments[run]` (`rows` live rows);
     /// merges inline if the thread cannot be started.
-    fn spawn(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>, rows: usize, places: &PlacesView) {
-        let inputs: Vec<Arc<SegmentData<I>>> = segments[run.clone()].iter().map(|s| Arc::clone(s.data())).collect();
-        let work: Vec<(Arc<SegmentData<I>>, ChunkedBits)> =
-            segments[run.clone()].iter().map(|s| (Arc::clone(s.data()), s.dead_rows().clone())).collect();
+    fn spawn(&mut self, segments: &mut Parts<I, P>, run: Range<usize>, rows: usize, places: &PlacesView) {
+        let inputs: Vec<Arc<SegmentData<I>>> =
+            segments.segments[run.clone()].iter().map(|s| Arc::clone(s.data())).collect();
+        let work: Vec<Input<I, P>> = run.clone().map(|s| input(segments, s)).collect();
         let (deletes, deleted) = std::sync::mpsc::channel();
         let output = Arc::new(Mutex::new(None));
         let handover = Arc::clone(&output);
@@ -282,11 +283,11 @@ impl<I: WindowId> Compactor<I> {
             let _done = SetOnDrop(finished);
             // Not on huge pages: faulting them in on this low-priority thread
             // was measured to stall the writer for tens of milliseconds.
-            let rows: Vec<Row<I>> = work.iter().flat_map(|(data, dead)| live_rows(data, dead)).collect();
+            let (rows, payloads) = live_rows(&work);
             drop(work);
             // One thread: the writer keeps the other core.
-            let mut out = Segment::from_data(Arc::new(SegmentData::build_serial(rows, &view)));
-            kill_ids(&mut out, deleted.try_iter());
+            let mut out = parts::build(rows, payloads, &view, false);
+            kill_ids(&mut out.0, deleted.try_iter());
             *handover.lock() = Some((out, deleted));
         });
         match self.pool().map(|pool| pool.merges.send(task)) {
@@ -297,7 +298,7 @@ impl<I: WindowId> Compactor<I> {
 
     /// Installs finished merges; with `wait`, first waits for the smallest
     /// one running (the one that frees a slot soonest).
-    fn install_finished(&mut self, segments: &mut Vec<Segment<I>>, wait: bool) {
+    fn install_finished(&mut self, segments: &mut Parts<I, P>, wait: bool) {
         if wait && let Some(i) = (0..self.jobs.len()).min_by_key(|&i| self.jobs[i].rows) {
             let job = self.jobs.remove(i);
             self.install(segments, job);
@@ -315,7 +316,7 @@ impl<I: WindowId> Compactor<I> {
 
     /// Puts a finished merge's output in place of its inputs, which must be
     /// where they were, and kills there the rows deleted since it began.
-    fn install(&mut self, segments: &mut Vec<Segment<I>>, job: Job<I>) {
+    fn install(&mut self, segments: &mut Parts<I, P>, job: Job<I, P>) {
         while !job.done.load(Ordering::Acquire) {
             std::thread::sleep(std::time::Duration::from_micros(50));
         }
@@ -324,29 +325,43 @@ impl<I: WindowId> Compactor<I> {
             // complete, so nothing is lost; a later merge retries.
             return;
         };
-        let Some(at) = segments.iter().position(|s| Arc::ptr_eq(s.data(), &job.inputs[0])) else {
+        let Some(at) = segments.segments.iter().position(|s| Arc::ptr_eq(s.data(), &job.inputs[0])) else {
             debug_assert!(false, "a merge's inputs left the index while it ran");
             return;
         };
         let run = at..at + job.inputs.len();
         let in_place = segments
+            .segments
             .get(run.clone())
             .is_some_and(|inputs| inputs.iter().zip(&job.inputs).all(|(s, d)| Arc::ptr_eq(s.data(), d)));
         if !in_place {
             debug_assert!(false, "a merge's inputs moved while it ran");
             return;
         }
-        kill_ids(&mut out, deleted.try_iter());
-        let replaced: Vec<Segment<I>> =
-            if out.live() == 0 { segments.drain(run).collect() } else { segments.splice(run, [out]).collect() };
+        kill_ids(&mut out.0, deleted.try_iter());
+        let replaced = if out.0.live() == 0 { segments.splice(run, None) } else { segments.splice(run, Some(out)) };
         drop(job.inputs);
         self.free_elsewhere(replaced);
     }
 
     /// Merges `segments[run]` on this thread; the inputs are freed elsewhere.
-    fn merge_here(&mut self, segments: &mut Vec<Segment<I>>, run: Range<usize>, places: &PlacesView) {
+    fn merge_here(&mut self, segments: &mut Parts<I, P>, run: Range<usize>, places: &PlacesView) {
         let replaced = merge_inline(segments, run, places);
         self.free_elsewhere(replaced);
+    }
+
+    /// Drops `value`, which holds about `rows` rows, where
+    /// [`Compactor::free_elsewhere`] drops segments.
+    pub(crate) fn drop_elsewhere<T: Send + 'static>(&mut self, value: T, rows: usize) {
+        let pool = match self.pool {
+            Some(ref pool) => Some(pool),
+            None if rows > FREE_ELSEWHERE_ROWS => self.pool(),
+            None => None,
+        };
+        if let Some(pool) = pool {
+            // If the thread is gone, the task (and the value) drop here.
+            let _ = pool.frees.send(Box::new(move || drop(value)));
+        }
     }
 
     /// Drops segments on the freeing thread once it runs, or when they hold
@@ -355,23 +370,15 @@ impl<I: WindowId> Compactor<I> {
     /// windows while a background merge ran, dropping the inputs of a merge
     /// of 3,000 rows on the writer took it 0.4 to 2 ms. Small indexes that
     /// never merge in the background free on the writer, cheaply.
-    fn free_elsewhere(&mut self, segments: Vec<Segment<I>>) {
-        if segments.is_empty() {
-            return;
-        }
-        let pool = match self.pool {
-            Some(ref pool) => Some(pool),
-            None if segments.iter().map(|s| s.len()).sum::<usize>() > FREE_ELSEWHERE_ROWS => self.pool(),
-            None => None,
-        };
-        if let Some(pool) = pool {
-            // If the thread is gone, the task (and the segments) drop here.
-            let _ = pool.frees.send(Box::new(move || drop(segments)));
+    fn free_elsewhere(&mut self, segments: Vec<Part<I, P>>) {
+        if !segments.is_empty() {
+            let rows = segments.iter().map(|(s, _)| s.len()).sum();
+            self.drop_elsewhere(segments, rows);
         }
     }
 }
 
-impl<I: WindowId> Compactor<I> {
+impl<I: WindowId, P> Compactor<I, P> {
     /// Checks what merges rely on: every segment holds rows, each merge's
     /// inputs are still in place, in order, and once the policy has settled
     /// the segments outside merges are geometric (nothing left to merge).
@@ -392,7 +399,7 @@ impl<I: WindowId> Compactor<I> {
         }
         if self.settled {
             let sizes: Vec<usize> = segments.iter().map(Segment::live).collect();
-            let busy: Vec<bool> = segments.iter().map(|s| self.is_busy(s)).collect();
+            let busy: Vec<bool> = segments.iter().map(|s| busy_in(&self.jobs, s)).collect();
             if let Some(run) = plan(&sizes, &busy) {
                 return Err(format!("segments {run:?} of live sizes {sizes:?} are not geometric"));
             }
@@ -457,25 +464,49 @@ fn yield_to_foreground() {
 #[cfg(not(target_os = "linux"))]
 fn yield_to_foreground() {}
 
-fn live_rows<I: WindowId>(data: &SegmentData<I>, dead: &ChunkedBits) -> impl Iterator<Item = Row<I>> {
-    data.rows.iter().enumerate().filter(|&(r, _)| !dead.contains(row32(r))).map(|(_, row)| *row)
+/// What a merge reads of one input: its data, its dead rows when the merge
+/// began, and its payloads.
+type Input<I, P> = (Arc<SegmentData<I>>, ChunkedBits, Arc<Vec<P>>);
+
+fn input<I: WindowId, P>(parts: &Parts<I, P>, s: usize) -> Input<I, P> {
+    let seg = &parts.segments[s];
+    (Arc::clone(seg.data()), seg.dead_rows().clone(), Arc::clone(parts.payloads_of(s)))
+}
+
+/// The live rows of `inputs` with copies of their payloads, each row's slot
+/// numbering its payload.
+fn live_rows<I: WindowId, P: Clone>(inputs: &[Input<I, P>]) -> (Vec<Row<I>>, Vec<Option<P>>) {
+    let (mut rows, mut payloads) = (Vec::new(), Vec::new());
+    for (data, dead, pays) in inputs {
+        for (r, row) in data.rows.iter().enumerate() {
+            if !dead.contains(row32(r)) {
+                rows.push(Row { slot: row32(payloads.len()), ..*row });
+                payloads.push(pays.get(r).cloned());
+            }
+        }
+    }
+    (rows, payloads)
+}
+
+/// Whether `seg` is the input of one of `jobs`.
+fn busy_in<I: WindowId, P>(jobs: &[Job<I, P>], seg: &Segment<I>) -> bool {
+    jobs.iter().any(|j| j.inputs.iter().any(|d| Arc::ptr_eq(d, seg.data())))
 }
 
 /// Rows from which dropping segments is left to another thread.
 const FREE_ELSEWHERE_ROWS: usize = 1 << 15;
 
 /// Merges `segments[run]` on this thread and returns the segments it replaced.
-fn merge_inline<I: WindowId>(
-    segments: &mut Vec<Segment<I>>,
+fn merge_inline<I: WindowId, P: Clone>(
+    segments: &mut Parts<I, P>,
     run: Range<usize>,
     places: &PlacesView,
-) -> Vec<Segment<I>> {
-    let rows: Vec<Row<I>> = segments[run.clone()].iter().flat_map(|s| live_rows(s, s.dead_rows())).collect();
-    if rows.is_empty() {
-        segments.drain(run).collect()
-    } else {
-        segments.splice(run, [Segment::build(rows, places)]).collect()
-    }
+) -> Vec<Part<I, P>> {
+    let inputs: Vec<Input<I, P>> = run.clone().map(|s| input(segments, s)).collect();
+    let (rows, payloads) = live_rows(&inputs);
+    drop(inputs);
+    let out = (!rows.is_empty()).then(|| parts::build(rows, payloads, places, true));
+    segments.splice(run, out)
 }
 
 /// Kills the rows of `ids` in `out`, a merge's output that held them when

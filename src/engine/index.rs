@@ -2,8 +2,9 @@
 //! over a view of the store; writes are [`Mutation`]s applied to it.
 
 use super::mutation::{Applied, Mutation};
+use super::payload::Payload;
 use super::store::Store;
-use crate::query::{Entry, Explain, Page, Plan, Query};
+use crate::query::{Entry, Explain, Page, Query};
 use crate::{Error, OrgId, Window, WindowId};
 
 /// An in-memory index of maintenance windows with payloads of type `P`, keyed
@@ -37,12 +38,20 @@ use crate::{Error, OrgId, Window, WindowId};
 /// assert_eq!(index.count(&q)?, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Index<I, P> {
     store: Store<I, P>,
 }
 
-impl<I: WindowId, P> Default for Index<I, P> {
+impl<I: WindowId, P: Payload> Clone for Index<I, P> {
+    /// A copy that shares the segments with this index (each changes its
+    /// own from then on); merges in flight are not copied.
+    fn clone(&self) -> Self {
+        Index { store: self.store.clone() }
+    }
+}
+
+impl<I: WindowId, P: Payload> Default for Index<I, P> {
     fn default() -> Self {
         Self::new()
     }
@@ -53,9 +62,14 @@ impl<I, P> Index<I, P> {
     pub(super) fn from_store(store: Store<I, P>) -> Self {
         Index { store }
     }
+
+    /// The store (to share it).
+    pub(super) fn into_store(self) -> Store<I, P> {
+        self.store
+    }
 }
 
-impl<I: WindowId, P> Index<I, P> {
+impl<I: WindowId, P: Payload> Index<I, P> {
     /// Number of windows held.
     ///
     /// # Example
@@ -80,7 +94,7 @@ impl<I: WindowId, P> Index<I, P> {
     /// assert!(index.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.store.is_empty()
+        self.store.len() == 0
     }
 
     /// Adds an organization, as a root (`parent: None`) or under an existing one.
@@ -361,10 +375,7 @@ impl<I: WindowId, P> Index<I, P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn query(&self, query: &Query<I>) -> Result<Page<'_, I, P>, Error> {
-        let view = self.store.view();
-        let plan = Plan::page(&view, query)?;
-        let found = crate::query::page(&view, &plan, self.store.warm());
-        Ok(self.store.page(found, plan.driver()))
+        self.store.state().query(query, None)
     }
 
     /// The number of windows matching `query`, ignoring its page size and
@@ -388,9 +399,7 @@ impl<I: WindowId, P> Index<I, P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn count(&self, query: &Query<I>) -> Result<u64, Error> {
-        let view = self.store.view();
-        let plan = Plan::count(&view, query)?;
-        Ok(crate::query::count(&view, &plan))
+        self.store.state().count(query)
     }
 
     /// How [`Index::query`] would run `query`, without running it.
@@ -410,8 +419,7 @@ impl<I: WindowId, P> Index<I, P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn explain(&self, query: &Query<I>) -> Result<Explain, Error> {
-        let view = self.store.view();
-        Ok(Plan::page(&view, query)?.explain(&view))
+        self.store.state().explain(query)
     }
 
     /// How [`Index::count`] would run `query`, without running it.
@@ -430,8 +438,7 @@ impl<I: WindowId, P> Index<I, P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn explain_count(&self, query: &Query<I>) -> Result<Explain, Error> {
-        let view = self.store.view();
-        Ok(Plan::count(&view, query)?.explain(&view))
+        self.store.state().explain_count(query)
     }
 
     /// Bytes of memory held by the index structures (rows, tiers, posting

@@ -6,11 +6,20 @@
 mod builder;
 mod compaction;
 mod index;
+mod log;
 mod mutation;
-mod payloads;
+mod parts;
+mod payload;
+mod pins;
+mod shared;
+mod state;
 mod store;
+mod version;
 
 pub use builder::IndexBuilder;
 pub use index::Index;
 pub use mutation::{Applied, Mutation};
+pub use payload::Payload;
+pub use pins::PinPolicy;
+pub use shared::{PinnedView, SharedIndex};
 pub use store::DEFAULT_WRITE_BUFFER;

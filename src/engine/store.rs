@@ -1,17 +1,23 @@
-//! The store: segments, the write buffer, payloads, the catalog and the
-//! compactor, with the one function that changes them ([`Store::apply`]).
-//! Reads go through a [`View`] of it; the [`Index`](crate::Index) is its
-//! public face.
+//! The store: the writer's state of the index (the segment list with its
+//! payloads, the kills and write buffer after it, the catalog, the
+//! compactor) and the one function that changes it ([`Store::apply`]).
+//!
+//! Reads go through a [`State`] of it. After a write, [`Store::publish`]
+//! makes a [`Version`]: an immutable copy that shares everything but the
+//! few kilobytes each write changes (see `docs/design.md`, "Versions").
 
 use std::sync::Arc;
 
 use super::compaction::Compactor;
+use super::log::PayloadLog;
 use super::mutation::{Applied, Mutation};
-use super::payloads::Payloads;
+use super::parts::{self, Parts};
+use super::state::State;
+use super::version::Version;
 use crate::catalog::{CAPACITY, Catalog};
-use crate::memory::{Prefetch, huge_pages};
-use crate::query::{BUFFER, CursorKey, Driver, Entry, Found, Page, View, Warm};
-use crate::segment::{Row, Segment, SegmentData, WriteBuffer, row32};
+use crate::memory::huge_pages;
+use crate::query::{BUFFER, CursorKey, Entry};
+use crate::segment::{Kill, Kills, Row, WriteBuffer, row32};
 use crate::{Error, Window, WindowId};
 
 /// Windows buffered before they are sorted into an immutable segment.
@@ -23,9 +29,6 @@ const WRITE_BATCH: usize = 32;
 /// Segments from this many rows on are warmed for a batch of writes.
 const WARM_MIN_ROWS: usize = 1 << 16;
 
-/// How many rows ahead a bulk load's payload gather starts its reads.
-const PAYLOAD_PREFETCH: usize = 16;
-
 /// Where a window's row lives.
 #[derive(Clone, Copy, Debug)]
 enum Loc {
@@ -33,32 +36,70 @@ enum Loc {
     Seg(usize, u32),
 }
 
-/// Everything an index holds.
-#[derive(Debug, Clone)]
+/// Everything an index holds, as the writer keeps it.
+#[derive(Debug)]
 pub(crate) struct Store<I, P> {
-    segments: Vec<Segment<I>>,
+    /// Replaced, never changed, while a version holds it: changed in place
+    /// through `Arc::make_mut` when no version does.
+    parts: Arc<Parts<I, P>>,
+    /// Rows of `parts` deleted since it was last replaced.
+    kills: Kills,
     buffer: WriteBuffer<I>,
-    payloads: Payloads<P>,
+    /// The ids of `buffer`'s rows in the same order: finding an id scans
+    /// this compact column (a few cache lines) rather than the rows.
+    buffer_ids: Vec<I>,
+    log: PayloadLog<P>,
     /// Live windows.
     len: usize,
     catalog: Catalog,
-    key: CursorKey,
-    /// Rows buffered before they are built into a segment.
+    /// Rows buffered (and kills kept) before they are built into a segment
+    /// (moved into the tombstones).
     write_buffer: usize,
-    compactor: Compactor<I>,
+    compactor: Compactor<I, P>,
+    /// Writes applied: the number of the version the next publish makes.
+    version: u64,
 }
 
-impl<I: WindowId, P> Store<I, P> {
-    pub(crate) fn new(catalog: Catalog, key: CursorKey, write_buffer: usize, inline_merge_rows: usize) -> Self {
+impl<I: WindowId, P: Clone> Clone for Store<I, P> {
+    /// A copy with a log of its own (the two must never fill the same slots)
+    /// and no merge in flight (the copy holds the inputs).
+    fn clone(&self) -> Self {
+        let mut log = PayloadLog::new(self.write_buffer);
+        let mut buffer = self.buffer.clone();
+        for row in &mut buffer.rows {
+            let payload = self.log.get(row.slot).cloned();
+            debug_assert!(payload.is_some(), "buffered window {} has no payload", row.id);
+            row.slot = payload.and_then(|p| log.put(p)).unwrap_or(u32::MAX);
+        }
         Store {
-            segments: Vec::new(),
+            parts: Arc::clone(&self.parts),
+            kills: self.kills.clone(),
+            buffer,
+            buffer_ids: self.buffer_ids.clone(),
+            log,
+            len: self.len,
+            catalog: self.catalog.clone(),
+            write_buffer: self.write_buffer,
+            compactor: self.compactor.clone(),
+            version: self.version,
+        }
+    }
+}
+
+impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
+    pub(crate) fn new(catalog: Catalog, key: CursorKey, write_buffer: usize, inline_merge_rows: usize) -> Self {
+        let write_buffer = write_buffer.max(1);
+        Store {
+            parts: Arc::new(Parts::new(key)),
+            kills: Kills::default(),
             buffer: WriteBuffer::default(),
-            payloads: Payloads::default(),
+            buffer_ids: Vec::new(),
+            log: PayloadLog::new(write_buffer),
             len: 0,
             catalog,
-            key,
             write_buffer,
             compactor: Compactor::new(inline_merge_rows),
+            version: 0,
         }
     }
 
@@ -70,21 +111,42 @@ impl<I: WindowId, P> Store<I, P> {
         &self.catalog
     }
 
-    /// What a query reads.
-    #[inline]
-    pub(crate) fn view(&self) -> View<'_, I> {
-        View { segments: &self.segments, buffer: &self.buffer, catalog: self.catalog.view(), key: &self.key }
+    /// The number of the latest version: how many writes were applied.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
     }
 
-    /// What page sinks prefetch for the hits they keep.
+    /// The writer's state, for reads.
     #[inline]
-    pub(crate) fn warm(&self) -> Warm<'_> {
-        Warm { payloads: self.payloads.prefetch(), places: &self.catalog.view().places }
+    pub(crate) fn state(&self) -> State<'_, I, P> {
+        State {
+            parts: &self.parts,
+            kills: &self.kills,
+            buffer: &self.buffer,
+            log: self.log.shared(),
+            catalog: self.catalog.view(),
+        }
     }
 
-    /// Applies one mutation: the only way the store changes.
+    /// An immutable copy of the current state: it shares the segment list,
+    /// the payload log and the catalog, and copies the write buffer's rows
+    /// and the kills (a few kilobytes at most).
+    pub(crate) fn publish(&self) -> Version<I, P> {
+        Version {
+            number: self.version,
+            len: self.len,
+            parts: Arc::clone(&self.parts),
+            kills: self.kills.clone(),
+            buffer: self.buffer.clone(),
+            log: Arc::clone(self.log.shared()),
+            catalog: Arc::clone(self.catalog.view()),
+        }
+    }
+
+    /// Applies one mutation: the only way the store changes. A failed
+    /// mutation changes nothing a read can see and makes no version.
     pub(crate) fn apply(&mut self, mutation: Mutation<I, P>) -> Result<Applied<I, P>, Error> {
-        Ok(match mutation {
+        let applied = match mutation {
             Mutation::Insert { window, payload } => {
                 self.insert(window, payload)?;
                 Applied::Inserted
@@ -101,48 +163,39 @@ impl<I: WindowId, P> Store<I, P> {
                 self.catalog.change_orgs(|orgs| orgs.set_parent(id, parent))?;
                 Applied::OrganizationMoved
             }
-        })
+        };
+        self.version += 1;
+        Ok(applied)
     }
 
-    /// Validate (organization, id, a payload slot), make the row, then
-    /// the slot: a failure anywhere leaves nothing to roll back.
+    /// Validate (organization, id, room), make the row, then store the
+    /// payload: a failure anywhere leaves nothing to roll back.
     fn insert(&mut self, window: Window<I>, payload: P) -> Result<(), Error> {
         self.catalog.orgs().require(window.org())?;
         if self.locate(window.id()).is_some() {
             return Err(Error::DuplicateId(window.id().to_string()));
         }
-        if !self.payloads.has_room() {
+        if self.len as u64 >= CAPACITY {
             return Err(Error::CapacityExceeded(CAPACITY));
         }
-        let mut row = self.make_row(&window)?;
-        row.slot = self.payloads.put(payload).ok_or(Error::CapacityExceeded(CAPACITY))?;
-        self.push(row);
+        let row = self.make_row(&window)?;
+        self.push(row, payload);
+        self.settle();
         Ok(())
     }
 
-    /// Validate (a payload slot if the id is new), make the row (which checks
-    /// the organization), then replace or take the slot.
+    /// Validate (room if the id is new), make the row (which checks the
+    /// organization), then move the window.
     fn upsert(&mut self, window: Window<I>, payload: P) -> Result<Option<P>, Error> {
         let loc = self.locate(window.id());
-        if loc.is_none() && !self.payloads.has_room() {
+        if loc.is_none() && self.len as u64 >= CAPACITY {
             return Err(Error::CapacityExceeded(CAPACITY));
         }
-        let mut row = self.make_row(&window)?;
-        match loc {
-            Some(loc) => {
-                let old = self.remove_at(loc);
-                self.len -= 1;
-                row.slot = old.slot;
-                let previous = self.payloads.replace(old.slot, payload);
-                self.push(row);
-                Ok(previous)
-            }
-            None => {
-                row.slot = self.payloads.put(payload).ok_or(Error::CapacityExceeded(CAPACITY))?;
-                self.push(row);
-                Ok(None)
-            }
-        }
+        let row = self.make_row(&window)?;
+        let previous = loc.map(|loc| self.remove_at(loc).1);
+        self.push(row, payload);
+        self.settle();
+        Ok(previous.flatten())
     }
 
     /// Upserts in order; organizations and capacity are checked for all
@@ -152,7 +205,7 @@ impl<I: WindowId, P> Store<I, P> {
         for (w, _) in &windows {
             self.catalog.orgs().require(w.org())?;
         }
-        if !self.catalog.has_room_for(windows.len()) || self.payloads.len() as u64 + windows.len() as u64 >= CAPACITY {
+        if !self.catalog.has_room_for(windows.len()) || self.len as u64 + windows.len() as u64 >= CAPACITY {
             return Err(Error::CapacityExceeded(CAPACITY));
         }
         let mut previous = Vec::with_capacity(windows.len());
@@ -178,16 +231,16 @@ impl<I: WindowId, P> Store<I, P> {
         for (w, _) in batch {
             acc ^= u64::from(self.catalog.find_place(w).unwrap_or(0));
         }
-        let payloads = self.payloads.prefetch();
+        let prefetch = self.parts.prefetchers();
         // Small segments' lookups hit the cache anyway.
-        for seg in self.segments.iter().filter(|s| s.len() >= WARM_MIN_ROWS) {
+        for (s, seg) in self.parts.segments.iter().enumerate().filter(|(_, s)| s.len() >= WARM_MIN_ROWS) {
             rows.clear();
             seg.rows_of(ids, rows);
             for &r in rows.iter().flatten() {
                 acc ^= seg.warm_kill(r) as u64;
             }
             for &r in rows.iter().flatten() {
-                payloads.slot(seg.row(r).slot);
+                prefetch[s].slot(r);
             }
         }
         std::hint::black_box(acc);
@@ -195,17 +248,14 @@ impl<I: WindowId, P> Store<I, P> {
 
     fn delete(&mut self, id: I) -> Option<(Window<I>, P)> {
         let loc = self.locate(id)?;
-        let row = self.remove_at(loc);
-        self.len -= 1;
+        let (row, payload) = self.remove_at(loc);
+        let window = self.state().window_of(&row);
         // Install finished merges now, as every write does: a merge's output
         // must also lose the rows deleted while it ran, and the writer kills
         // those left over at install; left waiting through a long run of
         // deletes they piled up into a pause (48 ms after 200,000 deletes).
-        if self.compactor.running() > 0 {
-            self.compactor.poll(&mut self.segments, &self.catalog.view().places);
-        }
-        let window = self.window_of(&row);
-        self.payloads.take(row.slot).map(|p| (window, p))
+        self.settle();
+        payload.map(|p| (window, p))
     }
 
     /// Rows first carry the position of their item; once the segment has
@@ -217,9 +267,7 @@ impl<I: WindowId, P> Store<I, P> {
         let mut rows = huge_pages::with_capacity(windows.len());
         let mut payloads = Vec::with_capacity(windows.len());
         for (w, payload) in windows {
-            if self.len as u64 + rows.len() as u64 >= CAPACITY
-                || self.payloads.len() as u64 + rows.len() as u64 >= CAPACITY
-            {
+            if self.len as u64 + rows.len() as u64 >= CAPACITY {
                 return Err(Error::CapacityExceeded(CAPACITY));
             }
             let mut row = self.make_row(&w)?;
@@ -230,83 +278,41 @@ impl<I: WindowId, P> Store<I, P> {
         if rows.is_empty() {
             return Ok(0);
         }
-        if !self.is_empty()
+        if self.len > 0
             && let Some(id) = rows.iter().map(|r| r.id).find(|&id| self.locate(id).is_some())
         {
             return Err(Error::DuplicateId(id.to_string()));
         }
-        let mut data = SegmentData::build(rows, &self.catalog.view().places);
-        // The segment's id index is sorted: a repeated id sits next to itself.
-        if let Some(k) = data.ids_sorted.first_repeat() {
-            return Err(Error::DuplicateId(data.rows[data.id_rows[k] as usize].id.to_string()));
-        }
-        // A gather in row order: each read is a cache miss, so the reads a
-        // few rows ahead are started early and their misses overlap.
-        self.payloads.reserve(payloads.len());
-        let ahead = Prefetch::of(&payloads);
-        for r in 0..data.rows.len() {
-            if let Some(next) = data.rows.get(r + PAYLOAD_PREFETCH) {
-                ahead.slot(next.slot);
-            }
-            let row = &mut data.rows[r];
-            row.slot = self.payloads.push_new(payloads[row.slot as usize].take());
-        }
-        let n = data.len();
+        let part = parts::build_unique(rows, payloads, &self.catalog.view().places)
+            .map_err(|id| Error::DuplicateId(id.to_string()))?;
+        let n = part.0.len();
         self.len += n;
-        self.segments.push(Segment::from_data(Arc::new(data)));
-        self.compactor.maintain(&mut self.segments, &self.catalog.view().places);
+        self.change_parts(|parts, compactor, places| {
+            parts.push(part);
+            compactor.maintain(parts, places);
+        });
         Ok(n)
     }
 
     /// Waits for background merges, installs them, and merges until segment
     /// sizes are geometric again.
     pub(crate) fn compact(&mut self) {
-        self.compactor.finish(&mut self.segments, &self.catalog.view().places);
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.change_parts(|parts, compactor, places| compactor.finish(parts, places));
     }
 
     /// The live window `id` with its payload.
     pub(crate) fn get(&self, id: I) -> Option<Entry<'_, I, P>> {
-        let row = match self.locate(id)? {
-            Loc::Buffer(i) => self.buffer.rows[i],
-            Loc::Seg(s, r) => self.segments[s].row(r),
-        };
-        self.entry_of(&row)
-    }
-
-    /// The page of `found`'s hits, with their windows and payloads.
-    #[inline]
-    pub(crate) fn page(&self, found: Found<I>, driver: Driver) -> Page<'_, I, P> {
-        let rows: Vec<&Row<I>> = found.hits.iter().map(|h| self.hit_row(h.src, h.row)).collect();
-        // Touch every payload first: the loads are independent, so their cache
-        // misses overlap instead of queueing behind each entry's construction.
-        let present = rows.iter().filter(|r| self.payloads.get(r.slot).is_some()).count();
-        debug_assert_eq!(present, rows.len(), "a live window lost its payload");
-        // Keep the touching pass: the optimizer would otherwise drop it.
-        std::hint::black_box(present);
-        let mut items = Vec::with_capacity(rows.len());
-        items.extend(rows.iter().filter_map(|r| self.entry_of(r)));
-        Page { items, next_cursor: found.next_cursor, driver }
-    }
-
-    #[inline]
-    fn hit_row(&self, src: u32, row: u32) -> &Row<I> {
-        if src == BUFFER { &self.buffer.rows[row as usize] } else { &self.segments[src as usize].rows[row as usize] }
-    }
-
-    #[inline]
-    fn window_of(&self, row: &Row<I>) -> Window<I> {
-        self.catalog.view().window(row.id, row.start, row.end, row.place)
-    }
-
-    #[inline]
-    fn entry_of(&self, row: &Row<I>) -> Option<Entry<'_, I, P>> {
-        let payload = self.payloads.get(row.slot);
-        debug_assert!(payload.is_some(), "live window {} has no payload", row.id);
-        Some(Entry { window: self.window_of(row), payload: payload? })
+        let state = self.state();
+        match self.locate(id)? {
+            Loc::Buffer(i) => {
+                let row = &self.buffer.rows[i];
+                Some(Entry { window: state.window_of(row), payload: state.payload(BUFFER, row)? })
+            }
+            Loc::Seg(s, r) => {
+                let row = state.row(row32(s), r);
+                Some(Entry { window: state.window_of(row), payload: state.payload(row32(s), row)? })
+            }
+        }
     }
 
     /// Where the live window `id` is. At most one row of an id is live, so
@@ -315,26 +321,29 @@ impl<I: WindowId, P> Store<I, P> {
     /// existing id is usually found by the first search), while an id outside
     /// a segment's range of ids is ruled out by its directory without a read.
     fn locate(&self, id: I) -> Option<Loc> {
-        if let Some(i) = self.buffer.position(id) {
+        if let Some(i) = self.buffer_ids.iter().position(|&x| x == id) {
             return Some(Loc::Buffer(i));
         }
-        self.segments.iter().enumerate().find_map(|(s, seg)| seg.find(id).map(|r| Loc::Seg(s, r)))
+        self.state().find(id).map(|(s, r)| Loc::Seg(s, r))
     }
 
-    fn remove_at(&mut self, loc: Loc) -> Row<I> {
+    /// Removes the live row at `loc` (a kill, for a segment's row), returning
+    /// it with a copy of its payload.
+    fn remove_at(&mut self, loc: Loc) -> (Row<I>, Option<P>) {
+        self.len -= 1;
         match loc {
-            Loc::Buffer(i) => self.buffer.remove(i),
+            Loc::Buffer(i) => {
+                self.buffer_ids.remove(i);
+                let row = self.buffer.remove(i);
+                (row, self.log.get(row.slot).cloned())
+            }
             Loc::Seg(s, r) => {
-                let seg = &mut self.segments[s];
-                seg.kill(r);
+                let seg = &self.parts.segments[s];
                 let row = seg.row(r);
-                self.compactor.note_delete(&self.segments[s], row.id);
-                let seg = &self.segments[s];
-                // A segment mostly dead is rebuilt from its live rows.
-                if seg.len() >= 2 * self.write_buffer && seg.dead_len() * 2 > seg.len() {
-                    self.compactor.rebuild(&mut self.segments, s, &self.catalog.view().places);
-                }
-                row
+                let fresh = self.kills.insert(Kill { seg: row32(s), row: r, start: row.start, end: row.end });
+                debug_assert!(fresh, "row {r} of segment {s} killed twice");
+                self.compactor.note_delete(seg, row.id);
+                (row, self.parts.payload(s, r).cloned())
             }
         }
     }
@@ -345,71 +354,103 @@ impl<I: WindowId, P> Store<I, P> {
         Ok(Row { start: w.start().as_micros(), end: w.end().as_micros(), id: w.id(), place, slot: 0 })
     }
 
-    /// Adds a made row to the write buffer, building a segment and merging
-    /// as due.
-    fn push(&mut self, row: Row<I>) {
-        self.buffer.insert(row);
+    /// Adds a made row and its payload to the write buffer (the log has room:
+    /// [`Store::settle`] flushes a full one after every write).
+    fn push(&mut self, mut row: Row<I>, payload: P) {
+        let slot = self.log.put(payload);
+        debug_assert!(slot.is_some(), "the payload log was left full");
+        row.slot = slot.unwrap_or(u32::MAX);
+        let at = self.buffer.insert(row);
+        self.buffer_ids.insert(at, row.id);
         self.len += 1;
-        if self.buffer.len() >= self.write_buffer {
-            let rows = self.buffer.take();
-            self.segments.push(Segment::build(rows, &self.catalog.view().places));
-            self.compactor.maintain(&mut self.segments, &self.catalog.view().places);
-        } else if self.compactor.running() > 0 {
-            self.compactor.poll(&mut self.segments, &self.catalog.view().places);
+    }
+
+    /// After a write: builds the write buffer into a segment once it (or its
+    /// log, or the kills) is full, and installs finished merges.
+    fn settle(&mut self) {
+        if self.buffer.len() >= self.write_buffer || self.log.is_full() || self.kills.len() >= self.write_buffer {
+            self.flush();
+        } else if self.compactor.running() > 0 && self.compactor.has_finished() {
+            self.change_parts(|parts, compactor, places| compactor.maintain(parts, places));
         }
+    }
+
+    /// Builds the write buffer into a segment, with its payloads, and starts
+    /// a new log.
+    fn flush(&mut self) {
+        let mut rows = self.buffer.take();
+        self.buffer_ids.clear();
+        let log = std::mem::replace(&mut self.log, PayloadLog::new(self.write_buffer));
+        let payloads = log.drain(rows.iter().map(|r| r.slot));
+        for (i, row) in rows.iter_mut().enumerate() {
+            row.slot = row32(i);
+        }
+        let part = (!rows.is_empty()).then(|| parts::build(rows, payloads, &self.catalog.view().places, true));
+        self.change_parts(|parts, compactor, places| {
+            if let Some(part) = part {
+                parts.push(part);
+            }
+            compactor.maintain(parts, places);
+        });
+    }
+
+    /// Changes the segment list through `change`, after moving the kills
+    /// into the tombstones (segment numbers change below). The list is
+    /// copied first if a version holds it.
+    fn change_parts(
+        &mut self,
+        change: impl FnOnce(&mut Parts<I, P>, &mut Compactor<I, P>, &crate::catalog::PlacesView),
+    ) {
+        let kills = self.kills.take();
+        let parts = Arc::make_mut(&mut self.parts);
+        let places = &self.catalog.view().places;
+        let mut touched = Vec::new();
+        for k in &kills {
+            parts.segments[k.seg as usize].kill(k.row);
+            if touched.last() != Some(&k.seg) {
+                touched.push(k.seg);
+            }
+        }
+        // A segment mostly dead is rebuilt from its live rows (newest first,
+        // so the numbers of those left to check stay put).
+        for &s in touched.iter().rev() {
+            let seg = &parts.segments[s as usize];
+            if seg.len() >= 2 * self.write_buffer && seg.dead_len() * 2 > seg.len() {
+                self.compactor.rebuild(parts, s as usize, places);
+            }
+        }
+        change(parts, &mut self.compactor, places);
+    }
+
+    /// Drops `value`, holding about `rows` rows, on the freeing thread.
+    pub(crate) fn drop_elsewhere<T: Send + 'static>(&mut self, value: T, rows: usize) {
+        self.compactor.drop_elsewhere(value, rows);
     }
 
     /// Bytes held by the index structures, payloads excluded.
     pub(crate) fn index_bytes(&self) -> usize {
-        self.segments.iter().map(Segment::heap_bytes).sum::<usize>()
-            + self.buffer.rows.capacity() * std::mem::size_of::<Row<I>>()
-            + self.payloads.heap_bytes()
+        self.parts.heap_bytes()
+            + self.buffer.heap_bytes()
+            + self.buffer_ids.capacity() * size_of::<I>()
+            + self.kills.heap_bytes()
             + self.catalog.heap_bytes()
     }
 
-    /// Checks every layer: catalog, write buffer, segments, compactor, and
-    /// across them, ids, payload slots and placements.
+    /// Checks every layer: catalog, the state readers see, the writer's id
+    /// column, payload log, and compactor.
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
         self.catalog.check_invariants()?;
-        self.buffer.check_invariants()?;
-        self.compactor.check_invariants(&self.segments)?;
-        let places = &self.catalog.view().places;
-        let mut live = self.buffer.len();
-        let mut ids = std::collections::HashSet::new();
-        let mut slots = std::collections::HashSet::new();
-        let mut check_row = |row: &Row<I>| -> Result<(), String> {
-            if !ids.insert(row.id) {
-                return Err(format!("id {} is live twice", row.id));
-            }
-            if !slots.insert(row.slot) || self.payloads.get(row.slot).is_none() {
-                return Err(format!("id {} has a shared or empty payload slot {}", row.id, row.slot));
-            }
-            if places.get(row.place).is_none() {
-                return Err(format!("id {} has an unknown placement {}", row.id, row.place));
-            }
-            Ok(())
-        };
-        for row in &self.buffer.rows {
-            check_row(row)?;
+        self.state().check_invariants(self.len)?;
+        if !self.buffer.rows.iter().map(|r| r.id).eq(self.buffer_ids.iter().copied()) {
+            return Err("write buffer id column disagrees with its rows".into());
         }
-        for (s, seg) in self.segments.iter().enumerate() {
-            seg.check_invariants(places).map_err(|e| format!("segment {s}: {e}"))?;
-            live += seg.live();
-            for r in 0..row32(seg.len()) {
-                if !seg.is_dead(r) {
-                    check_row(&seg.row(r))?;
-                }
-            }
-        }
-        if live != self.len {
-            return Err(format!("len is {} but {live} rows are live", self.len));
-        }
-        self.payloads.check_invariants(self.len)
+        self.log.check_invariants()?;
+        self.compactor.check_invariants(&self.parts.segments)
     }
 
     /// Merges in flight (tests).
     #[cfg(test)]
-    pub(crate) fn compactor(&self) -> &Compactor<I> {
+    pub(crate) fn compactor(&self) -> &Compactor<I, P> {
         &self.compactor
     }
 }

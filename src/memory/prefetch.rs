@@ -4,9 +4,12 @@
 /// Starts loading elements of an array (payloads of the hits a page keeps,
 /// while the scan goes on), so their cache misses overlap the scan's instead
 /// of forming a wave of their own when the page is assembled.
-#[derive(Clone, Copy, Debug)]
+///
+/// It holds the array's address as a number: it never reads through it (a
+/// prefetch is a hint), so it may outlive the array or cross threads.
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Prefetch {
-    base: *const u8,
+    base: usize,
     stride: usize,
     len: usize,
 }
@@ -14,14 +17,14 @@ pub(crate) struct Prefetch {
 impl Prefetch {
     /// Prefetches elements of `slice`.
     pub(crate) fn of<T>(slice: &[T]) -> Self {
-        Prefetch { base: slice.as_ptr().cast(), stride: std::mem::size_of::<T>(), len: slice.len() }
+        Prefetch { base: slice.as_ptr() as usize, stride: std::mem::size_of::<T>(), len: slice.len() }
     }
 
     /// Starts loading slot `slot` (nothing if it is out of bounds).
     #[inline]
     pub(crate) fn slot(&self, slot: u32) {
         if (slot as usize) < self.len {
-            prefetch(self.base.wrapping_add(slot as usize * self.stride));
+            prefetch(std::ptr::without_provenance(self.base.wrapping_add(slot as usize * self.stride)));
         }
     }
 }

@@ -5,11 +5,11 @@ use super::plan::RankShape;
 use super::resolve::Resolved;
 use super::time_box::TimeBox;
 use crate::WindowId;
-use crate::segment::Segment;
+use crate::segment::LiveSegment;
 
 /// Live rows of a segment in the postings of the query's only filtered family:
 /// the lists' sizes, less the deleted rows whose key is among the requested.
-pub(crate) fn posting_count<I: WindowId>(seg: &Segment<I>, q: &Resolved<'_, I>) -> u64 {
+pub(crate) fn posting_count<I: WindowId>(seg: &LiveSegment<'_, I>, q: &Resolved<'_, I>) -> u64 {
     let Some(family) = q.only_family() else { return 0 };
     let keys = q.keys(family).unwrap_or(&[]);
     let postings = seg.postings(family);
@@ -18,7 +18,7 @@ pub(crate) fn posting_count<I: WindowId>(seg: &Segment<I>, q: &Resolved<'_, I>) 
         .filter_map(|&k| postings.get(k))
         .map(|p| p.counts().iter().map(|&c| u64::from(c)).sum::<u64>())
         .sum();
-    let dead = seg.dead_rows().iter().filter(|&r| {
+    let dead = seg.dead_rows().filter(|&r| {
         let row = seg.row(r);
         q.place_ok(row.place)
     });
@@ -26,7 +26,7 @@ pub(crate) fn posting_count<I: WindowId>(seg: &Segment<I>, q: &Resolved<'_, I>) 
 }
 
 /// Counts live rows of a segment inside `tb`, which has `shape`.
-pub(crate) fn rank_count<I: WindowId>(seg: &Segment<I>, tb: &TimeBox, shape: RankShape) -> u64 {
+pub(crate) fn rank_count<I: WindowId>(seg: &LiveSegment<'_, I>, tb: &TimeBox, shape: RankShape) -> u64 {
     match shape {
         RankShape::Starts => {
             let ([hi, lo], []) = seg.live_ranks([tb.s_hi, tb.s_lo], []);

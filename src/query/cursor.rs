@@ -4,14 +4,17 @@
 //!
 //! | bytes | field |
 //! |---|---|
-//! | 1 | format version (`2`) |
+//! | 1 | format version (`3`) |
 //! | 1 | order (`0` = start then id, `1` = id) |
 //! | 8 | fingerprint of the query's filters, scope and order |
+//! | 8 | pinned version plus one, big-endian (`0`: none; see [`SharedIndex`](crate::SharedIndex)) |
 //! | 8 | start of the last window returned, microseconds, big-endian (0 in id order) |
 //! | `I::WIDTH` | id of the last window returned |
 //! | 16 | SipHash-2-4-128 tag over everything before it |
 //!
-//! The tag is a keyed PRF over 34 to 42 bytes: SipHash-2-4 with a 128-bit key
+//! Format `2` (the same without the pinned version) is still read.
+//!
+//! The tag is a keyed PRF over 42 to 50 bytes: SipHash-2-4 with a 128-bit key
 //! and output does that in a couple of hundred instructions, a fifth of a
 //! BLAKE3 block, and every page pays for one.
 
@@ -25,9 +28,11 @@ use super::request::Query;
 use super::request::{Order, Status};
 use crate::{CursorError, WindowId};
 
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
+/// The format before pinned versions, still read.
+const VERSION_UNPINNED: u8 = 2;
 const TAG_LEN: usize = 16;
-const HEADER_LEN: usize = 1 + 1 + 8 + 8;
+const HEADER_LEN: usize = 1 + 1 + 8 + 8 + 8;
 
 /// The secret key that authenticates cursors, owned by whoever runs the index.
 ///
@@ -106,6 +111,8 @@ impl std::fmt::Debug for CursorKey {
 pub(crate) struct Position<I> {
     pub(crate) order: u8,
     pub(crate) fingerprint: u64,
+    /// The version the page sequence reads, if it pinned one.
+    pub(crate) pin: Option<u64>,
     pub(crate) start: i64,
     pub(crate) id: I,
 }
@@ -125,6 +132,7 @@ pub(crate) fn encode<I: WindowId>(key: &CursorKey, pos: &Position<I>) -> String 
     body.push(VERSION);
     body.push(pos.order);
     body.extend_from_slice(&pos.fingerprint.to_be_bytes());
+    body.extend_from_slice(&pos.pin.map_or(0, |v| v.saturating_add(1)).to_be_bytes());
     body.extend_from_slice(&pos.start.to_be_bytes());
     pos.id.to_bytes(&mut body);
     let t = tag(key, &body);
@@ -140,19 +148,38 @@ pub(crate) fn decode<I: WindowId>(
     order: u8,
     fingerprint: u64,
 ) -> Result<Position<I>, CursorError> {
+    let pos = read::<I>(key, text)?;
+    if pos.order != order || pos.fingerprint != fingerprint {
+        return Err(CursorError::WrongQuery);
+    }
+    Ok(pos)
+}
+
+/// The version a cursor pins, if it is authentic and pins one (whichever
+/// query it belongs to: [`decode`] checks that).
+pub(crate) fn pin_of<I: WindowId>(key: &CursorKey, text: &str) -> Option<u64> {
+    read::<I>(key, text).ok()?.pin
+}
+
+/// Decodes and authenticates a cursor.
+fn read<I: WindowId>(key: &CursorKey, text: &str) -> Result<Position<I>, CursorError> {
     let expected_len = HEADER_LEN + I::WIDTH + TAG_LEN;
     // Refuse oversized input before allocating for it.
     if text.len() > expected_len.div_ceil(3) * 4 {
         return Err(CursorError::Malformed);
     }
     let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError::Malformed)?;
-    if bytes.first().is_some_and(|&v| v != VERSION) {
-        return Err(CursorError::UnsupportedVersion(bytes[0]));
-    }
-    if bytes.len() != expected_len {
+    let pinned = match bytes.first() {
+        Some(&VERSION) => true,
+        Some(&VERSION_UNPINNED) => false,
+        Some(&v) => return Err(CursorError::UnsupportedVersion(v)),
+        None => return Err(CursorError::Malformed),
+    };
+    let header = if pinned { HEADER_LEN } else { HEADER_LEN - 8 };
+    if bytes.len() != header + I::WIDTH + TAG_LEN {
         return Err(CursorError::Malformed);
     }
-    let (body, got_tag) = bytes.split_at(expected_len - TAG_LEN);
+    let (body, got_tag) = bytes.split_at(header + I::WIDTH);
     if !ct_eq(&tag(key, body), got_tag) {
         return Err(CursorError::Forged);
     }
@@ -161,16 +188,14 @@ pub(crate) fn decode<I: WindowId>(
         w.copy_from_slice(&body[at..at + 8]);
         w
     };
-    let pos = Position {
+    let (pin, start_at) = if pinned { (u64::from_be_bytes(word(10)).checked_sub(1), 18) } else { (None, 10) };
+    Ok(Position {
         order: body[1],
         fingerprint: u64::from_be_bytes(word(2)),
-        start: i64::from_be_bytes(word(10)),
-        id: I::from_bytes(&body[HEADER_LEN..]).ok_or(CursorError::Malformed)?,
-    };
-    if pos.order != order || pos.fingerprint != fingerprint {
-        return Err(CursorError::WrongQuery);
-    }
-    Ok(pos)
+        pin,
+        start: i64::from_be_bytes(word(start_at)),
+        id: I::from_bytes(&body[header..]).ok_or(CursorError::Malformed)?,
+    })
 }
 
 /// The byte a cursor holds for an order.
@@ -236,7 +261,7 @@ mod tests {
     }
 
     fn pos() -> Position<u64> {
-        Position { order: 0, fingerprint: 0xdead_beef, start: -5, id: 77 }
+        Position { order: 0, fingerprint: 0xdead_beef, pin: None, start: -5, id: 77 }
     }
 
     #[test]
@@ -244,8 +269,27 @@ mod tests {
         let text = encode(&key(), &pos());
         assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_eq!(decode::<u64>(&key(), &text, 0, 0xdead_beef), Ok(pos()));
-        let u = Position { order: 1, fingerprint: 1, start: 0, id: Ulid(u128::MAX - 3) };
+        let u = Position { order: 1, fingerprint: 1, pin: Some(0), start: 0, id: Ulid(u128::MAX - 3) };
         assert_eq!(decode::<Ulid>(&key(), &encode(&key(), &u), 1, 1), Ok(u));
+        let pinned = Position { pin: Some(u64::MAX - 1), ..pos() };
+        let text = encode(&key(), &pinned);
+        assert_eq!(decode::<u64>(&key(), &text, 0, 0xdead_beef), Ok(pinned));
+        assert_eq!(pin_of::<u64>(&key(), &text), Some(u64::MAX - 1));
+        assert_eq!(pin_of::<u64>(&key(), &encode(&key(), &pos())), None);
+        assert_eq!(pin_of::<u64>(&CursorKey::from_bytes([1; 32]), &text), None, "a forged pin is no pin");
+    }
+
+    /// Cursors of the format before pinned versions still continue a walk.
+    #[test]
+    fn unpinned_format_is_read() {
+        let mut body = vec![VERSION_UNPINNED, 0];
+        body.extend_from_slice(&0xdead_beef_u64.to_be_bytes());
+        body.extend_from_slice(&(-5i64).to_be_bytes());
+        77u64.to_bytes(&mut body);
+        let t = tag(&key(), &body);
+        body.extend_from_slice(&t);
+        let text = URL_SAFE_NO_PAD.encode(body);
+        assert_eq!(decode::<u64>(&key(), &text, 0, 0xdead_beef), Ok(pos()));
     }
 
     #[test]
@@ -256,7 +300,10 @@ mod tests {
             b[i / 8] ^= 1 << (i % 8);
             let text = URL_SAFE_NO_PAD.encode(&b);
             let err = decode::<u64>(&key(), &text, 0, 0xdead_beef).unwrap_err();
-            assert!(matches!(err, CursorError::Forged | CursorError::UnsupportedVersion(_)), "bit {i}: {err:?}");
+            assert!(
+                matches!(err, CursorError::Forged | CursorError::Malformed | CursorError::UnsupportedVersion(_)),
+                "bit {i}: {err:?}"
+            );
         }
     }
 

@@ -26,12 +26,12 @@ pub(crate) fn page<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>, warm: Wa
         Access::Scan(driver) => match q.order {
             Order::StartThenId => {
                 let mut sink = StartTopK::new(need, warm);
-                scan::run(view.segments, &plan.ranges, view.buffer, q, driver, &mut sink);
+                scan::run(view, &plan.ranges, q, driver, &mut sink);
                 sink.hits
             }
             Order::Id => {
                 let mut sink = IdTopK::new(need, q.after_id, driver == Driver::IdOrder, warm);
-                scan::run(view.segments, &plan.ranges, view.buffer, q, driver, &mut sink);
+                scan::run(view, &plan.ranges, q, driver, &mut sink);
                 sink.hits
             }
         },
@@ -52,11 +52,11 @@ pub(crate) fn count<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>) -> u64 
     let q = &plan.q;
     let from_segments: u64 = match plan.access {
         Access::Nothing => return 0,
-        Access::Ranks(shape) => view.segments.iter().map(|s| rank_count(s, &q.tb, shape)).sum(),
-        Access::Postings(_) => view.segments.iter().map(|s| posting_count(s, q)).sum(),
+        Access::Ranks(shape) => view.live_segments().map(|s| rank_count(&s, &q.tb, shape)).sum(),
+        Access::Postings(_) => view.live_segments().map(|s| posting_count(&s, q)).sum(),
         Access::Scan(driver) => {
             let mut sink = Counter::default();
-            scan::run(view.segments, &plan.ranges, view.buffer, q, driver, &mut sink);
+            scan::run(view, &plan.ranges, q, driver, &mut sink);
             return sink.0;
         }
     };

@@ -20,10 +20,11 @@ mod time_box;
 mod view;
 
 pub use cursor::CursorKey;
-pub use page::{Entry, Page};
+pub use page::{Consistency, Entry, OwnedEntry, OwnedPage, Page};
 pub use plan::{Driver, Explain};
 pub use request::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, Query, Status};
 
+pub(crate) use cursor::pin_of as cursor_pin;
 pub(crate) use exec::{Found, count, page};
 pub(crate) use plan::Plan;
 pub(crate) use sink::{BUFFER, Warm};

@@ -256,6 +256,8 @@ pub(crate) struct Plan<'a, I> {
     /// The query's fingerprint, which its cursors carry: computed at most
     /// once per page, when a cursor is checked or the next one minted.
     fingerprint: OnceCell<u64>,
+    /// The version the next page's cursor pins, if the page sequence pins one.
+    pub(crate) pin: Option<u64>,
 }
 
 impl<'a, I: WindowId> Plan<'a, I> {
@@ -279,7 +281,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
             let (driver, ranges, cost) = plan_by_id(view.segments, &q, need);
             (Access::Scan(driver), ranges, cost)
         };
-        Ok(Plan { query, q, access, ranges, cost, fingerprint })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None })
     }
 
     /// The plan of a count of `query`.
@@ -304,7 +306,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
             let (driver, cost) = choose(view.segments, &ranges, &q, None);
             (Access::Scan(driver), ranges, cost)
         };
-        Ok(Plan { query, q, access, ranges, cost, fingerprint })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None })
     }
 
     /// The driver the plan runs on, as reported to callers.
@@ -334,7 +336,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
         let order = self.q.order;
         let start = if order == Order::StartThenId { last.start } else { 0 };
         let fingerprint = *self.fingerprint.get_or_init(|| cursor::fingerprint(self.query));
-        let position = Position { order: cursor::order_byte(order), fingerprint, start, id: last.id };
+        let position = Position { order: cursor::order_byte(order), fingerprint, pin: self.pin, start, id: last.id };
         cursor::encode(key, &position)
     }
 }

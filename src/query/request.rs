@@ -83,6 +83,8 @@ pub struct Query<I> {
     pub(crate) order: Order,
     pub(crate) cursor: Option<String>,
     pub(crate) after_id: Option<I>,
+    /// Whether the page sequence reads one pinned version.
+    pub(crate) consistent: bool,
 }
 
 impl<I: WindowId> Default for Query<I> {
@@ -118,6 +120,7 @@ impl<I: WindowId> Query<I> {
             order: Order::StartThenId,
             cursor: None,
             after_id: None,
+            consistent: false,
         }
     }
 
@@ -356,6 +359,37 @@ impl<I: WindowId> Query<I> {
     #[inline]
     pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
         self.cursor = Some(cursor.into());
+        self
+    }
+
+    /// Asks a [`SharedIndex`](crate::SharedIndex) for a consistent page
+    /// sequence: the first page pins the version it reads, its cursor names
+    /// that version, and every following page reads it too, so the whole
+    /// walk sees one moment (no window missed or repeated, whatever is
+    /// written meanwhile). See [`Consistency`](crate::Consistency) for what a
+    /// page reports, and when a pin expires. An [`Index`](crate::Index) has
+    /// a single writer and no versions: it ignores this.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Consistency, OrgId, Query, SharedIndex, Timestamp, Window};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// for id in 0..3 {
+    ///     index.insert(Window::new(id, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, ())?;
+    /// }
+    /// let q = Query::new().page_size(2).consistent(true);
+    /// let first = index.query(&q)?;
+    /// index.delete(2); // after the walk began: the walk still sees it
+    /// let second = index.query(&q.clone().cursor(first.next_cursor().unwrap()))?;
+    /// assert_eq!(second.consistency(), Consistency::Pinned);
+    /// assert_eq!(second.items()[0].window.id(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn consistent(mut self, consistent: bool) -> Self {
+        self.consistent = consistent;
         self
     }
 

@@ -10,9 +10,10 @@ use super::plan::{Driver, Ranges};
 use super::request::Order;
 use super::resolve::Resolved;
 use super::sink::{BUFFER, Hit, Sink};
+use super::view::View;
 use crate::WindowId;
 use crate::segment::{
-    BLOCK, Clock, Entry, Family, Fit, Row, Segment, Stream, TIERS, TierScan, WriteBuffer, last_key_at_most,
+    BLOCK, Clock, Entry, Family, Fit, LiveSegment, Row, Stream, TIERS, TierScan, WriteBuffer, last_key_at_most,
     lower_bounds, row32,
 };
 
@@ -25,15 +26,15 @@ const TIER_VISIT: [usize; TIERS] = [2, 1, 0];
 
 /// Runs `driver` over every segment's row ranges, then the write buffer.
 pub(crate) fn run<I: WindowId, S: Sink<I>>(
-    segments: &[Segment<I>],
+    view: &View<'_, I>,
     ranges: &Ranges<I>,
-    buffer: &WriteBuffer<I>,
     q: &Resolved<'_, I>,
     driver: Driver,
     sink: &mut S,
 ) {
-    for (src, (seg, r)) in segments.iter().zip(ranges).enumerate() {
+    for (src, (seg, r)) in view.segments.iter().zip(ranges).enumerate() {
         let src = row32(src);
+        let seg = &LiveSegment::new(seg, view.kills.of(src));
         match driver {
             Driver::Nothing | Driver::RankCount | Driver::PostingCount => return,
             Driver::TimeRange => scan_time(seg, src, r, q, sink),
@@ -43,18 +44,18 @@ pub(crate) fn run<I: WindowId, S: Sink<I>>(
             Driver::IdOrder => scan_ids(seg, src, q, sink),
         }
     }
-    scan_buffer(buffer, q, sink);
+    scan_buffer(view.buffer, q, sink);
 }
 
 /// Whether row number `n` (whose start is already known to be in range)
 /// matches: its end, its liveness, its filters.
 #[inline]
-fn row_ok<I: WindowId>(seg: &Segment<I>, row: &Row<I>, n: u32, q: &Resolved<'_, I>) -> bool {
+fn row_ok<I: WindowId>(seg: &LiveSegment<'_, I>, row: &Row<I>, n: u32, q: &Resolved<'_, I>) -> bool {
     q.tb.end_ok(row.end) && !seg.is_dead(n) && q.place_ok(row.place)
 }
 
 fn scan_time<I: WindowId, S: Sink<I>>(
-    seg: &Segment<I>,
+    seg: &LiveSegment<'_, I>,
     src: u32,
     r: &[TierScan<I>; TIERS],
     q: &Resolved<'_, I>,
@@ -178,7 +179,7 @@ fn next_entry<I>(
 }
 
 fn scan_postings<I: WindowId, S: Sink<I>>(
-    seg: &Segment<I>,
+    seg: &LiveSegment<'_, I>,
     src: u32,
     r: &[TierScan<I>; TIERS],
     q: &Resolved<'_, I>,
@@ -246,7 +247,7 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
 /// its exact key.
 #[allow(clippy::too_many_arguments)]
 fn merge_streams<I: WindowId, S: Sink<I>>(
-    seg: &Segment<I>,
+    seg: &LiveSegment<'_, I>,
     src: u32,
     q: &Resolved<'_, I>,
     entries: &[Entry],
@@ -330,7 +331,7 @@ fn merge_streams<I: WindowId, S: Sink<I>>(
 /// behind each test.
 #[inline]
 fn offer_batch<I: WindowId, S: Sink<I>>(
-    seg: &Segment<I>,
+    seg: &LiveSegment<'_, I>,
     src: u32,
     batch: &[(u32, u32)],
     verify: &impl Fn(&Row<I>, u32, u32) -> bool,
@@ -354,7 +355,7 @@ fn offer_batch<I: WindowId, S: Sink<I>>(
 /// cache misses overlap, and offers those that pass `verify`. Returns `false`
 /// once the sink refuses a hit.
 fn fetch_and_offer<I: WindowId, S: Sink<I>>(
-    seg: &Segment<I>,
+    seg: &LiveSegment<'_, I>,
     src: u32,
     pull: &mut impl FnMut() -> Option<(u32, u32)>,
     batch: &mut Vec<(u32, u32)>,
@@ -373,7 +374,7 @@ fn fetch_and_offer<I: WindowId, S: Sink<I>>(
     }
 }
 
-fn scan_ids<I: WindowId, S: Sink<I>>(seg: &Segment<I>, src: u32, q: &Resolved<'_, I>, sink: &mut S) {
+fn scan_ids<I: WindowId, S: Sink<I>>(seg: &LiveSegment<'_, I>, src: u32, q: &Resolved<'_, I>, sink: &mut S) {
     let from = match q.after_id {
         Some(a) => seg.id_position_after(a),
         None => 0,

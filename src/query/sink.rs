@@ -34,14 +34,21 @@ impl<I: WindowId> Hit<I> {
 /// the placement's public ids, both read when the page is assembled.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Warm<'a> {
-    pub(crate) payloads: Prefetch,
+    /// Each segment's payloads, by row.
+    pub(crate) payloads: &'a [Prefetch],
+    /// The write buffer's payloads, by slot.
+    pub(crate) buffered: Prefetch,
     pub(crate) places: &'a PlacesView,
 }
 
 impl Warm<'_> {
     #[inline]
     fn hit<I>(&self, hit: &Hit<I>) {
-        self.payloads.slot(hit.slot);
+        if hit.src == BUFFER {
+            self.buffered.slot(hit.slot);
+        } else if let Some(p) = self.payloads.get(hit.src as usize) {
+            p.slot(hit.slot);
+        }
         self.places.prefetch(hit.place);
     }
 }

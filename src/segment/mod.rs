@@ -15,6 +15,7 @@ mod clock;
 mod directory;
 mod end_column;
 mod ends;
+mod kills;
 mod postings;
 mod row;
 mod sorted_ids;
@@ -24,6 +25,7 @@ mod write_buffer;
 use std::sync::Arc;
 
 pub(crate) use clock::Clock;
+pub(crate) use kills::{Kill, Kills, LiveSegment};
 pub(crate) use postings::{Entry, Family, Fit, Stream, last_key_at_most, lower_bounds};
 pub(crate) use row::{BLOCK, Row, TIERS, Tier, TierScan, row32};
 pub(crate) use write_buffer::WriteBuffer;
@@ -327,7 +329,9 @@ impl<I: WindowId> SegmentData<I> {
 #[derive(Clone, Debug)]
 pub(crate) struct Segment<I> {
     data: Arc<SegmentData<I>>,
-    dead: Tombstones,
+    /// Shared between copies of the segment list until one of them kills a
+    /// row here.
+    dead: Arc<Tombstones>,
 }
 
 impl<I> std::ops::Deref for Segment<I> {
@@ -341,13 +345,14 @@ impl<I> std::ops::Deref for Segment<I> {
 
 impl<I: WindowId> Segment<I> {
     /// Builds a segment from rows in any order. Ids must be unique.
+    #[cfg(test)]
     pub(crate) fn build(rows: Vec<Row<I>>, places: &PlacesView) -> Self {
         Segment::from_data(Arc::new(SegmentData::build(rows, places)))
     }
 
     /// A segment over `data`, with no row dead.
     pub(crate) fn from_data(data: Arc<SegmentData<I>>) -> Self {
-        let dead = Tombstones::new(data.len());
+        let dead = Arc::new(Tombstones::new(data.len()));
         Segment { data, dead }
     }
 
@@ -396,10 +401,11 @@ impl<I: WindowId> Segment<I> {
         row ^ self.dead.warm(r) as i64
     }
 
-    /// Marks row `r` dead.
+    /// Marks row `r` dead (copying the tombstones first if another copy of
+    /// the segment shares them).
     pub(crate) fn kill(&mut self, r: u32) {
         let end = self.data.rows[r as usize].end;
-        self.dead.kill(r, end, &self.data.ends);
+        Arc::make_mut(&mut self.dead).kill(r, end, &self.data.ends);
     }
 
     /// The live row holding `id`, if any.
@@ -452,6 +458,17 @@ impl<I: WindowId> Segment<I> {
             u64::from(p) - self.dead.count_ended(p, ends_at_most[j])
         });
         (starts, ends)
+    }
+
+    /// Whether `other` holds the same tombstones (neither killed a row since
+    /// they were copied).
+    pub(crate) fn shares_tombstones(&self, other: &Segment<I>) -> bool {
+        Arc::ptr_eq(&self.dead, &other.dead)
+    }
+
+    /// Bytes of the tombstones.
+    pub(crate) fn tombstone_bytes(&self) -> usize {
+        self.dead.heap_bytes()
     }
 
     /// Approximate bytes of memory held, data and tombstones.

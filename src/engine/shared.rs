@@ -1,0 +1,843 @@
+//! The shared index: one handle for any number of threads. Readers run on
+//! the latest published version, never waiting for the writer; writers take
+//! turns, each write publishing a new version before it returns.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+
+use super::index::Index;
+use super::mutation::{Applied, Mutation};
+use super::payload::Payload;
+use super::pins::{PinPolicy, Pins};
+use super::store::Store;
+use super::version::Version;
+use crate::query::{Consistency, Entry, Explain, OwnedEntry, OwnedPage, Page, Query, cursor_pin};
+use crate::{Error, OrgId, Window, WindowId};
+
+/// An index shared by any number of threads: cheap to clone (a reference
+/// count), `Send + Sync`. Reads take `&self` and never wait for a write;
+/// writes take `&self` too and are applied one at a time.
+///
+/// Every write makes a new **version** of the index and publishes it before
+/// the call returns, so a query started afterwards, on any thread, sees it
+/// (read-your-writes; writes are linearizable). A query, a count and each
+/// page run on one version from start to end: a write is seen whole or not
+/// at all (an upsert that moves a window is seen at its old place or at its
+/// new one, never both, never neither).
+///
+/// Results are owned: [`OwnedPage`] and [`OwnedEntry`] hold clones of the
+/// payloads (see [`Payload`]) and borrow nothing, so they can cross threads
+/// and `.await`s. [`SharedIndex::view`] pins a version for as long as the
+/// [`PinnedView`] is held; [`Query::consistent`] pins one for a whole page
+/// sequence, for a bounded time ([`PinPolicy`]).
+///
+/// Old versions cost only what changed since them: a version shares the
+/// segments, their payloads and the catalog with the writer, and copies the
+/// few kilobytes each write changes (the write buffer's rows and the rows
+/// deleted since the last flush). A version nobody holds is freed when the
+/// next one replaces it.
+///
+/// # Example
+///
+/// ```
+/// use mwindex::{OrgId, Query, SharedIndex, Status, Timestamp, Window};
+///
+/// let index: SharedIndex<u64, String> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+/// let t = |s| Timestamp::from_secs(s);
+/// let writer = index.clone();
+/// std::thread::spawn(move || {
+///     for id in 0..100 {
+///         writer.insert(Window::new(id, t(id as i64 * 60)?, t(id as i64 * 60 + 30)?, OrgId(1))?, format!("job {id}"))?;
+///     }
+///     Ok::<(), mwindex::Error>(())
+/// })
+/// .join()
+/// .unwrap()?;
+/// // The writer's calls returned: every later query sees their windows.
+/// let page = index.query(&Query::new().status(Status::Upcoming, t(59)?).page_size(10))?;
+/// assert_eq!(page.items()[0].payload, "job 1");
+/// assert_eq!(index.count(&Query::new())?, 100);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SharedIndex<I, P> {
+    inner: Arc<Inner<I, P>>,
+}
+
+struct Inner<I, P> {
+    /// The writer's state; its lock is held for one write at a time and
+    /// never by a reader.
+    writer: Mutex<Store<I, P>>,
+    /// The latest version.
+    current: ArcSwap<Version<I, P>>,
+    pins: Pins<Version<I, P>>,
+}
+
+impl<I, P> Clone for SharedIndex<I, P> {
+    /// Another handle to the same index.
+    fn clone(&self) -> Self {
+        SharedIndex { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<I, P> std::fmt::Debug for SharedIndex<I, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.inner.current.load();
+        f.debug_struct("SharedIndex").field("version", &v.number).field("len", &v.len).finish_non_exhaustive()
+    }
+}
+
+impl<I: WindowId, P: Payload> Default for SharedIndex<I, P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<I: WindowId, P: Payload> From<Index<I, P>> for SharedIndex<I, P> {
+    /// Shares `index`, with the default [`PinPolicy`].
+    fn from(index: Index<I, P>) -> Self {
+        SharedIndex::from_index(index, PinPolicy::default())
+    }
+}
+
+impl<I: WindowId, P: Payload> SharedIndex<I, P> {
+    /// An empty shared index with no organizations and the defaults of
+    /// [`IndexBuilder`](crate::IndexBuilder).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::SharedIndex<u64, ()> = mwindex::SharedIndex::new();
+    /// assert!(index.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Index::new().into()
+    }
+
+    /// Shares `index`, pinning versions for consistent cursors under `pins`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, PinPolicy, SharedIndex};
+    /// let index: Index<u64, ()> = Index::new();
+    /// let shared = SharedIndex::from_index(index, PinPolicy::default());
+    /// assert_eq!(shared.version(), 0);
+    /// ```
+    pub fn from_index(index: Index<I, P>, pins: PinPolicy) -> Self {
+        let store = index.into_store();
+        let current = ArcSwap::from_pointee(store.publish());
+        SharedIndex { inner: Arc::new(Inner { writer: Mutex::new(store), current, pins: Pins::new(pins) }) }
+    }
+
+    /// The number of the latest version: how many writes were applied
+    /// (a failed write makes no version).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// index.add_organization(OrgId(1), None)?;
+    /// assert_eq!(index.version(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn version(&self) -> u64 {
+        self.inner.current.load().number
+    }
+
+    /// Number of windows held, at the latest version.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::SharedIndex<u64, ()> = mwindex::SharedIndex::new();
+    /// assert_eq!(index.len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.inner.current.load().len
+    }
+
+    /// Whether the latest version holds no window.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::SharedIndex<u64, ()> = mwindex::SharedIndex::new();
+    /// assert!(index.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The page of windows matching `query`, owned. Without
+    /// [`Query::consistent`], it reads the latest version and its cursor
+    /// continues by key ([`Consistency::Latest`]). With it, it reads the
+    /// version its cursor pinned ([`Consistency::Pinned`]), or, on a first
+    /// page, pins the latest one; if the cursor's version expired it reads
+    /// the latest and says so ([`Consistency::Expired`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, Query, SharedIndex, Timestamp, Window};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// index.insert(Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, ())?;
+    /// let page = index.query(&Query::new())?;
+    /// assert_eq!(page.items()[0].window.id(), 1);
+    /// assert_eq!(page.version(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn query(&self, query: &Query<I>) -> Result<OwnedPage<I, P>, Error> {
+        if !query.consistent {
+            let v = self.inner.current.load();
+            return Ok(v.state().query(query, None)?.into_owned(v.number, Consistency::Latest));
+        }
+        let current = self.inner.current.load_full();
+        let wanted = query.cursor.as_deref().and_then(|c| cursor_pin::<I>(&current.parts.key, c));
+        let (version, consistency) = match wanted {
+            Some(n) => match self.inner.pins.get(n) {
+                Some(pinned) => (pinned, Consistency::Pinned),
+                None => (current, Consistency::Expired),
+            },
+            None => (current, Consistency::Pinned),
+        };
+        let page = version.state().query(query, Some(version.number))?;
+        let owned = page.into_owned(version.number, consistency);
+        if owned.has_next() {
+            drop(self.inner.pins.pin(version.number, &version));
+        }
+        Ok(owned)
+    }
+
+    /// The number of windows matching `query` at the latest version.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::count`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, Query, SharedIndex, Timestamp, Window};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// index.insert(Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, ())?;
+    /// assert_eq!(index.count(&Query::new())?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn count(&self, query: &Query<I>) -> Result<u64, Error> {
+        self.inner.current.load().state().count(query)
+    }
+
+    /// How [`SharedIndex::query`] would run `query` at the latest version.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Driver, Query, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// assert_eq!(index.explain(&Query::new())?.driver, Driver::TimeRange);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn explain(&self, query: &Query<I>) -> Result<Explain, Error> {
+        self.inner.current.load().state().explain(query)
+    }
+
+    /// How [`SharedIndex::count`] would run `query` at the latest version.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::count`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Driver, Query, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// assert_eq!(index.explain_count(&Query::new())?.driver, Driver::RankCount);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn explain_count(&self, query: &Query<I>) -> Result<Explain, Error> {
+        self.inner.current.load().state().explain_count(query)
+    }
+
+    /// The window with this id and a clone of its payload, at the latest
+    /// version.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex, Timestamp, Window};
+    /// let index: SharedIndex<u64, u8> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// index.insert(Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, 7)?;
+    /// assert_eq!(index.get(1).map(|e| e.payload), Some(7));
+    /// assert_eq!(index.get(2), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self, id: I) -> Option<OwnedEntry<I, P>> {
+        let v = self.inner.current.load();
+        v.state().get(id).map(|e| OwnedEntry { window: e.window, payload: e.payload.clone() })
+    }
+
+    /// The parent of an organization at the latest version (`None` for a
+    /// root).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownOrganization`] if it was never added.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex};
+    /// let index: SharedIndex<u64, ()> =
+    ///     SharedIndex::builder().organization(OrgId(1), None).organization(OrgId(2), Some(OrgId(1))).build_shared()?;
+    /// assert_eq!(index.organization_parent(OrgId(2))?, Some(OrgId(1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn organization_parent(&self, id: OrgId) -> Result<Option<OrgId>, Error> {
+        self.inner.current.load().catalog.orgs.parent_of(id)
+    }
+
+    /// Pins the latest version: the view answers every read at it for as
+    /// long as it is held, whatever is written meanwhile. It is `Send +
+    /// Sync + Clone`; it holds what the index replaces after it (see
+    /// [`SharedIndex::retained_bytes`]), so hold it for a walk, not for ever.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, Query, SharedIndex, Timestamp, Window};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// let w = |id| Window::new(id, Timestamp::from_secs(0).unwrap(), Timestamp::from_secs(60).unwrap(), OrgId(1));
+    /// index.insert(w(1)?, ())?;
+    /// let view = index.view();
+    /// index.insert(w(2)?, ())?;
+    /// assert_eq!(view.count(&Query::new())?, 1);
+    /// assert_eq!(index.count(&Query::new())?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn view(&self) -> PinnedView<I, P> {
+        PinnedView { version: self.inner.current.load_full() }
+    }
+
+    /// Applies one mutation (see [`Index::apply`]), then publishes the
+    /// version it made: every read that starts after this returns sees it.
+    /// Writers take turns; readers never wait for them.
+    ///
+    /// # Errors
+    ///
+    /// Those of the mutation (see [`Index::apply`]); a failed mutation
+    /// changes nothing and makes no version.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Applied, Mutation, OrgId, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// assert_eq!(index.apply(Mutation::AddOrganization { id: OrgId(1), parent: None })?, Applied::OrganizationAdded);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, mutation: Mutation<I, P>) -> Result<Applied<I, P>, Error> {
+        self.apply_versioned(mutation).map(|(applied, _)| applied)
+    }
+
+    /// [`SharedIndex::apply`], also returning the number of the version the
+    /// mutation made (what a write-ahead log or a test replaying writes
+    /// records with it).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`SharedIndex::apply`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Mutation, OrgId, Query, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// let (_, version) = index.apply_versioned(Mutation::AddOrganization { id: OrgId(1), parent: None })?;
+    /// assert_eq!(version, index.version());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_versioned(&self, mutation: Mutation<I, P>) -> Result<(Applied<I, P>, u64), Error> {
+        let mut writer = self.inner.writer.lock();
+        let applied = writer.apply(mutation)?;
+        let version = writer.version();
+        let old = self.inner.current.swap(Arc::new(writer.publish()));
+        // The version replaced may be the last to hold segments replaced
+        // since: those are freed on the freeing thread, not here.
+        if let Some(old) = Arc::into_inner(old)
+            && Arc::strong_count(&old.parts) == 1
+        {
+            let rows = old.parts.segments.iter().map(|s| s.len()).sum();
+            writer.drop_elsewhere(old, rows);
+        }
+        let expired = self.inner.pins.sweep_if_due();
+        drop(writer);
+        drop(expired);
+        Ok((applied, version))
+    }
+
+    /// Adds a window with its payload (see [`Index::insert`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::insert`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex, Timestamp, Window};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// index.insert(Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, ())?;
+    /// assert_eq!(index.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn insert(&self, window: Window<I>, payload: P) -> Result<(), Error> {
+        self.apply(Mutation::Insert { window, payload }).map(drop)
+    }
+
+    /// Adds or replaces a window (see [`Index::upsert`]); returns the
+    /// previous payload if there was one.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::upsert`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex, Timestamp, Window};
+    /// let index: SharedIndex<u64, u8> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// let w = Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?;
+    /// assert_eq!(index.upsert(w, 1)?, None);
+    /// assert_eq!(index.upsert(w, 2)?, Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn upsert(&self, window: Window<I>, payload: P) -> Result<Option<P>, Error> {
+        self.apply(Mutation::Upsert { window, payload }).map(Applied::previous)
+    }
+
+    /// Upserts many windows in one write and one version (see
+    /// [`Index::upsert_all`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::upsert_all`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex, Timestamp, Window};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// let w = |id| Window::new(id, Timestamp::from_secs(0).unwrap(), Timestamp::from_secs(60).unwrap(), OrgId(1));
+    /// index.upsert_all([(w(1)?, ()), (w(2)?, ())])?;
+    /// assert_eq!((index.len(), index.version()), (2, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn upsert_all(&self, windows: impl IntoIterator<Item = (Window<I>, P)>) -> Result<Vec<Option<P>>, Error> {
+        self.apply(Mutation::UpsertAll(windows.into_iter().collect())).map(Applied::all_previous)
+    }
+
+    /// Removes a window; returns it with its payload, or `None` if absent.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex, Timestamp, Window};
+    /// let index: SharedIndex<u64, u8> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// let w = Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?;
+    /// index.insert(w, 5)?;
+    /// assert_eq!(index.delete(1), Some((w, 5)));
+    /// assert_eq!(index.delete(1), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete(&self, id: I) -> Option<(Window<I>, P)> {
+        self.apply(Mutation::Delete(id)).ok().and_then(Applied::removed)
+    }
+
+    /// Adds many new windows, all or nothing (see [`Index::bulk_insert`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::bulk_insert`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex, Timestamp, Window};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// let w = |id| Window::new(id, Timestamp::from_secs(0).unwrap(), Timestamp::from_secs(60).unwrap(), OrgId(1));
+    /// index.bulk_insert((0..1_000).map(|id| (w(id).unwrap(), ())))?;
+    /// assert_eq!(index.len(), 1_000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bulk_insert(&self, windows: impl IntoIterator<Item = (Window<I>, P)>) -> Result<(), Error> {
+        self.apply(Mutation::Bulk(windows.into_iter().collect())).map(drop)
+    }
+
+    /// Adds an organization (see [`Index::add_organization`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::add_organization`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// index.add_organization(OrgId(1), None)?;
+    /// assert_eq!(index.organization_parent(OrgId(1))?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_organization(&self, id: OrgId, parent: Option<OrgId>) -> Result<(), Error> {
+        self.apply(Mutation::AddOrganization { id, parent }).map(drop)
+    }
+
+    /// Gives an organization a new parent (see [`Index::move_organization`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::move_organization`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, SharedIndex};
+    /// let index: SharedIndex<u64, ()> =
+    ///     SharedIndex::builder().organization(OrgId(1), None).organization(OrgId(2), None).build_shared()?;
+    /// index.move_organization(OrgId(2), Some(OrgId(1)))?;
+    /// assert_eq!(index.organization_parent(OrgId(2))?, Some(OrgId(1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn move_organization(&self, id: OrgId, parent: Option<OrgId>) -> Result<(), Error> {
+        self.apply(Mutation::MoveOrganization { id, parent }).map(drop)
+    }
+
+    /// Waits for background merges and merges until segment sizes are
+    /// geometric (see [`Index::compact`]). Readers go on meanwhile; writers
+    /// wait. It changes where windows are, not which: it makes no version.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::SharedIndex;
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// index.compact();
+    /// assert_eq!(index.version(), 0);
+    /// ```
+    pub fn compact(&self) {
+        let mut writer = self.inner.writer.lock();
+        writer.compact();
+        let old = self.inner.current.swap(Arc::new(writer.publish()));
+        drop(writer);
+        drop(old);
+    }
+
+    /// How many versions are pinned for consistent cursors now.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{OrgId, Query, SharedIndex, Timestamp, Window};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+    /// let w = |id| Window::new(id, Timestamp::from_secs(0).unwrap(), Timestamp::from_secs(60).unwrap(), OrgId(1));
+    /// index.bulk_insert((0..3).map(|id| (w(id).unwrap(), ())))?;
+    /// index.query(&Query::new().page_size(2).consistent(true))?;
+    /// assert_eq!(index.pinned(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pinned(&self) -> usize {
+        self.inner.pins.len()
+    }
+
+    /// The pin policy.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{PinPolicy, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// assert_eq!(index.pin_policy(), PinPolicy::default());
+    /// ```
+    pub fn pin_policy(&self) -> PinPolicy {
+        self.inner.pins.policy()
+    }
+
+    /// Drops the pins whose time to live ran out (writes do this as pins
+    /// fall due; this is for a caller that wants it now).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::SharedIndex;
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// index.expire_pins();
+    /// assert_eq!(index.pinned(), 0);
+    /// ```
+    pub fn expire_pins(&self) {
+        drop(self.inner.pins.sweep());
+    }
+
+    /// Bytes `view` holds that the latest version does not share: the
+    /// segments (and their payloads, counted by `size_of::<P>()`) and
+    /// tombstones replaced since the view was taken, and its own copy of the
+    /// write buffer and recent deletes. At most what dropping the view frees
+    /// (tombstones replaced since may still share chunks).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::SharedIndex;
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// let view = index.view();
+    /// assert!(index.retained_bytes(&view) < 1024);
+    /// ```
+    pub fn retained_bytes(&self, view: &PinnedView<I, P>) -> usize {
+        let current = self.inner.current.load();
+        let old = &view.version;
+        let own = old.own_bytes();
+        if Arc::ptr_eq(&old.parts, &current.parts) {
+            return own;
+        }
+        let replaced: usize = old
+            .parts
+            .segments
+            .iter()
+            .map(|seg| {
+                let shared_data = current.parts.segments.iter().any(|c| Arc::ptr_eq(c.data(), seg.data()));
+                let data = if shared_data { 0 } else { seg.data().heap_bytes() + seg.len() * size_of::<P>() };
+                let shared_dead = current.parts.segments.iter().any(|c| c.shares_tombstones(seg));
+                let dead = if shared_dead { 0 } else { seg.tombstone_bytes() };
+                data + dead
+            })
+            .sum();
+        own + replaced
+    }
+
+    /// Bytes held by the index structures at the latest version (see
+    /// [`Index::index_bytes`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::SharedIndex<u64, ()> = mwindex::SharedIndex::new();
+    /// assert!(index.index_bytes() < 4096);
+    /// ```
+    pub fn index_bytes(&self) -> usize {
+        self.inner.writer.lock().index_bytes()
+    }
+
+    /// Checks every internal invariant of the writer's state, of the latest
+    /// version and of the pins, and describes the first one broken. For
+    /// tests and fuzzing; slow, and writers wait meanwhile.
+    #[doc(hidden)]
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::SharedIndex<u64, ()> = mwindex::SharedIndex::new();
+    /// assert_eq!(index.check_invariants(), Ok(()));
+    /// ```
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let writer = self.inner.writer.lock();
+        writer.check_invariants()?;
+        let current = self.inner.current.load();
+        if current.number != writer.version() {
+            return Err(format!("version {} is published, the writer is at {}", current.number, writer.version()));
+        }
+        current.check_invariants()?;
+        self.inner.pins.check_invariants()
+    }
+}
+
+/// A pinned version of a [`SharedIndex`], from [`SharedIndex::view`]: every
+/// read answers at that version for as long as the view is held. Cheap to
+/// clone, `Send + Sync`; its pages borrow it (no payload is cloned).
+///
+/// # Example
+///
+/// ```
+/// # use mwindex::{OrgId, Query, SharedIndex, Timestamp, Window};
+/// let index: SharedIndex<u64, &str> = SharedIndex::builder().organization(OrgId(1), None).build_shared()?;
+/// let w = Window::new(1, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?;
+/// index.insert(w, "before")?;
+/// let view = index.view();
+/// index.upsert(w, "after")?;
+/// assert_eq!(*view.query(&Query::new())?.items()[0].payload, "before");
+/// assert_eq!(view.version() + 1, index.version());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct PinnedView<I, P> {
+    version: Arc<Version<I, P>>,
+}
+
+impl<I, P> Clone for PinnedView<I, P> {
+    fn clone(&self) -> Self {
+        PinnedView { version: Arc::clone(&self.version) }
+    }
+}
+
+impl<I, P> std::fmt::Debug for PinnedView<I, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinnedView").field("version", &self.version.number).finish_non_exhaustive()
+    }
+}
+
+impl<I: WindowId, P: Payload> PinnedView<I, P> {
+    /// The number of the version this view holds.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::SharedIndex<u64, ()> = mwindex::SharedIndex::new();
+    /// assert_eq!(index.view().version(), 0);
+    /// ```
+    pub fn version(&self) -> u64 {
+        self.version.number
+    }
+
+    /// Number of windows at this version.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::SharedIndex<u64, ()> = mwindex::SharedIndex::new();
+    /// assert_eq!(index.view().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.version.len
+    }
+
+    /// Whether this version holds no window.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::SharedIndex<u64, ()> = mwindex::SharedIndex::new();
+    /// assert!(index.view().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The page of windows matching `query` at this version (see
+    /// [`Index::query`]); its cursor continues on this view (or, by key, on
+    /// any other).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Query, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// assert!(index.view().query(&Query::new())?.items().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn query(&self, query: &Query<I>) -> Result<Page<'_, I, P>, Error> {
+        self.version.state().query(query, None)
+    }
+
+    /// The number of windows matching `query` at this version.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::count`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Query, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// assert_eq!(index.view().count(&Query::new())?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn count(&self, query: &Query<I>) -> Result<u64, Error> {
+        self.version.state().count(query)
+    }
+
+    /// How [`PinnedView::query`] would run `query`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Driver, Query, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// assert_eq!(index.view().explain(&Query::new())?.driver, Driver::TimeRange);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn explain(&self, query: &Query<I>) -> Result<Explain, Error> {
+        self.version.state().explain(query)
+    }
+
+    /// How [`PinnedView::count`] would run `query`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Index::count`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Driver, Query, SharedIndex};
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// assert_eq!(index.view().explain_count(&Query::new())?.driver, Driver::RankCount);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn explain_count(&self, query: &Query<I>) -> Result<Explain, Error> {
+        self.version.state().explain_count(query)
+    }
+
+    /// The window with this id and its payload, at this version.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::SharedIndex;
+    /// let index: SharedIndex<u64, ()> = SharedIndex::new();
+    /// assert!(index.view().get(1).is_none());
+    /// ```
+    pub fn get(&self, id: I) -> Option<Entry<'_, I, P>> {
+        self.version.state().get(id)
+    }
+
+    /// Checks every internal invariant of this version. For tests; slow.
+    #[doc(hidden)]
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let index: mwindex::SharedIndex<u64, ()> = mwindex::SharedIndex::new();
+    /// assert_eq!(index.view().check_invariants(), Ok(()));
+    /// ```
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.version.check_invariants()
+    }
+}
+
+/// What a shared index hands out is `Send + Sync`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<SharedIndex<u64, String>>();
+    send_sync::<PinnedView<u64, String>>();
+    send_sync::<OwnedPage<u64, String>>();
+    send_sync::<OwnedEntry<u64, String>>();
+    send_sync::<Query<u64>>();
+};

@@ -1,0 +1,242 @@
+//! Kills: rows of segments deleted since the segment list was last
+//! replaced, kept apart from the segments' tombstones.
+//!
+//! A version of the index is published after every write, and must cost
+//! little to make. Setting a tombstone would change a segment, and with it
+//! the segment list every version shares; a kill is instead one small entry
+//! in a short sorted list that each version copies (a few hundred bytes).
+//! When the writer next replaces the segment list (a flush of the write
+//! buffer, a merge), it moves the kills into the tombstones and empties the
+//! list. Queries see a segment through [`LiveSegment`]: its tombstones and
+//! its kills together.
+
+use std::ops::Deref;
+
+use super::chunked_bits::WordCursor;
+use super::{Segment, SegmentData};
+
+/// Row `row` of segment `seg` died; its times are kept so counts need not
+/// read the row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Kill {
+    pub(crate) seg: u32,
+    pub(crate) row: u32,
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+}
+
+/// Kills sorted by segment, then row; at most one per row.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Kills(Vec<Kill>);
+
+impl Kills {
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The kills in segment `seg`, by row.
+    #[inline]
+    pub(crate) fn of(&self, seg: u32) -> &[Kill] {
+        if self.0.is_empty() {
+            return &[];
+        }
+        let lo = self.0.partition_point(|k| k.seg < seg);
+        let hi = lo + self.0[lo..].partition_point(|k| k.seg == seg);
+        &self.0[lo..hi]
+    }
+
+    #[inline]
+    pub(crate) fn contains(&self, seg: u32, row: u32) -> bool {
+        self.0.binary_search_by(|k| (k.seg, k.row).cmp(&(seg, row))).is_ok()
+    }
+
+    /// Adds `kill`; `false` if its row was killed already.
+    pub(crate) fn insert(&mut self, kill: Kill) -> bool {
+        match self.0.binary_search_by(|k| (k.seg, k.row).cmp(&(kill.seg, kill.row))) {
+            Ok(_) => false,
+            Err(at) => {
+                self.0.insert(at, kill);
+                true
+            }
+        }
+    }
+
+    /// Takes every kill, leaving none.
+    pub(crate) fn take(&mut self) -> Vec<Kill> {
+        std::mem::take(&mut self.0)
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.0.capacity() * size_of::<Kill>()
+    }
+
+    /// Checks the order, and that every kill names a live row of a segment
+    /// among `segments` with the row's times.
+    pub(crate) fn check_invariants<I: crate::WindowId>(&self, segments: &[Segment<I>]) -> Result<(), String> {
+        if !self.0.windows(2).all(|w| (w[0].seg, w[0].row) < (w[1].seg, w[1].row)) {
+            return Err("kills are not sorted by segment and row, or repeat one".into());
+        }
+        for k in &self.0 {
+            let Some(seg) = segments.get(k.seg as usize) else {
+                return Err(format!("a kill names segment {} of {}", k.seg, segments.len()));
+            };
+            match seg.rows.get(k.row as usize) {
+                Some(row) if !seg.is_dead(k.row) && row.start == k.start && row.end == k.end => {}
+                _ => return Err(format!("the kill of row {} of segment {} is stale", k.row, k.seg)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A segment as a query sees it: its data, its tombstones, and its kills.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LiveSegment<'a, I> {
+    seg: &'a Segment<I>,
+    kills: &'a [Kill],
+}
+
+impl<I> Deref for LiveSegment<'_, I> {
+    type Target = SegmentData<I>;
+
+    #[inline]
+    fn deref(&self) -> &SegmentData<I> {
+        self.seg
+    }
+}
+
+impl<'a, I: crate::WindowId> LiveSegment<'a, I> {
+    #[inline]
+    pub(crate) fn new(seg: &'a Segment<I>, kills: &'a [Kill]) -> Self {
+        LiveSegment { seg, kills }
+    }
+
+    /// Whether any row is dead.
+    #[inline]
+    pub(crate) fn has_dead(&self) -> bool {
+        self.seg.has_dead() || !self.kills.is_empty()
+    }
+
+    #[inline]
+    pub(crate) fn is_dead(&self, r: u32) -> bool {
+        self.seg.is_dead(r) || (!self.kills.is_empty() && self.kills.binary_search_by(|k| k.row.cmp(&r)).is_ok())
+    }
+
+    /// A reader of the dead bits of blocks of 64 rows, fastest when blocks
+    /// are visited in ascending order.
+    #[inline]
+    pub(crate) fn dead_words(&self) -> DeadWords<'a> {
+        DeadWords { tombstones: self.seg.dead_words(), kills: self.kills, at: 0 }
+    }
+
+    /// The dead rows, ascending.
+    pub(crate) fn dead_rows(&self) -> impl Iterator<Item = u32> + '_ {
+        let mut tombs = self.seg.dead_rows().iter().peekable();
+        let mut kills = self.kills.iter().map(|k| k.row).peekable();
+        std::iter::from_fn(move || match (tombs.peek(), kills.peek()) {
+            (Some(&t), Some(&k)) if t < k => tombs.next(),
+            (_, Some(_)) => kills.next(),
+            (Some(_), None) => tombs.next(),
+            (None, None) => None,
+        })
+    }
+
+    /// [`Segment::live_ranks`] less the kills: a killed row counts where its
+    /// start is below a bound, or its end at most one.
+    #[inline]
+    pub(crate) fn live_ranks<const S: usize, const E: usize>(
+        &self,
+        starts_below: [i64; S],
+        ends_at_most: [i64; E],
+    ) -> ([u64; S], [u64; E]) {
+        let (mut starts, mut ends) = self.seg.live_ranks(starts_below, ends_at_most);
+        for k in self.kills {
+            for (n, &t) in starts.iter_mut().zip(&starts_below) {
+                *n -= u64::from(k.start < t);
+            }
+            for (n, &t) in ends.iter_mut().zip(&ends_at_most) {
+                *n -= u64::from(k.end <= t);
+            }
+        }
+        (starts, ends)
+    }
+}
+
+/// The dead bits of blocks: tombstones and kills.
+pub(crate) struct DeadWords<'a> {
+    tombstones: WordCursor<'a>,
+    kills: &'a [Kill],
+    /// The first kill not below the last block asked for.
+    at: usize,
+}
+
+impl DeadWords<'_> {
+    /// The dead bits of rows `64 * w .. 64 * w + 64`.
+    #[inline]
+    pub(crate) fn get(&mut self, w: usize) -> u64 {
+        let mut bits = self.tombstones.get(w);
+        if self.kills.is_empty() {
+            return bits;
+        }
+        let first = (w * 64) as u64;
+        if self.at > 0 && u64::from(self.kills[self.at - 1].row) >= first {
+            self.at = self.kills.partition_point(|k| u64::from(k.row) < first);
+        }
+        while let Some(k) = self.kills.get(self.at) {
+            let r = u64::from(k.row);
+            if r >= first + 64 {
+                break;
+            }
+            if r >= first {
+                bits |= 1 << (r - first);
+            }
+            self.at += 1;
+        }
+        bits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{NONE, Place, PlacesView};
+    use crate::segment::Row;
+
+    #[test]
+    fn a_live_segment_sees_tombstones_and_kills_together() {
+        let rows: Vec<Row<u64>> = (0..1_000u32)
+            .map(|i| {
+                let start = i64::from(i % 37) * 100;
+                Row { start, end: start + 50 + i64::from(i % 3) * 400, id: u64::from(i), place: 0, slot: i }
+            })
+            .collect();
+        let places = [Place { charger: NONE, site: NONE, org: 0 }];
+        let mut seg = Segment::build(rows, &PlacesView::of(&places));
+        for r in (0..1_000).step_by(7) {
+            seg.kill(r);
+        }
+        let mut kills = Kills::default();
+        for r in (0..1_000u32).step_by(5).filter(|r| r % 7 != 0) {
+            let row = seg.row(r);
+            assert!(kills.insert(Kill { seg: 0, row: r, start: row.start, end: row.end }));
+            assert!(!kills.insert(Kill { seg: 0, row: r, start: row.start, end: row.end }));
+        }
+        kills.check_invariants(std::slice::from_ref(&seg)).unwrap();
+        let live = LiveSegment::new(&seg, kills.of(0));
+        let dead: Vec<u32> = (0..1_000).filter(|r| r % 7 == 0 || r % 5 == 0).collect();
+        assert_eq!(live.dead_rows().collect::<Vec<_>>(), dead);
+        assert!((0..1_000).all(|r| live.is_dead(r) == dead.contains(&r)));
+        let mut words = live.dead_words();
+        for w in [0usize, 1, 2, 5, 3, 15, 0] {
+            let want = (0..64u32).filter(|b| dead.contains(&(w as u32 * 64 + b))).fold(0u64, |m, b| m | 1 << b);
+            assert_eq!(words.get(w), want, "word {w}");
+        }
+        for t in [0i64, 150, 1_800, 3_700, 10_000] {
+            let (starts, ends) = live.live_ranks([t], [t]);
+            let alive = (0..1_000u32).filter(|r| !dead.contains(r)).map(|r| seg.row(r));
+            let (s, e) = alive.fold((0, 0), |(s, e), row| (s + u64::from(row.start < t), e + u64::from(row.end <= t)));
+            assert_eq!((starts, ends), ([s], [e]), "ranks at {t}");
+        }
+        assert!(kills.of(1).is_empty());
+    }
+}
