@@ -1,0 +1,540 @@
+//! The shared index under concurrency, checked against a `Vec` oracle
+//! replayed to exactly the version each result names.
+//!
+//! Writers log every write with the version it made; readers log what they
+//! saw with the version it was read at (pinned views, consistent walks) or
+//! the versions it spanned (walks by key). After the threads end, the writes
+//! are replayed in version order and every logged result is checked at its
+//! version. A watchdog fails the run on a stall of 5 seconds.
+
+// A test that unwraps states what it expects; a failure names the line.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mwindex::{
+    ChargerId, Consistency, Index, Mutation, OrgId, PinPolicy, PinnedView, Query, SharedIndex, Status, Timestamp,
+    Window,
+};
+
+/// splitmix64: a deterministic stream per seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const MINUTE: i64 = 60_000_000;
+/// Windows start within this many minutes.
+const SPAN: u64 = 20_000;
+/// Organizations: 1 is the root, 2..=4 its children, 5..=10 grandchildren.
+const ORGS: [(u64, Option<u64>); 10] = [
+    (1, None),
+    (2, Some(1)),
+    (3, Some(1)),
+    (4, Some(1)),
+    (5, Some(2)),
+    (6, Some(2)),
+    (7, Some(3)),
+    (8, Some(3)),
+    (9, Some(4)),
+    (10, Some(4)),
+];
+
+fn ts(micros: i64) -> Timestamp {
+    Timestamp::from_micros(micros).unwrap()
+}
+
+/// A random window with id `id`.
+fn window(rng: &mut Rng, id: u64) -> Window<u64> {
+    let start = rng.below(SPAN) as i64 * MINUTE;
+    let len = match rng.below(10) {
+        0 => (1 + rng.below(3_000)) as i64 * MINUTE,
+        _ => (1 + rng.below(120)) as i64 * MINUTE,
+    };
+    let org = 1 + rng.below(ORGS.len() as u64);
+    let w = Window::new(id, ts(start), ts(start + len), OrgId(org)).unwrap();
+    if rng.below(4) == 0 { w } else { w.with_charger(ChargerId(rng.below(40))) }
+}
+
+/// A query as this test asks it: time, status, charger and scope filters.
+#[derive(Clone, Debug)]
+struct Q {
+    overlap: Option<(i64, i64)>,
+    status: Option<(Status, i64)>,
+    chargers: Option<Vec<u64>>,
+    scope: Option<u64>,
+    page_size: usize,
+}
+
+impl Q {
+    fn query(&self) -> Query<u64> {
+        let mut q = Query::new().page_size(self.page_size);
+        if let Some((a, b)) = self.overlap {
+            q = q.overlapping(ts(a), ts(b));
+        }
+        if let Some((st, now)) = self.status {
+            q = q.status(st, ts(now));
+        }
+        if let Some(c) = &self.chargers {
+            q = q.chargers(c.iter().map(|&c| ChargerId(c)));
+        }
+        if let Some(o) = self.scope {
+            q = q.scope(OrgId(o));
+        }
+        q
+    }
+}
+
+/// A random query.
+fn query(rng: &mut Rng) -> Q {
+    let t = rng.below(SPAN) as i64 * MINUTE;
+    let mut q = Q { overlap: None, status: None, chargers: None, scope: None, page_size: 1 + rng.below(20) as usize };
+    match rng.below(4) {
+        0 => q.overlap = Some((t, t + (1 + rng.below(2_000)) as i64 * MINUTE)),
+        1 => q.status = Some(([Status::Active, Status::Upcoming, Status::Past][rng.below(3) as usize], t)),
+        _ => {}
+    }
+    if rng.below(3) == 0 {
+        q.chargers = Some((0..1 + rng.below(3)).map(|_| rng.below(40)).collect());
+    }
+    if rng.below(3) == 0 {
+        q.scope = Some(1 + rng.below(ORGS.len() as u64));
+    }
+    q
+}
+
+/// The oracle: windows by id, with the version that last changed each.
+#[derive(Default)]
+struct Oracle {
+    windows: HashMap<u64, (Window<u64>, u32)>,
+    changed: HashMap<u64, u64>,
+}
+
+impl Oracle {
+    fn within(org: u64, root: u64) -> bool {
+        let mut o = Some(org);
+        while let Some(x) = o {
+            if x == root {
+                return true;
+            }
+            o = ORGS.iter().find(|(id, _)| *id == x).and_then(|(_, p)| *p);
+        }
+        false
+    }
+
+    fn matches(w: &Window<u64>, q: &Q) -> bool {
+        let (s, e) = (w.start().as_micros(), w.end().as_micros());
+        q.overlap.is_none_or(|(a, b)| e > a && s < b)
+            && q.status.is_none_or(|(st, now)| match st {
+                Status::Active => s <= now && now < e,
+                Status::Upcoming => now < s,
+                Status::Past => e <= now,
+                _ => unreachable!("a status this test does not ask"),
+            })
+            && q.chargers.as_ref().is_none_or(|c| w.charger().is_some_and(|x| c.contains(&x.0)))
+            && q.scope.is_none_or(|root| Self::within(w.org().0, root))
+    }
+
+    /// Ids matching `q`, in `(start, id)` order.
+    fn answer(&self, q: &Q) -> Vec<u64> {
+        let mut hits: Vec<&Window<u64>> =
+            self.windows.values().map(|(w, _)| w).filter(|w| Self::matches(w, q)).collect();
+        hits.sort_by_key(|w| (w.start(), w.id()));
+        hits.iter().map(|w| w.id()).collect()
+    }
+
+    fn apply(&mut self, version: u64, m: &Mutation<u64, u32>) {
+        let put = |w: &Window<u64>, p: u32, o: &mut Self| {
+            o.windows.insert(w.id(), (*w, p));
+            o.changed.insert(w.id(), version);
+        };
+        match m {
+            Mutation::Insert { window, payload } | Mutation::Upsert { window, payload } => put(window, *payload, self),
+            Mutation::UpsertAll(all) | Mutation::Bulk(all) => {
+                for (w, p) in all {
+                    put(w, *p, self);
+                }
+            }
+            Mutation::Delete(id) => {
+                if self.windows.remove(id).is_some() {
+                    self.changed.insert(*id, version);
+                }
+            }
+            _ => unreachable!("this test does not change organizations"),
+        }
+    }
+}
+
+/// What a reader saw.
+enum Seen {
+    /// A whole walk and a count, at one version (a pinned view, or a
+    /// consistent walk through the handle).
+    At { version: u64, query: Q, ids: Vec<u64>, count: Option<u64> },
+    /// A walk by key whose pages read versions `first..=last`.
+    Spanning { first: u64, last: u64, query: Q, ids: Vec<u64> },
+}
+
+/// Fails the process if `progress` stops moving for 5 seconds while `done`
+/// is unset: a deadlock or a stall.
+fn watchdog(progress: Arc<AtomicU64>, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let (mut last, mut since) = (progress.load(Ordering::Relaxed), Instant::now());
+        while !done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = progress.load(Ordering::Relaxed);
+            if now != last {
+                (last, since) = (now, Instant::now());
+            } else if since.elapsed() > Duration::from_secs(5) {
+                eprintln!("watchdog: no progress for 5 s (deadlock or stall)");
+                std::process::abort();
+            }
+        }
+    })
+}
+
+/// Walks every page of `q` on `view`.
+fn walk_view(view: &PinnedView<u64, u32>, q: &Query<u64>) -> Vec<u64> {
+    let mut ids = Vec::new();
+    let mut q = q.clone();
+    loop {
+        let page = view.query(&q).unwrap();
+        ids.extend(page.items().iter().map(|e| e.window.id()));
+        match page.next_cursor() {
+            Some(c) => q = q.cursor(c),
+            None => return ids,
+        }
+    }
+}
+
+fn shared(initial: usize, seed: u64, pins: PinPolicy) -> (SharedIndex<u64, u32>, Oracle) {
+    let mut rng = Rng(seed);
+    let windows: Vec<(Window<u64>, u32)> = (0..initial as u64).map(|id| (window(&mut rng, id), id as u32)).collect();
+    let mut builder = Index::builder().write_buffer(32).inline_merge_rows(512).pins(pins);
+    for (id, parent) in ORGS {
+        builder = builder.organization(OrgId(id), parent.map(OrgId));
+    }
+    let index = builder.build_shared_from(windows.clone()).unwrap();
+    let mut oracle = Oracle::default();
+    oracle.apply(index.version(), &Mutation::Bulk(windows));
+    (index, oracle)
+}
+
+#[test]
+fn readers_and_writers_agree_with_the_oracle_at_every_version() {
+    const WRITERS: u64 = 2;
+    const READERS: u64 = 3;
+    const WRITES: u64 = 2_500;
+    const READS: u64 = 150;
+    let (index, mut oracle) = shared(3_000, 1, PinPolicy::default());
+    let start = index.version();
+    let progress = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let dog = watchdog(Arc::clone(&progress), Arc::clone(&done));
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    std::thread::scope(|s| {
+        for w in 0..WRITERS {
+            let (index, writes, progress) = (index.clone(), Arc::clone(&writes), Arc::clone(&progress));
+            s.spawn(move || {
+                let mut rng = Rng(100 + w);
+                let mut fresh = 1_000_000 * (w + 1);
+                for n in 0..WRITES {
+                    let old = rng.below(4_000);
+                    let m = match rng.below(10) {
+                        0..=3 => Mutation::Upsert { window: window(&mut rng, old), payload: n as u32 },
+                        4 | 5 => Mutation::Delete(old),
+                        6 | 7 => {
+                            fresh += 1;
+                            Mutation::Insert { window: window(&mut rng, fresh), payload: n as u32 }
+                        }
+                        8 => Mutation::UpsertAll(
+                            (0..5)
+                                .map(|k| {
+                                    let id = rng.below(4_000);
+                                    (window(&mut rng, id), (n + k) as u32)
+                                })
+                                .collect(),
+                        ),
+                        _ => Mutation::Bulk(
+                            (0..8)
+                                .map(|_| {
+                                    fresh += 1;
+                                    (window(&mut rng, fresh), n as u32)
+                                })
+                                .collect(),
+                        ),
+                    };
+                    let (_, version) = index.apply_versioned(m.clone()).unwrap();
+                    // Read-your-writes: any read that starts now sees it.
+                    assert!(index.version() >= version && index.view().version() >= version);
+                    writes.lock().unwrap().push((version, m));
+                    progress.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        for r in 0..READERS {
+            let (index, seen, progress) = (index.clone(), Arc::clone(&seen), Arc::clone(&progress));
+            s.spawn(move || {
+                let mut rng = Rng(200 + r);
+                let mut last_version = 0;
+                for n in 0..READS {
+                    let q = query(&mut rng);
+                    let record = match n % 3 {
+                        0 => {
+                            let view = index.view();
+                            assert!(view.version() >= last_version, "versions went back");
+                            last_version = view.version();
+                            if n % 30 == 0 {
+                                view.check_invariants().unwrap();
+                            }
+                            let count = view.count(&q.query()).unwrap();
+                            Seen::At {
+                                version: view.version(),
+                                ids: walk_view(&view, &q.query()),
+                                count: Some(count),
+                                query: q,
+                            }
+                        }
+                        1 => {
+                            let consistent = q.query().consistent(true);
+                            let (mut ids, mut version, mut page_q) = (Vec::new(), None, consistent.clone());
+                            loop {
+                                let page = index.query(&page_q).unwrap();
+                                assert_eq!(page.consistency(), Consistency::Pinned);
+                                assert_eq!(*version.get_or_insert(page.version()), page.version());
+                                ids.extend(page.items().iter().map(|e| e.window.id()));
+                                match page.next_cursor() {
+                                    Some(c) => page_q = consistent.clone().cursor(c),
+                                    None => break,
+                                }
+                            }
+                            Seen::At { version: version.unwrap_or(0), query: q, ids, count: None }
+                        }
+                        _ => {
+                            let (mut ids, mut first, mut last, mut page_q) = (Vec::new(), None, 0, q.query());
+                            loop {
+                                let page = index.query(&page_q).unwrap();
+                                assert_eq!(page.consistency(), Consistency::Latest);
+                                assert!(page.version() >= last, "a later page read an older version");
+                                first.get_or_insert(page.version());
+                                last = page.version();
+                                ids.extend(page.items().iter().map(|e| e.window.id()));
+                                match page.next_cursor() {
+                                    Some(c) => page_q = q.query().cursor(c),
+                                    None => break,
+                                }
+                            }
+                            Seen::Spanning { first: first.unwrap_or(0), last, query: q, ids }
+                        }
+                    };
+                    seen.lock().unwrap().push(record);
+                    progress.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    done.store(true, Ordering::Relaxed);
+    dog.join().unwrap();
+    index.check_invariants().unwrap();
+
+    // Replay the writes in version order; check each result at its version.
+    let mut writes = std::mem::take(&mut *writes.lock().unwrap());
+    writes.sort_by_key(|(v, _)| *v);
+    let versions: Vec<u64> = writes.iter().map(|(v, _)| *v).collect();
+    assert_eq!(versions, (start + 1..=index.version()).collect::<Vec<_>>(), "every write made one version");
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    let mut by_version: HashMap<u64, Vec<&Seen>> = HashMap::new();
+    for s in &seen {
+        let v = match s {
+            Seen::At { version, .. } => *version,
+            Seen::Spanning { last, .. } => *last,
+        };
+        by_version.entry(v).or_default().push(s);
+    }
+    let mut checked = 0;
+    let check = |oracle: &Oracle, at: &[&Seen], checked: &mut usize| {
+        for s in at {
+            *checked += 1;
+            match s {
+                Seen::At { version, query, ids, count } => {
+                    let want = oracle.answer(query);
+                    assert_eq!(ids, &want, "walk at version {version} of {query:?}");
+                    if let Some(c) = count {
+                        assert_eq!(*c, want.len() as u64, "count at version {version} of {query:?}");
+                    }
+                }
+                Seen::Spanning { first, last, query, ids } => {
+                    // In order, and every window unchanged through the walk
+                    // is returned exactly once.
+                    let key = |id: &u64| oracle.windows.get(id).map(|(w, _)| (w.start(), *id));
+                    let stable: HashSet<u64> = oracle
+                        .answer(query)
+                        .into_iter()
+                        .filter(|id| oracle.changed.get(id).is_none_or(|&v| v <= *first))
+                        .collect();
+                    let mut times: HashMap<u64, usize> = HashMap::new();
+                    for id in ids {
+                        *times.entry(*id).or_default() += 1;
+                    }
+                    for id in &stable {
+                        let n = times.get(id).copied().unwrap_or(0);
+                        assert_eq!(n, 1, "window {id} unchanged through versions {first}..={last} seen {n} times");
+                    }
+                    let unchanged: Vec<(Timestamp, u64)> =
+                        ids.iter().filter(|id| stable.contains(id)).filter_map(key).collect();
+                    assert!(unchanged.windows(2).all(|p| p[0] < p[1]), "walk by key out of order");
+                }
+            }
+        }
+    };
+    check(&oracle, by_version.get(&start).map_or(&[][..], Vec::as_slice), &mut checked);
+    for (version, m) in &writes {
+        oracle.apply(*version, m);
+        check(&oracle, by_version.get(version).map_or(&[][..], Vec::as_slice), &mut checked);
+    }
+    assert_eq!(checked, seen.len(), "every result was checked at its version");
+    assert_eq!(index.len(), oracle.windows.len());
+}
+
+#[test]
+fn a_pinned_view_answers_the_same_after_10_000_writes_and_a_merge() {
+    let (index, _) = shared(20_000, 7, PinPolicy::default());
+    let mut rng = Rng(8);
+    let queries: Vec<Query<u64>> = (0..40).map(|_| query(&mut rng).query()).collect();
+    let view = index.view();
+    let answer = |view: &PinnedView<u64, u32>| -> Vec<(Vec<u64>, Vec<u32>, u64)> {
+        queries
+            .iter()
+            .map(|q| {
+                let ids = walk_view(view, q);
+                let payloads = ids.iter().map(|&id| *view.get(id).unwrap().payload).collect();
+                (ids, payloads, view.count(q).unwrap())
+            })
+            .collect()
+    };
+    let before = answer(&view);
+    for n in 0..10_000u32 {
+        let id = rng.below(25_000);
+        match rng.below(3) {
+            0 => drop(index.delete(id)),
+            _ => drop(index.upsert(window(&mut rng, id), n).unwrap()),
+        }
+    }
+    index.compact();
+    assert_eq!(answer(&view), before);
+    view.check_invariants().unwrap();
+    index.check_invariants().unwrap();
+    assert!(index.retained_bytes(&view) > 0, "the view holds segments the index replaced");
+    assert_ne!(index.view().count(&Query::new()).unwrap(), view.count(&Query::new()).unwrap());
+}
+
+/// Walks `q` consistently through the handle and returns the ids with each
+/// page's consistency.
+fn walk_consistent(index: &SharedIndex<u64, u32>, q: &Q, mut pause: impl FnMut()) -> Vec<(Vec<u64>, Consistency)> {
+    let q = q.query().consistent(true);
+    let mut pages = Vec::new();
+    let mut page_q = q.clone();
+    loop {
+        let page = index.query(&page_q).unwrap();
+        pages.push((page.items().iter().map(|e| e.window.id()).collect(), page.consistency()));
+        match page.next_cursor() {
+            Some(c) => page_q = q.clone().cursor(c),
+            None => return pages,
+        }
+        pause();
+    }
+}
+
+#[test]
+fn expired_pins_fall_back_to_keyset_paging() {
+    let (index, oracle) = shared(500, 3, PinPolicy { ttl: Duration::from_millis(1), max_pins: 8 });
+    let q = Q { overlap: None, status: None, chargers: None, scope: None, page_size: 40 };
+    let pages = walk_consistent(&index, &q, || std::thread::sleep(Duration::from_millis(5)));
+    assert_eq!(pages[0].1, Consistency::Pinned);
+    assert!(pages.len() > 2 && pages[1..].iter().all(|(_, c)| *c == Consistency::Expired));
+    // No write happened: by key, the walk is still exactly the answer.
+    let ids: Vec<u64> = pages.into_iter().flat_map(|(ids, _)| ids).collect();
+    assert_eq!(ids, oracle.answer(&q));
+    index.expire_pins();
+    assert_eq!(index.pinned(), 0);
+}
+
+#[test]
+fn pins_never_exceed_their_cap() {
+    let (index, _) = shared(500, 4, PinPolicy { ttl: Duration::from_secs(600), max_pins: 3 });
+    let q = Query::new().page_size(10).consistent(true);
+    let mut cursors = Vec::new();
+    for n in 0..8u32 {
+        let page = index.query(&q).unwrap();
+        assert_eq!(page.consistency(), Consistency::Pinned);
+        cursors.push((page.version(), page.next_cursor().unwrap().to_string()));
+        assert!(index.pinned() <= 3);
+        // A write between walks: each walk pins a version of its own.
+        index.upsert(window(&mut Rng(u64::from(n)), u64::from(n)), n).unwrap();
+    }
+    assert_eq!(index.pinned(), 3);
+    // Newest walks first: an expired walk's next page pins the latest
+    // version, which may take the place of another walk's pin.
+    for (k, (version, cursor)) in cursors.iter().enumerate().rev() {
+        let page = index.query(&q.clone().cursor(cursor.as_str())).unwrap();
+        if k < 5 {
+            assert_eq!(page.consistency(), Consistency::Expired, "walk {k} was dropped for newer ones");
+        } else {
+            assert_eq!((page.consistency(), page.version()), (Consistency::Pinned, *version));
+        }
+        assert!(index.pinned() <= 3);
+    }
+    index.check_invariants().unwrap();
+}
+
+#[test]
+fn a_consistent_walk_sees_a_window_that_moved_once() {
+    let (index, oracle) = shared(300, 5, PinPolicy::default());
+    let q = Q { overlap: None, status: None, chargers: None, scope: None, page_size: 7 };
+    let want = oracle.answer(&q);
+    let mut moved = want.clone();
+    let mut rng = Rng(11);
+    let pages = walk_consistent(&index, &q, || {
+        // Move the first and last windows of the answer to the other end.
+        for id in [moved.remove(0), moved.pop().unwrap()] {
+            let w = oracle.windows[&id].0;
+            let len = w.end().as_micros() - w.start().as_micros();
+            let start = if rng.below(2) == 0 { 0 } else { (SPAN as i64 + 10) * MINUTE };
+            let to = Window::new(id, ts(start), ts(start + len), w.org()).unwrap();
+            index.upsert(to, 0).unwrap();
+            moved.push(id);
+        }
+    });
+    assert!(pages.iter().all(|(_, c)| *c == Consistency::Pinned));
+    let ids: Vec<u64> = pages.into_iter().flat_map(|(ids, _)| ids).collect();
+    assert_eq!(ids, want, "the walk saw the moment it began");
+    let now: Vec<u64> =
+        index.query(&Query::new().page_size(50)).unwrap().items().iter().map(|e| e.window.id()).collect();
+    assert_ne!(now[..], want[..now.len()], "the windows did move meanwhile");
+}
+
+/// Compile-time: everything a shared index hands out crosses threads.
+#[test]
+fn handles_views_pages_and_cursors_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<SharedIndex<u64, String>>();
+    send_sync::<PinnedView<u64, String>>();
+    send_sync::<mwindex::OwnedPage<u64, String>>();
+    send_sync::<mwindex::OwnedEntry<u64, String>>();
+    send_sync::<Query<u64>>();
+    send_sync::<mwindex::CursorKey>();
+}
