@@ -7,7 +7,8 @@
 //! valgrind --tool=callgrind --toggle-collect='*measured_*' target/release/examples/icount Q1 2000
 //! ```
 //!
-//! `KIND` is a report question (`Q1` .. `Q8`), `move` or `insert`; a
+//! `KIND` is a report question (`Q1` .. `Q9`, `Q9` counting the 19 pages
+//! after the first of each walk), `move` or `insert`; a
 //! leading `s` (`sQ1`) asks it after 20,000 moves with every merge inline,
 //! so every binary meets the same segments. Divide the collected count by `N`.
 #[path = "../benches/support/peers.rs"]
@@ -27,6 +28,18 @@ fn measured_queries(mw: &mut Mwindex, qs: &[Question]) -> usize {
             None => 0,
         })
         .sum()
+}
+
+/// Pages 2 to 20 of each question's cursor walk (the report's Q9).
+#[inline(never)]
+fn measured_walks(mw: &Mwindex, walks: &[(mwindex::Query<u64>, Vec<String>)]) -> usize {
+    let mut n = 0;
+    for (q, cursors) in walks {
+        for c in cursors {
+            n += mw.index.query(&q.clone().cursor(c.as_str())).map_or(0, |p| p.items().len());
+        }
+    }
+    n
 }
 
 #[inline(never)]
@@ -86,6 +99,22 @@ fn main() {
             })
             .collect();
         measured_inserts(&mut mw, &fresh)
+    } else if kind == "Q9" {
+        // The cursors of each walk, taken untimed; then the pages after them.
+        let walks: Vec<(mwindex::Query<u64>, Vec<String>)> = peers::questions("Q1", &world, 9, n)
+            .iter()
+            .map(|q| {
+                let query = Mwindex::query(q);
+                let mut cursors = Vec::new();
+                let mut page = mw.index.query(&query).expect("valid");
+                while let (Some(c), true) = (page.next_cursor(), cursors.len() < 19) {
+                    cursors.push(c.to_string());
+                    page = mw.index.query(&query.clone().cursor(c)).expect("valid");
+                }
+                (query, cursors)
+            })
+            .collect();
+        measured_walks(&mw, &walks)
     } else if kind == "move" {
         let mut rng = Rng::new(5);
         let moved: Vec<Gen> = (0..n)

@@ -60,16 +60,17 @@ impl PublicIds {
 #[repr(align(32))]
 struct Aligned(PublicIds);
 
-/// A chunk of slots, each written once.
-type Chunk<T> = Arc<[OnceLock<T>]>;
+/// A chunk of slots, each written once (an array: its length is known, so
+/// a slot is reached without a bounds check).
+type Chunk<T> = Arc<[OnceLock<T>; CHUNK]>;
 
 fn chunk<T>() -> Chunk<T> {
-    (0..CHUNK).map(|_| OnceLock::new()).collect()
+    Arc::new(std::array::from_fn(|_| OnceLock::new()))
 }
 
 /// A copy of a chunk's slots, with slots of its own.
 fn copy<T: Copy>(c: &Chunk<T>) -> Chunk<T> {
-    c.iter().map(|s| s.get().copied().map_or_else(OnceLock::new, OnceLock::from)).collect()
+    Arc::new(std::array::from_fn(|i| c[i].get().copied().map_or_else(OnceLock::new, OnceLock::from)))
 }
 
 /// How many slots of `chunks` are set.
@@ -217,7 +218,7 @@ impl PlacesView {
     #[inline]
     pub(crate) fn prefetch(&self, n: u32) {
         if let Some(c) = self.public.get((n >> CHUNK_BITS) as usize) {
-            Prefetch::of(c).slot(n & (CHUNK as u32 - 1));
+            Prefetch::of(&c[..]).slot(n & (CHUNK as u32 - 1));
         }
     }
 
@@ -235,7 +236,7 @@ impl PlacesView {
     pub(crate) fn of(places: &[Place]) -> Self {
         let dense: Vec<Chunk<Place>> = places
             .chunks(CHUNK)
-            .map(|c| (0..CHUNK).map(|i| c.get(i).copied().map_or_else(OnceLock::new, OnceLock::from)).collect())
+            .map(|c| Arc::new(std::array::from_fn(|i| c.get(i).copied().map_or_else(OnceLock::new, OnceLock::from))))
             .collect();
         let public: Vec<Chunk<Aligned>> = dense.iter().map(|_| chunk()).collect();
         PlacesView { dense: dense.into(), public: public.into() }

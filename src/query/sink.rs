@@ -42,7 +42,7 @@ pub(crate) struct Warm<'a> {
 }
 
 impl Warm<'_> {
-    #[inline]
+    #[inline(always)]
     fn hit<I>(&self, hit: &Hit<I>) {
         if hit.src == BUFFER {
             self.buffered.slot(hit.slot);
@@ -104,7 +104,7 @@ impl<I: WindowId> Sink<I> for StartTopK<'_, I> {
         self.need - self.hits.len()
     }
 
-    #[inline]
+    #[inline(always)]
     fn offer(&mut self, hit: Hit<I>) -> bool {
         let key = (hit.start, hit.id);
         // Streams deliver ascending keys, so most hits go at the end.

@@ -1,0 +1,250 @@
+//! The shared index under load: queries through the handle against the
+//! single-threaded `Index` on the same segments, writes through the handle,
+//! and reads on 1 and 2 threads beside no writer, a writer at 10,000 writes
+//! a second, and a writer at full speed.
+//!
+//! ```text
+//! cargo run --release --example concurrency -- --windows 1000000
+//! cargo run --release --example concurrency -- --windows 10000000
+//! ```
+
+#[path = "../benches/support/peers.rs"]
+mod peers;
+#[path = "../benches/support/workload.rs"]
+mod workload;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mwindex::SharedIndex;
+use peers::{Mwindex, Peer, Question};
+use workload::{DAY, Gen, Rng, World};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+/// Latency percentiles in µs.
+struct Stats {
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+}
+
+fn stats(mut ns: Vec<u64>) -> Stats {
+    ns.sort_unstable();
+    let at = |q: f64| ns[((ns.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    Stats { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1.0) }
+}
+
+/// Answers a question through the shared handle, as `Mwindex::answer` does
+/// through the index.
+fn answer_shared(index: &SharedIndex<u64, u32>, q: &Question) -> usize {
+    let query = Mwindex::query(q);
+    match q.limit {
+        Some(_) => index.query(&query).map(|p| p.items().len()).unwrap_or(0),
+        None => index.count(&query).map(|c| c as usize).unwrap_or(0),
+    }
+}
+
+/// `ops` windows of `gens`, drawn at random, each moved by up to a day.
+fn moved_windows(gens: &[Gen], rng: &mut Rng, ops: usize) -> Vec<Gen> {
+    (0..ops)
+        .map(|_| {
+            let mut g = gens[rng.below(gens.len())];
+            let shift = rng.range(-DAY, DAY);
+            g.start += shift;
+            g.end += shift;
+            g
+        })
+        .collect()
+}
+
+fn main() {
+    let n: usize = arg("--windows").and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(1_000_000);
+    let runs: usize = arg("--runs").and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let secs: u64 = arg("--seconds").and_then(|v| v.parse().ok()).unwrap_or(3);
+    let world = World::new(7);
+    let gens = world.windows(n, 42);
+    eprintln!("workload: {n} windows; building...");
+    let mut mw = Mwindex::build(&world.orgs, &gens);
+    // The handle over a copy of the index: the two share every segment.
+    let shared = SharedIndex::from(mw.index.clone());
+
+    println!("mwindex concurrency report: {n} windows, {runs} random queries per kind\n");
+    queries(&world, &mut mw, &shared, runs);
+    drop(mw);
+    concurrent(&world, &gens, &shared, Duration::from_secs(secs));
+    writes(&world, &gens, &shared);
+}
+
+/// Every query kind on the index and through the handle, interleaved in
+/// rounds of 100 questions, medians.
+fn queries(world: &World, mw: &mut Mwindex, shared: &SharedIndex<u64, u32>, runs: usize) {
+    println!("| query | Index median µs | SharedIndex median µs | handle / index |");
+    println!("|---|---:|---:|---:|");
+    for kind in peers::KINDS {
+        let seed = 1000 + kind.len() as u64 * 31 + kind.as_bytes()[1] as u64;
+        let qs = peers::questions(kind, world, seed, runs);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for round in qs.chunks(100) {
+            for q in round {
+                let t = Instant::now();
+                std::hint::black_box(mw.answer(q));
+                a.push(t.elapsed().as_nanos() as u64);
+            }
+            for q in round {
+                let t = Instant::now();
+                std::hint::black_box(answer_shared(shared, q));
+                b.push(t.elapsed().as_nanos() as u64);
+            }
+        }
+        let (a, b) = (stats(a).p50, stats(b).p50);
+        println!("| {kind} {} | {a:.2} | {b:.2} | {:.2} |", peers::describe(kind), b / a);
+    }
+}
+
+/// Reads on 1 and 2 threads beside no writer, a writer paced at 10,000
+/// writes a second, and one at full speed.
+fn concurrent(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>, each: Duration) {
+    // A mix of every page and count kind, in a fixed random order.
+    let mut qs: Vec<Question> = Vec::new();
+    for (k, kind) in peers::KINDS.iter().enumerate() {
+        qs.extend(peers::questions(kind, world, 77 + k as u64, 500));
+    }
+    let mut rng = Rng::new(3);
+    for i in (1..qs.len()).rev() {
+        qs.swap(i, rng.below(i + 1));
+    }
+    let qs = Arc::new(qs);
+    let moves = Arc::new(moved_windows(gens, &mut rng, 4_000_000));
+    println!("\n| readers | writer | reads/s | read p50 µs | read p99 µs | writes/s |");
+    println!("|---:|---|---:|---:|---:|---:|");
+    for readers in [1usize, 2] {
+        for (label, rate) in [("none", None), ("10,000/s", Some(10_000u64)), ("full speed", Some(0))] {
+            let stop = Arc::new(AtomicBool::new(false));
+            let writer = rate.map(|rate| {
+                let (index, stop, moves) = (shared.clone(), Arc::clone(&stop), Arc::clone(&moves));
+                std::thread::spawn(move || {
+                    let start = Instant::now();
+                    let mut done = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        if let Some(every) = 1_000_000_000u64.checked_div(rate) {
+                            let due = start + Duration::from_nanos(done * every);
+                            let now = Instant::now();
+                            if due > now {
+                                std::thread::sleep(due - now);
+                            }
+                        }
+                        let g = &moves[done as usize % moves.len()];
+                        index.upsert(peers::window(g), 0).expect("a valid move");
+                        done += 1;
+                    }
+                    done as f64 / start.elapsed().as_secs_f64()
+                })
+            });
+            let threads: Vec<_> = (0..readers)
+                .map(|r| {
+                    let (index, stop, qs) = (shared.clone(), Arc::clone(&stop), Arc::clone(&qs));
+                    std::thread::spawn(move || {
+                        let mut ns = Vec::with_capacity(1 << 20);
+                        let mut i = r * 7919;
+                        let start = Instant::now();
+                        while !stop.load(Ordering::Relaxed) {
+                            let q = &qs[i % qs.len()];
+                            let t = Instant::now();
+                            std::hint::black_box(answer_shared(&index, q));
+                            ns.push(t.elapsed().as_nanos() as u64);
+                            i += 1;
+                        }
+                        (ns, start.elapsed())
+                    })
+                })
+                .collect();
+            std::thread::sleep(each);
+            stop.store(true, Ordering::Relaxed);
+            let mut all = Vec::new();
+            let mut rate = 0.0;
+            for t in threads {
+                let (ns, took) = t.join().expect("reader runs");
+                rate += ns.len() as f64 / took.as_secs_f64();
+                all.extend(ns);
+            }
+            let writes = writer.map(|w| w.join().expect("writer runs"));
+            let s = stats(all);
+            println!(
+                "| {readers} | {label} | {rate:.0} | {:.2} | {:.2} | {} |",
+                s.p50,
+                s.p99,
+                writes.map_or("-".into(), |w| format!("{w:.0}"))
+            );
+        }
+    }
+}
+
+/// Inserts, moves, deletes and a mix through the handle on one thread.
+fn writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>) {
+    let n = gens.len();
+    let ops = 200_000.min(n);
+    let mut rng = Rng::new(5);
+    let fresh = world.windows(ops, 777);
+    let moved = moved_windows(gens, &mut rng, ops);
+    let offset = 1u64 << 40;
+    println!("\n| write through the handle ({ops} ops at {n}) | ops/s | p50 µs | p99 µs | p99.9 µs | longest µs |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let run = |label: &str, op: &dyn Fn(usize)| {
+        let mut ns = Vec::with_capacity(ops);
+        let t = Instant::now();
+        for i in 0..ops {
+            let s = Instant::now();
+            op(i);
+            ns.push(s.elapsed().as_nanos() as u64);
+        }
+        let rate = ops as f64 / t.elapsed().as_secs_f64();
+        let s = stats(ns);
+        println!("| {label} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.0} |", s.p50, s.p99, s.p999, s.max);
+    };
+    let fresh_at = |i: usize| {
+        let mut g = fresh[i];
+        g.id += offset;
+        g
+    };
+    run("insert", &|i| shared.insert(peers::window(&fresh_at(i)), 0).expect("fresh id"));
+    run("move (upsert with new times)", &|i| {
+        shared.upsert(peers::window(&moved[i]), 0).expect("valid");
+    });
+    run("delete", &|i| {
+        shared.delete(fresh_at(i).id);
+    });
+    let mixed = 1u64 << 41;
+    let fresh_mix = world.windows(ops, 778);
+    let moved_mix = moved_windows(gens, &mut rng, ops);
+    let mix_at = |i: usize| {
+        let mut g = fresh_mix[i];
+        g.id += mixed;
+        g
+    };
+    run("mixed (2 insert : 2 move : 1 delete)", &|i| match i % 5 {
+        0 | 1 => shared.insert(peers::window(&mix_at(i)), 0).expect("fresh id"),
+        2 | 3 => {
+            shared.upsert(peers::window(&moved_mix[i]), 0).expect("valid");
+        }
+        _ => {
+            shared.delete(mix_at(i - 4).id);
+        }
+    });
+    let view = shared.view();
+    let before = shared.version();
+    for i in 0..100_000usize {
+        let g = &moved_mix[i % moved_mix.len()];
+        shared.upsert(peers::window(g), 1).expect("valid");
+    }
+    println!(
+        "\nan idle pinned view after {} writes holds {:.1} MB the index no longer shares",
+        shared.version() - before,
+        shared.retained_bytes(&view) as f64 / 1e6
+    );
+}
