@@ -8,7 +8,8 @@
 //! ```
 //!
 //! `KIND` is a report question (`Q1` .. `Q9`, `Q9` counting the 19 pages
-//! after the first of each walk), `move` or `insert`; a
+//! after the first of each walk), `move` or `insert` (on the `Index`), or
+//! `handle-move` or `handle-insert` (through a `SharedIndex`); a
 //! leading `s` (`sQ1`) asks it after 20,000 moves with every merge inline,
 //! so every binary meets the same segments. Divide the collected count by `N`.
 #[path = "../benches/support/peers.rs"]
@@ -40,6 +41,16 @@ fn measured_walks(mw: &Mwindex, walks: &[(mwindex::Query<u64>, Vec<String>)]) ->
         }
     }
     n
+}
+
+#[inline(never)]
+fn measured_shared_moves(index: &mwindex::SharedIndex<u64, u32>, moved: &[Gen]) -> usize {
+    moved.iter().map(|g| usize::from(index.upsert(peers::window(g), g.id as u32).ok().flatten().is_some())).sum()
+}
+
+#[inline(never)]
+fn measured_shared_inserts(index: &mwindex::SharedIndex<u64, u32>, fresh: &[Gen]) -> usize {
+    fresh.iter().map(|g| usize::from(index.insert(peers::window(g), 0).is_ok())).sum()
 }
 
 #[inline(never)]
@@ -89,7 +100,31 @@ fn main() {
         None => kind,
     };
     mw.index.compact();
-    let out = if kind == "insert" {
+    let out = if let Some(write) = kind.strip_prefix("handle-") {
+        // Writes through the shared handle (the index moved into it).
+        let shared = mwindex::SharedIndex::from(std::mem::take(&mut mw.index));
+        let mut rng = Rng::new(5);
+        let gens: Vec<Gen> = match write {
+            "insert" => world
+                .windows(n, 777)
+                .into_iter()
+                .map(|mut g| {
+                    g.id += 1 << 32;
+                    g
+                })
+                .collect(),
+            _ => (0..n)
+                .map(|_| {
+                    let mut g = gens[rng.below(gens.len())];
+                    let s = rng.range(-DAY, DAY);
+                    g.start += s;
+                    g.end += s;
+                    g
+                })
+                .collect(),
+        };
+        if write == "insert" { measured_shared_inserts(&shared, &gens) } else { measured_shared_moves(&shared, &gens) }
+    } else if kind == "insert" {
         let fresh: Vec<Gen> = world
             .windows(n, 777)
             .into_iter()

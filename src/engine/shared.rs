@@ -11,7 +11,7 @@ use super::index::Index;
 use super::mutation::{Applied, Mutation};
 use super::payload::Payload;
 use super::pins::{PinPolicy, Pins};
-use super::store::Store;
+use super::store::{Spare, Store};
 use super::version::Version;
 use crate::query::{Consistency, Entry, Explain, OwnedEntry, OwnedPage, Page, Query, cursor_pin};
 use crate::{Error, OrgId, Window, WindowId};
@@ -65,10 +65,16 @@ pub struct SharedIndex<I, P> {
     inner: Arc<Inner<I, P>>,
 }
 
+/// The writer's state and the buffers of the last version it retired.
+struct Writer<I, P> {
+    store: Store<I, P>,
+    spare: Spare<I>,
+}
+
 struct Inner<I, P> {
     /// The writer's state; its lock is held for one write at a time and
     /// never by a reader.
-    writer: Mutex<Store<I, P>>,
+    writer: Mutex<Writer<I, P>>,
     /// The latest version.
     current: ArcSwap<Version<I, P>>,
     pins: Pins<Version<I, P>>,
@@ -128,7 +134,8 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     pub fn from_index(index: Index<I, P>, pins: PinPolicy) -> Self {
         let store = index.into_store();
         let current = ArcSwap::from_pointee(store.publish());
-        SharedIndex { inner: Arc::new(Inner { writer: Mutex::new(store), current, pins: Pins::new(pins) }) }
+        let writer = Mutex::new(Writer { store, spare: Spare::default() });
+        SharedIndex { inner: Arc::new(Inner { writer, current, pins: Pins::new(pins) }) }
     }
 
     /// The number of the latest version: how many writes were applied
@@ -370,16 +377,19 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     /// ```
     pub fn apply_versioned(&self, mutation: Mutation<I, P>) -> Result<(Applied<I, P>, u64), Error> {
         let mut writer = self.inner.writer.lock();
-        let applied = writer.apply(mutation)?;
-        let version = writer.version();
-        let old = self.inner.current.swap(Arc::new(writer.publish()));
-        // The version replaced may be the last to hold segments replaced
-        // since: those are freed on the freeing thread, not here.
-        if let Some(old) = Arc::into_inner(old)
-            && Arc::strong_count(&old.parts) == 1
-        {
-            let rows = old.parts.segments.iter().map(|s| s.len()).sum();
-            writer.drop_elsewhere(old, rows);
+        let Writer { store, spare } = &mut *writer;
+        let applied = store.apply(mutation)?;
+        let version = store.version();
+        let old = self.inner.current.swap(Arc::new(store.publish_reusing(spare)));
+        if let Some(old) = Arc::into_inner(old) {
+            // The version replaced may be the last to hold segments replaced
+            // since: those are freed on the freeing thread, not here.
+            if Arc::strong_count(&old.parts) == 1 {
+                let rows = old.parts.segments.iter().map(|s| s.len()).sum();
+                store.drop_elsewhere(old, rows);
+            } else {
+                *spare = Spare::from(old);
+            }
         }
         let expired = self.inner.pins.sweep_if_due();
         drop(writer);
@@ -538,8 +548,8 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     /// ```
     pub fn compact(&self) {
         let mut writer = self.inner.writer.lock();
-        writer.compact();
-        let old = self.inner.current.swap(Arc::new(writer.publish()));
+        writer.store.compact();
+        let old = self.inner.current.swap(Arc::new(writer.store.publish()));
         drop(writer);
         drop(old);
     }
@@ -635,7 +645,7 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     /// assert!(index.index_bytes() < 4096);
     /// ```
     pub fn index_bytes(&self) -> usize {
-        self.inner.writer.lock().index_bytes()
+        self.inner.writer.lock().store.index_bytes()
     }
 
     /// Checks every internal invariant of the writer's state, of the latest
@@ -651,10 +661,14 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     /// ```
     pub fn check_invariants(&self) -> Result<(), String> {
         let writer = self.inner.writer.lock();
-        writer.check_invariants()?;
+        writer.store.check_invariants()?;
         let current = self.inner.current.load();
-        if current.number != writer.version() {
-            return Err(format!("version {} is published, the writer is at {}", current.number, writer.version()));
+        if current.number != writer.store.version() {
+            return Err(format!(
+                "version {} is published, the writer is at {}",
+                current.number,
+                writer.store.version()
+            ));
         }
         current.check_invariants()?;
         self.inner.pins.check_invariants()

@@ -29,6 +29,25 @@ const WRITE_BATCH: usize = 32;
 /// Segments from this many rows on are warmed for a batch of writes.
 const WARM_MIN_ROWS: usize = 1 << 16;
 
+/// The buffers of a version no one holds any more, for the next one.
+#[derive(Debug)]
+pub(crate) struct Spare<I> {
+    rows: Vec<Row<I>>,
+    kills: Kills,
+}
+
+impl<I> Default for Spare<I> {
+    fn default() -> Self {
+        Spare { rows: Vec::new(), kills: Kills::default() }
+    }
+}
+
+impl<I, P> From<Version<I, P>> for Spare<I> {
+    fn from(v: Version<I, P>) -> Self {
+        Spare { rows: v.buffer.rows, kills: v.kills }
+    }
+}
+
 /// Where a window's row lives.
 #[derive(Clone, Copy, Debug)]
 enum Loc {
@@ -132,12 +151,26 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// the payload log and the catalog, and copies the write buffer's rows
     /// and the kills (a few kilobytes at most).
     pub(crate) fn publish(&self) -> Version<I, P> {
+        self.publish_reusing(&mut Spare::default())
+    }
+
+    /// [`Store::publish`], copying into the buffers of `spare` (those of a
+    /// version no one holds any more) rather than new ones: the rows are
+    /// aligned, and an aligned allocation costs far more than the copy.
+    pub(crate) fn publish_reusing(&self, spare: &mut Spare<I>) -> Version<I, P> {
+        let mut rows = std::mem::take(&mut spare.rows);
+        rows.clear();
+        // Room for a full buffer: the next version's copy then fits too.
+        rows.reserve(self.write_buffer.max(self.buffer.len()));
+        rows.extend_from_slice(&self.buffer.rows);
+        let mut kills = std::mem::take(&mut spare.kills);
+        kills.copy_from(&self.kills, self.write_buffer);
         Version {
             number: self.version,
             len: self.len,
             parts: Arc::clone(&self.parts),
-            kills: self.kills.clone(),
-            buffer: self.buffer.clone(),
+            kills,
+            buffer: WriteBuffer { rows, max_len: self.buffer.max_len },
             log: Arc::clone(self.log.shared()),
             catalog: Arc::clone(self.catalog.view()),
         }

@@ -61,6 +61,14 @@ impl Kills {
         }
     }
 
+    /// Makes this a copy of `other`, in the memory this holds, with room
+    /// for `room` kills.
+    pub(crate) fn copy_from(&mut self, other: &Kills, room: usize) {
+        self.0.clear();
+        self.0.reserve(room.max(other.0.len()));
+        self.0.extend_from_slice(&other.0);
+    }
+
     /// Takes every kill, leaving none.
     pub(crate) fn take(&mut self) -> Vec<Kill> {
         std::mem::take(&mut self.0)
