@@ -54,28 +54,51 @@ impl PublicIds {
     }
 }
 
-/// [`PublicIds`] on a cache line of their own: the hash map keeps them
-/// unaligned (40-byte slots instead of 64, a smaller table to miss in).
-#[derive(Clone, Copy, Debug)]
-#[repr(align(32))]
-struct Aligned(PublicIds);
+/// [`PublicIds`] as readers hold them: seven 4-byte words (charger, site
+/// and organization in two words each, then the presence bits), so that
+/// with its once-flag a slot takes 32 bytes and a cache line holds two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Packed([u32; 7]);
 
-/// A chunk of slots, each written once (an array: its length is known, so
-/// a slot is reached without a bounds check).
-type Chunk<T> = Arc<[OnceLock<T>; CHUNK]>;
+impl Packed {
+    fn of(p: PublicIds) -> Self {
+        let split = |v: u64| [(v >> 32) as u32, v as u32];
+        let ([c0, c1], [s0, s1], [o0, o1]) = (split(p.charger), split(p.site), split(p.org.0));
+        Packed([c0, c1, s0, s1, o0, o1, u32::from(p.present)])
+    }
+
+    fn ids(&self) -> PublicIds {
+        let w = |i: usize| (u64::from(self.0[i]) << 32) | u64::from(self.0[i + 1]);
+        PublicIds { charger: w(0), site: w(2), org: OrgId(w(4)), present: self.0[6] as u8 }
+    }
+}
+
+/// A chunk of slots, each written once: an array (its length is known, so a
+/// slot is reached without a bounds check) on whole cache lines (a slot of
+/// 16 or 32 bytes never straddles two).
+#[repr(C, align(64))]
+struct Slots<T>([OnceLock<T>; CHUNK]);
+
+type Chunk<T> = Arc<Slots<T>>;
+
+impl<T> std::fmt::Debug for Slots<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slots").finish_non_exhaustive()
+    }
+}
 
 fn chunk<T>() -> Chunk<T> {
-    Arc::new(std::array::from_fn(|_| OnceLock::new()))
+    Arc::new(Slots(std::array::from_fn(|_| OnceLock::new())))
 }
 
 /// A copy of a chunk's slots, with slots of its own.
 fn copy<T: Copy>(c: &Chunk<T>) -> Chunk<T> {
-    Arc::new(std::array::from_fn(|i| c[i].get().copied().map_or_else(OnceLock::new, OnceLock::from)))
+    Arc::new(Slots(std::array::from_fn(|i| c.0[i].get().copied().map_or_else(OnceLock::new, OnceLock::from))))
 }
 
 /// How many slots of `chunks` are set.
 fn set<T>(chunks: &[Chunk<T>]) -> usize {
-    chunks.iter().flat_map(|c| c.iter()).filter(|s| s.get().is_some()).count()
+    chunks.iter().flat_map(|c| c.0.iter()).filter(|s| s.get().is_some()).count()
 }
 
 /// Every placement seen, as the writer keeps them: it finds a placement's
@@ -137,8 +160,8 @@ impl Places {
             self.view = PlacesView { dense: dense.into(), public: public.into() };
         }
         // Only the writer sets slots, each once, in order.
-        let _ = self.view.dense[c][i].set(place);
-        let _ = self.view.public[c][i].set(Aligned(public));
+        let _ = self.view.dense[c].0[i].set(place);
+        let _ = self.view.public[c].0[i].set(Packed::of(public));
         self.numbers.insert(public, n);
         Some((n, grew))
     }
@@ -158,7 +181,7 @@ impl Places {
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
         let n = self.numbers.len();
         for (public, &k) in &self.numbers {
-            if self.view.public(k).map(|a| &a.0) != Some(public) || self.view.get(k).is_none() {
+            if self.view.public(k).as_ref() != Some(public) || self.view.get(k).is_none() {
                 return Err(format!("placement {k} is not found under its own public ids"));
             }
         }
@@ -174,7 +197,7 @@ impl Places {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.numbers.capacity() * (size_of::<(PublicIds, u32)>() + 1)
-            + self.view.dense.len() * CHUNK * (size_of::<OnceLock<Place>>() + size_of::<OnceLock<Aligned>>())
+            + self.view.dense.len() * CHUNK * (size_of::<OnceLock<Place>>() + size_of::<OnceLock<Packed>>())
     }
 }
 
@@ -184,7 +207,7 @@ impl Places {
 #[derive(Clone, Debug)]
 pub(crate) struct PlacesView {
     dense: Arc<[Chunk<Place>]>,
-    public: Arc<[Chunk<Aligned>]>,
+    public: Arc<[Chunk<Packed>]>,
 }
 
 impl Default for PlacesView {
@@ -197,7 +220,7 @@ impl PlacesView {
     /// Placement `n`, if numbered.
     #[inline]
     pub(crate) fn get(&self, n: u32) -> Option<Place> {
-        self.dense.get((n >> CHUNK_BITS) as usize)?[n as usize & (CHUNK - 1)].get().copied()
+        self.dense.get((n >> CHUNK_BITS) as usize)?.0[n as usize & (CHUNK - 1)].get().copied()
     }
 
     /// Placement `n`, which a stored row holds, so it is numbered: a
@@ -210,22 +233,22 @@ impl PlacesView {
     }
 
     #[inline]
-    fn public(&self, n: u32) -> Option<&Aligned> {
-        self.public.get((n >> CHUNK_BITS) as usize)?[n as usize & (CHUNK - 1)].get()
+    fn public(&self, n: u32) -> Option<PublicIds> {
+        self.public.get((n >> CHUNK_BITS) as usize)?.0[n as usize & (CHUNK - 1)].get().map(Packed::ids)
     }
 
     /// Starts loading the public ids of placement `n`.
     #[inline]
     pub(crate) fn prefetch(&self, n: u32) {
         if let Some(c) = self.public.get((n >> CHUNK_BITS) as usize) {
-            Prefetch::of(&c[..]).slot(n & (CHUNK as u32 - 1));
+            Prefetch::of(&c.0[..]).slot(n & (CHUNK as u32 - 1));
         }
     }
 
     /// The public ids of placement `n` (`None` for a number never given).
     #[inline]
     pub(crate) fn public_ids(&self, n: u32) -> Option<(Option<ChargerId>, Option<SiteId>, OrgId)> {
-        let Aligned(p) = self.public(n)?;
+        let p = self.public(n)?;
         let charger = (p.present & 1 != 0).then_some(ChargerId(p.charger));
         let site = (p.present & 2 != 0).then_some(SiteId(p.site));
         Some((charger, site, p.org))
@@ -236,9 +259,11 @@ impl PlacesView {
     pub(crate) fn of(places: &[Place]) -> Self {
         let dense: Vec<Chunk<Place>> = places
             .chunks(CHUNK)
-            .map(|c| Arc::new(std::array::from_fn(|i| c.get(i).copied().map_or_else(OnceLock::new, OnceLock::from))))
+            .map(|c| {
+                Arc::new(Slots(std::array::from_fn(|i| c.get(i).copied().map_or_else(OnceLock::new, OnceLock::from))))
+            })
             .collect();
-        let public: Vec<Chunk<Aligned>> = dense.iter().map(|_| chunk()).collect();
+        let public: Vec<Chunk<Packed>> = dense.iter().map(|_| chunk()).collect();
         PlacesView { dense: dense.into(), public: public.into() }
     }
 }
@@ -246,6 +271,15 @@ impl PlacesView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_are_whole_cache_line_halves_and_packing_round_trips() {
+        assert_eq!(size_of::<OnceLock<Packed>>(), 32);
+        assert_eq!(size_of::<OnceLock<Place>>(), 16);
+        assert_eq!(align_of::<Slots<Packed>>(), 64);
+        let p = PublicIds { charger: u64::MAX - 1, site: 1 << 40, org: OrgId(7), present: 3 };
+        assert_eq!(Packed::of(p).ids(), p);
+    }
 
     #[test]
     fn views_keep_what_they_saw_while_appends_go_on() {

@@ -381,19 +381,11 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
         let applied = store.apply(mutation)?;
         let version = store.version();
         let old = self.inner.current.swap(Arc::new(store.publish_reusing(spare)));
-        if let Some(old) = Arc::into_inner(old) {
-            // The version replaced may be the last to hold segments replaced
-            // since: those are freed on the freeing thread, not here.
-            if Arc::strong_count(&old.parts) == 1 {
-                let rows = old.parts.segments.iter().map(|s| s.len()).sum();
-                store.drop_elsewhere(old, rows);
-            } else {
-                *spare = Spare::from(old);
-            }
+        retire(store, spare, old);
+        for expired in self.inner.pins.sweep_if_due() {
+            retire(store, spare, expired);
         }
-        let expired = self.inner.pins.sweep_if_due();
         drop(writer);
-        drop(expired);
         Ok((applied, version))
     }
 
@@ -548,10 +540,10 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     /// ```
     pub fn compact(&self) {
         let mut writer = self.inner.writer.lock();
-        writer.store.compact();
-        let old = self.inner.current.swap(Arc::new(writer.store.publish()));
-        drop(writer);
-        drop(old);
+        let Writer { store, spare } = &mut *writer;
+        store.compact();
+        let old = self.inner.current.swap(Arc::new(store.publish_reusing(spare)));
+        retire(store, spare, old);
     }
 
     /// How many versions are pinned for consistent cursors now.
@@ -673,6 +665,21 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
         }
         current.check_invariants()?;
         self.inner.pins.check_invariants()
+    }
+}
+
+/// Drops `old`, the version just replaced, if no one holds it: on the
+/// freeing thread if it was the last to hold a replaced segment list (a
+/// large free never stalls the writer), else keeping its buffers for the
+/// next version.
+fn retire<I: WindowId, P: Payload>(store: &mut Store<I, P>, spare: &mut Spare<I>, old: Arc<Version<I, P>>) {
+    if let Some(old) = Arc::into_inner(old) {
+        if Arc::strong_count(&old.parts) == 1 {
+            let rows = old.parts.segments.iter().map(|s| s.len()).sum();
+            store.drop_elsewhere(old, rows);
+        } else {
+            *spare = Spare::from(old);
+        }
     }
 }
 
