@@ -236,11 +236,19 @@ fn run(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, ops: Ve
     run_on(write_buffer, inline_merge, tree, Vec::new(), ops);
 }
 
+/// `inline_merge` as a model run takes it: `usize::MAX - 1` asks for
+/// background builds (full write buffers built, and every merge run, on
+/// background threads).
+const BACKGROUND: usize = usize::MAX - 1;
+
 /// Like [`run`], with `initial` windows bulk-loaded first (as one segment).
 /// `inline_merge` is the merge size above which merges run in the background
 /// (0: all of them, racing with the operations that follow).
 fn run_on(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, initial: Vec<W>, ops: Vec<Op>) {
     let mut builder = Index::<u64, u32>::builder().write_buffer(write_buffer).inline_merge_rows(inline_merge);
+    if inline_merge == BACKGROUND {
+        builder = builder.background_builds(true);
+    }
     let mut model = Model::default();
     for (i, parent) in tree.iter().enumerate() {
         let id = i as u64 + 1;
@@ -576,7 +584,7 @@ proptest! {
     #[test]
     fn engine_matches_model(
         write_buffer in prop_oneof![1usize..=8, Just(256usize)],
-        inline_merge in prop_oneof![Just(usize::MAX), Just(0usize), 1usize..=24],
+        inline_merge in prop_oneof![Just(usize::MAX), Just(BACKGROUND), Just(0usize), 1usize..=24],
         tree in tree(),
         ops in prop::collection::vec(op(), 1..80),
     ) {
@@ -627,7 +635,7 @@ proptest! {
     #[test]
     fn large_segments_match_model(
         seed in any::<u64>(),
-        inline_merge in prop_oneof![Just(4_096usize), Just(0usize)],
+        inline_merge in prop_oneof![Just(4_096usize), Just(0usize), Just(BACKGROUND)],
         tree in tree(),
         ops in prop::collection::vec(op(), 1..40),
     ) {

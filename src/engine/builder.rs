@@ -34,6 +34,7 @@ pub struct IndexBuilder<I, P> {
     orgs: Vec<(OrgId, Option<OrgId>)>,
     write_buffer: Option<usize>,
     inline_merge_rows: Option<usize>,
+    background_builds: Option<bool>,
     pins: PinPolicy,
     _types: std::marker::PhantomData<fn() -> (I, P)>,
 }
@@ -45,6 +46,7 @@ impl<I, P> Default for IndexBuilder<I, P> {
             orgs: Vec::new(),
             write_buffer: None,
             inline_merge_rows: None,
+            background_builds: None,
             pins: PinPolicy::default(),
             _types: std::marker::PhantomData,
         }
@@ -150,6 +152,31 @@ impl<I, P> IndexBuilder<I, P> {
     #[must_use]
     pub fn write_buffer(mut self, windows: usize) -> Self {
         self.write_buffer = Some(windows.clamp(1, 65_536));
+        self
+    }
+
+    /// Builds each full write buffer into a segment on a background thread,
+    /// and runs every merge there too, so a write never pays for a build
+    /// (queries scan the buffers waiting for their build meanwhile, as they
+    /// scan the write buffer). Default: on for a [`SharedIndex`], whose
+    /// writes should not stall, off for an [`Index`], which then builds on
+    /// the writer's thread and merges per [`IndexBuilder::inline_merge_rows`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{Index, OrgId, Timestamp, Window};
+    /// let mut index: Index<u64, ()> =
+    ///     Index::builder().organization(OrgId(1), None).write_buffer(4).background_builds(true).build()?;
+    /// for id in 0..100 {
+    ///     index.insert(Window::new(id, Timestamp::from_secs(0)?, Timestamp::from_secs(60)?, OrgId(1))?, ())?;
+    /// }
+    /// assert_eq!(index.count(&mwindex::Query::new())?, 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn background_builds(mut self, on: bool) -> Self {
+        self.background_builds = Some(on);
         self
     }
 
@@ -266,12 +293,16 @@ impl<I: WindowId, P: Payload> IndexBuilder<I, P> {
     /// The store these settings make over `tree` (the organizations
     /// resolved): the one place the defaults are applied.
     fn store(self, tree: OrgTree) -> Store<I, P> {
-        Store::new(
+        let mut store = Store::new(
             Catalog::new(tree),
             self.key.unwrap_or_else(CursorKey::random),
             self.write_buffer.unwrap_or(DEFAULT_WRITE_BUFFER),
             self.inline_merge_rows.unwrap_or(INLINE_ROWS),
-        )
+        );
+        if let Some(on) = self.background_builds {
+            store.choose_background(on);
+        }
+        store
     }
 
     /// Builds an index holding `windows`, sorted once and built once (see

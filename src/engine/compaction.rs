@@ -37,6 +37,17 @@ pub(crate) const INLINE_ROWS: usize = 2_048;
 /// segments does not leave the newest ones piling up.
 const MAX_JOBS: usize = 2;
 
+/// The build thread's nice level: low enough that its wake-up after a seal
+/// does not preempt the writer on the writer's core (at the writer's own
+/// priority it did, for the whole build: 100-500 µs), high enough that
+/// readers keeping every core busy do not starve it (the writer waits for
+/// builds that fall behind).
+const BUILD_NICE: i32 = 10;
+
+/// Merges of at most this many rows run on the build thread when every
+/// merge runs in the background (a millisecond or two of work).
+const BUILD_THREAD_MERGE_ROWS: usize = 4_096;
+
 /// Rows a merge may hold to run beside a larger one.
 const SMALL_JOB_ROWS: usize = 1 << 18;
 
@@ -66,7 +77,7 @@ struct Job<I, P> {
 }
 
 /// Work for a background thread.
-type Task = Box<dyn FnOnce() + Send>;
+pub(crate) type Task = Box<dyn FnOnce() + Send>;
 
 /// Long-lived background threads: [`MAX_JOBS`] that merge and one that frees
 /// replaced segments. Starting a thread per merge or free made the writer
@@ -77,6 +88,10 @@ type Task = Box<dyn FnOnce() + Send>;
 struct Pool {
     merges: Sender<Task>,
     frees: Sender<Task>,
+    /// Builds of sealed write buffers (`true`) and the smallest merges
+    /// (`false`), on a thread of their own that runs the builds first:
+    /// behind merges they would leave sealed buffers piling up.
+    builds: Sender<(bool, Task)>,
 }
 
 impl Pool {
@@ -86,18 +101,49 @@ impl Pool {
         let (merges, queue) = std::sync::mpsc::channel::<Task>();
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..MAX_JOBS {
-            worker("mwindex-merge", Arc::clone(&queue))?;
+            worker("mwindex-merge", Arc::clone(&queue), true)?;
         }
         let (frees, queue) = std::sync::mpsc::channel::<Task>();
-        worker("mwindex-free", Arc::new(Mutex::new(queue)))?;
-        Some(Pool { merges, frees })
+        worker("mwindex-free", Arc::new(Mutex::new(queue)), true)?;
+        // At the writer's priority: builds keep pace with writes, which
+        // otherwise wait for them.
+        let (builds, queue) = std::sync::mpsc::channel::<(bool, Task)>();
+        build_worker(queue)?;
+        Some(Pool { merges, frees, builds })
     }
 }
 
-/// A thread running tasks from `queue` until every sender is gone.
-fn worker(name: &str, queue: Arc<Mutex<Receiver<Task>>>) -> Option<()> {
+/// The build thread: runs the tasks of `queue`, builds (`true`) before
+/// merges, until every sender is gone.
+fn build_worker(queue: Receiver<(bool, Task)>) -> Option<()> {
+    let started = std::thread::Builder::new().name("mwindex-build".into()).spawn(move || {
+        set_nice(BUILD_NICE);
+        let (mut builds, mut merges) = (std::collections::VecDeque::new(), std::collections::VecDeque::new());
+        loop {
+            if builds.is_empty() && merges.is_empty() {
+                let Ok(first) = queue.recv() else { return };
+                let (build, task) = first;
+                if build { builds.push_back(task) } else { merges.push_back(task) }
+            }
+            for (build, task) in queue.try_iter() {
+                if build { builds.push_back(task) } else { merges.push_back(task) }
+            }
+            if let Some(task) = builds.pop_front().or_else(|| merges.pop_front()) {
+                // As in `worker`: a panic is a bug, and must not end the thread.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
+            }
+        }
+    });
+    started.ok().map(drop)
+}
+
+/// A thread running tasks from `queue` until every sender is gone, at the
+/// lowest priority if `background`.
+fn worker(name: &str, queue: Arc<Mutex<Receiver<Task>>>, background: bool) -> Option<()> {
     let started = std::thread::Builder::new().name(name.into()).spawn(move || {
-        yield_to_foreground();
+        if background {
+            yield_to_foreground();
+        }
         loop {
             // The guard drops at the end of the statement: the other
             // workers wait only while this one takes a task.
@@ -114,7 +160,10 @@ fn worker(name: &str, queue: Arc<Mutex<Receiver<Task>>>) -> Option<()> {
 /// The merges in flight and the policy that starts them.
 pub(crate) struct Compactor<I, P> {
     jobs: Vec<Job<I, P>>,
+    /// Merges of at most this many rows run on the writer's thread.
     inline_rows: usize,
+    /// The budget set at construction, which `all_in_background` restores.
+    configured_inline_rows: usize,
     /// Started with the first background merge.
     pool: Option<Pool>,
     /// Whether the policy found nothing to merge when it last ran and no
@@ -124,7 +173,7 @@ pub(crate) struct Compactor<I, P> {
 
 impl<I, P> Compactor<I, P> {
     pub(crate) fn new(inline_rows: usize) -> Self {
-        Compactor { jobs: Vec::new(), inline_rows, pool: None, settled: false }
+        Compactor { jobs: Vec::new(), inline_rows, configured_inline_rows: inline_rows, pool: None, settled: false }
     }
 
     /// The background threads, started on first use; `None` if they cannot
@@ -134,6 +183,21 @@ impl<I, P> Compactor<I, P> {
             self.pool = Pool::start();
         }
         self.pool.as_ref()
+    }
+
+    /// Runs every merge on a background thread (none on the writer's), or,
+    /// with `false`, those above the configured budget.
+    pub(crate) fn all_in_background(&mut self, on: bool) {
+        self.inline_rows = if on { 0 } else { self.configured_inline_rows };
+    }
+
+    /// Runs `task` on the build thread; gives it back if the thread cannot
+    /// run it.
+    pub(crate) fn spawn_build(&mut self, task: Task) -> Result<(), Task> {
+        match self.pool() {
+            Some(pool) => pool.builds.send((true, task)).map_err(|e| e.0.1),
+            None => Err(task),
+        }
     }
 
     /// Merges in flight.
@@ -152,7 +216,7 @@ impl<I, P> Clone for Compactor<I, P> {
     /// A clone starts with no merge in flight: the clone of the index still
     /// holds the inputs, so it is complete without them.
     fn clone(&self) -> Self {
-        Compactor::new(self.inline_rows)
+        Compactor { inline_rows: self.inline_rows, ..Compactor::new(self.configured_inline_rows) }
     }
 }
 
@@ -290,9 +354,19 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
             kill_ids(&mut out.0, deleted.try_iter());
             *handover.lock() = Some((out, deleted));
         });
-        match self.pool().map(|pool| pool.merges.send(task)) {
-            Some(Ok(())) => self.jobs.push(Job { inputs, rows, deletes, output, done }),
-            _ => self.merge_here(segments, run, places),
+        // With every merge in the background, the smallest share the build
+        // thread, at the writer's priority: the writer waits for them when
+        // segments pile up, so readers keeping every core busy must not
+        // starve them, while a larger one there would hold up the builds
+        // the writer also waits for. The rest run at the lowest priority.
+        let small = self.inline_rows == 0 && rows <= BUILD_THREAD_MERGE_ROWS;
+        let sent = self.pool().is_some_and(|pool| {
+            if small { pool.builds.send((false, task)).is_ok() } else { pool.merges.send(task).is_ok() }
+        });
+        if sent {
+            self.jobs.push(Job { inputs, rows, deletes, output, done });
+        } else {
+            self.merge_here(segments, run, places);
         }
     }
 
@@ -452,17 +526,22 @@ impl Drop for SetOnDrop {
 /// Lowers the calling thread's scheduling priority (nice 19; on Linux it is
 /// per thread), so a merge sharing a core with the writer or a query yields
 /// it to them: merges are throughput work, writes and queries latency work.
+fn yield_to_foreground() {
+    set_nice(19);
+}
+
+/// Sets the calling thread's nice level (on Linux it is per thread).
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn yield_to_foreground() {
+fn set_nice(level: i32) {
     // SAFETY: setpriority takes plain integers and touches no memory of this
     // process; with PRIO_PROCESS and who = 0 Linux applies it to the calling
     // thread only. A failure leaves the priority as it was, which is harmless.
-    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, level) };
 }
 
 #[cfg(not(target_os = "linux"))]
-fn yield_to_foreground() {}
+fn set_nice(_level: i32) {}
 
 /// What a merge reads of one input: its data, its dead rows when the merge
 /// began, and its payloads.

@@ -11,6 +11,7 @@ mod mutation;
 mod parts;
 mod payload;
 mod pins;
+mod sealed;
 mod shared;
 mod state;
 mod store;

@@ -132,7 +132,8 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     /// assert_eq!(shared.version(), 0);
     /// ```
     pub fn from_index(index: Index<I, P>, pins: PinPolicy) -> Self {
-        let store = index.into_store();
+        let mut store = index.into_store();
+        store.default_background();
         let current = ArcSwap::from_pointee(store.publish());
         let writer = Mutex::new(Writer { store, spare: Spare::default() });
         SharedIndex { inner: Arc::new(Inner { writer, current, pins: Pins::new(pins) }) }

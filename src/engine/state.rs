@@ -7,8 +7,11 @@ use std::sync::OnceLock;
 
 use super::log;
 use super::parts::Parts;
+use super::sealed::Sealed;
 use crate::catalog::CatalogView;
-use crate::query::{BUFFER, Driver, Entry, Explain, Found, Page, Plan, Query, View, Warm};
+use crate::query::{
+    BUFFER, Driver, Entry, Explain, Found, MAX_SEALED, Page, Plan, Query, View, Warm, sealed_of, sealed_src,
+};
 use crate::segment::{Kills, Row, WriteBuffer, row32};
 use crate::{Error, Window, WindowId};
 
@@ -19,6 +22,7 @@ pub(crate) struct State<'a, I, P> {
     pub(crate) kills: &'a Kills,
     pub(crate) buffer: &'a WriteBuffer<I>,
     pub(crate) log: &'a [OnceLock<P>],
+    pub(crate) sealed: &'a Sealed<I, P>,
     pub(crate) catalog: &'a CatalogView,
 }
 
@@ -38,6 +42,7 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
             segments: &self.parts.segments,
             kills: self.kills,
             buffer: self.buffer,
+            sealed: &self.sealed.buffers,
             catalog: self.catalog,
             key: &self.parts.key,
         }
@@ -87,6 +92,11 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
         if let Some(i) = self.buffer.rows.iter().position(|r| r.id == id) {
             return self.entry(BUFFER, row32(i));
         }
+        for (k, sealed) in self.sealed.buffers.iter().enumerate() {
+            if let Some(i) = sealed.rows.iter().position(|r| r.id == id) {
+                return self.entry(sealed_src(k), row32(i));
+            }
+        }
         let (s, r) = self.find(id)?;
         self.entry(row32(s), r)
     }
@@ -122,11 +132,14 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
         Page { items, next_cursor, driver }
     }
 
-    /// Row `row` of source `src` (a segment number or [`BUFFER`]).
+    /// Row `row` of source `src` (a segment number, [`BUFFER`] or a sealed
+    /// buffer's source).
     #[inline]
     pub(crate) fn row(&self, src: u32, row: u32) -> &'a Row<I> {
         if src == BUFFER {
             &self.buffer.rows[row as usize]
+        } else if let Some(k) = sealed_of(src) {
+            &self.sealed.buffers[k].rows[row as usize]
         } else {
             &self.parts.segments[src as usize].rows[row as usize]
         }
@@ -135,7 +148,13 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
     /// The payload of `row`, of source `src`.
     #[inline]
     pub(crate) fn payload(&self, src: u32, row: &Row<I>) -> Option<&'a P> {
-        if src == BUFFER { log::read(self.log, row.slot) } else { self.parts.payload(src as usize, row.slot) }
+        if src == BUFFER {
+            log::read(self.log, row.slot)
+        } else if let Some(k) = sealed_of(src) {
+            log::read(self.sealed.logs.get(k)?, row.slot)
+        } else {
+            self.parts.payload(src as usize, row.slot)
+        }
     }
 
     /// The public window of `row`.
@@ -180,6 +199,20 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
             check_row(row)?;
             if !slots.insert(row.slot) || log::read(self.log, row.slot).is_none() {
                 return Err(format!("buffered id {} has a shared or empty payload slot {}", row.id, row.slot));
+            }
+        }
+        if self.sealed.buffers.len() != self.sealed.logs.len() || self.sealed.len() > MAX_SEALED {
+            return Err(format!("{} sealed buffers with {} logs", self.sealed.len(), self.sealed.logs.len()));
+        }
+        for (sealed, log) in self.sealed.buffers.iter().zip(&self.sealed.logs) {
+            sealed.check_invariants()?;
+            let mut slots = std::collections::HashSet::new();
+            for row in &sealed.rows {
+                check_row(row)?;
+                live += 1;
+                if !slots.insert(row.slot) || log::read(log, row.slot).is_none() {
+                    return Err(format!("sealed id {} has a shared or empty payload slot {}", row.id, row.slot));
+                }
             }
         }
         for (s, (stored, seg)) in self.parts.segments.iter().zip(self.view().live_segments()).enumerate() {

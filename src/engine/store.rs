@@ -6,17 +6,19 @@
 //! makes a [`Version`]: an immutable copy that shares everything but the
 //! few kilobytes each write changes (see `docs/design.md`, "Versions").
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::compaction::Compactor;
 use super::log::PayloadLog;
 use super::mutation::{Applied, Mutation};
-use super::parts::{self, Parts};
+use super::parts::{self, Part, Parts};
+use super::sealed::{Build, DoneOnDrop, Sealed};
 use super::state::State;
 use super::version::Version;
 use crate::catalog::{CAPACITY, Catalog};
 use crate::memory::huge_pages;
-use crate::query::{BUFFER, CursorKey, Entry};
+use crate::query::{BUFFER, CursorKey, Entry, sealed_src};
 use crate::segment::{Kill, Kills, Row, WriteBuffer, row32};
 use crate::{Error, Window, WindowId};
 
@@ -25,6 +27,11 @@ pub const DEFAULT_WRITE_BUFFER: usize = 256;
 
 /// Windows whose lookups [`Store::upsert_all`] makes together.
 const WRITE_BATCH: usize = 32;
+
+/// Sealed buffers waiting for their builds before a write waits for the
+/// oldest: if builds fall behind, the writer slows down instead of queries
+/// scanning ever more sealed buffers.
+const MAX_WAITING_BUILDS: usize = 16;
 
 /// Segments from this many rows on are warmed for a batch of writes.
 const WARM_MIN_ROWS: usize = 1 << 16;
@@ -52,6 +59,8 @@ impl<I, P> From<Version<I, P>> for Spare<I> {
 #[derive(Clone, Copy, Debug)]
 enum Loc {
     Buffer(usize),
+    /// Row `.1` of sealed buffer `.0`.
+    Sealed(usize, usize),
     Seg(usize, u32),
 }
 
@@ -68,6 +77,20 @@ pub(crate) struct Store<I, P> {
     /// this compact column (a few cache lines) rather than the rows.
     buffer_ids: Vec<I>,
     log: PayloadLog<P>,
+    /// Full write buffers sealed for a background build, oldest first,
+    /// shared with versions.
+    sealed: Arc<Sealed<I, P>>,
+    /// The ids of each sealed buffer's rows, in the same order.
+    sealed_ids: Vec<Vec<I>>,
+    /// The build of each sealed buffer, oldest first.
+    builds: VecDeque<Build<I, P>>,
+    /// Whether full write buffers are built on a background thread (and
+    /// every merge runs there): a shared index's writes then never pay for
+    /// a build.
+    background: bool,
+    /// Whether `background` was chosen (rather than left to the default of
+    /// the index's kind).
+    background_chosen: bool,
     /// Live windows.
     len: usize,
     catalog: Catalog,
@@ -90,12 +113,23 @@ impl<I: WindowId, P: Clone> Clone for Store<I, P> {
             debug_assert!(payload.is_some(), "buffered window {} has no payload", row.id);
             row.slot = payload.and_then(|p| log.put(p)).unwrap_or(u32::MAX);
         }
+        // The copy builds the sealed buffers itself: the builds in flight
+        // are this store's.
+        let mut parts = Arc::clone(&self.parts);
+        for (sealed, log) in self.sealed.buffers.iter().zip(&self.sealed.logs) {
+            Arc::make_mut(&mut parts).push(build_sealed(sealed.rows.clone(), log, &self.catalog.view().places));
+        }
         Store {
-            parts: Arc::clone(&self.parts),
+            parts,
             kills: self.kills.clone(),
             buffer,
             buffer_ids: self.buffer_ids.clone(),
             log,
+            sealed: Arc::default(),
+            sealed_ids: Vec::new(),
+            builds: VecDeque::new(),
+            background: self.background,
+            background_chosen: self.background_chosen,
             len: self.len,
             catalog: self.catalog.clone(),
             write_buffer: self.write_buffer,
@@ -114,6 +148,11 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             buffer: WriteBuffer::default(),
             buffer_ids: Vec::new(),
             log: PayloadLog::new(write_buffer),
+            sealed: Arc::default(),
+            sealed_ids: Vec::new(),
+            builds: VecDeque::new(),
+            background: false,
+            background_chosen: false,
             len: 0,
             catalog,
             write_buffer,
@@ -130,6 +169,29 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         &self.catalog
     }
 
+    /// [`Store::set_background`], as the caller's choice.
+    pub(crate) fn choose_background(&mut self, background: bool) {
+        self.background_chosen = true;
+        self.set_background(background);
+    }
+
+    /// Builds on background threads unless the caller chose otherwise.
+    pub(crate) fn default_background(&mut self) {
+        if !self.background_chosen {
+            self.set_background(true);
+        }
+    }
+
+    /// Builds full write buffers (and merges) on background threads from
+    /// now on, or, with `false`, on the writer's.
+    fn set_background(&mut self, background: bool) {
+        self.background = background;
+        self.compactor.all_in_background(background);
+        if !background {
+            self.install_through(self.builds.len());
+        }
+    }
+
     /// The number of the latest version: how many writes were applied.
     pub(crate) fn version(&self) -> u64 {
         self.version
@@ -143,6 +205,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             kills: &self.kills,
             buffer: &self.buffer,
             log: self.log.shared(),
+            sealed: &self.sealed,
             catalog: self.catalog.view(),
         }
     }
@@ -172,6 +235,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             kills,
             buffer: WriteBuffer { rows, max_len: self.buffer.max_len },
             log: Arc::clone(self.log.shared()),
+            sealed: Arc::clone(&self.sealed),
             catalog: Arc::clone(self.catalog.view()),
         }
     }
@@ -220,7 +284,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// Validate (room if the id is new), make the row (which checks the
     /// organization), then move the window.
     fn upsert(&mut self, window: Window<I>, payload: P) -> Result<Option<P>, Error> {
-        let loc = self.locate(window.id());
+        let loc = self.locate_for_removal(window.id());
         if loc.is_none() && self.len as u64 >= CAPACITY {
             return Err(Error::CapacityExceeded(CAPACITY));
         }
@@ -280,7 +344,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     }
 
     fn delete(&mut self, id: I) -> Option<(Window<I>, P)> {
-        let loc = self.locate(id)?;
+        let loc = self.locate_for_removal(id)?;
         let (row, payload) = self.remove_at(loc);
         let window = self.state().window_of(&row);
         // Install finished merges now, as every write does: a merge's output
@@ -330,6 +394,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// Waits for background merges, installs them, and merges until segment
     /// sizes are geometric again.
     pub(crate) fn compact(&mut self) {
+        self.install_through(self.builds.len());
         self.change_parts(|parts, compactor, places| compactor.finish(parts, places));
     }
 
@@ -340,6 +405,10 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             Loc::Buffer(i) => {
                 let row = &self.buffer.rows[i];
                 Some(Entry { window: state.window_of(row), payload: state.payload(BUFFER, row)? })
+            }
+            Loc::Sealed(k, i) => {
+                let row = state.row(sealed_src(k), row32(i));
+                Some(Entry { window: state.window_of(row), payload: state.payload(sealed_src(k), row)? })
             }
             Loc::Seg(s, r) => {
                 let row = state.row(row32(s), r);
@@ -357,7 +426,26 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         if let Some(i) = self.buffer_ids.iter().position(|&x| x == id) {
             return Some(Loc::Buffer(i));
         }
+        for (k, ids) in self.sealed_ids.iter().enumerate() {
+            if let Some(i) = ids.iter().position(|&x| x == id) {
+                return Some(Loc::Sealed(k, i));
+            }
+        }
         self.state().find(id).map(|(s, r)| Loc::Seg(s, r))
+    }
+
+    /// [`Store::locate`], for a write that removes the row: a sealed
+    /// buffer's rows never change, so if the row is in one, its segment (and
+    /// those of the buffers sealed before it) is installed first, and the
+    /// row is found there.
+    fn locate_for_removal(&mut self, id: I) -> Option<Loc> {
+        match self.locate(id)? {
+            Loc::Sealed(k, _) => {
+                self.install_through(k + 1);
+                self.locate(id)
+            }
+            loc => Some(loc),
+        }
     }
 
     /// Removes the live row at `loc` (a kill, for a segment's row), returning
@@ -370,6 +458,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
                 let row = self.buffer.remove(i);
                 (row, self.log.get(row.slot).cloned())
             }
+            Loc::Sealed(..) => unreachable!("rows of sealed buffers are installed before they are removed"),
             Loc::Seg(s, r) => {
                 let seg = &self.parts.segments[s];
                 let row = seg.row(r);
@@ -401,10 +490,68 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// After a write: builds the write buffer into a segment once it (or its
     /// log, or the kills) is full, and installs finished merges.
     fn settle(&mut self) {
-        if self.buffer.len() >= self.write_buffer || self.log.is_full() || self.kills.len() >= self.write_buffer {
+        let full = self.buffer.len() >= self.write_buffer || self.log.is_full();
+        if full && self.background {
+            self.seal();
+        } else if full {
             self.flush();
+            return;
+        }
+        if self.kills.len() >= self.write_buffer {
+            // Into the tombstones (the buffer stays: it is not full).
+            self.change_parts(|parts, compactor, places| compactor.maintain(parts, places));
+        } else if self.builds.front().is_some_and(Build::is_done) {
+            while self.builds.front().is_some_and(Build::is_done) {
+                self.install_through(1);
+            }
         } else if self.compactor.running() > 0 && self.compactor.has_finished() {
             self.change_parts(|parts, compactor, places| compactor.maintain(parts, places));
+        }
+    }
+
+    /// Seals the write buffer for a build on the build thread (or on this
+    /// one, if that thread cannot run it), and starts a new buffer and log.
+    /// With too many builds waiting, first waits for the oldest.
+    fn seal(&mut self) {
+        if self.builds.len() >= MAX_WAITING_BUILDS {
+            self.install_through(1);
+        }
+        let max_len = self.buffer.max_len;
+        let rows = self.buffer.take();
+        let ids = std::mem::take(&mut self.buffer_ids);
+        let log = std::mem::replace(&mut self.log, PayloadLog::new(self.write_buffer));
+        let log = Arc::clone(log.shared());
+        let build = Build::new();
+        let (output, done) = (Arc::clone(&build.output), Arc::clone(&build.done));
+        let (task_rows, task_log, places) = (rows.clone(), Arc::clone(&log), self.catalog.view().places.clone());
+        let task: super::compaction::Task = Box::new(move || {
+            let _done = DoneOnDrop(done);
+            *output.lock() = Some(build_sealed(task_rows, &task_log, &places));
+        });
+        if let Err(task) = self.compactor.spawn_build(task) {
+            task();
+        }
+        let sealed = Arc::make_mut(&mut self.sealed);
+        sealed.buffers.push(WriteBuffer { rows, max_len });
+        sealed.logs.push(log);
+        self.sealed_ids.push(ids);
+        self.builds.push_back(build);
+    }
+
+    /// Installs the segments of the oldest `n` sealed buffers, waiting for
+    /// their builds (a build that panicked, a bug, is done again here).
+    fn install_through(&mut self, n: usize) {
+        for _ in 0..n.min(self.builds.len()) {
+            let Some(build) = self.builds.pop_front() else { return };
+            let built = build.wait();
+            let sealed = Arc::make_mut(&mut self.sealed);
+            let (buffer, log) = (sealed.buffers.remove(0), sealed.logs.remove(0));
+            self.sealed_ids.remove(0);
+            let part = built.unwrap_or_else(|| build_sealed(buffer.rows, &log, &self.catalog.view().places));
+            self.change_parts(|parts, compactor, places| {
+                parts.push(part);
+                compactor.maintain(parts, places);
+            });
         }
     }
 
@@ -466,6 +613,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             + self.buffer.heap_bytes()
             + self.buffer_ids.capacity() * size_of::<I>()
             + self.kills.heap_bytes()
+            + self.sealed.buffers.iter().map(WriteBuffer::heap_bytes).sum::<usize>()
             + self.catalog.heap_bytes()
     }
 
@@ -477,6 +625,17 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         if !self.buffer.rows.iter().map(|r| r.id).eq(self.buffer_ids.iter().copied()) {
             return Err("write buffer id column disagrees with its rows".into());
         }
+        if self.sealed_ids.len() != self.sealed.len()
+            || self.builds.len() != self.sealed.len()
+            || self
+                .sealed
+                .buffers
+                .iter()
+                .zip(&self.sealed_ids)
+                .any(|(b, ids)| !b.rows.iter().map(|r| r.id).eq(ids.iter().copied()))
+        {
+            return Err("sealed buffers, their id columns and their builds disagree".into());
+        }
         self.log.check_invariants()?;
         self.compactor.check_invariants(&self.parts.segments)
     }
@@ -486,6 +645,19 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     pub(crate) fn compactor(&self) -> &Compactor<I, P> {
         &self.compactor
     }
+}
+
+/// The segment of a sealed buffer's `rows`, whose payloads are in `log`.
+fn build_sealed<I: WindowId, P: Clone>(
+    mut rows: Vec<Row<I>>,
+    log: &[std::sync::OnceLock<P>],
+    places: &crate::catalog::PlacesView,
+) -> Part<I, P> {
+    let payloads: Vec<Option<P>> = rows.iter().map(|r| super::log::read(log, r.slot).cloned()).collect();
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.slot = row32(i);
+    }
+    parts::build(rows, payloads, places, false)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 use std::sync::{Arc, OnceLock};
 
 use super::parts::Parts;
+use super::sealed::Sealed;
 use super::state::State;
 use crate::WindowId;
 use crate::catalog::CatalogView;
@@ -27,6 +28,7 @@ pub(crate) struct Version<I, P> {
     pub(crate) kills: Kills,
     pub(crate) buffer: WriteBuffer<I>,
     pub(crate) log: Arc<[OnceLock<P>]>,
+    pub(crate) sealed: Arc<Sealed<I, P>>,
     pub(crate) catalog: Arc<CatalogView>,
 }
 
@@ -34,7 +36,14 @@ impl<I: WindowId, P> Version<I, P> {
     /// The version, for reads.
     #[inline]
     pub(crate) fn state(&self) -> State<'_, I, P> {
-        State { parts: &self.parts, kills: &self.kills, buffer: &self.buffer, log: &self.log, catalog: &self.catalog }
+        State {
+            parts: &self.parts,
+            kills: &self.kills,
+            buffer: &self.buffer,
+            log: &self.log,
+            sealed: &self.sealed,
+            catalog: &self.catalog,
+        }
     }
 
     /// Checks every layer of the version (see [`State::check_invariants`]).

@@ -62,6 +62,6 @@ pub(crate) fn count<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>) -> u64 
     };
     // Neither searches nor list sizes see the write buffer: it is scanned.
     let mut buffered = Counter::default();
-    scan::scan_buffer(view.buffer, q, &mut buffered);
+    scan::scan_buffers(view, q, &mut buffered);
     from_segments + buffered.0
 }

@@ -327,7 +327,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
             time_range_rows: range_rows(&self.ranges),
             estimated_rows: self.cost,
             segments: view.segments.len(),
-            buffered: view.buffer.len(),
+            buffered: view.buffered(),
         }
     }
 

@@ -9,7 +9,7 @@ use std::collections::binary_heap::PeekMut;
 use super::plan::{Driver, Ranges};
 use super::request::Order;
 use super::resolve::Resolved;
-use super::sink::{BUFFER, Hit, Sink};
+use super::sink::{BUFFER, Hit, Sink, sealed_src};
 use super::view::View;
 use crate::WindowId;
 use crate::segment::{
@@ -44,7 +44,15 @@ pub(crate) fn run<I: WindowId, S: Sink<I>>(
             Driver::IdOrder => scan_ids(seg, src, q, sink),
         }
     }
-    scan_buffer(view.buffer, q, sink);
+    scan_buffers(view, q, sink);
+}
+
+/// Tests the write buffer's rows, then each sealed buffer's.
+pub(crate) fn scan_buffers<I: WindowId, S: Sink<I>>(view: &View<'_, I>, q: &Resolved<'_, I>, sink: &mut S) {
+    scan_buffer(view.buffer, BUFFER, q, sink);
+    for (k, sealed) in view.sealed.iter().enumerate() {
+        scan_buffer(sealed, sealed_src(k), q, sink);
+    }
 }
 
 /// Whether row number `n` (whose start is already known to be in range)
@@ -387,9 +395,9 @@ fn scan_ids<I: WindowId, S: Sink<I>>(seg: &LiveSegment<'_, I>, src: u32, q: &Res
     }
 }
 
-/// Tests the buffered rows whose starts can match (the write buffer is small
-/// and sorted by `(start, id)`).
-pub(crate) fn scan_buffer<I: WindowId, S: Sink<I>>(buffer: &WriteBuffer<I>, q: &Resolved<'_, I>, sink: &mut S) {
+/// Tests the buffered rows whose starts can match (a write buffer is small
+/// and sorted by `(start, id)`); their hits come from source `src`.
+fn scan_buffer<I: WindowId, S: Sink<I>>(buffer: &WriteBuffer<I>, src: u32, q: &Resolved<'_, I>, sink: &mut S) {
     // Rows start in order: none before the earliest start that can still
     // reach the query's ends (given the buffer's longest row) matches, nor
     // any from `s_hi` on, whatever the query's order.
@@ -404,7 +412,7 @@ pub(crate) fn scan_buffer<I: WindowId, S: Sink<I>>(buffer: &WriteBuffer<I>, q: &
         }
         if q.tb.contains(r.start, r.end)
             && q.place_ok(r.place)
-            && !sink.offer(Hit::of(r, BUFFER, row32(i)))
+            && !sink.offer(Hit::of(r, src, row32(i)))
             && q.order == Order::StartThenId
         {
             break;

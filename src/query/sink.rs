@@ -10,6 +10,24 @@ use crate::segment::Row;
 /// by number).
 pub(crate) const BUFFER: u32 = u32::MAX;
 
+/// Sealed write buffers an index holds at most (see [`sealed_src`]).
+pub(crate) const MAX_SEALED: usize = 64;
+
+/// The source number of sealed write buffer `k` (counted down from just
+/// below [`BUFFER`]; segments count up from 0).
+#[inline]
+pub(crate) fn sealed_src(k: usize) -> u32 {
+    debug_assert!(k < MAX_SEALED);
+    BUFFER - 1 - k as u32
+}
+
+/// The sealed write buffer a source number names, if it names one.
+#[inline]
+pub(crate) fn sealed_of(src: u32) -> Option<usize> {
+    let k = BUFFER.wrapping_sub(src).wrapping_sub(1) as usize;
+    (src != BUFFER && k < MAX_SEALED).then_some(k)
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Hit<I> {
     pub(crate) start: i64,

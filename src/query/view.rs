@@ -13,11 +13,19 @@ pub(crate) struct View<'a, I> {
     /// Rows of `segments` deleted after their tombstones were last set.
     pub(crate) kills: &'a Kills,
     pub(crate) buffer: &'a WriteBuffer<I>,
+    /// Write buffers sealed and waiting for their segments to be built,
+    /// oldest first (sources [`sealed_src`](super::sink::sealed_src)).
+    pub(crate) sealed: &'a [WriteBuffer<I>],
     pub(crate) catalog: &'a CatalogView,
     pub(crate) key: &'a CursorKey,
 }
 
 impl<'a, I: crate::WindowId> View<'a, I> {
+    /// Rows in the write buffer and the sealed ones.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buffer.len() + self.sealed.iter().map(WriteBuffer::len).sum::<usize>()
+    }
+
     /// Every segment with its kills.
     #[inline]
     pub(crate) fn live_segments(&self) -> impl Iterator<Item = LiveSegment<'a, I>> + use<'a, I> {
