@@ -49,6 +49,12 @@
 //!   answered with an [`Applied`]: the one seam a write-ahead log records.
 //!   Segment merges larger than [`IndexBuilder::inline_merge_rows`] run on a
 //!   background thread; [`Index::compact`] waits for them.
+//! - [`SharedIndex`]: the same engine for many threads. Every write publishes
+//!   an immutable version; reads run on the latest one without a lock and
+//!   return owned pages ([`OwnedPage`]); [`SharedIndex::view`] pins a
+//!   version ([`PinnedView`]); [`Query::consistent`] pins one for a whole
+//!   page sequence, for a bounded time ([`PinPolicy`], [`Consistency`]).
+//!   Payloads are any [`Payload`] (`Clone + Send + Sync + 'static`).
 //! - [`Query`]: overlap bounds, [`Status`] at an instant, charger / site /
 //!   organization filters, an access scope, an [`Order`], a page size and a
 //!   cursor. [`Index::query`] returns a [`Page`], [`Index::count`] a number,
@@ -56,8 +62,8 @@
 //! - Cursors are opaque strings authenticated by the index's [`CursorKey`].
 //! - Every failure is an [`Error`]; no public function panics on any input.
 //!
-//! The design (segments, tiers, postings, the planner, the cursor format, and
-//! how snapshots, a write-ahead log and concurrent readers fit) is described
+//! The design (segments, tiers, postings, the planner, the cursor format, the
+//! version model, and how snapshots and a write-ahead log fit) is described
 //! below.
 //!
 //! ## Crate features
@@ -67,13 +73,19 @@
 #![doc = include_str!("../docs/design.md")]
 #![deny(missing_docs)]
 
-// Layers, lowest first; each imports only from the layers above it here.
-mod catalog; // chargers, sites, organizations and placements, numbered densely
+// Layers (a folder each), lowest first: value (ids, instants, windows,
+// errors: the public vocabulary); memory (huge pages and prefetches);
+// catalog (chargers, sites, organizations and placements, numbered
+// densely); segment (rows at rest: immutable segments, tombstones, kills,
+// the write buffer); query (a query resolved, planned and run over a view
+// of one state); engine (the store, the one write seam, versions, the
+// builder, Index and SharedIndex). Each imports only from those before it.
+mod catalog;
 mod engine;
-mod memory; // huge pages and prefetches
-mod query; // a query resolved, planned and run over a view of the store
-mod segment; // rows at rest: immutable segments and the write buffer
-mod value; // ids, instants, windows, errors: the public vocabulary // the store, the one write seam, the builder, the index
+mod memory;
+mod query;
+mod segment;
+mod value;
 
 pub use engine::{
     Applied, DEFAULT_WRITE_BUFFER, Index, IndexBuilder, Mutation, Payload, PinPolicy, PinnedView, SharedIndex,

@@ -184,7 +184,8 @@ impl<I, P> IndexBuilder<I, P> {
     /// larger ones run on a background thread while writes go on (default
     /// 2,048, a few hundred microseconds of work). `0` sends every merge to
     /// the background; a large value keeps every merge on the writer (and
-    /// its pauses with it).
+    /// its pauses with it). With [`IndexBuilder::background_builds`] on,
+    /// every merge runs in the background whatever this says.
     ///
     /// # Example
     ///

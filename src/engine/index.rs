@@ -10,9 +10,12 @@ use crate::{Error, OrgId, Window, WindowId};
 /// An in-memory index of maintenance windows with payloads of type `P`, keyed
 /// by ids of type `I` (see [`WindowId`]).
 ///
-/// Reads take `&self` and writes `&mut self`. Every write is a [`Mutation`]
-/// applied by [`Index::apply`]; the other write methods are shorthands for
-/// it. See `docs/design.md` for the layers below and how they suit
+/// Reads take `&self` and writes `&mut self`: one owner, for embedded use.
+/// To share an index across threads (readers that never wait for writes,
+/// owned pages, pinned views, consistent cursors), use
+/// [`SharedIndex`](crate::SharedIndex), the same engine behind a handle
+/// (`SharedIndex::from(index)`). Every write is a [`Mutation`] applied by
+/// [`Index::apply`]; the other write methods are shorthands for it. See `docs/design.md` for the layers below and how they suit
 /// snapshots, a write-ahead log and concurrent readers.
 ///
 /// # Example
