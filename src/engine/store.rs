@@ -462,10 +462,25 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             Loc::Seg(s, r) => {
                 let seg = &self.parts.segments[s];
                 let row = seg.row(r);
-                let fresh = self.kills.insert(Kill { seg: row32(s), row: r, start: row.start, end: row.end });
-                debug_assert!(fresh, "row {r} of segment {s} killed twice");
                 self.compactor.note_delete(seg, row.id);
-                (row, self.parts.payload(s, r).cloned())
+                let payload = self.parts.payload(s, r).cloned();
+                match Arc::get_mut(&mut self.parts) {
+                    // No version holds the segment list (an `Index`): the
+                    // row dies in its tombstones at once.
+                    Some(parts) => {
+                        let seg = &mut parts.segments[s];
+                        seg.kill(r);
+                        // A segment mostly dead is rebuilt from its live rows.
+                        if seg.len() >= 2 * self.write_buffer && seg.dead_len() * 2 > seg.len() {
+                            self.change_parts(|parts, compactor, places| compactor.rebuild(parts, s, places));
+                        }
+                    }
+                    None => {
+                        let fresh = self.kills.insert(Kill { seg: row32(s), row: r, start: row.start, end: row.end });
+                        debug_assert!(fresh, "row {r} of segment {s} killed twice");
+                    }
+                }
+                (row, payload)
             }
         }
     }
