@@ -538,3 +538,36 @@ fn handles_views_pages_and_cursors_are_send_and_sync() {
     send_sync::<Query<u64>>();
     send_sync::<mwindex::CursorKey>();
 }
+
+/// Regression: a change of the segment list that installed a merge and then
+/// started another (one `maintain`) gave the new merge the pending kills of
+/// whichever segment now had its old number: a killed row came back in the
+/// output (a window counted twice, then an id twice in one segment). Kills
+/// are now found by their segment's data.
+#[test]
+fn regression_merges_take_the_pending_kills_of_their_own_inputs() {
+    let t = |m: i64| Timestamp::from_secs(m * 60).unwrap();
+    for seed in 0..2u64 {
+        let index: Index<u64, u32> = Index::builder()
+            .organization(OrgId(1), None)
+            .write_buffer(32)
+            .build_from((0..20_000u64).map(|i| (Window::new(i, t(i as i64), t(i as i64 + 5), OrgId(1)).unwrap(), 0)))
+            .unwrap();
+        let shared = SharedIndex::from(index);
+        let mut rng = Rng(seed);
+        for n in 0..10_000u32 {
+            let id = rng.below(25_000);
+            let s = rng.below(5_000) as i64;
+            if rng.below(3) == 0 {
+                shared.delete(id);
+            } else {
+                shared.upsert(Window::new(id, t(s), t(s + 3), OrgId(1)).unwrap(), n).unwrap();
+            }
+            if n % 500 == 0 {
+                shared.check_invariants().unwrap();
+            }
+        }
+        shared.compact();
+        shared.check_invariants().unwrap();
+    }
+}

@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use super::parts::{self, Part, Parts};
 use crate::WindowId;
 use crate::catalog::PlacesView;
-use crate::segment::{ChunkedBits, Row, Segment, SegmentData, row32};
+use crate::segment::{ChunkedBits, PendingKills, Row, Segment, SegmentData, row32};
 
 /// Each segment holds at least this many times the rows of the newer
 /// segments a merge would fold into it.
@@ -251,7 +251,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
     /// Installs every finished merge, starts the merges the policy calls for,
     /// and drops segments with no live row. Called by the writer after every
     /// change to the segment list and whenever it writes.
-    pub(crate) fn maintain(&mut self, segments: &mut Parts<I, P>, places: &PlacesView) {
+    pub(crate) fn maintain(&mut self, segments: &mut Parts<I, P>, places: &PlacesView, kills: &PendingKills<'_>) {
         self.install_finished(segments, false);
         self.settled = false;
         loop {
@@ -266,11 +266,11 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
             };
             let rows: usize = sizes[run.clone()].iter().sum();
             if rows <= self.inline_rows {
-                self.merge_here(segments, run, places);
+                self.merge_here(segments, run, places, kills);
                 continue;
             }
             if self.can_start(rows) {
-                self.spawn(segments, run, rows, places);
+                self.spawn(segments, run, rows, places, kills);
                 continue;
             }
             // No room for the merge the policy wants: fold the newest segments
@@ -278,12 +278,12 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
             if let Some(run) = small_run(&sizes, &busy, SMALL_JOB_ROWS) {
                 let rows: usize = sizes[run.clone()].iter().sum();
                 if rows > self.inline_rows && self.can_start(rows) {
-                    self.spawn(segments, run, rows, places);
+                    self.spawn(segments, run, rows, places, kills);
                     continue;
                 }
             }
             match small_run(&sizes, &busy, self.inline_rows) {
-                Some(run) => self.merge_here(segments, run, places),
+                Some(run) => self.merge_here(segments, run, places, kills),
                 None if segments.len() > MAX_SEGMENTS => self.install_finished(segments, true),
                 None => break,
             }
@@ -299,10 +299,10 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
 
     /// Waits for every merge in flight, installs it, and merges until the
     /// policy is satisfied.
-    pub(crate) fn finish(&mut self, segments: &mut Parts<I, P>, places: &PlacesView) {
+    pub(crate) fn finish(&mut self, segments: &mut Parts<I, P>, places: &PlacesView, kills: &PendingKills<'_>) {
         loop {
             self.install_finished(segments, true);
-            self.maintain(segments, places);
+            self.maintain(segments, places, kills);
             if self.jobs.is_empty() {
                 return;
             }
@@ -312,15 +312,21 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
     /// Replaces segment `s`, mostly dead, by a copy of its live rows: on this
     /// thread if small, else in the background once a merge slot is free. A
     /// segment in a merge is left alone (the merge drops its dead rows).
-    pub(crate) fn rebuild(&mut self, segments: &mut Parts<I, P>, s: usize, places: &PlacesView) {
+    pub(crate) fn rebuild(
+        &mut self,
+        segments: &mut Parts<I, P>,
+        s: usize,
+        places: &PlacesView,
+        kills: &PendingKills<'_>,
+    ) {
         if self.is_busy(&segments.segments[s]) {
             return;
         }
         let rows = segments.segments[s].live();
         if rows <= self.inline_rows {
-            self.merge_here(segments, s..s + 1, places);
+            self.merge_here(segments, s..s + 1, places, kills);
         } else if self.can_start(rows) {
-            self.spawn(segments, s..s + 1, rows, places);
+            self.spawn(segments, s..s + 1, rows, places, kills);
         }
         // Otherwise later: the next delete that finds it mostly dead asks again.
     }
@@ -332,10 +338,17 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
 
     /// Starts a background merge of `segments[run]` (`rows` live rows);
     /// merges inline if the thread cannot be started.
-    fn spawn(&mut self, segments: &mut Parts<I, P>, run: Range<usize>, rows: usize, places: &PlacesView) {
+    fn spawn(
+        &mut self,
+        segments: &mut Parts<I, P>,
+        run: Range<usize>,
+        rows: usize,
+        places: &PlacesView,
+        kills: &PendingKills<'_>,
+    ) {
         let inputs: Vec<Arc<SegmentData<I>>> =
             segments.segments[run.clone()].iter().map(|s| Arc::clone(s.data())).collect();
-        let work: Vec<Input<I, P>> = run.clone().map(|s| input(segments, s)).collect();
+        let work: Vec<Input<I, P>> = run.clone().map(|s| input(segments, s, kills)).collect();
         let (deletes, deleted) = std::sync::mpsc::channel();
         let output = Arc::new(Mutex::new(None));
         let handover = Arc::clone(&output);
@@ -366,7 +379,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         if sent {
             self.jobs.push(Job { inputs, rows, deletes, output, done });
         } else {
-            self.merge_here(segments, run, places);
+            self.merge_here(segments, run, places, kills);
         }
     }
 
@@ -419,8 +432,14 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
     }
 
     /// Merges `segments[run]` on this thread; the inputs are freed elsewhere.
-    fn merge_here(&mut self, segments: &mut Parts<I, P>, run: Range<usize>, places: &PlacesView) {
-        let replaced = merge_inline(segments, run, places);
+    fn merge_here(
+        &mut self,
+        segments: &mut Parts<I, P>,
+        run: Range<usize>,
+        places: &PlacesView,
+        kills: &PendingKills<'_>,
+    ) {
+        let replaced = merge_inline(segments, run, places, kills);
         self.free_elsewhere(replaced);
     }
 
@@ -547,9 +566,15 @@ fn set_nice(_level: i32) {}
 /// began, and its payloads.
 type Input<I, P> = (Arc<SegmentData<I>>, ChunkedBits, Arc<Vec<P>>);
 
-fn input<I: WindowId, P>(parts: &Parts<I, P>, s: usize) -> Input<I, P> {
+/// The input of segment `s`, its dead rows those of its tombstones and of
+/// `kills` (not yet moved into them).
+fn input<I: WindowId, P>(parts: &Parts<I, P>, s: usize, kills: &PendingKills<'_>) -> Input<I, P> {
     let seg = &parts.segments[s];
-    (Arc::clone(seg.data()), seg.dead_rows().clone(), Arc::clone(parts.payloads_of(s)))
+    let mut dead = seg.dead_rows().clone();
+    for k in kills.of(seg) {
+        dead.insert(k.row);
+    }
+    (Arc::clone(seg.data()), dead, Arc::clone(parts.payloads_of(s)))
 }
 
 /// The live rows of `inputs` with copies of their payloads, each row's slot
@@ -580,8 +605,9 @@ fn merge_inline<I: WindowId, P: Clone>(
     segments: &mut Parts<I, P>,
     run: Range<usize>,
     places: &PlacesView,
+    kills: &PendingKills<'_>,
 ) -> Vec<Part<I, P>> {
-    let inputs: Vec<Input<I, P>> = run.clone().map(|s| input(segments, s)).collect();
+    let inputs: Vec<Input<I, P>> = run.clone().map(|s| input(segments, s, kills)).collect();
     let (rows, payloads) = live_rows(&inputs);
     drop(inputs);
     let out = (!rows.is_empty()).then(|| parts::build(rows, payloads, places, true));

@@ -36,27 +36,31 @@ impl<I, P> Sealed<I, P> {
     }
 }
 
-/// A segment being built from a sealed buffer.
+/// Work handed to the build thread: where it leaves its result, and
+/// whether it ended.
 #[derive(Debug)]
-pub(crate) struct Build<I, P> {
-    /// Where the build thread leaves the segment.
-    pub(crate) output: Arc<Mutex<Option<Part<I, P>>>>,
-    /// Set once the build ended (with an output, or, after a panic, none).
+pub(crate) struct Pending<T> {
+    /// Where the build thread leaves the result.
+    pub(crate) output: Arc<Mutex<Option<T>>>,
+    /// Set once the work ended (with an output, or, after a panic, none).
     pub(crate) done: Arc<AtomicBool>,
 }
 
-impl<I, P> Build<I, P> {
+/// A segment being built from a sealed buffer.
+pub(crate) type Build<I, P> = Pending<Part<I, P>>;
+
+impl<T> Pending<T> {
     pub(crate) fn new() -> Self {
-        Build { output: Arc::new(Mutex::new(None)), done: Arc::new(AtomicBool::new(false)) }
+        Pending { output: Arc::new(Mutex::new(None)), done: Arc::new(AtomicBool::new(false)) }
     }
 
     pub(crate) fn is_done(&self) -> bool {
         self.done.load(Ordering::Acquire)
     }
 
-    /// Waits for the build to end, then takes its segment (`None` if the
-    /// build panicked: a bug, and the caller builds it again).
-    pub(crate) fn wait(self) -> Option<Part<I, P>> {
+    /// Waits for the work to end, then takes its result (`None` if it
+    /// panicked: a bug, and the caller does the work again or goes without).
+    pub(crate) fn wait(self) -> Option<T> {
         while !self.is_done() {
             std::thread::sleep(std::time::Duration::from_micros(20));
         }

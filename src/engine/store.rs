@@ -13,13 +13,13 @@ use super::compaction::Compactor;
 use super::log::PayloadLog;
 use super::mutation::{Applied, Mutation};
 use super::parts::{self, Part, Parts};
-use super::sealed::{Build, DoneOnDrop, Sealed};
+use super::sealed::{Build, DoneOnDrop, Pending, Sealed};
 use super::state::State;
 use super::version::Version;
 use crate::catalog::{CAPACITY, Catalog};
 use crate::memory::huge_pages;
 use crate::query::{BUFFER, CursorKey, Entry, sealed_src};
-use crate::segment::{Kill, Kills, Row, WriteBuffer, row32};
+use crate::segment::{Kill, Kills, PendingKills, Row, Segment, WriteBuffer, row32};
 use crate::{Error, Window, WindowId};
 
 /// Windows buffered before they are sorted into an immutable segment.
@@ -32,6 +32,15 @@ const WRITE_BATCH: usize = 32;
 /// oldest: if builds fall behind, the writer slows down instead of queries
 /// scanning ever more sealed buffers.
 const MAX_WAITING_BUILDS: usize = 16;
+
+/// Kills from which a shared index moves them into the tombstones on the
+/// build thread (a fraction of the write buffer: the move takes a while,
+/// and kills go on meanwhile).
+const FOLD_AT_DIVISOR: usize = 2;
+
+/// Kills, in write buffers, at which the writer waits for that move (or
+/// makes it itself): every version copies the kills.
+const MAX_KILLS_BUFFERS: usize = 4;
 
 /// Segments from this many rows on are warmed for a batch of writes.
 const WARM_MIN_ROWS: usize = 1 << 16;
@@ -53,6 +62,17 @@ impl<I, P> From<Version<I, P>> for Spare<I> {
     fn from(v: Version<I, P>) -> Self {
         Spare { rows: v.buffer.rows, kills: v.kills }
     }
+}
+
+/// Kills being moved into tombstones on the build thread.
+type Fold<I> = Pending<Vec<Folded<I>>>;
+
+/// A segment as a move of kills found it, and with them in its tombstones.
+#[derive(Debug)]
+struct Folded<I> {
+    before: Segment<I>,
+    after: Segment<I>,
+    rows: Vec<u32>,
 }
 
 /// Where a window's row lives.
@@ -84,6 +104,8 @@ pub(crate) struct Store<I, P> {
     sealed_ids: Vec<Vec<I>>,
     /// The build of each sealed buffer, oldest first.
     builds: VecDeque<Build<I, P>>,
+    /// Kills being moved into tombstones on the build thread.
+    fold: Option<Fold<I>>,
     /// Whether full write buffers are built on a background thread (and
     /// every merge runs there): a shared index's writes then never pay for
     /// a build.
@@ -128,6 +150,7 @@ impl<I: WindowId, P: Clone> Clone for Store<I, P> {
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
             builds: VecDeque::new(),
+            fold: None,
             background: self.background,
             background_chosen: self.background_chosen,
             len: self.len,
@@ -151,6 +174,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
             builds: VecDeque::new(),
+            fold: None,
             background: false,
             background_chosen: false,
             len: 0,
@@ -384,9 +408,9 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             .map_err(|id| Error::DuplicateId(id.to_string()))?;
         let n = part.0.len();
         self.len += n;
-        self.change_parts(|parts, compactor, places| {
+        self.change_parts(|parts, compactor, places, kills| {
             parts.push(part);
-            compactor.maintain(parts, places);
+            compactor.maintain(parts, places, kills);
         });
         Ok(n)
     }
@@ -395,7 +419,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// sizes are geometric again.
     pub(crate) fn compact(&mut self) {
         self.install_through(self.builds.len());
-        self.change_parts(|parts, compactor, places| compactor.finish(parts, places));
+        self.change_parts(|parts, compactor, places, kills| compactor.finish(parts, places, kills));
     }
 
     /// The live window `id` with its payload.
@@ -472,7 +496,9 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
                         seg.kill(r);
                         // A segment mostly dead is rebuilt from its live rows.
                         if seg.len() >= 2 * self.write_buffer && seg.dead_len() * 2 > seg.len() {
-                            self.change_parts(|parts, compactor, places| compactor.rebuild(parts, s, places));
+                            self.change_parts(|parts, compactor, places, kills| {
+                                compactor.rebuild(parts, s, places, kills)
+                            });
                         }
                     }
                     None => {
@@ -512,15 +538,24 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             self.flush();
             return;
         }
-        if self.kills.len() >= self.write_buffer {
-            // Into the tombstones (the buffer stays: it is not full).
-            self.change_parts(|parts, compactor, places| compactor.maintain(parts, places));
-        } else if self.builds.front().is_some_and(Build::is_done) {
+        // Kills: a shared index moves them into the tombstones on the build
+        // thread from half a buffer's worth on; past a few buffers' worth
+        // (moves falling behind), or on an `Index`, the writer does it.
+        self.finish_fold(false);
+        if self.kills.len() >= MAX_KILLS_BUFFERS * self.write_buffer {
+            self.finish_fold(true);
+            self.fold_here();
+        } else if self.background && self.kills.len() >= self.write_buffer / FOLD_AT_DIVISOR {
+            self.start_fold();
+        } else if !self.background && self.kills.len() >= self.write_buffer {
+            self.fold_here();
+        }
+        if self.builds.front().is_some_and(Build::is_done) {
             while self.builds.front().is_some_and(Build::is_done) {
                 self.install_through(1);
             }
         } else if self.compactor.running() > 0 && self.compactor.has_finished() {
-            self.change_parts(|parts, compactor, places| compactor.maintain(parts, places));
+            self.change_parts(|parts, compactor, places, kills| compactor.maintain(parts, places, kills));
         }
     }
 
@@ -563,9 +598,9 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             let (buffer, log) = (sealed.buffers.remove(0), sealed.logs.remove(0));
             self.sealed_ids.remove(0);
             let part = built.unwrap_or_else(|| build_sealed(buffer.rows, &log, &self.catalog.view().places));
-            self.change_parts(|parts, compactor, places| {
+            self.change_parts(|parts, compactor, places, kills| {
                 parts.push(part);
-                compactor.maintain(parts, places);
+                compactor.maintain(parts, places, kills);
             });
         }
     }
@@ -581,24 +616,45 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             row.slot = row32(i);
         }
         let part = (!rows.is_empty()).then(|| parts::build(rows, payloads, &self.catalog.view().places, true));
-        self.change_parts(|parts, compactor, places| {
+        self.change_parts(|parts, compactor, places, kills| {
             if let Some(part) = part {
                 parts.push(part);
             }
-            compactor.maintain(parts, places);
+            compactor.maintain(parts, places, kills);
         });
     }
 
-    /// Changes the segment list through `change`, after moving the kills
-    /// into the tombstones (segment numbers change below). The list is
-    /// copied first if a version holds it.
+    /// Changes the segment list through `change`, copying it first if a
+    /// version holds it; the kills are renumbered to follow their segments
+    /// (merges take the kills of their inputs with them).
     fn change_parts(
         &mut self,
-        change: impl FnOnce(&mut Parts<I, P>, &mut Compactor<I, P>, &crate::catalog::PlacesView),
+        change: impl FnOnce(&mut Parts<I, P>, &mut Compactor<I, P>, &crate::catalog::PlacesView, &PendingKills<'_>),
     ) {
-        let kills = self.kills.take();
         let parts = Arc::make_mut(&mut self.parts);
         let places = &self.catalog.view().places;
+        let before: Vec<usize> = parts.segments.iter().map(|s| Arc::as_ptr(s.data()) as usize).collect();
+        // The change may move segments before it merges one: the kills go
+        // with their segment's data, not its number.
+        let pending = PendingKills::new(&self.kills, &before);
+        change(parts, &mut self.compactor, places, &pending);
+        let moved = parts.segments.len() < before.len()
+            || parts.segments.iter().zip(&before).any(|(s, &b)| Arc::as_ptr(s.data()) as usize != b);
+        if moved && !self.kills.is_empty() {
+            let now: rustc_hash::FxHashMap<usize, u32> = parts
+                .segments
+                .iter()
+                .enumerate()
+                .map(|(s, seg)| (Arc::as_ptr(seg.data()) as usize, row32(s)))
+                .collect();
+            self.kills.renumber(|s| before.get(s as usize).and_then(|b| now.get(b).copied()));
+        }
+    }
+
+    /// Moves every kill into its segment's tombstones now, on this thread.
+    fn fold_here(&mut self) {
+        let kills = self.kills.take();
+        let parts = Arc::make_mut(&mut self.parts);
         let mut touched = Vec::new();
         for k in &kills {
             parts.segments[k.seg as usize].kill(k.row);
@@ -606,15 +662,78 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
                 touched.push(k.seg);
             }
         }
-        // A segment mostly dead is rebuilt from its live rows (newest first,
-        // so the numbers of those left to check stay put).
-        for &s in touched.iter().rev() {
-            let seg = &parts.segments[s as usize];
+        self.rebuild_if_mostly_dead(&touched);
+    }
+
+    /// Rebuilds those of `segments` that are mostly dead from their live
+    /// rows (newest first, so the numbers of those left to check stay put).
+    fn rebuild_if_mostly_dead(&mut self, segments: &[u32]) {
+        for &s in segments.iter().rev() {
+            let seg = &self.parts.segments[s as usize];
             if seg.len() >= 2 * self.write_buffer && seg.dead_len() * 2 > seg.len() {
-                self.compactor.rebuild(parts, s as usize, places);
+                self.change_parts(|parts, compactor, places, kills| {
+                    compactor.rebuild(parts, s as usize, places, kills)
+                });
             }
         }
-        change(parts, &mut self.compactor, places);
+    }
+
+    /// Starts moving the kills into their segments' tombstones on the build
+    /// thread (a copy of each segment with its kills applied), unless a move
+    /// is under way.
+    fn start_fold(&mut self) {
+        if self.fold.is_some() {
+            return;
+        }
+        let work: Vec<(Segment<I>, Vec<u32>)> = self
+            .kills
+            .by_segment()
+            .into_iter()
+            .map(|(s, rows)| (self.parts.segments[s as usize].clone(), rows))
+            .collect();
+        let fold = Fold::new();
+        let (output, done) = (Arc::clone(&fold.output), Arc::clone(&fold.done));
+        let task: super::compaction::Task = Box::new(move || {
+            let _done = DoneOnDrop(done);
+            let folded = work
+                .into_iter()
+                .map(|(before, rows)| {
+                    let mut after = before.clone();
+                    for &r in &rows {
+                        after.kill(r);
+                    }
+                    Folded { before, after, rows }
+                })
+                .collect();
+            *output.lock() = Some(folded);
+        });
+        if let Err(task) = self.compactor.spawn_build(task) {
+            task();
+        }
+        self.fold = Some(fold);
+    }
+
+    /// Installs the finished move of kills (waiting for it with `wait`):
+    /// each segment unchanged since the move began takes its new tombstones,
+    /// and its kills they hold leave the list.
+    fn finish_fold(&mut self, wait: bool) {
+        if !wait && !self.fold.as_ref().is_some_and(Fold::is_done) {
+            return;
+        }
+        let Some(fold) = self.fold.take() else { return };
+        let Some(folded) = fold.wait() else { return };
+        let parts = Arc::make_mut(&mut self.parts);
+        let mut touched = Vec::new();
+        for Folded { before, after, rows } in folded {
+            let at = parts.segments.iter().position(|s| Arc::ptr_eq(s.data(), before.data()));
+            // A segment whose tombstones changed meanwhile keeps its kills.
+            if let Some(s) = at.filter(|&s| parts.segments[s].shares_tombstones(&before)) {
+                parts.segments[s] = after;
+                self.kills.forget(row32(s), &rows);
+                touched.push(row32(s));
+            }
+        }
+        self.rebuild_if_mostly_dead(&touched);
     }
 
     /// Drops `value`, holding about `rows` rows, on the freeing thread.

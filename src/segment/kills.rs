@@ -11,6 +11,7 @@
 //! its kills together.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use super::chunked_bits::WordCursor;
 use super::{Segment, SegmentData};
@@ -32,6 +33,10 @@ pub(crate) struct Kills(Vec<Kill>);
 impl Kills {
     pub(crate) fn len(&self) -> usize {
         self.0.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The kills in segment `seg`, by row.
@@ -69,6 +74,38 @@ impl Kills {
         self.0.extend_from_slice(&other.0);
     }
 
+    /// Renumbers the kills' segments after the segment list changed: `to`
+    /// gives a segment's new number, or `None` for a segment gone (merged
+    /// away, its kills in the merge's output already, or dropped).
+    pub(crate) fn renumber(&mut self, to: impl Fn(u32) -> Option<u32>) {
+        self.0.retain_mut(|k| match to(k.seg) {
+            Some(s) => {
+                k.seg = s;
+                true
+            }
+            None => false,
+        });
+        self.0.sort_unstable_by_key(|k| (k.seg, k.row));
+    }
+
+    /// Drops the kills of segment `seg` whose rows are in `rows` (sorted):
+    /// they are in its tombstones now.
+    pub(crate) fn forget(&mut self, seg: u32, rows: &[u32]) {
+        self.0.retain(|k| k.seg != seg || rows.binary_search(&k.row).is_err());
+    }
+
+    /// The segments with kills, each with its killed rows (ascending).
+    pub(crate) fn by_segment(&self) -> Vec<(u32, Vec<u32>)> {
+        let mut out: Vec<(u32, Vec<u32>)> = Vec::new();
+        for k in &self.0 {
+            match out.last_mut() {
+                Some((s, rows)) if *s == k.seg => rows.push(k.row),
+                _ => out.push((k.seg, vec![k.row])),
+            }
+        }
+        out
+    }
+
     /// Takes every kill, leaving none.
     pub(crate) fn take(&mut self) -> Vec<Kill> {
         std::mem::take(&mut self.0)
@@ -94,6 +131,34 @@ impl Kills {
             }
         }
         Ok(())
+    }
+}
+
+/// The kills of each segment, found by the segment's data (its address)
+/// rather than its number, which a change of the segment list moves.
+#[derive(Debug, Default)]
+pub(crate) struct PendingKills<'a> {
+    by_data: rustc_hash::FxHashMap<usize, &'a [Kill]>,
+}
+
+impl<'a> PendingKills<'a> {
+    /// `kills`, whose segment `s` has its data at `data[s]`.
+    pub(crate) fn new(kills: &'a Kills, data: &[usize]) -> Self {
+        let mut by_data = rustc_hash::FxHashMap::default();
+        let mut rest = &kills.0[..];
+        while let Some(first) = rest.first() {
+            let n = rest.partition_point(|k| k.seg == first.seg);
+            if let Some(&d) = data.get(first.seg as usize) {
+                by_data.insert(d, &rest[..n]);
+            }
+            rest = &rest[n..];
+        }
+        PendingKills { by_data }
+    }
+
+    /// The kills of `seg`.
+    pub(crate) fn of<I: crate::WindowId>(&self, seg: &Segment<I>) -> &'a [Kill] {
+        self.by_data.get(&(Arc::as_ptr(seg.data()) as usize)).copied().unwrap_or(&[])
     }
 }
 

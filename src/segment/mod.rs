@@ -25,7 +25,7 @@ mod write_buffer;
 use std::sync::Arc;
 
 pub(crate) use clock::Clock;
-pub(crate) use kills::{Kill, Kills, LiveSegment};
+pub(crate) use kills::{Kill, Kills, LiveSegment, PendingKills};
 pub(crate) use postings::{Entry, Family, Fit, Stream, last_key_at_most, lower_bounds};
 pub(crate) use row::{BLOCK, Row, TIERS, Tier, TierScan, row32};
 pub(crate) use write_buffer::WriteBuffer;
