@@ -7,12 +7,15 @@
 //! | 1 | format version (`3`) |
 //! | 1 | order (`0` = start then id, `1` = id) |
 //! | 8 | fingerprint of the query's filters, scope and order |
-//! | 8 | pinned version plus one, big-endian (`0`: none; see [`SharedIndex`](crate::SharedIndex)) |
+//! | 8 | pinned version plus one (`0`: none; see [`SharedIndex`](crate::SharedIndex)), big-endian, masked |
 //! | 8 | start of the last window returned, microseconds, big-endian (0 in id order) |
 //! | `I::WIDTH` | id of the last window returned |
 //! | 16 | SipHash-2-4-128 tag over everything before it |
 //!
-//! Format `2` (the same without the pinned version) is still read.
+//! Format `2` (the same without the pinned version) is still read. The
+//! pinned version is masked with a keyed hash of the cursor's position (so
+//! the field looks random): a version number counts the writes of every
+//! tenant, which a cursor must not tell its holder.
 //!
 //! The tag is a keyed PRF over 42 to 50 bytes: SipHash-2-4 with a 128-bit key
 //! and output does that in a couple of hundred instructions, a fifth of a
@@ -127,14 +130,28 @@ fn tag(key: &CursorKey, body: &[u8]) -> [u8; TAG_LEN] {
     h.finish128().as_bytes()
 }
 
+/// The mask of the pinned-version field of a cursor at `fingerprint`,
+/// `start` and the id whose bytes are `id`: a keyed hash, apart from the tag.
+fn pin_mask(key: &CursorKey, fingerprint: u64, start: i64, id: &[u8]) -> u64 {
+    let mut h = SipHasher24::new_with_key(&key.tag_key);
+    h.write(b"mwindex pin mask");
+    h.write(&fingerprint.to_be_bytes());
+    h.write(&start.to_be_bytes());
+    h.write(id);
+    h.finish128().h1
+}
+
 pub(crate) fn encode<I: WindowId>(key: &CursorKey, pos: &Position<I>) -> String {
+    let mut id = Vec::with_capacity(I::WIDTH);
+    pos.id.to_bytes(&mut id);
+    let pin = pos.pin.map_or(0, |v| v.saturating_add(1)) ^ pin_mask(key, pos.fingerprint, pos.start, &id);
     let mut body = Vec::with_capacity(HEADER_LEN + I::WIDTH + TAG_LEN);
     body.push(VERSION);
     body.push(pos.order);
     body.extend_from_slice(&pos.fingerprint.to_be_bytes());
-    body.extend_from_slice(&pos.pin.map_or(0, |v| v.saturating_add(1)).to_be_bytes());
+    body.extend_from_slice(&pin.to_be_bytes());
     body.extend_from_slice(&pos.start.to_be_bytes());
-    pos.id.to_bytes(&mut body);
+    body.extend_from_slice(&id);
     let t = tag(key, &body);
     body.extend_from_slice(&t);
     URL_SAFE_NO_PAD.encode(body)
@@ -188,12 +205,19 @@ fn read<I: WindowId>(key: &CursorKey, text: &str) -> Result<Position<I>, CursorE
         w.copy_from_slice(&body[at..at + 8]);
         w
     };
-    let (pin, start_at) = if pinned { (u64::from_be_bytes(word(10)).checked_sub(1), 18) } else { (None, 10) };
+    let fingerprint = u64::from_be_bytes(word(2));
+    let start_at = if pinned { 18 } else { 10 };
+    let start = i64::from_be_bytes(word(start_at));
+    let pin = if pinned {
+        (u64::from_be_bytes(word(10)) ^ pin_mask(key, fingerprint, start, &body[header..])).checked_sub(1)
+    } else {
+        None
+    };
     Ok(Position {
         order: body[1],
-        fingerprint: u64::from_be_bytes(word(2)),
+        fingerprint,
         pin,
-        start: i64::from_be_bytes(word(start_at)),
+        start,
         id: I::from_bytes(&body[header..]).ok_or(CursorError::Malformed)?,
     })
 }
@@ -277,6 +301,19 @@ mod tests {
         assert_eq!(pin_of::<u64>(&key(), &text), Some(u64::MAX - 1));
         assert_eq!(pin_of::<u64>(&key(), &encode(&key(), &pos())), None);
         assert_eq!(pin_of::<u64>(&CursorKey::from_bytes([1; 32]), &text), None, "a forged pin is no pin");
+    }
+
+    /// A cursor does not show the version it pins: the field is masked, and
+    /// two cursors of one walk (one version) carry different bytes there.
+    #[test]
+    fn the_pinned_version_is_masked() {
+        let raw = |p: &Position<u64>| URL_SAFE_NO_PAD.decode(encode(&key(), p)).unwrap()[10..18].to_vec();
+        let a = Position { pin: Some(41), ..pos() };
+        let b = Position { pin: Some(41), id: 78, ..pos() };
+        assert_ne!(raw(&a), 42u64.to_be_bytes().to_vec());
+        assert_ne!(raw(&a), raw(&b));
+        assert_ne!(raw(&pos()), [0u8; 8].to_vec(), "no pin is masked too");
+        assert_eq!(decode::<u64>(&key(), &encode(&key(), &b), 0, 0xdead_beef), Ok(b));
     }
 
     /// Cursors of the format before pinned versions still continue a walk.
