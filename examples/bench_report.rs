@@ -16,7 +16,7 @@ mod workload;
 use std::time::{Duration, Instant};
 
 use peers::{BTree, Coi, Lap, Mwindex, Peer, Question, Scan, Sqlite};
-use workload::{DAY, Gen, Rng, World};
+use workload::{Gen, Rng, World};
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -244,27 +244,13 @@ fn main() {
     mutations(&world, &gens, mw, bt, sql);
 }
 
-/// `ops` windows of `gens`, drawn at random, each moved by up to a day
-/// either way.
-fn moved_windows(gens: &[Gen], rng: &mut Rng, ops: usize) -> Vec<Gen> {
-    (0..ops)
-        .map(|_| {
-            let mut g = gens[rng.below(gens.len())];
-            let shift = rng.range(-DAY, DAY);
-            g.start += shift;
-            g.end += shift;
-            g
-        })
-        .collect()
-}
-
 /// Inserts, moves, deletes and a mix, single-threaded, on the full-size index.
 fn mutations(world: &World, gens: &[Gen], mut mw: Mwindex, mut bt: BTree, sql: Option<Sqlite>) {
     let n = gens.len();
     let ops = 200_000.min(n);
     let mut rng = Rng::new(5);
     let fresh = world.windows(ops, 777);
-    let moved = moved_windows(gens, &mut rng, ops);
+    let moved = workload::moved(gens, &mut rng, ops);
     println!(
         "\n| mutation ({ops} ops at {n}) | mwindex ops/s | mwindex longest op µs | BTreeMap ops/s | SQLite ops/s |"
     );
@@ -338,7 +324,7 @@ fn mutations(world: &World, gens: &[Gen], mut mw: Mwindex, mut bt: BTree, sql: O
     // (the longest operation is then a whole call). The peers repeat their
     // single moves: neither has a faster batched path.
     let batch = 256;
-    let moved_again = moved_windows(gens, &mut rng, ops);
+    let moved_again = workload::moved(gens, &mut rng, ops);
     let moved = &moved_again;
     let mut calls = 0usize;
     let mut mw_batched = |m: &mut Mwindex, i: usize| {
@@ -377,7 +363,7 @@ fn mutations(world: &World, gens: &[Gen], mut mw: Mwindex, mut bt: BTree, sql: O
     // writes earlier.
     let mixed = 1u64 << 41;
     let fresh_mix = world.windows(ops, 778);
-    let moved_mix = moved_windows(gens, &mut rng, ops);
+    let moved_mix = workload::moved(gens, &mut rng, ops);
     let fresh_at = |i: usize| {
         let mut g = fresh_mix[i];
         g.id += mixed;

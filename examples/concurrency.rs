@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use mwindex::SharedIndex;
 use peers::{Mwindex, Peer, Question};
-use workload::{DAY, Gen, Rng, World};
+use workload::{Gen, Rng, World};
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -48,19 +48,6 @@ fn answer_shared(index: &SharedIndex<u64, u32>, q: &Question) -> usize {
         Some(_) => index.query(&query).map(|p| p.items().len()).unwrap_or(0),
         None => index.count(&query).map(|c| c as usize).unwrap_or(0),
     }
-}
-
-/// `ops` windows of `gens`, drawn at random, each moved by up to a day.
-fn moved_windows(gens: &[Gen], rng: &mut Rng, ops: usize) -> Vec<Gen> {
-    (0..ops)
-        .map(|_| {
-            let mut g = gens[rng.below(gens.len())];
-            let shift = rng.range(-DAY, DAY);
-            g.start += shift;
-            g.end += shift;
-            g
-        })
-        .collect()
 }
 
 fn main() {
@@ -125,7 +112,7 @@ fn concurrent(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>, each:
         qs.swap(i, rng.below(i + 1));
     }
     let qs = Arc::new(qs);
-    let moves = Arc::new(moved_windows(gens, &mut rng, 4_000_000));
+    let moves = Arc::new(workload::moved(gens, &mut rng, 4_000_000));
     println!("\n| readers | writer | reads/s | read p50 µs | read p99 µs | writes/s |");
     println!("|---:|---|---:|---:|---:|---:|");
     for (label, rate) in [("none", None), ("10,000/s", Some(10_000u64)), ("full speed", Some(0))] {
@@ -196,7 +183,7 @@ fn writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>) {
     let ops = 200_000.min(n);
     let mut rng = Rng::new(5);
     let fresh = world.windows(ops, 777);
-    let moved = moved_windows(gens, &mut rng, ops);
+    let moved = workload::moved(gens, &mut rng, ops);
     let offset = 1u64 << 40;
     println!("\n| write through the handle ({ops} ops at {n}) | ops/s | p50 µs | p99 µs | p99.9 µs | longest µs |");
     println!("|---|---:|---:|---:|---:|---:|");
@@ -226,7 +213,7 @@ fn writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>) {
     });
     let mixed = 1u64 << 41;
     let fresh_mix = world.windows(ops, 778);
-    let moved_mix = moved_windows(gens, &mut rng, ops);
+    let moved_mix = workload::moved(gens, &mut rng, ops);
     let mix_at = |i: usize| {
         let mut g = fresh_mix[i];
         g.id += mixed;

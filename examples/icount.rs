@@ -18,7 +18,7 @@ mod peers;
 mod workload;
 
 use peers::{Mwindex, Peer, Question};
-use workload::{DAY, Gen, Rng, World};
+use workload::{Gen, Rng, World};
 
 #[inline(never)]
 fn measured_queries(mw: &mut Mwindex, qs: &[Question]) -> usize {
@@ -88,11 +88,7 @@ fn main() {
     let kind = match kind.strip_prefix('s') {
         Some(k) => {
             let mut rng = Rng::new(9);
-            for _ in 0..20_000 {
-                let mut g = gens[rng.below(gens.len())];
-                let s = rng.range(-DAY, DAY);
-                g.start += s;
-                g.end += s;
+            for g in workload::moved(&gens, &mut rng, 20_000) {
                 mw.index.upsert(peers::window(&g), g.id as u32).expect("a move of an existing window");
             }
             k.to_string()
@@ -113,15 +109,7 @@ fn main() {
                     g
                 })
                 .collect(),
-            _ => (0..n)
-                .map(|_| {
-                    let mut g = gens[rng.below(gens.len())];
-                    let s = rng.range(-DAY, DAY);
-                    g.start += s;
-                    g.end += s;
-                    g
-                })
-                .collect(),
+            _ => workload::moved(&gens, &mut rng, n),
         };
         if write == "insert" { measured_shared_inserts(&shared, &gens) } else { measured_shared_moves(&shared, &gens) }
     } else if kind == "insert" {
@@ -152,15 +140,7 @@ fn main() {
         measured_walks(&mw, &walks)
     } else if kind == "move" {
         let mut rng = Rng::new(5);
-        let moved: Vec<Gen> = (0..n)
-            .map(|_| {
-                let mut g = gens[rng.below(gens.len())];
-                let s = rng.range(-DAY, DAY);
-                g.start += s;
-                g.end += s;
-                g
-            })
-            .collect();
+        let moved = workload::moved(&gens, &mut rng, n);
         measured_moves(&mut mw, &moved)
     } else {
         let seed = 1000 + kind.len() as u64 * 31 + kind.as_bytes()[1] as u64;

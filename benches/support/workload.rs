@@ -37,6 +37,20 @@ pub const T0: i64 = 1_704_067_200_000_000;
 /// Starts are uniform over two years.
 pub const SPAN: i64 = 730 * DAY;
 
+/// `ops` windows of `gens`, drawn at random, each moved by up to a day
+/// either way: the moves (upserts with new times) the reports time.
+pub fn moved(gens: &[Gen], rng: &mut Rng, ops: usize) -> Vec<Gen> {
+    (0..ops)
+        .map(|_| {
+            let mut g = gens[rng.below(gens.len())];
+            let shift = rng.range(-DAY, DAY);
+            g.start += shift;
+            g.end += shift;
+            g
+        })
+        .collect()
+}
+
 /// Windows the criterion benches load: `MWINDEX_BENCH_WINDOWS`, else 1M.
 pub fn bench_windows() -> usize {
     std::env::var("MWINDEX_BENCH_WINDOWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)

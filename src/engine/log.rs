@@ -50,7 +50,7 @@ impl<P> PayloadLog<P> {
     /// The payload in `slot`.
     #[inline]
     pub(crate) fn get(&self, slot: u32) -> Option<&P> {
-        self.slots.get(slot as usize)?.get()
+        read(&self.slots, slot)
     }
 
     /// Moves out the payloads of `slots` in that order: taken if no version
