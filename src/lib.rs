@@ -81,12 +81,17 @@
 // of one state); engine (the store, the one write seam, versions, the
 // builder, Index and SharedIndex). Each imports only from those before it.
 mod catalog;
+mod durable;
 mod engine;
 mod memory;
 mod query;
 mod segment;
 mod value;
 
+pub use durable::{
+    Checkpoint, DEFAULT_CHECKPOINT_BYTES, DEFAULT_SEGMENT_BYTES, Durable, DurableOptions, FaultyStorage, FileSystem,
+    LOCK_FILE, LogStats, MAX_RECORD, Op, Persist, PowerCut, Recovery, Storage, StorageFile, SyncPolicy,
+};
 pub use engine::{
     Applied, DEFAULT_WRITE_BUFFER, Index, IndexBuilder, Mutation, Payload, PinPolicy, PinnedView, SharedIndex,
 };
@@ -94,7 +99,7 @@ pub use query::{
     Consistency, CursorKey, DEFAULT_PAGE_SIZE, Driver, Entry, Explain, MAX_PAGE_SIZE, Order, OwnedEntry, OwnedPage,
     Page, Query, Status,
 };
-pub use value::{ChargerId, CursorError, Error, OrgId, Result, SiteId, Timestamp, Ulid, Window, WindowId};
+pub use value::{ChargerId, Corruption, CursorError, Error, OrgId, Result, SiteId, Timestamp, Ulid, Window, WindowId};
 
 /// The README's example runs as a doctest.
 #[cfg(doctest)]

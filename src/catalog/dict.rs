@@ -68,6 +68,13 @@ impl<K: Copy + Eq + Hash> DictTable<K> {
     fn entries(&self) -> impl Iterator<Item = (K, u32)> + '_ {
         self.slots.iter().filter_map(|s| s.get().copied())
     }
+
+    /// The keys numbered so far, by number (for a snapshot).
+    pub(crate) fn keys_in_order(&self) -> Vec<K> {
+        let mut entries: Vec<(K, u32)> = self.entries().collect();
+        entries.sort_unstable_by_key(|&(_, d)| d);
+        entries.into_iter().map(|(k, _)| k).collect()
+    }
 }
 
 /// The writer's side: the table and how many entries it holds.

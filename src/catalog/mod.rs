@@ -10,6 +10,7 @@ mod org;
 mod place;
 
 pub(crate) use org::{OrgSet, OrgTree};
+
 pub(crate) use place::{Place, Places, PlacesView};
 
 pub(crate) use dense::{CAPACITY, NONE};
@@ -42,7 +43,81 @@ pub(crate) struct CatalogView {
     pub(crate) places: PlacesView,
 }
 
+/// The catalog as a snapshot stores it: every number handed out, in order.
+#[derive(rkyv::Archive, rkyv::Serialize)]
+pub(crate) struct CatalogWire {
+    /// Organization ids by dense number, and each one's parent's number
+    /// ([`NONE`] for a root).
+    orgs: Vec<(u64, u32)>,
+    chargers: Vec<u64>,
+    sites: Vec<u64>,
+    /// Placements by number: charger, site (0 when absent), organization,
+    /// and presence bits (1: a charger, 2: a site).
+    places: Vec<(u64, u64, u64, u8)>,
+}
+
+impl CatalogWire {
+    /// What `view` numbers: its organization tree, and the placements of
+    /// organizations in it, which (numbered in order) are every placement
+    /// the view's rows use, and their chargers and sites.
+    pub(crate) fn of(view: &CatalogView) -> Self {
+        let orgs: Vec<(u64, u32)> = view.orgs.export().map(|(id, p)| (id.0, p)).collect();
+        // Placements first: a charger or site is numbered before a
+        // placement holding it, so the dictionaries read after have them.
+        let mut places = Vec::new();
+        while let Some((c, s, o)) = u32::try_from(places.len()).ok().and_then(|n| view.places.public_ids(n)) {
+            if view.orgs.dense(o).is_none() {
+                break;
+            }
+            let present = u8::from(c.is_some()) | (u8::from(s.is_some()) << 1);
+            places.push((c.map_or(0, |c| c.0), s.map_or(0, |s| s.0), o.0, present));
+        }
+        CatalogWire {
+            orgs,
+            chargers: view.chargers.keys_in_order().into_iter().map(|c| c.0).collect(),
+            sites: view.sites.keys_in_order().into_iter().map(|s| s.0).collect(),
+            places,
+        }
+    }
+}
+
 impl Catalog {
+    /// The catalog an archived [`CatalogWire`] describes, every number as
+    /// it was.
+    ///
+    /// # Errors
+    ///
+    /// A message if the tree is not one, or an id or placement repeats.
+    pub(crate) fn from_archived(a: &ArchivedCatalogWire) -> Result<Self, String> {
+        let orgs = OrgTree::import(a.orgs.iter().map(|t| (OrgId(t.0.to_native()), t.1.to_native())))?;
+        let mut catalog = Catalog::new(orgs);
+        for (k, c) in a.chargers.iter().enumerate() {
+            if catalog.chargers.intern(ChargerId(c.to_native())).map(|(n, _)| n as usize) != Some(k) {
+                return Err(format!("charger {c} repeats"));
+            }
+        }
+        for (k, s) in a.sites.iter().enumerate() {
+            if catalog.sites.intern(SiteId(s.to_native())).map(|(n, _)| n as usize) != Some(k) {
+                return Err(format!("site {s} repeats"));
+            }
+        }
+        for (k, p) in a.places.iter().enumerate() {
+            let present = p.3;
+            let charger = (present & 1 != 0).then_some(ChargerId(p.0.to_native()));
+            let site = (present & 2 != 0).then_some(SiteId(p.1.to_native()));
+            let n = catalog.place(charger, site, OrgId(p.2.to_native())).map_err(|e| e.to_string())?;
+            if n as usize != k || present > 3 {
+                return Err(format!("placement {k} repeats or is malformed"));
+            }
+        }
+        catalog.refresh();
+        Ok(catalog)
+    }
+
+    /// How many placements are numbered.
+    pub(crate) fn places_len(&self) -> usize {
+        self.places.len()
+    }
     /// A catalog over an organization tree, with no placement yet.
     pub(crate) fn new(orgs: OrgTree) -> Self {
         let mut catalog = Catalog { orgs: Arc::new(orgs), ..Catalog::default() };

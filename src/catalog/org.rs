@@ -85,6 +85,37 @@ impl OrgTree {
         self.dense(id).ok_or(Error::UnknownOrganization(id))
     }
 
+    /// Every organization by dense number, with its parent's dense number
+    /// ([`NONE`] for a root): what a snapshot stores.
+    pub(crate) fn export(&self) -> impl Iterator<Item = (OrgId, u32)> + '_ {
+        self.ids.iter().copied().zip(self.parent.iter().copied())
+    }
+
+    /// The tree [`OrgTree::export`] listed, numbered as it was.
+    ///
+    /// # Errors
+    ///
+    /// A message if an id repeats, a parent is not one of them, or the
+    /// links form a cycle.
+    pub(crate) fn import(orgs: impl IntoIterator<Item = (OrgId, u32)>) -> Result<Self, String> {
+        let mut tree = OrgTree::default();
+        let mut parents = Vec::new();
+        for (id, parent) in orgs {
+            tree.add(id, None).map_err(|e| e.to_string())?;
+            parents.push((id, parent));
+        }
+        for (id, parent) in parents {
+            if parent != NONE {
+                let p = *tree
+                    .ids
+                    .get(parent as usize)
+                    .ok_or_else(|| format!("organization {id} has parent number {parent}"))?;
+                tree.set_parent(id, Some(p)).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(tree)
+    }
+
     pub(crate) fn parent_of(&self, id: OrgId) -> Result<Option<OrgId>, Error> {
         let d = self.require(id)?;
         let p = self.parent[d as usize];

@@ -2,6 +2,7 @@
 //! buffer and merge settings, and optionally the first windows.
 
 use super::compaction::INLINE_ROWS;
+use super::image::Image;
 use super::index::Index;
 use super::payload::Payload;
 use super::pins::PinPolicy;
@@ -289,6 +290,19 @@ impl<I: WindowId, P: Payload> IndexBuilder<I, P> {
     ) -> Result<SharedIndex<I, P>, Error> {
         let pins = self.pins;
         Ok(SharedIndex::from_index(self.build_from(windows)?, pins))
+    }
+
+    /// An index with these settings holding a snapshot's image (whose
+    /// cursor key and organizations replace the builder's).
+    pub(crate) fn build_restored(self, image: Image<I, P>) -> Result<Index<I, P>, Error> {
+        let mut store = self.store(OrgTree::default());
+        store.restore(image)?;
+        Ok(Index::from_store(store))
+    }
+
+    /// The pin policy a shared index built from these settings uses.
+    pub(crate) fn pin_policy(&self) -> PinPolicy {
+        self.pins
     }
 
     /// The store these settings make over `tree` (the organizations

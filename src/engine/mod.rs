@@ -5,6 +5,7 @@
 
 mod builder;
 mod compaction;
+mod image;
 mod index;
 mod log;
 mod mutation;
@@ -18,9 +19,12 @@ mod store;
 mod version;
 
 pub use builder::IndexBuilder;
+pub(crate) use image::Image;
 pub use index::Index;
 pub use mutation::{Applied, Mutation};
 pub use payload::Payload;
 pub use pins::PinPolicy;
+pub(crate) use shared::{Journal, Outcome, WeakShared};
 pub use shared::{PinnedView, SharedIndex};
 pub use store::DEFAULT_WRITE_BUFFER;
+pub(crate) use version::Version;

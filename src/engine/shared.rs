@@ -2,7 +2,7 @@
 //! the latest published version, never waiting for the writer; writers take
 //! turns, each write publishing a new version before it returns.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -78,6 +78,32 @@ struct Inner<I, P> {
     /// The latest version.
     current: ArcSwap<Version<I, P>>,
     pins: Pins<Version<I, P>>,
+    /// Where writes go first when the index is durable (set once, when it
+    /// is opened).
+    journal: OnceLock<Box<dyn Journal<I, P>>>,
+}
+
+/// What a write answers: what it did and the version it made.
+pub(crate) type Outcome<I, P> = Result<(Applied<I, P>, u64), Error>;
+
+/// A [`SharedIndex`] that does not keep it alive (for background work
+/// that should end with it).
+pub(crate) struct WeakShared<I, P>(std::sync::Weak<Inner<I, P>>);
+
+impl<I, P> WeakShared<I, P> {
+    /// The index, if a handle to it still exists.
+    pub(crate) fn upgrade(&self) -> Option<SharedIndex<I, P>> {
+        self.0.upgrade().map(|inner| SharedIndex { inner })
+    }
+}
+
+/// What makes a shared index durable: every write goes to its journal,
+/// which logs the mutation and then applies it with
+/// [`SharedIndex::apply_logged`] (several at once when writers share a
+/// log sync).
+pub(crate) trait Journal<I, P>: Send + Sync {
+    /// Logs `mutation`, applies it, and answers once both are done.
+    fn commit(&self, index: &SharedIndex<I, P>, mutation: Mutation<I, P>) -> Outcome<I, P>;
 }
 
 impl<I, P> Clone for SharedIndex<I, P> {
@@ -136,7 +162,7 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
         store.default_background();
         let current = ArcSwap::from_pointee(store.publish());
         let writer = Mutex::new(Writer { store, spare: Spare::default() });
-        SharedIndex { inner: Arc::new(Inner { writer, current, pins: Pins::new(pins) }) }
+        SharedIndex { inner: Arc::new(Inner { writer, current, pins: Pins::new(pins), journal: OnceLock::new() }) }
     }
 
     /// The number of the latest version: how many writes were applied
@@ -377,17 +403,57 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply_versioned(&self, mutation: Mutation<I, P>) -> Result<(Applied<I, P>, u64), Error> {
+        if let Some(journal) = self.inner.journal.get() {
+            return journal.commit(self, mutation);
+        }
         let mut writer = self.inner.writer.lock();
-        let Writer { store, spare } = &mut *writer;
-        let applied = store.apply(mutation)?;
-        let version = store.version();
+        let applied = writer.store.apply(mutation)?;
+        let version = writer.store.version();
+        self.publish(&mut writer);
+        drop(writer);
+        Ok((applied, version))
+    }
+
+    /// Publishes the writer's state as the latest version and frees what
+    /// no one holds any more.
+    fn publish(&self, writer: &mut Writer<I, P>) {
+        let Writer { store, spare } = writer;
         let old = self.inner.current.swap(Arc::new(store.publish_reusing(spare)));
         retire(store, spare, old);
         for expired in self.inner.pins.sweep_if_due() {
             retire(store, spare, expired);
         }
+    }
+
+    /// Applies `mutations` in order under one turn of the writer and
+    /// publishes the last version they made: what a journal calls once the
+    /// mutations are logged (and what an index without one does at once).
+    pub(crate) fn apply_logged(&self, mutations: impl IntoIterator<Item = Mutation<I, P>>) -> Vec<Outcome<I, P>> {
+        let mut writer = self.inner.writer.lock();
+        let before = writer.store.version();
+        let results: Vec<_> =
+            mutations.into_iter().map(|m| writer.store.apply(m).map(|a| (a, writer.store.version()))).collect();
+        if writer.store.version() != before {
+            self.publish(&mut writer);
+        }
         drop(writer);
-        Ok((applied, version))
+        results
+    }
+
+    /// Makes every write go through `journal` from now on; `false` if the
+    /// index has one already.
+    pub(crate) fn set_journal(&self, journal: Box<dyn Journal<I, P>>) -> bool {
+        self.inner.journal.set(journal).is_ok()
+    }
+
+    /// A handle that does not keep the index alive.
+    pub(crate) fn downgrade(&self) -> WeakShared<I, P> {
+        WeakShared(Arc::downgrade(&self.inner))
+    }
+
+    /// The latest version, held.
+    pub(crate) fn latest(&self) -> Arc<Version<I, P>> {
+        self.inner.current.load_full()
     }
 
     /// Adds a window with its payload (see [`Index::insert`]).

@@ -189,6 +189,15 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         self.len
     }
 
+    /// Makes an empty store hold `parts` (`len` live windows) numbered by
+    /// `catalog`: a restored snapshot.
+    pub(crate) fn replace_contents(&mut self, catalog: Catalog, parts: Parts<I, P>, len: usize) {
+        debug_assert!(self.len == 0 && self.parts.len() == 0, "contents replaced in a store in use");
+        self.catalog = catalog;
+        self.parts = Arc::new(parts);
+        self.len = len;
+    }
+
     pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog
     }

@@ -60,6 +60,12 @@ pub struct CursorKey {
 }
 
 impl CursorKey {
+    /// The 32 secret bytes (for a snapshot, so cursors stay valid after a
+    /// restart).
+    pub(crate) fn secret(&self) -> [u8; 32] {
+        self.secret
+    }
+
     /// A key from 32 secret bytes.
     ///
     /// # Example

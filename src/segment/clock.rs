@@ -5,7 +5,7 @@
 
 /// Times in `[base, ...)` as quanta `0..=max_q`; times outside the clock's
 /// span clamp to its first or last quantum.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize)]
 pub(crate) struct Clock {
     base: i64,
     shift: u32,
@@ -45,6 +45,16 @@ impl Clock {
         let lo = self.base.saturating_add(((u64::from(q)) << self.shift).min(i64::MAX as u64) as i64);
         let hi = if q == self.max_q { i64::MAX } else { lo.saturating_add((1i64 << self.shift.min(62)) - 1) };
         (lo, hi)
+    }
+
+    /// A clock read back from a snapshot, checked: a shift a quantum can
+    /// be shifted by.
+    pub(crate) fn from_archived(a: &ArchivedClock) -> Result<Self, String> {
+        let clock = Clock { base: a.base.to_native(), shift: a.shift.to_native(), max_q: a.max_q.to_native() };
+        if clock.shift >= 64 {
+            return Err(format!("a clock shift of {}", clock.shift));
+        }
+        Ok(clock)
     }
 
     /// The quantum's width, as a power of two of microseconds.

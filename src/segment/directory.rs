@@ -9,12 +9,13 @@
 //! so the worst case stays logarithmic.
 
 use super::row::row32;
+use crate::memory::huge_pages;
 
 /// Values per bucket the directory aims for on average.
 pub(crate) const PER_BUCKET: usize = 8;
 
 /// Where the values of a sorted column `lo..hi` fall, bucket by bucket.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize)]
 pub(crate) struct Directory {
     lo: u32,
     hi: u32,
@@ -96,6 +97,41 @@ impl Directory {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.first.capacity() * std::mem::size_of::<u32>()
     }
+
+    /// A directory read back from a snapshot, checked to be one over
+    /// `lo..hi` (`expect`): its bucket starts ascend inside `lo..=hi` and
+    /// end at `hi`, so a search never leaves the range.
+    pub(crate) fn from_archived(a: &ArchivedDirectory, expect: (usize, usize)) -> Result<Self, String> {
+        let dir = Directory {
+            lo: a.lo.to_native(),
+            hi: a.hi.to_native(),
+            base: a.base.to_native(),
+            shift: a.shift.to_native(),
+            first: huge_pages::collect(a.first.iter().map(|f| f.to_native())),
+        };
+        if (dir.lo as usize, dir.hi as usize) != expect {
+            return Err(format!(
+                "a directory over {}..{} where {}..{} was expected",
+                dir.lo, dir.hi, expect.0, expect.1
+            ));
+        }
+        if dir.lo < dir.hi {
+            check_bucket_starts(&dir.first, dir.lo, dir.hi, dir.shift)?;
+        }
+        Ok(dir)
+    }
+}
+
+/// Checks bucket starts as [`build_into`] makes them for positions
+/// `lo..hi`: at least one bucket, ascending inside `lo..=hi`, the last `hi`.
+pub(crate) fn check_bucket_starts(first: &[u32], lo: u32, hi: u32, shift: u32) -> Result<(), String> {
+    if shift >= 64 || first.len() < 2 || first.last() != Some(&hi) {
+        return Err(format!("a directory of {} buckets, shift {shift}, over {lo}..{hi}", first.len()));
+    }
+    if !first.is_sorted() || first[0] < lo {
+        return Err("a directory whose bucket starts do not ascend inside its range".into());
+    }
+    Ok(())
 }
 
 /// Appends to `out` the bucket starts of a directory over positions

@@ -14,7 +14,7 @@
 use super::clock::Clock;
 
 /// A column of ends as quanta.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, rkyv::Archive, rkyv::Serialize)]
 pub(crate) struct EndColumn {
     clock: Clock,
     /// Each end's quantum with its top bit flipped: signed, so the baseline
@@ -67,6 +67,15 @@ impl EndColumn {
     /// Whether position `k` holds the quantum of `end` (for validation).
     pub(crate) fn holds(&self, k: usize, end: i64) -> bool {
         self.quanta.get(k) == Some(&self.quantum(end))
+    }
+
+    /// A column read back from a snapshot, checked to hold `len` ends.
+    pub(crate) fn from_archived(a: &ArchivedEndColumn, len: usize) -> Result<Self, String> {
+        if a.quanta.len() != len {
+            return Err(format!("an end column of {} rows for a tier of {len}", a.quanta.len()));
+        }
+        let quanta = crate::memory::huge_pages::collect(a.quanta.iter().map(|q| q.to_native()));
+        Ok(EndColumn { clock: Clock::from_archived(&a.clock)?, quanta })
     }
 
     /// Positions in the column.

@@ -5,7 +5,7 @@
 use super::directory::Directory;
 
 /// Every row's end, ascending.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, rkyv::Archive, rkyv::Serialize)]
 pub(crate) struct SortedEnds {
     values: Vec<i64>,
     dir: Directory,
@@ -46,6 +46,20 @@ impl SortedEnds {
     /// at least it, with the end; the searches advance in lockstep.
     pub(crate) fn first_positions(&self, ends: &[i64]) -> Vec<(usize, usize, i64)> {
         self.dir.partition_points_of(ends.iter().copied(), |e| e, |end, mid| self.values[mid] < end)
+    }
+
+    /// The column read back from a snapshot, checked to hold `len` ends in
+    /// order under a directory over all of them.
+    pub(crate) fn from_archived(a: &ArchivedSortedEnds, len: usize) -> Result<Self, String> {
+        if a.values.len() != len {
+            return Err(format!("{} sorted ends for {len} rows", a.values.len()));
+        }
+        let values = crate::memory::huge_pages::collect(a.values.iter().map(|v| v.to_native()));
+        if !values.is_sorted() {
+            return Err("sorted ends out of order".into());
+        }
+        let dir = Directory::from_archived(&a.dir, (0, len))?;
+        Ok(SortedEnds { values, dir })
     }
 
     /// Bytes held on the heap.

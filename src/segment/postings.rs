@@ -79,7 +79,7 @@ pub(crate) enum Family {
 }
 
 /// One row of a list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, rkyv::Archive, rkyv::Serialize, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub(crate) row: u32,
     /// The start's quantum (high bits) and the length's code (low bits):
@@ -136,7 +136,7 @@ impl Entry {
 /// A radix directory over the row numbers of one tier's run of a list (see
 /// [`crate::directory`]), its bucket starts kept in the family's `first`
 /// array. Runs too short to need one have none.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, rkyv::Archive, rkyv::Serialize, Default)]
 struct RunDir {
     /// The run's first row (kept for runs without a directory too: a walk
     /// from at most it starts at the run's head without a search).
@@ -163,7 +163,7 @@ impl RunDir {
 /// Where one key's list sits in the family's array, and how to search it:
 /// 64 bytes, so one cache line tells a query everything it needs to start
 /// reading the list.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, rkyv::Archive, rkyv::Serialize, Default)]
 struct List {
     at: u32,
     /// Entries of the list up to the end of each tier (cumulative).
@@ -181,7 +181,7 @@ impl List {
 }
 
 /// A [`List`] on a cache line of its own.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, rkyv::Archive, rkyv::Serialize, Default)]
 #[repr(align(64))]
 struct Line(List);
 
@@ -190,7 +190,7 @@ struct Line(List);
 /// to list number when they are sparse (a small segment holds few of them;
 /// the map's slots stay 8 bytes, so the many small segments that flushes
 /// build insert small values, and the lists are written once, in order).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize)]
 enum Keys {
     Dense(Vec<Line>),
     Sparse { index: FxHashMap<u32, u32>, lists: Vec<List> },
@@ -203,7 +203,7 @@ impl Default for Keys {
 }
 
 /// All lists of one family in one segment, keyed by dense entity number.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, Default)]
 pub(crate) struct Postings {
     keys: Keys,
     clock: Clock,
@@ -424,6 +424,62 @@ impl Postings {
             return None;
         }
         Some(PostingRef { list, entries: self.entries.get(from..to)?, first: &self.first })
+    }
+
+    /// Postings read back from a snapshot, checked against a segment of
+    /// `rows` rows: every entry's row is one of them, every list lies
+    /// inside the entries and every run directory inside its run, so no
+    /// walk leaves its arrays.
+    pub(crate) fn from_archived(a: &ArchivedPostings, rows: usize) -> Result<Self, String> {
+        let entries =
+            huge_pages::collect(a.entries.iter().map(|e| Entry { row: e.row.to_native(), key: e.key.to_native() }));
+        if entries.iter().any(|e| e.row as usize >= rows) {
+            return Err("a posting entry past the segment's rows".into());
+        }
+        let first: Vec<u32> = huge_pages::collect(a.first.iter().map(|f| f.to_native()));
+        let list = |l: &ArchivedList| -> Result<List, String> {
+            let list = List {
+                at: l.at.to_native(),
+                tier_ends: [0, 1, 2].map(|t| l.tier_ends[t].to_native()),
+                dirs: [0, 1, 2].map(|t| RunDir {
+                    base: l.dirs[t].base.to_native(),
+                    first_at: l.dirs[t].first_at.to_native(),
+                    shape: l.dirs[t].shape.to_native(),
+                }),
+            };
+            let end = u64::from(list.at) + u64::from(list.tier_ends[TIERS - 1]);
+            if !list.tier_ends.is_sorted() || end > entries.len() as u64 {
+                return Err("a posting list outside its family's entries".into());
+            }
+            for t in 0..TIERS {
+                let dir = &list.dirs[t];
+                let run = list.tier_range(t);
+                let entries_in = &entries[run.start as usize..run.end as usize];
+                if !entries_in.windows(2).all(|w| w[0].row < w[1].row) {
+                    return Err("a posting run out of row order".into());
+                }
+                if dir.buckets() > 0 {
+                    let at = dir.first_at as usize;
+                    let starts = first.get(at..at + dir.buckets() + 1).ok_or("a run directory past its array")?;
+                    directory::check_bucket_starts(starts, run.start, run.end, dir.shift())?;
+                }
+            }
+            Ok(list)
+        };
+        let keys = match &a.keys {
+            ArchivedKeys::Dense(table) => {
+                Keys::Dense(table.iter().map(|l| list(&l.0).map(Line)).collect::<Result<_, _>>()?)
+            }
+            ArchivedKeys::Sparse { index, lists } => {
+                let lists: Vec<List> = lists.iter().map(list).collect::<Result<_, _>>()?;
+                let index: FxHashMap<u32, u32> = index.iter().map(|(k, v)| (k.to_native(), v.to_native())).collect();
+                if index.values().any(|&v| v as usize >= lists.len()) {
+                    return Err("a posting key naming no list".into());
+                }
+                Keys::Sparse { index, lists }
+            }
+        };
+        Ok(Postings { keys, clock: Clock::from_archived(&a.clock)?, entries, first })
     }
 
     /// Every entry of the family, lists back to back.

@@ -47,12 +47,23 @@ impl<I: WindowId> Row<I> {
 }
 
 /// The rows of one tier: `lo..hi`, and the actual extremes of their lengths.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize)]
 pub(crate) struct Tier {
     pub(crate) lo: u32,
     pub(crate) hi: u32,
     pub(crate) min_len: i64,
     pub(crate) max_len: i64,
+}
+
+impl Tier {
+    pub(crate) fn from_archived(a: &ArchivedTier) -> Self {
+        Tier {
+            lo: a.lo.to_native(),
+            hi: a.hi.to_native(),
+            min_len: a.min_len.to_native(),
+            max_len: a.max_len.to_native(),
+        }
+    }
 }
 
 /// What a scan of one tier walks: the rows `lo..hi`, of which it keeps those

@@ -82,6 +82,108 @@ pub enum Error {
         "the index is full: at most {0} windows, payloads, chargers, sites, organizations or placements are supported"
     )]
     CapacityExceeded(u64),
+    /// A file operation of a durable index failed (the storage's own error,
+    /// kept as its kind and message).
+    #[error("{operation} {path}: {message}")]
+    Io {
+        /// What was being done: `"write"`, `"fsync"`, `"rename"`, ...
+        operation: &'static str,
+        /// The file or directory.
+        path: String,
+        /// The storage error's kind.
+        kind: std::io::ErrorKind,
+        /// The storage error's message.
+        message: String,
+    },
+    /// A snapshot or log file is damaged, or is not a file of this index.
+    #[error("{path} at byte {offset}: {problem}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// Where in the file the problem was found.
+        offset: u64,
+        /// What is wrong there.
+        problem: Corruption,
+    },
+    /// Another process (or another handle in this one) holds the data
+    /// directory's lock file.
+    #[error("{0} is in use: another process holds its lock file")]
+    Locked(String),
+    /// A durable index stopped accepting writes after a storage failure,
+    /// which left it unsure what reached the disk; reopening it recovers.
+    #[error("the durable index accepts no more writes after a storage failure ({0}); reopen it to recover")]
+    Halted(String),
+    /// A mutation encodes to more bytes than one log record may hold.
+    #[error("a mutation of {bytes} bytes is larger than a log record may be ({max} bytes); split it")]
+    RecordTooLarge {
+        /// Its encoded size.
+        bytes: usize,
+        /// The largest record the log accepts.
+        max: usize,
+    },
+}
+
+/// What is wrong with a damaged snapshot or log file (see [`Error::Corrupt`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// The file is empty.
+    #[error("the file is empty")]
+    Empty,
+    /// The file ends before its header or its body does.
+    #[error("the file ends early: {needed} bytes expected, {found} present")]
+    Truncated {
+        /// Bytes the header says the file holds (or a header's size).
+        needed: u64,
+        /// Bytes the file holds.
+        found: u64,
+    },
+    /// The file does not start with the magic number of its kind: it is
+    /// not an mwindex snapshot or log.
+    #[error("not an mwindex {expected} file (wrong magic number)")]
+    BadMagic {
+        /// The kind of file expected: `"snapshot"` or `"log"`.
+        expected: &'static str,
+    },
+    /// The file was written by a newer (or unknown) version of the format.
+    #[error("format version {found} is not supported (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// The file holds windows whose ids are another type than the index's.
+    #[error("the file holds {found}-byte window ids, the index {expected}-byte ones")]
+    WrongIdType {
+        /// Id width in the file.
+        found: u32,
+        /// Id width of the index.
+        expected: u32,
+    },
+    /// A checksum does not match the bytes it covers.
+    #[error("checksum mismatch")]
+    Checksum,
+    /// A length field claims more bytes than a record may hold.
+    #[error("a length of {claimed} bytes is over the bound of {max}")]
+    TooLong {
+        /// The length claimed.
+        claimed: u64,
+        /// The bound.
+        max: u64,
+    },
+    /// A record's sequence number is not the one that must come next.
+    #[error("record {found} where record {expected} must come")]
+    Sequence {
+        /// The sequence number expected.
+        expected: u64,
+        /// The one found.
+        found: u64,
+    },
+    /// The bytes pass their checksum but do not describe a valid index
+    /// (or a valid mutation).
+    #[error("invalid contents: {0}")]
+    Invalid(String),
 }
 
 /// Why a page cursor was rejected.

@@ -11,7 +11,7 @@ mod parse;
 mod time;
 mod window;
 
-pub use error::{CursorError, Error, Result};
+pub use error::{Corruption, CursorError, Error, Result};
 pub use id::{ChargerId, OrgId, SiteId, Ulid, WindowId};
 pub use time::Timestamp;
 pub use window::Window;

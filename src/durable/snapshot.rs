@@ -1,0 +1,322 @@
+//! Snapshots: one version of the index in one file, written while writes go
+//! on and read back without sorting or building anything.
+//!
+//! ```text
+//! header   magic "MWINDEXS" | version u32 | id width u32 | last log seq u64
+//!          | cursor key [u8; 32] | 0u32 | crc u32            (64 bytes)
+//! blocks   kind u32 | crc u32 | length u64 | bytes, zero-padded to 16
+//!          CATALOG, then SEGMENT + PAYLOADS per segment (oldest first),
+//!          then LOOSE (windows not in a segment), then END
+//! ```
+//!
+//! Catalog and segments are rkyv archives (validated with bytecheck on
+//! read, then converted, with checks of their own, into the index's
+//! structures); payloads are the caller's [`Persist`] bytes, each preceded
+//! by its `u32` length; loose windows use the log's encoding. Every block
+//! carries the CRC-32C of its bytes, and END the number of blocks and of
+//! windows, so a file cut anywhere is an error, never a smaller index.
+//! Blocks start at multiples of 16 bytes, which is the alignment rkyv's
+//! archives need.
+
+use std::path::{Path, PathBuf};
+
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+
+use super::codec::{self, Bytes, Persist, len32, put_sized, put_u32, put_u64};
+use super::storage::{Storage, at};
+use crate::catalog::{ArchivedCatalogWire, Catalog};
+use crate::engine::{Image, Version};
+use crate::query::CursorKey;
+use crate::segment::{ArchivedSegmentWire, segment_from_archived};
+use crate::{Corruption, Error, WindowId};
+
+const MAGIC: &[u8; 8] = b"MWINDEXS";
+/// The snapshot format this build reads and writes.
+pub(crate) const SNAPSHOT_VERSION: u32 = 1;
+const HEADER: usize = 64;
+const BLOCK_HEADER: usize = 16;
+const ALIGN: usize = 16;
+
+const CATALOG: u32 = 1;
+const SEGMENT: u32 = 2;
+const PAYLOADS: u32 = 3;
+const LOOSE: u32 = 4;
+const END: u32 = 0xE0F;
+
+/// The file name of the snapshot covering the log through record `seq`.
+pub(crate) fn snapshot_name(seq: u64) -> String {
+    format!("snapshot-{seq:020}.rkyv")
+}
+
+/// The log sequence number a snapshot's file name covers.
+pub(crate) fn parse_snapshot_name(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("snapshot-")?.strip_suffix(".rkyv")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// What writing a snapshot did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Written {
+    pub(crate) path: PathBuf,
+    pub(crate) bytes: u64,
+}
+
+struct Out<'a> {
+    file: Box<dyn super::storage::StorageFile>,
+    path: &'a Path,
+    bytes: u64,
+    blocks: u64,
+}
+
+impl Out<'_> {
+    fn block(&mut self, kind: u32, body: &[u8]) -> Result<(), Error> {
+        let mut head = Vec::with_capacity(BLOCK_HEADER);
+        put_u32(&mut head, kind);
+        put_u32(&mut head, crc32c::crc32c(body));
+        put_u64(&mut head, body.len() as u64);
+        at("write", self.path, self.file.append(&head))?;
+        at("write", self.path, self.file.append(body))?;
+        let pad = body.len().next_multiple_of(ALIGN) - body.len();
+        at("write", self.path, self.file.append(&[0; ALIGN][..pad]))?;
+        self.bytes += (BLOCK_HEADER + body.len() + pad) as u64;
+        self.blocks += 1;
+        Ok(())
+    }
+}
+
+fn archive<T>(value: &T) -> Result<AlignedVec, Error>
+where
+    T: for<'a> rkyv::Serialize<
+            rancor::Strategy<
+                rkyv::ser::Serializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::ser::sharing::Share>,
+                rancor::Error,
+            >,
+        >,
+{
+    rkyv::to_bytes::<rancor::Error>(value).map_err(|e| Error::Halted(format!("a snapshot could not be encoded: {e}")))
+}
+
+/// Writes `version`, which covers the log through record `seq`, as a
+/// snapshot in `dir`: to a temporary file, synced, renamed into place, and
+/// the directory synced. Returns where and how large.
+pub(crate) fn write<I: WindowId, P: Persist + Clone>(
+    storage: &dyn Storage,
+    dir: &Path,
+    version: &Version<I, P>,
+    seq: u64,
+) -> Result<Written, Error> {
+    let path = dir.join(snapshot_name(seq));
+    let tmp = dir.join(format!("{}.tmp", snapshot_name(seq)));
+    let file = at("create", &tmp, storage.create(&tmp))?;
+    let mut out = Out { file, path: &tmp, bytes: 0, blocks: 0 };
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(MAGIC);
+    put_u32(&mut header, SNAPSHOT_VERSION);
+    put_u32(&mut header, len32(I::WIDTH));
+    put_u64(&mut header, seq);
+    header.extend_from_slice(&version.key_secret());
+    put_u32(&mut header, 0);
+    let crc = crc32c::crc32c(&header);
+    put_u32(&mut header, crc);
+    at("write", &tmp, out.file.append(&header))?;
+    out.bytes += HEADER as u64;
+
+    out.block(CATALOG, &archive(&version.catalog_wire())?)?;
+    let mut windows = 0u64;
+    let mut bytes = Vec::new();
+    for s in 0..version.segment_count() {
+        let (wire, payloads) = version.segment_wire(s);
+        out.block(SEGMENT, &archive(&wire)?)?;
+        drop(wire);
+        bytes.clear();
+        put_u32(&mut bytes, len32(payloads.len()));
+        for p in payloads {
+            put_sized(&mut bytes, |out| p.persist(out));
+        }
+        out.block(PAYLOADS, &bytes)?;
+        windows += payloads.len() as u64;
+    }
+    let loose = version.loose();
+    bytes.clear();
+    put_u32(&mut bytes, len32(loose.len()));
+    for (w, p) in &loose {
+        codec::put_window(&mut bytes, w);
+        put_sized(&mut bytes, |out| p.persist(out));
+    }
+    out.block(LOOSE, &bytes)?;
+    windows += loose.len() as u64;
+    bytes.clear();
+    put_u64(&mut bytes, out.blocks + 1);
+    put_u64(&mut bytes, windows);
+    out.block(END, &bytes)?;
+    at("fsync", &tmp, out.file.sync())?;
+    let written = out.bytes;
+    drop(out);
+    at("rename", &tmp, storage.rename(&tmp, &path))?;
+    at("fsync", dir, storage.sync_dir(dir))?;
+    Ok(Written { path, bytes: written })
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    let mut x = [0; 4];
+    x.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(x)
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut x = [0; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+/// A snapshot read back: the log record it covers through, and the index.
+#[derive(Debug)]
+pub(crate) struct Loaded<I, P> {
+    pub(crate) seq: u64,
+    pub(crate) image: Image<I, P>,
+}
+
+/// Reads the snapshot at `path`.
+///
+/// # Errors
+///
+/// [`Error::Io`] if it cannot be read; [`Error::Corrupt`] naming the
+/// offset and the problem for an empty, cut, damaged, foreign or newer
+/// file, or contents that do not describe a valid index.
+pub(crate) fn read<I: WindowId, P: Persist>(storage: &dyn Storage, path: &Path) -> Result<Loaded<I, P>, Error> {
+    let bytes = at("read", path, storage.read(path))?;
+    parse(path, &bytes)
+}
+
+/// [`read`] of bytes already in memory.
+pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Result<Loaded<I, P>, Error> {
+    let corrupt =
+        |offset: usize, problem| Error::Corrupt { path: path.display().to_string(), offset: offset as u64, problem };
+    if bytes.is_empty() {
+        return Err(corrupt(0, Corruption::Empty));
+    }
+    if bytes.len() < HEADER {
+        if !MAGIC.starts_with(&bytes[..bytes.len().min(MAGIC.len())]) {
+            return Err(corrupt(0, Corruption::BadMagic { expected: "snapshot" }));
+        }
+        return Err(corrupt(0, Corruption::Truncated { needed: HEADER as u64, found: bytes.len() as u64 }));
+    }
+    if &bytes[..8] != MAGIC {
+        return Err(corrupt(0, Corruption::BadMagic { expected: "snapshot" }));
+    }
+    if crc32c::crc32c(&bytes[..HEADER - 4]) != le_u32(bytes, HEADER - 4) {
+        return Err(corrupt(HEADER - 4, Corruption::Checksum));
+    }
+    let version = le_u32(bytes, 8);
+    if version != SNAPSHOT_VERSION {
+        return Err(corrupt(8, Corruption::UnsupportedVersion { found: version, supported: SNAPSHOT_VERSION }));
+    }
+    let width = le_u32(bytes, 12);
+    if width as usize != I::WIDTH {
+        return Err(corrupt(12, Corruption::WrongIdType { found: width, expected: len32(I::WIDTH) }));
+    }
+    let seq = le_u64(bytes, 16);
+    let mut secret = [0u8; 32];
+    secret.copy_from_slice(&bytes[24..56]);
+
+    let mut at = HEADER;
+    let mut blocks = 0u64;
+    let mut next = |want: u32| -> Result<(usize, &[u8]), Error> {
+        let rest = &bytes[at..];
+        if rest.len() < BLOCK_HEADER {
+            return Err(corrupt(at, Corruption::Truncated { needed: BLOCK_HEADER as u64, found: rest.len() as u64 }));
+        }
+        let (kind, crc, len) = (le_u32(rest, 0), le_u32(rest, 4), le_u64(rest, 8));
+        if len > (rest.len() - BLOCK_HEADER) as u64 {
+            return Err(corrupt(at, Corruption::Truncated { needed: len, found: (rest.len() - BLOCK_HEADER) as u64 }));
+        }
+        let body = &rest[BLOCK_HEADER..BLOCK_HEADER + len as usize];
+        if crc32c::crc32c(body) != crc {
+            return Err(corrupt(at, Corruption::Checksum));
+        }
+        if kind != want && !(want == SEGMENT && kind == LOOSE) {
+            return Err(corrupt(at, Corruption::Invalid(format!("block of kind {kind} where kind {want} belongs"))));
+        }
+        let start = at;
+        at = (at + BLOCK_HEADER + len as usize).next_multiple_of(ALIGN).min(bytes.len());
+        blocks += 1;
+        Ok((start, body))
+    };
+    let invalid = |offset: usize, what: String| corrupt(offset, Corruption::Invalid(what));
+
+    let (offset, body) = next(CATALOG)?;
+    let catalog = with_archive::<ArchivedCatalogWire, _>(body, Catalog::from_archived)
+        .map_err(|e| invalid(offset, format!("catalog: {e}")))?;
+    let places = catalog.places_len();
+    let mut segments = Vec::new();
+    let mut windows = 0u64;
+    let loose = loop {
+        let (offset, body) = next(SEGMENT)?;
+        if le_u32(bytes, offset) == LOOSE {
+            break loose_windows::<I, P>(body).map_err(|e| invalid(offset, format!("loose windows: {e}")))?;
+        }
+        let seg = with_archive::<ArchivedSegmentWire<'_>, _>(body, |a| segment_from_archived::<I>(a, places))
+            .map_err(|e| invalid(offset, format!("segment {}: {e}", segments.len())))?;
+        let (offset, body) = next(PAYLOADS)?;
+        let payloads = payloads::<P>(body, seg.len()).map_err(|e| invalid(offset, format!("payloads: {e}")))?;
+        windows += payloads.len() as u64;
+        segments.push((seg, payloads));
+    };
+    windows += loose.len() as u64;
+    let (offset, body) = next(END)?;
+    let mut b = Bytes::new(body);
+    let (count, total) = (b.u64(), b.u64());
+    if count != Ok(blocks) || total != Ok(windows) || !b.is_empty() || at != bytes.len() {
+        return Err(invalid(offset, "the end block does not match the blocks before it".into()));
+    }
+    Ok(Loaded { seq, image: Image { key: CursorKey::from_bytes(secret), catalog, segments, loose } })
+}
+
+/// Runs `f` on the validated archive in `body` (copied to aligned memory
+/// first if it is not aligned as rkyv needs).
+fn with_archive<A, T>(body: &[u8], f: impl FnOnce(&A) -> Result<T, String>) -> Result<T, String>
+where
+    A: rkyv::Portable + for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rancor::Error>>,
+{
+    let copy;
+    let aligned = if (body.as_ptr() as usize).is_multiple_of(ALIGN) {
+        body
+    } else {
+        let mut v = AlignedVec::<ALIGN>::with_capacity(body.len());
+        v.extend_from_slice(body);
+        copy = v;
+        &copy[..]
+    };
+    let archived = rkyv::access::<A, rancor::Error>(aligned).map_err(|e| e.to_string())?;
+    f(archived)
+}
+
+fn payloads<P: Persist>(body: &[u8], rows: usize) -> Result<Vec<P>, String> {
+    let mut b = Bytes::new(body);
+    let n = b.count(4)?;
+    if n != rows {
+        return Err(format!("{n} payloads for {rows} rows"));
+    }
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(P::restore(b.sized()?)?);
+    }
+    b.end()?;
+    Ok(out)
+}
+
+fn loose_windows<I: WindowId, P: Persist>(body: &[u8]) -> Result<Vec<(crate::Window<I>, P)>, String> {
+    let mut b = Bytes::new(body);
+    let n = b.count(I::WIDTH + 25 + 4)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let w = codec::window(&mut b)?;
+        out.push((w, P::restore(b.sized()?)?));
+    }
+    b.end()?;
+    Ok(out)
+}

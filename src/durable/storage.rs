@@ -1,0 +1,190 @@
+//! The file operations a durable index makes, behind a small trait: the
+//! real file system ([`FileSystem`]) in production, and a test backend
+//! ([`FaultyStorage`](super::FaultyStorage)) that fails chosen calls and
+//! simulates power loss.
+//!
+//! The trait is the whole of the durable index's I/O: create, append,
+//! sync, read, rename, remove, list, truncate and lock. Every call that
+//! makes data durable is explicit (`File::sync`, `Storage::sync_dir`), so a
+//! backend that keeps unsynced bytes apart can drop them.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+use crate::Error;
+
+/// A file opened for appending by a [`Storage`].
+///
+/// # Example
+///
+/// ```
+/// use mwindex::{FileSystem, Storage};
+///
+/// let dir = std::env::temp_dir().join(format!("mwindex-doc-file-{}", std::process::id()));
+/// let fs = FileSystem;
+/// fs.create_dir_all(&dir)?;
+/// let mut file = fs.create(&dir.join("notes"))?;
+/// file.append(b"hello")?;
+/// file.sync()?;
+/// assert_eq!(fs.read(&dir.join("notes"))?, b"hello");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait StorageFile: Send + Sync + fmt::Debug {
+    /// Appends all of `bytes` at the end of the file. On an error some
+    /// prefix of them may have been written.
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Makes everything appended so far durable (`fsync`).
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+/// Where a durable index keeps its files: every byte it reads or writes
+/// goes through these calls.
+///
+/// Paths are those the index builds from the directory it was opened in.
+/// Implementations must be usable from several threads (the writer, a
+/// checkpoint thread).
+///
+/// # Example
+///
+/// ```
+/// use mwindex::{FileSystem, Storage};
+///
+/// let dir = std::env::temp_dir().join(format!("mwindex-doc-storage-{}", std::process::id()));
+/// let fs = FileSystem;
+/// fs.create_dir_all(&dir)?;
+/// fs.create(&dir.join("a.tmp"))?.append(b"x")?;
+/// fs.rename(&dir.join("a.tmp"), &dir.join("a"))?;
+/// fs.sync_dir(&dir)?;
+/// assert_eq!(fs.list(&dir)?, vec!["a".to_string()]);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Storage: Send + Sync + fmt::Debug + 'static {
+    /// Creates `dir` and its parents if missing.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// The names of the files in `dir` (not their paths), in any order.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// The whole content of a file.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Creates an empty file (replacing any file of that name) for appending.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn StorageFile>>;
+    /// Opens an existing file for appending at its end.
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn StorageFile>>;
+    /// Shortens a file to `len` bytes and syncs it.
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
+    /// Renames a file, replacing any file at `to` (atomic on POSIX file systems).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Makes the directory's entries (created, renamed, removed files) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes an exclusive lock on `path` (created if missing), held until
+    /// the returned guard is dropped; `Ok(None)` if someone else holds it.
+    fn lock(&self, path: &Path) -> io::Result<Option<Box<dyn fmt::Debug + Send + Sync>>>;
+}
+
+/// The real file system (`std::fs`), with `fsync` for syncs and an
+/// advisory `flock` for the lock.
+///
+/// # Example
+///
+/// ```
+/// use mwindex::{FileSystem, Storage};
+///
+/// let dir = std::env::temp_dir().join(format!("mwindex-doc-fs-{}", std::process::id()));
+/// FileSystem.create_dir_all(&dir)?;
+/// let lock = FileSystem.lock(&dir.join("LOCK"))?;
+/// assert!(lock.is_some());
+/// assert!(FileSystem.lock(&dir.join("LOCK"))?.is_none(), "held once at a time");
+/// # drop(lock);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FileSystem;
+
+#[derive(Debug)]
+struct FsFile(std::fs::File);
+
+impl StorageFile for FsFile {
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        io::Write::write_all(&mut self.0, bytes)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+}
+
+impl Storage for FileSystem {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file()
+                && let Some(name) = entry.file_name().to_str()
+            {
+                names.push(name.to_string());
+            }
+        }
+        Ok(names)
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
+        let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+        Ok(Box::new(FsFile(file)))
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
+        let file = std::fs::OpenOptions::new().append(true).open(path)?;
+        Ok(Box::new(FsFile(file)))
+    }
+
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        file.set_len(len)?;
+        file.sync_all()
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        std::fs::File::open(dir)?.sync_all()
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Option<Box<dyn fmt::Debug + Send + Sync>>> {
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Box::new(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+/// A storage error as the crate's [`Error::Io`], naming the operation and
+/// the path.
+pub(crate) fn io_error(operation: &'static str, path: &Path, e: &io::Error) -> Error {
+    Error::Io { operation, path: path.display().to_string(), kind: e.kind(), message: e.to_string() }
+}
+
+/// `result` with its error made an [`Error::Io`].
+pub(crate) fn at<T>(operation: &'static str, path: &Path, result: io::Result<T>) -> Result<T, Error> {
+    result.map_err(|e| io_error(operation, path, &e))
+}

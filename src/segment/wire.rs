@@ -1,0 +1,217 @@
+//! A segment as a snapshot stores it: its rows as columns (ids as the
+//! bytes [`WindowId::to_bytes`] writes, so the format does not depend on
+//! the id type's layout), every index structure as it is (so loading sorts
+//! and builds nothing), and its dead rows.
+//!
+//! Writing borrows the large arrays (rkyv's `Inline`); reading converts the
+//! archived, already validated bytes back, checking what a query relies on
+//! never to index out of bounds: a snapshot is input.
+
+use std::sync::Arc;
+
+use rkyv::with::Inline;
+
+use super::directory::Directory;
+use super::end_column::EndColumn;
+use super::ends::SortedEnds;
+use super::postings::Postings;
+use super::sorted_ids::SortedIds;
+use super::{BLOCK, Row, Segment, SegmentData, TIERS, Tier, row32};
+use crate::WindowId;
+use crate::memory::huge_pages;
+
+/// A segment's ids, ascending: offsets (as in memory) or id bytes.
+#[derive(rkyv::Archive, rkyv::Serialize)]
+pub(crate) enum IdsWire<'a> {
+    Offsets {
+        base: u64,
+        #[rkyv(with = Inline)]
+        offsets: &'a Vec<u32>,
+    },
+    Whole(Vec<u8>),
+}
+
+/// One segment, as written.
+#[derive(rkyv::Archive, rkyv::Serialize)]
+pub(crate) struct SegmentWire<'a> {
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+    places: Vec<u32>,
+    /// `WIDTH` bytes per row.
+    ids: Vec<u8>,
+    tiers: [Tier; TIERS],
+    #[rkyv(with = Inline)]
+    block_max_end: &'a Vec<i64>,
+    #[rkyv(with = Inline)]
+    block_min_end: &'a Vec<i64>,
+    #[rkyv(with = Inline)]
+    long_ends: &'a EndColumn,
+    ids_sorted: IdsWire<'a>,
+    #[rkyv(with = Inline)]
+    id_rows: &'a Vec<u32>,
+    #[rkyv(with = Inline)]
+    sorted_ends: &'a SortedEnds,
+    #[rkyv(with = Inline)]
+    start_dirs: &'a [Directory; TIERS],
+    #[rkyv(with = Inline)]
+    id_dir: &'a Directory,
+    #[rkyv(with = Inline)]
+    by_charger: &'a Postings,
+    #[rkyv(with = Inline)]
+    by_site: &'a Postings,
+    #[rkyv(with = Inline)]
+    by_org: &'a Postings,
+    /// Dead rows, ascending.
+    dead: Vec<u32>,
+}
+
+impl<'a> SegmentWire<'a> {
+    /// The wire form of `seg`, whose dead rows are `dead` (ascending).
+    pub(crate) fn of<I: WindowId>(seg: &'a Segment<I>, dead: Vec<u32>) -> Self {
+        let d: &'a SegmentData<I> = &seg.data;
+        let mut ids = Vec::with_capacity(d.rows.len() * I::WIDTH);
+        for r in &d.rows {
+            r.id.to_bytes(&mut ids);
+        }
+        let ids_sorted = match &d.ids_sorted {
+            SortedIds::Offsets { base, offsets } => IdsWire::Offsets { base: *base, offsets },
+            SortedIds::Whole(whole) => {
+                let mut bytes = Vec::with_capacity(whole.len() * I::WIDTH);
+                whole.iter().for_each(|id| id.to_bytes(&mut bytes));
+                IdsWire::Whole(bytes)
+            }
+        };
+        SegmentWire {
+            starts: d.rows.iter().map(|r| r.start).collect(),
+            ends: d.rows.iter().map(|r| r.end).collect(),
+            places: d.rows.iter().map(|r| r.place).collect(),
+            ids,
+            tiers: d.tiers,
+            block_max_end: &d.block_max_end,
+            block_min_end: &d.block_min_end,
+            long_ends: &d.long_ends,
+            ids_sorted,
+            id_rows: &d.id_rows,
+            sorted_ends: &d.ends,
+            start_dirs: &d.start_dirs,
+            id_dir: &d.id_dir,
+            by_charger: &d.by_charger,
+            by_site: &d.by_site,
+            by_org: &d.by_org,
+            dead,
+        }
+    }
+}
+
+/// Ids from their bytes, `I::WIDTH` each.
+fn ids_of<I: WindowId>(bytes: &[u8]) -> Result<Vec<I>, String> {
+    if I::WIDTH == 0 || !bytes.len().is_multiple_of(I::WIDTH) {
+        return Err(format!("{} id bytes are not a whole number of {}-byte ids", bytes.len(), I::WIDTH));
+    }
+    let mut out = huge_pages::with_capacity(bytes.len() / I::WIDTH);
+    for chunk in bytes.chunks_exact(I::WIDTH) {
+        out.push(I::from_bytes(chunk).ok_or("an invalid window id")?);
+    }
+    Ok(out)
+}
+
+/// The segment an archived wire form describes, checked: its rows valid
+/// windows with payload slots equal to their numbers and placements below
+/// `places`, its tiers tiling the rows in `(start, id)` order, every column
+/// one entry per row, every directory and posting list inside its arrays.
+/// The dead rows are killed.
+pub(crate) fn segment_from_archived<I: WindowId>(
+    a: &ArchivedSegmentWire<'_>,
+    places: usize,
+) -> Result<Segment<I>, String> {
+    let n = a.starts.len();
+    if n >= u32::MAX as usize {
+        return Err(format!("a segment of {n} rows"));
+    }
+    let ids: Vec<I> = ids_of(&a.ids)?;
+    if a.ends.len() != n || a.places.len() != n || ids.len() != n {
+        return Err("a segment's row columns differ in length".into());
+    }
+    let mut rows = huge_pages::with_capacity(n);
+    for (k, id) in ids.into_iter().enumerate() {
+        let (start, end, place) = (a.starts[k].to_native(), a.ends[k].to_native(), a.places[k].to_native());
+        if end <= start || place as usize >= places {
+            return Err(format!("row {k} is not a valid window (start {start}, end {end}, placement {place})"));
+        }
+        rows.push(Row { start, end, id, place, slot: row32(k) });
+    }
+    let tiers = [0, 1, 2].map(|t| Tier::from_archived(&a.tiers[t]));
+    let mut lo = 0;
+    for (t, tier) in tiers.iter().enumerate() {
+        if tier.lo != lo || tier.hi < tier.lo || tier.hi as usize > n {
+            return Err(format!("tier {t} does not tile the rows"));
+        }
+        let run = &rows[tier.lo as usize..tier.hi as usize];
+        if !run.windows(2).all(|w: &[Row<I>]| (w[0].start, w[0].id) < (w[1].start, w[1].id))
+            || run.iter().any(|r| r.tier() != t)
+        {
+            return Err(format!("tier {t} rows out of order or of another tier's length"));
+        }
+        lo = tier.hi;
+    }
+    if lo as usize != n {
+        return Err("the tiers do not cover the rows".into());
+    }
+    let blocks = n.div_ceil(BLOCK);
+    let block_max_end: Vec<i64> = a.block_max_end.iter().map(|v| v.to_native()).collect();
+    let block_min_end: Vec<i64> = a.block_min_end.iter().map(|v| v.to_native()).collect();
+    if block_max_end.len() != blocks || block_min_end.len() != blocks {
+        return Err("a block augmentation of the wrong length".into());
+    }
+    let long = tiers[TIERS - 1];
+    let long_ends = EndColumn::from_archived(&a.long_ends, (long.hi - long.lo) as usize)?;
+    let ids_sorted = match &a.ids_sorted {
+        ArchivedIdsWire::Offsets { base, offsets } => {
+            let base = base.to_native();
+            let offsets: Vec<u32> = huge_pages::collect(offsets.iter().map(|o| o.to_native()));
+            if !I::EXACT_PREFIX || offsets.last().is_some_and(|&o| base.checked_add(u64::from(o)).is_none()) {
+                return Err("id offsets that do not fit the id type".into());
+            }
+            SortedIds::Offsets { base, offsets }
+        }
+        ArchivedIdsWire::Whole(bytes) => SortedIds::Whole(ids_of(bytes)?),
+    };
+    if ids_sorted.len() != n || !ids_sorted.strictly_ascending() {
+        return Err("the sorted ids are not one per row, strictly ascending".into());
+    }
+    let id_rows: Vec<u32> = huge_pages::collect(a.id_rows.iter().map(|r| r.to_native()));
+    let points_home = |(k, &r): (usize, &u32)| rows.get(r as usize).is_some_and(|row| ids_sorted.holds(k, row.id));
+    if id_rows.len() != n || !id_rows.iter().enumerate().all(points_home) {
+        return Err("the id index does not point at its rows".into());
+    }
+    let ends = SortedEnds::from_archived(&a.sorted_ends, n)?;
+    let start_dirs =
+        [0, 1, 2].map(|t| Directory::from_archived(&a.start_dirs[t], (tiers[t].lo as usize, tiers[t].hi as usize)));
+    let [s0, s1, s2] = start_dirs;
+    let start_dirs = [s0?, s1?, s2?];
+    let id_dir = Directory::from_archived(&a.id_dir, (0, n))?;
+    let data = SegmentData {
+        rows,
+        tiers,
+        block_max_end,
+        block_min_end,
+        long_ends,
+        ids_sorted,
+        id_rows,
+        ends,
+        start_dirs,
+        id_dir,
+        by_charger: Postings::from_archived(&a.by_charger, n)?,
+        by_site: Postings::from_archived(&a.by_site, n)?,
+        by_org: Postings::from_archived(&a.by_org, n)?,
+    };
+    let mut seg = Segment::from_data(Arc::new(data));
+    let dead: Vec<u32> = a.dead.iter().map(|r| r.to_native()).collect();
+    if !dead.windows(2).all(|w| w[0] < w[1]) || dead.last().is_some_and(|&r| r as usize >= n) {
+        return Err("dead rows out of order or past the rows".into());
+    }
+    for r in dead {
+        seg.kill(r);
+    }
+    Ok(seg)
+}
