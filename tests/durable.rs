@@ -1,11 +1,18 @@
 //! Durability: snapshots, the write-ahead log, recovery, faults, crashes.
+//!
+//! Every recovered index is compared with a model (a map of windows by id
+//! replayed from the same operations) and checked with `check_invariants`.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mwindex::{
-    ChargerId, Durable, DurableOptions, Error, FaultyStorage, Index, OrgId, Query, SiteId, Timestamp, Window,
+    ChargerId, Corruption, Durable, DurableOptions, Error, FaultyStorage, FileSystem, Index, OrgId, PowerCut, Query,
+    SharedIndex, SiteId, Storage, SyncPolicy, Timestamp, Window,
 };
+use proptest::prelude::*;
 
 const DIR: &str = "/data";
 
@@ -13,15 +20,17 @@ fn ts(secs: i64) -> Timestamp {
     Timestamp::from_secs(1_700_000_000 + secs).expect("in range")
 }
 
-fn options(disk: &FaultyStorage) -> DurableOptions<u64, String> {
+fn options(disk: &FaultyStorage, sync: SyncPolicy) -> DurableOptions<u64, String> {
     DurableOptions::new()
         .index(Index::builder().write_buffer(8).organization(OrgId(1), None).organization(OrgId(2), Some(OrgId(1))))
         .storage(Arc::new(disk.clone()))
+        .sync(sync)
+        .segment_bytes(4096)
         .checkpoint_after_bytes(None)
 }
 
 fn open(disk: &FaultyStorage) -> Result<Durable<u64, String>, Error> {
-    Durable::open(DIR, options(disk))
+    Durable::open(DIR, options(disk, SyncPolicy::EveryWrite))
 }
 
 fn window(id: u64, start: i64, len: i64) -> Window<u64> {
@@ -30,8 +39,10 @@ fn window(id: u64, start: i64, len: i64) -> Window<u64> {
     if id.is_multiple_of(5) { w.with_site(SiteId(id % 4)) } else { w }
 }
 
+type Contents = BTreeMap<u64, (Window<u64>, String)>;
+
 /// The windows of an index, by id, walking every page.
-fn contents(index: &mwindex::SharedIndex<u64, String>) -> BTreeMap<u64, (Window<u64>, String)> {
+fn contents(index: &SharedIndex<u64, String>) -> Contents {
     let mut out = BTreeMap::new();
     let mut q = Query::new().page_size(7);
     loop {
@@ -44,48 +55,696 @@ fn contents(index: &mwindex::SharedIndex<u64, String>) -> BTreeMap<u64, (Window<
             None => break,
         }
     }
+    assert_eq!(out.len(), index.len());
     out
+}
+
+/// One operation of a test sequence.
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u64, i64, i64),
+    Upsert(u64, i64, i64),
+    Delete(u64),
+    Checkpoint,
+}
+
+impl Op {
+    fn payload(&self) -> String {
+        match self {
+            Op::Insert(id, s, _) | Op::Upsert(id, s, _) => format!("window {id} at {s}"),
+            _ => String::new(),
+        }
+    }
+
+    /// Applies the operation to the index; whether it logged a record.
+    fn apply(&self, d: &Durable<u64, String>) -> Result<bool, Error> {
+        match *self {
+            Op::Insert(id, s, len) => match d.insert(window(id, s, len), self.payload()) {
+                Err(Error::DuplicateId(_)) | Ok(()) => Ok(true),
+                Err(e) => Err(e),
+            },
+            Op::Upsert(id, s, len) => d.upsert(window(id, s, len), self.payload()).map(|_| true),
+            Op::Delete(id) => d.apply(mwindex::Mutation::Delete(id)).map(|_| true),
+            Op::Checkpoint => d.checkpoint().map(|_| false),
+        }
+    }
+
+    fn model(&self, m: &mut Contents) {
+        match *self {
+            Op::Insert(id, s, len) => {
+                m.entry(id).or_insert((window(id, s, len), self.payload()));
+            }
+            Op::Upsert(id, s, len) => {
+                m.insert(id, (window(id, s, len), self.payload()));
+            }
+            Op::Delete(id) => {
+                m.remove(&id);
+            }
+            Op::Checkpoint => {}
+        }
+    }
+}
+
+fn op(ids: u64) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..ids, 0i64..5_000, 1i64..4_000).prop_map(|(id, s, l)| Op::Insert(id, s, l)),
+        3 => (0..ids, 0i64..5_000, 1i64..4_000).prop_map(|(id, s, l)| Op::Upsert(id, s, l)),
+        2 => (0..ids).prop_map(Op::Delete),
+        1 => Just(Op::Checkpoint),
+    ]
+}
+
+/// A deterministic sequence of `n` operations over ids `0..ids`.
+fn seeded_ops(n: usize, ids: u64, seed: u64) -> Vec<Op> {
+    let mut x = seed | 1;
+    let mut next = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    (0..n)
+        .map(|_| {
+            let (id, s, l) = (next(ids), next(5_000) as i64, 1 + next(4_000) as i64);
+            match next(10) {
+                0..=3 => Op::Insert(id, s, l),
+                4..=6 => Op::Upsert(id, s, l),
+                _ => Op::Delete(id),
+            }
+        })
+        .collect()
+}
+
+/// The model after each prefix of the logged operations (index `k`: after
+/// the first `k` records).
+fn model_states(ops: &[Op]) -> Vec<Contents> {
+    let mut states = vec![Contents::new()];
+    let mut m = Contents::new();
+    for op in ops.iter().filter(|o| !matches!(o, Op::Checkpoint)) {
+        op.model(&mut m);
+        states.push(m.clone());
+    }
+    states
+}
+
+/// A disk holding `ops` applied through a durable index, closed cleanly.
+fn disk_with(ops: &[Op]) -> FaultyStorage {
+    let disk = FaultyStorage::new();
+    let d = open(&disk).expect("open");
+    for op in ops {
+        op.apply(&d).expect("apply");
+    }
+    d.close().expect("close");
+    disk
+}
+
+/// A copy of a disk's durable state (what a restart would find).
+fn copy(disk: &FaultyStorage) -> FaultyStorage {
+    disk.power_cut(PowerCut::DropUnsynced)
+}
+
+fn file(disk: &FaultyStorage, prefix: &str) -> PathBuf {
+    let mut names: Vec<String> =
+        disk.list(Path::new(DIR)).expect("list").into_iter().filter(|n| n.starts_with(prefix)).collect();
+    names.sort();
+    Path::new(DIR).join(names.last().expect("a file of that kind"))
+}
+
+/// A disk holding exactly `files`.
+fn disk_of(files: &[(PathBuf, Vec<u8>)]) -> FaultyStorage {
+    let disk = FaultyStorage::new();
+    for (path, bytes) in files {
+        let mut f = disk.create(path).expect("create");
+        f.append(bytes).expect("append");
+        f.sync().expect("sync");
+    }
+    disk.sync_dir(Path::new(DIR)).expect("sync dir");
+    disk
+}
+
+fn files_of(disk: &FaultyStorage) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut names = disk.list(Path::new(DIR)).expect("list");
+    names.sort();
+    names
+        .into_iter()
+        .filter(|n| n != "LOCK")
+        .map(|n| {
+            let p = Path::new(DIR).join(n);
+            let bytes = disk.read(&p).expect("read");
+            (p, bytes)
+        })
+        .collect()
+}
+
+fn assert_recovers(disk: &FaultyStorage, want: &Contents) {
+    let d = open(disk).expect("reopen");
+    assert_eq!(&contents(&d), want);
+    d.check_invariants().expect("invariants after recovery");
 }
 
 #[test]
 fn a_reopened_index_has_every_write() {
-    let disk = FaultyStorage::new();
-    let durable = open(&disk).expect("open");
-    for id in 0..100 {
-        durable.insert(window(id, id as i64 * 60, 600), format!("job {id}")).expect("insert");
-    }
-    for id in (0..100).step_by(3) {
-        durable.delete(id);
-    }
-    durable.upsert(window(1, 5, 50), "moved".into()).expect("upsert");
-    let before = contents(&durable);
-    durable.close().expect("close");
-    let again = open(&disk).expect("reopen");
-    assert_eq!(again.recovery().replayed, 100 + 34 + 1);
-    assert_eq!(contents(&again), before);
-    again.check_invariants().expect("invariants");
+    let ops: Vec<Op> = (0..100)
+        .map(|id| Op::Insert(id, id as i64 * 60, 600))
+        .chain((0..100).step_by(3).map(Op::Delete))
+        .chain([Op::Upsert(1, 5, 50)])
+        .collect();
+    let disk = disk_with(&ops);
+    let d = open(&disk).expect("reopen");
+    assert_eq!(d.recovery().replayed, 135);
+    assert_eq!(&contents(&d), model_states(&ops).last().expect("states"));
+    d.check_invariants().expect("invariants");
 }
 
 #[test]
 fn a_checkpoint_is_loaded_and_the_log_after_it_replayed() {
+    let mut ops: Vec<Op> = (0..300).map(|id| Op::Insert(id, id as i64 * 60, 600)).collect();
+    ops.extend((0..300).step_by(7).map(Op::Delete));
+    ops.push(Op::Checkpoint);
+    ops.extend((300..320).map(|id| Op::Insert(id, id as i64 * 60, 600)));
+    let disk = disk_with(&ops);
+    let d = open(&disk).expect("reopen");
+    assert_eq!(d.recovery().snapshot, Some(343));
+    assert_eq!(d.recovery().replayed, 20);
+    assert_eq!(&contents(&d), model_states(&ops).last().expect("states"));
+    d.check_invariants().expect("invariants");
+    // The checkpoint removed the log segments it covers.
+    let logs = disk.list(Path::new(DIR)).expect("list").into_iter().filter(|n| n.starts_with("wal-")).count();
+    assert!(logs <= 2, "{logs} log segments left");
+}
+
+#[test]
+fn organizations_and_cursors_survive_a_restart() {
     let disk = FaultyStorage::new();
-    let durable = open(&disk).expect("open");
-    for id in 0..300 {
-        durable.insert(window(id, id as i64 * 60, 600), format!("job {id}")).expect("insert");
+    let d = open(&disk).expect("open");
+    d.add_organization(OrgId(3), Some(OrgId(2))).expect("add");
+    d.add_organization(OrgId(4), None).expect("add");
+    d.move_organization(OrgId(2), Some(OrgId(4))).expect("move");
+    for id in 0..40 {
+        d.insert(window(id, id as i64 * 10, 100), format!("{id}")).expect("insert");
     }
-    for id in (0..300).step_by(7) {
-        durable.delete(id);
+    d.checkpoint().expect("checkpoint");
+    let scope = Query::new().scope(OrgId(4)).page_size(5);
+    let first = d.query(&scope).expect("page");
+    let cursor = first.next_cursor().expect("more").to_string();
+    let rest_before: Vec<u64> = walk(&d, scope.clone().cursor(cursor.clone()));
+    d.close().expect("close");
+
+    let d = open(&disk).expect("reopen");
+    assert_eq!(d.organization_parent(OrgId(2)), Ok(Some(OrgId(4))));
+    assert_eq!(d.organization_parent(OrgId(3)), Ok(Some(OrgId(2))));
+    assert_eq!(walk(&d, scope.cursor(cursor)), rest_before, "a cursor from before the restart pages on");
+}
+
+fn walk(index: &SharedIndex<u64, String>, mut q: Query<u64>) -> Vec<u64> {
+    let mut ids = Vec::new();
+    loop {
+        let page = index.query(&q).expect("page");
+        ids.extend(page.items().iter().map(|e| e.window.id()));
+        match page.next_cursor() {
+            Some(c) => q = q.cursor(c),
+            None => return ids,
+        }
     }
-    let checkpoint = durable.checkpoint().expect("checkpoint");
-    assert_eq!(checkpoint.through, 300 + 43);
-    for id in 300..320 {
-        durable.insert(window(id, id as i64 * 60, 600), format!("job {id}")).expect("insert");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Save then load is the identity: after any operations and checkpoints,
+    /// a reopened index holds exactly the model's windows, and its queries
+    /// and counts answer as the original's did.
+    #[test]
+    fn reopening_is_the_identity(ops in prop::collection::vec(op(40), 1..120)) {
+        let disk = FaultyStorage::new();
+        let d = open(&disk).expect("open");
+        let mut model = Contents::new();
+        for op in &ops {
+            op.apply(&d).expect("apply");
+            op.model(&mut model);
+        }
+        let queries = [
+            Query::new().overlapping(ts(1_000), ts(2_000)).page_size(50),
+            Query::new().chargers([ChargerId(3)]).page_size(50),
+            Query::new().scope(OrgId(2)).sites([SiteId(0), SiteId(2)]).page_size(50),
+        ];
+        let answers: Vec<(Vec<u64>, u64)> = queries
+            .iter()
+            .map(|q| (walk(&d, q.clone()), d.count(q).expect("count")))
+            .collect();
+        d.close().expect("close");
+        let again = open(&disk).expect("reopen");
+        prop_assert_eq!(&contents(&again), &model);
+        again.check_invariants().expect("invariants");
+        for (q, (ids, count)) in queries.iter().zip(&answers) {
+            prop_assert_eq!(&walk(&again, q.clone()), ids);
+            prop_assert_eq!(again.count(q).expect("count"), *count);
+        }
     }
-    let before = contents(&durable);
-    durable.close().expect("close");
-    let again = open(&disk).expect("reopen");
-    assert_eq!(again.recovery().snapshot, Some(343));
-    assert_eq!(again.recovery().replayed, 20);
-    assert_eq!(contents(&again), before);
-    again.check_invariants().expect("invariants");
+}
+
+/// Cutting the log at any byte (what a power cut may leave of unsynced
+/// bytes) recovers the state after a prefix of the operations: exactly the
+/// records that are whole before the cut.
+#[test]
+fn every_cut_of_the_log_recovers_a_prefix() {
+    let ops = seeded_ops(60, 20, 7);
+    let disk = disk_with(&ops);
+    let states = model_states(&ops);
+    let log = file(&disk, "wal-");
+    let bytes = disk.read(&log).expect("read");
+    let mut last = 0;
+    for cut in 0..=bytes.len() {
+        let cut_disk = disk_of(&[(log.clone(), bytes[..cut].to_vec())]);
+        let d = open(&cut_disk).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        let k = d.recovery().replayed as usize;
+        assert!(k >= last, "cut at {cut} recovered fewer records than a shorter cut");
+        last = k;
+        assert_eq!(contents(&d), states[k], "cut at {cut}");
+        if cut % 97 == 0 {
+            d.check_invariants().expect("invariants");
+        }
+    }
+    assert_eq!(last, ops.len(), "the whole log recovers every operation");
+}
+
+/// A flipped bit anywhere in a log or snapshot is an error naming the
+/// file, never other data replayed.
+#[test]
+fn flipped_bytes_are_detected() {
+    let mut ops = seeded_ops(30, 15, 3);
+    ops.push(Op::Checkpoint);
+    ops.extend(seeded_ops(20, 15, 4));
+    let disk = disk_with(&ops);
+    let files = files_of(&disk);
+    for (k, (path, bytes)) in files.iter().enumerate() {
+        for at in 0..bytes.len() {
+            for bit in [0x01u8, 0x80] {
+                let mut changed = files.clone();
+                changed[k].1[at] ^= bit;
+                match open(&disk_of(&changed)) {
+                    Err(Error::Corrupt { path: p, .. }) => assert_eq!(Path::new(&p), path.as_path()),
+                    Err(e) => panic!("flip at {at} of {}: {e}", path.display()),
+                    Ok(d) => panic!("flip at {at} of {} opened, {} windows", path.display(), d.len()),
+                }
+            }
+        }
+    }
+}
+
+/// What can be said of a state after a failed or interrupted operation.
+fn before_or_after(got: &Contents, before: &Contents, after: &Contents, acknowledged: bool) {
+    if acknowledged {
+        assert_eq!(got, after, "an acknowledged write was lost");
+    } else {
+        assert!(got == before || got == after, "a state between before and after");
+    }
+}
+
+/// For each kind of storage call, the n-th call of a single write, a
+/// checkpoint, or a reopen fails (n = 1, 2, ... until the operation no
+/// longer reaches it); the index then reopens (with and without a power
+/// cut) in the state before or after, and nothing acknowledged is lost.
+#[test]
+fn fault_sweep_every_failing_call() {
+    let history = {
+        let mut ops = seeded_ops(40, 16, 11);
+        ops.push(Op::Checkpoint);
+        ops.extend(seeded_ops(15, 16, 12));
+        ops
+    };
+    let base = disk_with(&history);
+    let before = model_states(&history).pop().expect("states");
+    let operations = [Op::Insert(100, 50, 50), Op::Upsert(3, 70, 5), Op::Delete(5), Op::Checkpoint];
+    let kinds = [
+        mwindex::Op::Write,
+        mwindex::Op::Sync,
+        mwindex::Op::Rename,
+        mwindex::Op::SyncDir,
+        mwindex::Op::Create,
+        mwindex::Op::Remove,
+        mwindex::Op::Truncate,
+    ];
+    for operation in &operations {
+        let mut after = before.clone();
+        operation.model(&mut after);
+        for kind in kinds {
+            for n in 1.. {
+                let disk = copy(&base);
+                let d = open(&disk).expect("open");
+                disk.fail(kind, disk.calls(kind) + n, false);
+                let result = operation.apply(&d);
+                let fired = disk.fired() > 0;
+                if fired {
+                    // After a failure the index refuses writes until reopened.
+                    if matches!(operation, Op::Checkpoint) {
+                        assert!(result.is_err());
+                    } else {
+                        assert!(result.is_err(), "{operation:?}, {kind:?} call {n} failed but the write succeeded");
+                        assert!(matches!(d.insert(window(200, 0, 10), "x".into()), Err(Error::Halted(_))));
+                    }
+                }
+                drop(d);
+                disk.heal();
+                for crashed in [copy(&disk), disk.power_cut(PowerCut::TearLastWrite(n)), disk.clone()] {
+                    let reopened = open(&crashed).unwrap_or_else(|e| panic!("{operation:?}, {kind:?} {n}: {e}"));
+                    let got = contents(&reopened);
+                    before_or_after(&got, &before, &after, result.is_ok());
+                    reopened.check_invariants().expect("invariants");
+                }
+                if !fired {
+                    break;
+                }
+            }
+        }
+    }
+    // Opening itself (removing a temporary file, cutting a torn tail,
+    // starting a segment) under failures: an error, never a wrong state.
+    for kind in kinds {
+        for n in 1..4 {
+            let disk = copy(&base);
+            disk.fail(kind, disk.calls(kind) + n, false);
+            if let Ok(d) = open(&disk) {
+                assert_eq!(contents(&d), before);
+            }
+            disk.heal();
+            assert_recovers(&copy(&disk), &before);
+        }
+    }
+}
+
+/// The process dies at every storage call of an operation (every later
+/// call fails) and the power goes: whatever the disk kept of unsynced
+/// bytes, the index reopens before or after the operation, and after it if
+/// the operation was acknowledged.
+#[test]
+fn power_cut_at_every_step() {
+    let history = {
+        let mut ops = seeded_ops(30, 12, 21);
+        ops.push(Op::Checkpoint);
+        ops.extend(seeded_ops(10, 12, 22));
+        ops
+    };
+    let base = disk_with(&history);
+    let before = model_states(&history).pop().expect("states");
+    for operation in [Op::Insert(100, 50, 50), Op::Upsert(3, 70, 5), Op::Delete(4), Op::Checkpoint] {
+        let mut after = before.clone();
+        operation.model(&mut after);
+        for n in 1.. {
+            let disk = copy(&base);
+            let d = open(&disk).expect("open");
+            disk.fail_from(disk.total_calls() + n);
+            let result = operation.apply(&d);
+            let died = disk.fired() > 0;
+            for cut in [PowerCut::DropUnsynced, PowerCut::KeepRandomPrefix(n), PowerCut::TearLastWrite(n + 1)] {
+                let crashed = disk.power_cut(cut);
+                let reopened = open(&crashed).unwrap_or_else(|e| panic!("{operation:?} died at call {n}: {e}"));
+                before_or_after(&contents(&reopened), &before, &after, result.is_ok());
+                reopened.check_invariants().expect("invariants");
+            }
+            drop(d);
+            if !died {
+                break;
+            }
+        }
+    }
+}
+
+/// Writers sharing group commits: when the disk dies under them, every
+/// write acknowledged is recovered, and nothing that was not attempted.
+#[test]
+fn group_commit_loses_nothing_acknowledged() {
+    for die_at in [3u64, 7, 15, 40, 1_000] {
+        let disk = FaultyStorage::new();
+        let d = Durable::open(DIR, options(&disk, SyncPolicy::Group)).expect("open");
+        disk.fail_from(disk.total_calls() + die_at);
+        let acked: Vec<Vec<u64>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let index = d.index().clone();
+                    s.spawn(move || {
+                        let mut acked = Vec::new();
+                        for k in 0..25 {
+                            let id = t * 100 + k;
+                            if index.insert(window(id, k as i64, 10), format!("{id}")).is_ok() {
+                                acked.push(id);
+                            }
+                        }
+                        acked
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("writer")).collect()
+        });
+        let stats = d.stats();
+        if die_at == 1_000 {
+            assert_eq!(stats.records, 100);
+        }
+        drop(d);
+        for cut in [PowerCut::DropUnsynced, PowerCut::TearLastWrite(die_at)] {
+            let reopened = open(&disk.power_cut(cut)).expect("reopen");
+            let got = contents(&reopened);
+            for id in acked.iter().flatten() {
+                assert!(got.contains_key(id), "acknowledged window {id} lost (disk died at call {die_at})");
+            }
+            assert!(got.keys().all(|id| id % 100 < 25 && id / 100 < 4));
+            reopened.check_invariants().expect("invariants");
+        }
+    }
+}
+
+#[test]
+fn a_second_open_of_a_directory_is_refused() {
+    let disk = FaultyStorage::new();
+    let d = open(&disk).expect("open");
+    assert!(matches!(open(&disk), Err(Error::Locked(_))));
+    d.close().expect("close");
+    open(&disk).expect("open after close");
+
+    let dir = temp_dir("locked");
+    let first: Durable<u64, String> = Durable::open(&dir, DurableOptions::new()).expect("open");
+    let second = Durable::<u64, String>::open(&dir, DurableOptions::new());
+    assert!(matches!(second, Err(Error::Locked(_))), "{second:?}");
+    drop(first);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mwindex-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Empty, random, cut, foreign, newer and overlong snapshot and log
+/// files: each a typed error.
+#[test]
+fn bad_files_are_typed_errors() {
+    let mut ops = seeded_ops(50, 20, 5);
+    ops.push(Op::Checkpoint);
+    ops.extend(seeded_ops(5, 20, 6));
+    let disk = disk_with(&ops);
+    let files = files_of(&disk);
+    let snapshot = files.iter().position(|(p, _)| p.to_string_lossy().contains("snapshot-")).expect("a snapshot");
+    let with = |k: usize, bytes: Vec<u8>| {
+        let mut changed = files.clone();
+        changed[k].1 = bytes;
+        open(&disk_of(&changed))
+    };
+    let problem = |r: Result<Durable<u64, String>, Error>| match r {
+        Err(Error::Corrupt { problem, .. }) => problem,
+        Err(e) => panic!("not a corruption error: {e}"),
+        Ok(_) => panic!("a bad file opened"),
+    };
+    let good = files[snapshot].1.clone();
+    assert_eq!(problem(with(snapshot, Vec::new())), Corruption::Empty);
+    assert!(matches!(
+        problem(with(snapshot, b"PK\x03\x04 not a snapshot at all, a zip".to_vec())),
+        Corruption::BadMagic { .. }
+    ));
+    let mut x = 9u64;
+    let random: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    assert!(matches!(problem(with(snapshot, random)), Corruption::BadMagic { .. }));
+    for cut in (1..good.len()).step_by(37).chain([good.len() - 1, 64, 65, 80]) {
+        match problem(with(snapshot, good[..cut].to_vec())) {
+            Corruption::Truncated { .. } | Corruption::Invalid(_) => {}
+            other => panic!("cut at {cut}: {other}"),
+        }
+    }
+    let mut newer = good.clone();
+    newer[8] = 9;
+    let crc = crc32c(&newer[..60]);
+    newer[60..64].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(problem(with(snapshot, newer)), Corruption::UnsupportedVersion { found: 9, supported: 1 });
+    // A block claiming more bytes than the file holds.
+    let mut huge = good.clone();
+    huge[64 + 8..64 + 16].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+    assert!(matches!(problem(with(snapshot, huge)), Corruption::Truncated { .. }));
+    // A log of another id type.
+    let wide: Result<Durable<u128, String>, Error> =
+        Durable::open(DIR, DurableOptions::new().storage(Arc::new(disk_of(&files))).checkpoint_after_bytes(None));
+    assert!(matches!(wide, Err(Error::Corrupt { problem: Corruption::WrongIdType { found: 8, expected: 16 }, .. })));
+}
+
+/// CRC-32C, bitwise (the test's own, to forge a header).
+fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A damaged record before the log's end is an error naming its offset,
+/// or, when asked, the prefix before it is salvaged.
+#[test]
+fn damage_before_the_tail_is_an_error_or_salvaged() {
+    let ops = seeded_ops(40, 20, 9);
+    let disk = disk_with(&ops);
+    let log = file(&disk, "wal-");
+    let mut bytes = disk.read(&log).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    let damaged = disk_of(&[(log.clone(), bytes)]);
+    match open(&damaged) {
+        Err(Error::Corrupt { offset, problem: Corruption::Checksum, .. }) => assert!(offset <= at as u64),
+        other => panic!("{other:?}"),
+    }
+    let salvaged = Durable::open(DIR, options(&damaged, SyncPolicy::EveryWrite).salvage(true)).expect("salvage");
+    let k = salvaged.recovery().replayed as usize;
+    assert!(salvaged.recovery().salvaged.is_some() && k < ops.len());
+    assert_eq!(contents(&salvaged), model_states(&ops)[k]);
+    salvaged.insert(window(500, 0, 10), "after".into()).expect("writes go on");
+    salvaged.close().expect("close");
+    let again = open(&damaged).expect("the cut log opens");
+    assert_eq!(again.len(), model_states(&ops)[k].len() + 1);
+}
+
+/// A write too large for one record is refused before anything is logged.
+#[test]
+fn a_record_over_the_bound_is_refused() {
+    let disk = FaultyStorage::new();
+    let d = open(&disk).expect("open");
+    let big = "x".repeat(mwindex::MAX_RECORD + 1);
+    assert!(matches!(d.insert(window(1, 0, 10), big), Err(Error::RecordTooLarge { .. })));
+    assert_eq!(d.stats().records, 0);
+    d.insert(window(1, 0, 10), "small".into()).expect("a normal write still works");
+}
+
+/// Writes under every sync policy and from several threads survive a
+/// restart on the real file system, and automatic checkpoints keep the
+/// log short.
+#[test]
+fn real_files_with_every_policy_and_automatic_checkpoints() {
+    for policy in [SyncPolicy::EveryWrite, SyncPolicy::Group, SyncPolicy::None] {
+        let dir = temp_dir(&format!("policy-{policy:?}"));
+        let opts = || {
+            DurableOptions::<u64, String>::new()
+                .index(Index::builder().organization(OrgId(1), None).organization(OrgId(2), None))
+                .sync(policy)
+                .checkpoint_after_bytes(Some(16 << 10))
+                .segment_bytes(8 << 10)
+        };
+        let d = Durable::open(&dir, opts()).expect("open");
+        std::thread::scope(|s| {
+            for t in 0..3u64 {
+                let index = d.index().clone();
+                s.spawn(move || {
+                    for k in 0..150 {
+                        let id = t * 1_000 + k;
+                        index.upsert(window(id, k as i64, 30), format!("{id}")).expect("write");
+                    }
+                });
+            }
+        });
+        let before = contents(&d);
+        d.close().expect("close");
+        let again = Durable::open(&dir, opts()).expect("reopen");
+        assert!(again.recovery().snapshot.is_some(), "{policy:?}: no automatic checkpoint");
+        assert_eq!(contents(&again), before);
+        again.check_invariants().expect("invariants");
+        drop(again);
+        let logs = FileSystem.list(&dir).expect("list").into_iter().filter(|n| n.starts_with("wal-")).count();
+        assert!(logs < 20, "{policy:?}: {logs} log segments");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// kill -9: a child process writes with a sync per write and prints each
+/// acknowledged id; killed at random moments, several times over, it never
+/// loses one.
+#[test]
+fn kill_nine_loses_nothing_acknowledged() {
+    if let Ok(dir) = std::env::var("MWINDEX_KILL_CHILD") {
+        return child_writer(Path::new(&dir));
+    }
+    let dir = temp_dir("kill-nine");
+    let exe = std::env::current_exe().expect("test binary");
+    let mut acked = Vec::new();
+    for round in 0..4u64 {
+        let mut child = std::process::Command::new(&exe)
+            .args(["--exact", "kill_nine_loses_nothing_acknowledged", "--nocapture", "--test-threads=1"])
+            .env("MWINDEX_KILL_CHILD", &dir)
+            .env("MWINDEX_KILL_START", (round * 1_000_000).to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let reader = std::thread::spawn(move || {
+            let mut ids = Vec::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(id) = line.strip_prefix("ack ").and_then(|s| s.parse::<u64>().ok()) {
+                    ids.push(id);
+                }
+            }
+            ids
+        });
+        std::thread::sleep(std::time::Duration::from_millis(150 + 97 * round));
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let ids = reader.join().expect("reader");
+        assert!(!ids.is_empty() || round > 0, "the child acknowledged nothing in round {round}");
+        acked.extend(ids);
+        let d: Durable<u64, String> = Durable::open(&dir, DurableOptions::new()).expect("recover");
+        for &id in &acked {
+            assert!(d.get(id).is_some(), "acknowledged window {id} lost after kill -9 in round {round}");
+        }
+        d.check_invariants().expect("invariants");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn child_writer(dir: &Path) {
+    let start: u64 = std::env::var("MWINDEX_KILL_START").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let d: Durable<u64, String> = Durable::open(
+        dir,
+        DurableOptions::new()
+            .index(Index::builder().organization(OrgId(1), None).organization(OrgId(2), None))
+            .sync(SyncPolicy::EveryWrite)
+            .checkpoint_after_bytes(Some(32 << 10)),
+    )
+    .expect("child open");
+    if d.is_empty() && start > 0 {
+        panic!("the child found an empty directory after round one");
+    }
+    let _ = d.add_organization(OrgId(1), None);
+    let _ = d.add_organization(OrgId(2), None);
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for id in start.. {
+        d.insert(window(id, (id % 10_000) as i64, 60), format!("kill {id}")).expect("child write");
+        writeln!(out, "ack {id}").expect("stdout");
+        out.flush().expect("flush");
+    }
 }

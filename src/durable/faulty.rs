@@ -110,7 +110,11 @@ struct Disk {
     names: BTreeMap<PathBuf, usize>,
     durable_names: BTreeMap<PathBuf, usize>,
     calls: [u64; OPS],
+    /// Calls of every kind.
+    total: u64,
     faults: Vec<(Op, u64, bool)>,
+    /// Every call from this one on (counting all kinds) fails.
+    fail_from: Option<u64>,
     fired: u64,
     locks: BTreeSet<PathBuf>,
 }
@@ -185,6 +189,41 @@ impl FaultyStorage {
         self.disk.lock().faults.push((op, n, persist));
     }
 
+    /// Makes the `n`-th call of any kind (counting every kind together,
+    /// see [`FaultyStorage::total_calls`]) and every call after it fail:
+    /// the process as good as died there, and a
+    /// [`FaultyStorage::power_cut`] then shows what the disk kept.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{FaultyStorage, Op, Storage};
+    /// let disk = FaultyStorage::new();
+    /// disk.fail_from(disk.total_calls() + 2);
+    /// assert!(disk.create("/a".as_ref()).is_ok());
+    /// assert!(disk.create("/b".as_ref()).is_err());
+    /// assert!(disk.sync_dir("/".as_ref()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fail_from(&self, n: u64) {
+        self.disk.lock().fail_from = Some(n);
+    }
+
+    /// How many calls of every kind were made.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::{FaultyStorage, Storage};
+    /// let disk = FaultyStorage::new();
+    /// disk.create("/a".as_ref())?.append(b"x")?;
+    /// assert_eq!(disk.total_calls(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn total_calls(&self) -> u64 {
+        self.disk.lock().total
+    }
+
     /// Forgets every planned fault.
     ///
     /// # Example
@@ -197,7 +236,9 @@ impl FaultyStorage {
     /// assert!(disk.create("/a".as_ref()).is_ok());
     /// ```
     pub fn heal(&self) {
-        self.disk.lock().faults.clear();
+        let mut disk = self.disk.lock();
+        disk.faults.clear();
+        disk.fail_from = None;
     }
 
     /// How many calls of kind `op` were made.
@@ -276,8 +317,10 @@ impl FaultyStorage {
     /// Counts a call of kind `op` and fails it if planned.
     fn call(&self, disk: &mut Disk, op: Op) -> io::Result<()> {
         disk.calls[op.index()] += 1;
+        disk.total += 1;
         let n = disk.calls[op.index()];
-        let planned = disk.faults.iter().any(|&(o, at, persist)| o == op && (n == at || (persist && n > at)));
+        let planned = disk.faults.iter().any(|&(o, at, persist)| o == op && (n == at || (persist && n > at)))
+            || disk.fail_from.is_some_and(|from| disk.total >= from);
         if planned {
             disk.fired += 1;
             return Err(io::Error::other(format!("injected failure of {op:?} call {n}")));

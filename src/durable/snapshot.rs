@@ -242,7 +242,12 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
             return Err(corrupt(at, Corruption::Invalid(format!("block of kind {kind} where kind {want} belongs"))));
         }
         let start = at;
-        at = (at + BLOCK_HEADER + len as usize).next_multiple_of(ALIGN).min(bytes.len());
+        let end = at + BLOCK_HEADER + len as usize;
+        let padded = end.next_multiple_of(ALIGN).min(bytes.len());
+        if bytes[end..padded].iter().any(|&b| b != 0) {
+            return Err(corrupt(end, Corruption::Invalid("padding after a block is not zero".into())));
+        }
+        at = padded;
         blocks += 1;
         Ok((start, body))
     };
