@@ -629,15 +629,25 @@ fn damage_before_the_tail_is_an_error_or_salvaged() {
     assert_eq!(again.len(), model_states(&ops)[k].len() + 1);
 }
 
-/// A write too large for one record is refused before anything is logged.
+/// A window too large for one record is refused before anything is
+/// logged; a bulk write too large for one is made durable by a snapshot.
 #[test]
-fn a_record_over_the_bound_is_refused() {
+fn writes_over_the_record_bound() {
     let disk = FaultyStorage::new();
     let d = open(&disk).expect("open");
     let big = "x".repeat(mwindex::MAX_RECORD + 1);
     assert!(matches!(d.insert(window(1, 0, 10), big), Err(Error::RecordTooLarge { .. })));
     assert_eq!(d.stats().records, 0);
     d.insert(window(1, 0, 10), "small".into()).expect("a normal write still works");
+    let bulk: Vec<_> = (10..20).map(|id| (window(id, id as i64, 10), "y".repeat(mwindex::MAX_RECORD / 8))).collect();
+    d.bulk_insert(bulk).expect("bulk by checkpoint");
+    assert_eq!(d.stats().checkpoints, 1);
+    d.insert(window(2, 0, 10), "after".into()).expect("insert");
+    let want = contents(&d);
+    drop(d);
+    let again = open(&copy(&disk)).expect("reopen after a power cut");
+    assert_eq!(again.recovery().snapshot, Some(1));
+    assert_eq!(contents(&again), want);
 }
 
 /// Writes under every sync policy and from several threads survive a

@@ -261,7 +261,8 @@ impl<I: WindowId, P: Payload + Persist> Durable<I, P> {
         // checkpoint removes them; new records go to a new segment.
         let next_seq = expected;
         kept.retain(|&first| first != next_seq);
-        let segment = wal::Segment::create(&*storage, &dir, width::<I>(), next_seq)?;
+        let mut segment = wal::Segment::create(&*storage, &dir, width::<I>(), next_seq)?;
+        segment.sync(&*storage)?;
         kept.push(next_seq);
         let files = Files {
             segment: Some(segment),

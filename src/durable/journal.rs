@@ -142,7 +142,7 @@ impl<I, P> Drop for Log<I, P> {
     fn drop(&mut self) {
         let files = self.files.get_mut();
         if let Some(segment) = &mut files.segment {
-            let _ = segment.sync();
+            let _ = segment.sync(&*self.storage);
         }
     }
 }
@@ -179,7 +179,10 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
         let mut body = Vec::new();
         put_mutation(&mut body, &mutation);
         if body.len() > MAX_RECORD {
-            return Err(Error::RecordTooLarge { bytes: body.len(), max: MAX_RECORD });
+            return match mutation {
+                Mutation::Bulk(_) | Mutation::UpsertAll(_) => self.commit_by_checkpoint(index, mutation),
+                _ => Err(Error::RecordTooLarge { bytes: body.len(), max: MAX_RECORD }),
+            };
         }
         let mut turn = self.turn.lock();
         let ticket = turn.next_ticket;
@@ -241,7 +244,7 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
         let segment = files.segment.as_mut().ok_or_else(|| Error::Halted("the log has no segment".into()))?;
         segment.append(framed)?;
         if self.sync != SyncPolicy::None {
-            segment.sync()?;
+            segment.sync(&*self.storage)?;
             self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         }
         files.next_seq += records;
@@ -252,10 +255,15 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
         Ok(())
     }
 
-    /// Syncs the current segment and starts the next at the next record.
+    /// Starts the next segment at the next record. Under the syncing
+    /// policies every record of the current one is synced already; under
+    /// [`SyncPolicy::None`] it is synced now, so that a power cut cannot
+    /// leave a segment cut short before a later one.
     fn rotate(&self, files: &mut Files) -> Result<(), Error> {
-        if let Some(segment) = &mut files.segment {
-            segment.sync()?;
+        if let Some(segment) = &mut files.segment
+            && self.sync == SyncPolicy::None
+        {
+            segment.sync(&*self.storage)?;
         }
         let next = wal::Segment::create(&*self.storage, &self.dir, width::<I>(), files.next_seq)?;
         files.segment = Some(next);
@@ -271,7 +279,7 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
             return Err(Error::Halted(reason.clone()));
         }
         match &mut files.segment {
-            Some(segment) => segment.sync(),
+            Some(segment) => segment.sync(&*self.storage),
             None => Ok(()),
         }
     }
@@ -310,39 +318,86 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
         }
     }
 
-    /// Writes the latest version as a snapshot and retires the log
-    /// segments and snapshots it replaces.
-    pub(crate) fn checkpoint(&self, index: &SharedIndex<I, P>) -> Result<Checkpoint, Error> {
-        let _one = self.checkpointing.lock();
+    /// Runs `f` with the leader's turn: no round is between its log write
+    /// and its apply meanwhile.
+    fn with_turn<T>(&self, f: impl FnOnce() -> T) -> T {
         let mut turn = self.turn.lock();
         while turn.busy {
             self.turned.wait(&mut turn);
         }
         turn.busy = true;
         drop(turn);
-        let pinned = (|| {
-            let mut files = self.files.lock();
-            if let Some(reason) = &files.failed {
-                return Err(Error::Halted(reason.clone()));
-            }
-            if files.in_segment > 0 {
-                self.rotate(&mut files)?;
-            }
-            files.since_checkpoint = 0;
-            let cut = files.segments.last().copied().unwrap_or(files.next_seq);
-            Ok((index.latest(), files.next_seq - 1, cut))
-        })();
+        let out = f();
         let mut turn = self.turn.lock();
         turn.busy = false;
         self.turned.notify_all();
-        drop(turn);
-        let (version, through, cut) = pinned?;
+        out
+    }
 
+    /// Starts a new log segment (if the current one has records) so that
+    /// the segments before it hold only records up to the last one logged;
+    /// returns that record's number and the new segment's first.
+    fn cut_log(&self) -> Result<(u64, u64), Error> {
+        let mut files = self.files.lock();
+        if let Some(reason) = &files.failed {
+            return Err(Error::Halted(reason.clone()));
+        }
+        if files.in_segment > 0 {
+            self.rotate(&mut files)?;
+        }
+        files.since_checkpoint = 0;
+        let cut = files.segments.last().copied().unwrap_or(files.next_seq);
+        Ok((files.next_seq - 1, cut))
+    }
+
+    /// Writes the latest version as a snapshot and retires the log
+    /// segments and snapshots it replaces.
+    pub(crate) fn checkpoint(&self, index: &SharedIndex<I, P>) -> Result<Checkpoint, Error> {
+        let _one = self.checkpointing.lock();
+        let (version, through, cut) = self.with_turn(|| {
+            let (through, cut) = self.cut_log()?;
+            Ok::<_, Error>((index.latest(), through, cut))
+        })?;
         let written = snapshot::write(&*self.storage, &self.dir, &version, through)?;
         drop(version);
+        self.retire(written, through, cut)
+    }
+
+    /// A mutation too large for a log record, made durable by a snapshot
+    /// instead: applied, then the whole index written, while every other
+    /// write waits (a bulk load of millions of windows). If the snapshot
+    /// cannot be written, the index holds a change the disk does not, so
+    /// the journal stops.
+    fn commit_by_checkpoint(&self, index: &SharedIndex<I, P>, mutation: Mutation<I, P>) -> Outcome<I, P> {
+        let _one = self.checkpointing.lock();
+        self.with_turn(|| {
+            let (through, cut) = self.cut_log()?;
+            let out = index
+                .apply_logged(std::iter::once(mutation))
+                .pop()
+                .unwrap_or(Err(Error::Halted("a mutation made no result".into())))?;
+            let version = index.latest();
+            match snapshot::write(&*self.storage, &self.dir, &version, through) {
+                Ok(written) => {
+                    drop(version);
+                    self.retire(written, through, cut)?;
+                    Ok(out)
+                }
+                Err(e) => {
+                    let mut files = self.files.lock();
+                    files.failed = Some(format!("a bulk write could not be checkpointed: {e}"));
+                    files.segment = None;
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// Removes what the durable snapshot `written` (through record
+    /// `through`) replaces: log segments before `cut`, older snapshots.
+    fn retire(&self, written: snapshot::Written, through: u64, cut: u64) -> Result<Checkpoint, Error> {
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.counters.snapshot_bytes.store(written.bytes, Ordering::Relaxed);
-        // The snapshot is durable: what it covers can go.
         let old: Vec<u64> = {
             let mut files = self.files.lock();
             let old = files.segments.iter().copied().filter(|&s| s < cut).collect();

@@ -198,21 +198,23 @@ pub(crate) fn scan(
 #[derive(Debug)]
 pub(crate) struct Segment {
     pub(crate) path: PathBuf,
+    dir: PathBuf,
     file: Box<dyn StorageFile>,
     /// Bytes in the file (header included).
     pub(crate) bytes: u64,
+    /// Whether the directory entry is known durable.
+    dir_synced: bool,
 }
 
 impl Segment {
-    /// Creates segment `first_seq` in `dir` with its header, durable (file
-    /// and directory entry) before it returns.
+    /// Creates segment `first_seq` in `dir` with its header. Nothing is
+    /// synced yet: the first [`Segment::sync`] makes the file and its
+    /// directory entry durable, so creating one costs a writer no sync.
     pub(crate) fn create(storage: &dyn Storage, dir: &Path, id_width: u32, first_seq: u64) -> Result<Self, Error> {
         let path = dir.join(segment_name(first_seq));
         let mut file = at("create", &path, storage.create(&path))?;
         at("write", &path, file.append(&segment_header(id_width, first_seq)))?;
-        at("fsync", &path, file.sync())?;
-        at("fsync", dir, storage.sync_dir(dir))?;
-        Ok(Segment { path, file, bytes: SEGMENT_HEADER as u64 })
+        Ok(Segment { path, dir: dir.to_path_buf(), file, bytes: SEGMENT_HEADER as u64, dir_synced: false })
     }
 
     pub(crate) fn append(&mut self, framed: &[u8]) -> Result<(), Error> {
@@ -221,8 +223,15 @@ impl Segment {
         Ok(())
     }
 
-    pub(crate) fn sync(&mut self) -> Result<(), Error> {
-        at("fsync", &self.path, self.file.sync())
+    /// Makes the segment durable: its bytes, and (the first time) its
+    /// directory entry.
+    pub(crate) fn sync(&mut self, storage: &dyn Storage) -> Result<(), Error> {
+        at("fsync", &self.path, self.file.sync())?;
+        if !self.dir_synced {
+            at("fsync", &self.dir, storage.sync_dir(&self.dir))?;
+            self.dir_synced = true;
+        }
+        Ok(())
     }
 }
 

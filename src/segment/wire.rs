@@ -115,26 +115,26 @@ fn ids_of<I: WindowId>(bytes: &[u8]) -> Result<Vec<I>, String> {
     Ok(out)
 }
 
-/// The segment an archived wire form describes, checked: its rows valid
-/// windows with payload slots equal to their numbers and placements below
-/// `places`, its tiers tiling the rows in `(start, id)` order, every column
-/// one entry per row, every directory and posting list inside its arrays.
-/// The dead rows are killed.
-pub(crate) fn segment_from_archived<I: WindowId>(
-    a: &ArchivedSegmentWire<'_>,
-    places: usize,
-) -> Result<Segment<I>, String> {
+/// Segments from this many rows on are converted on three threads.
+const PARALLEL_ROWS: usize = 1 << 18;
+
+const PANICKED: &str = "a conversion thread panicked";
+
+type RowParts<I> = (Vec<Row<I>>, [Tier; TIERS], Vec<i64>, Vec<i64>, EndColumn);
+
+/// The rows, checked to be valid windows of known placements, tiled by
+/// the tiers in `(start, id)` order; the block augmentation and the long
+/// tier's end column.
+fn rows_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, places: usize) -> Result<RowParts<I>, String> {
     let n = a.starts.len();
-    if n >= u32::MAX as usize {
-        return Err(format!("a segment of {n} rows"));
-    }
     let ids: Vec<I> = ids_of(&a.ids)?;
     if a.ends.len() != n || a.places.len() != n || ids.len() != n {
         return Err("a segment's row columns differ in length".into());
     }
     let mut rows = huge_pages::with_capacity(n);
-    for (k, id) in ids.into_iter().enumerate() {
-        let (start, end, place) = (a.starts[k].to_native(), a.ends[k].to_native(), a.places[k].to_native());
+    let columns = a.starts.iter().zip(a.ends.iter()).zip(a.places.iter());
+    for (k, (((start, end), place), id)) in columns.zip(ids).enumerate() {
+        let (start, end, place) = (start.to_native(), end.to_native(), place.to_native());
         if end <= start || place as usize >= places {
             return Err(format!("row {k} is not a valid window (start {start}, end {end}, placement {place})"));
         }
@@ -165,6 +165,13 @@ pub(crate) fn segment_from_archived<I: WindowId>(
     }
     let long = tiers[TIERS - 1];
     let long_ends = EndColumn::from_archived(&a.long_ends, (long.hi - long.lo) as usize)?;
+    Ok((rows, tiers, block_max_end, block_min_end, long_ends))
+}
+
+type ColumnParts<I> = (SortedIds<I>, Vec<u32>, SortedEnds, Directory);
+
+/// The id index and the sorted ends, checked against a segment of `n` rows.
+fn columns_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<ColumnParts<I>, String> {
     let ids_sorted = match &a.ids_sorted {
         ArchivedIdsWire::Offsets { base, offsets } => {
             let base = base.to_native();
@@ -180,16 +187,62 @@ pub(crate) fn segment_from_archived<I: WindowId>(
         return Err("the sorted ids are not one per row, strictly ascending".into());
     }
     let id_rows: Vec<u32> = huge_pages::collect(a.id_rows.iter().map(|r| r.to_native()));
-    let points_home = |(k, &r): (usize, &u32)| rows.get(r as usize).is_some_and(|row| ids_sorted.holds(k, row.id));
-    if id_rows.len() != n || !id_rows.iter().enumerate().all(points_home) {
+    // Only bounds: following each id to its row would cost a cache miss
+    // per row, the bytes are checksummed, and a wrong row number can make
+    // an answer wrong but never a read out of bounds.
+    if id_rows.len() != n || id_rows.iter().any(|&r| r as usize >= n) {
         return Err("the id index does not point at its rows".into());
     }
     let ends = SortedEnds::from_archived(&a.sorted_ends, n)?;
+    let id_dir = Directory::from_archived(&a.id_dir, (0, n))?;
+    Ok((ids_sorted, id_rows, ends, id_dir))
+}
+
+fn postings_of(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<[Postings; 3], String> {
+    Ok([
+        Postings::from_archived(&a.by_charger, n)?,
+        Postings::from_archived(&a.by_site, n)?,
+        Postings::from_archived(&a.by_org, n)?,
+    ])
+}
+
+/// The segment an archived wire form describes, checked: its rows valid
+/// windows with payload slots equal to their numbers and placements below
+/// `places`, its tiers tiling the rows in `(start, id)` order, every column
+/// one entry per row, every directory and posting list inside its arrays.
+/// The dead rows are killed.
+pub(crate) fn segment_from_archived<I: WindowId>(
+    a: &ArchivedSegmentWire<'_>,
+    places: usize,
+) -> Result<Segment<I>, String> {
+    let n = a.starts.len();
+    if n >= u32::MAX as usize {
+        return Err(format!("a segment of {n} rows"));
+    }
+    // The three parts read and write disjoint arrays; a large segment
+    // converts them on three threads (page faults on the new arrays
+    // included), a small one on this one.
+    let (rows, columns, postings) = if n >= PARALLEL_ROWS {
+        std::thread::scope(|s| {
+            let postings = s.spawn(|| postings_of(a, n));
+            let columns = s.spawn(|| columns_of::<I>(a, n));
+            let rows = rows_of::<I>(a, places);
+            (
+                rows,
+                columns.join().unwrap_or_else(|_| Err(PANICKED.into())),
+                postings.join().unwrap_or_else(|_| Err(PANICKED.into())),
+            )
+        })
+    } else {
+        (rows_of::<I>(a, places), columns_of::<I>(a, n), postings_of(a, n))
+    };
+    let (rows, tiers, block_max_end, block_min_end, long_ends) = rows?;
+    let (ids_sorted, id_rows, ends, id_dir) = columns?;
+    let [by_charger, by_site, by_org] = postings?;
     let start_dirs =
         [0, 1, 2].map(|t| Directory::from_archived(&a.start_dirs[t], (tiers[t].lo as usize, tiers[t].hi as usize)));
     let [s0, s1, s2] = start_dirs;
     let start_dirs = [s0?, s1?, s2?];
-    let id_dir = Directory::from_archived(&a.id_dir, (0, n))?;
     let data = SegmentData {
         rows,
         tiers,
@@ -201,9 +254,9 @@ pub(crate) fn segment_from_archived<I: WindowId>(
         ends,
         start_dirs,
         id_dir,
-        by_charger: Postings::from_archived(&a.by_charger, n)?,
-        by_site: Postings::from_archived(&a.by_site, n)?,
-        by_org: Postings::from_archived(&a.by_org, n)?,
+        by_charger,
+        by_site,
+        by_org,
     };
     let mut seg = Segment::from_data(Arc::new(data));
     let dead: Vec<u32> = a.dead.iter().map(|r| r.to_native()).collect();

@@ -1,0 +1,237 @@
+//! Durability figures: snapshot write and open times and bytes per window,
+//! log appends per second under each sync policy (1, 4 and 16 writer
+//! threads for group commit), recovery records per second, and the longest
+//! write and read while a checkpoint runs.
+//!
+//! ```text
+//! cargo run --release --example durability -- --windows 1000000
+//! cargo run --release --example durability -- --windows 10000000 --dir /var/tmp/mwindex-bench
+//! ```
+
+#[path = "../benches/support/peers.rs"]
+mod peers;
+#[path = "../benches/support/workload.rs"]
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mwindex::{Durable, DurableOptions, Index, OrgId, Query, SharedIndex, Status, SyncPolicy, Timestamp};
+use peers::window;
+use workload::{Gen, Rng, World};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn options(world: &World, sync: SyncPolicy) -> DurableOptions<u64, u32> {
+    DurableOptions::new()
+        .index(Index::builder().organizations(world.orgs.iter().map(|&(o, p)| (OrgId(o), p.map(OrgId)))))
+        .sync(sync)
+        .checkpoint_after_bytes(None)
+}
+
+fn fresh(dir: &Path, name: &str) -> PathBuf {
+    let d = dir.join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map(|it| it.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
+}
+
+/// A few answers, to check an index against another.
+fn answers(index: &SharedIndex<u64, u32>) -> Vec<(Vec<u64>, u64)> {
+    let t = |m: i64| Timestamp::from_micros(m).expect("in range");
+    let queries = [
+        Query::new().overlapping(t(workload::T0 + 100 * workload::DAY), t(workload::T0 + 101 * workload::DAY)),
+        Query::new().status(Status::Active, t(workload::T0 + 300 * workload::DAY)).scope(OrgId(1)),
+        Query::new().status(Status::Upcoming, t(workload::T0 + 30 * workload::DAY)).organizations([OrgId(7)]),
+    ];
+    queries
+        .iter()
+        .map(|q| {
+            let ids = index.query(q).expect("query").items().iter().map(|e| e.window.id()).collect();
+            (ids, index.count(q).expect("count"))
+        })
+        .collect()
+}
+
+/// Writes per second of `threads` writers inserting `per_thread` windows
+/// each through one durable index.
+fn appends(dir: &Path, world: &World, gens: &[Gen], sync: SyncPolicy, threads: usize, per_thread: usize) -> f64 {
+    let d = Durable::open(dir, options(world, sync)).expect("open");
+    let began = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let index = d.index().clone();
+            let mine = &gens[t * per_thread..(t + 1) * per_thread];
+            s.spawn(move || {
+                for g in mine {
+                    index.insert(window(g), g.id as u32).expect("insert");
+                }
+            });
+        }
+    });
+    let rate = (threads * per_thread) as f64 / began.elapsed().as_secs_f64();
+    let stats = d.stats();
+    eprintln!(
+        "  {sync:?} x{threads}: {} records, {} syncs ({:.1} records a sync)",
+        stats.records,
+        stats.syncs,
+        stats.records as f64 / stats.syncs.max(1) as f64
+    );
+    d.close().expect("close");
+    rate
+}
+
+fn main() {
+    let n: usize = arg("--windows").and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(1_000_000);
+    let root = PathBuf::from(arg("--dir").unwrap_or_else(|| "target/durability-bench".into()));
+    std::fs::create_dir_all(&root).expect("bench dir");
+    let world = World::new(7);
+    let gens = world.windows(n, 42);
+    println!("# Durability at {n} windows (u64 ids, u32 payloads), data in {}", root.display());
+    if arg("--only").as_deref() == Some("open") {
+        for _ in 0..5 {
+            let began = Instant::now();
+            let d: Durable<u64, u32> =
+                Durable::open(root.join("snapshot"), options(&world, SyncPolicy::None)).expect("open");
+            println!("open {:?}, {} replayed", began.elapsed(), d.recovery().replayed);
+        }
+        return;
+    }
+
+    // Snapshot: bulk load (made durable by a checkpoint when larger than a
+    // log record), then a checkpoint of the loaded index, then open.
+    let dir = fresh(&root, "snapshot");
+    let d = Durable::open(&dir, options(&world, SyncPolicy::None)).expect("open");
+    let began = Instant::now();
+    d.bulk_insert(gens.iter().map(|g| (window(g), g.id as u32))).expect("bulk");
+    let load = began.elapsed();
+    let want = answers(&d);
+
+    // A checkpoint while a writer (no sync, so its latency is the index's
+    // and the journal's, not the disk's) and a reader go on.
+    let stop = AtomicBool::new(false);
+    let moved = workload::moved(&gens, &mut Rng::new(5), 2_000_000);
+    let (checkpoint, took, longest_write, writes, longest_read) = std::thread::scope(|s| {
+        let quiet = std::env::var("QUIET").is_ok();
+        if quiet {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let writer = s.spawn(|| {
+            let mut longest = Duration::ZERO;
+            let mut count = 0usize;
+            for g in moved.iter().cycle() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let t = Instant::now();
+                d.upsert(window(g), g.id as u32).expect("upsert");
+                longest = longest.max(t.elapsed());
+                count += 1;
+            }
+            (longest, count)
+        });
+        let reader = s.spawn(|| {
+            let mut longest = Duration::ZERO;
+            let q = Query::new()
+                .status(Status::Active, Timestamp::from_micros(workload::T0 + 200 * workload::DAY).expect("t"));
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let _ = d.query(&q).expect("query");
+                longest = longest.max(t.elapsed());
+            }
+            longest
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let began = Instant::now();
+        let checkpoint = d.checkpoint().expect("checkpoint");
+        let took = began.elapsed();
+        std::thread::sleep(Duration::from_millis(100));
+        stop.store(true, Ordering::Relaxed);
+        let (longest_write, writes) = writer.join().expect("writer");
+        (checkpoint, took, longest_write, writes, reader.join().expect("reader"))
+    });
+    let after_writes = answers(&d);
+    d.close().expect("close");
+
+    let began = Instant::now();
+    let reopened: Durable<u64, u32> = Durable::open(&dir, options(&world, SyncPolicy::None)).expect("reopen");
+    let open = began.elapsed();
+    assert_eq!(answers(&reopened), after_writes, "the reopened index answers as the original");
+    let replayed = reopened.recovery().replayed;
+    drop(reopened);
+    let _ = want;
+    if arg("--only").as_deref() == Some("snapshot") {
+        println!(
+            "checkpoint {:.3} s, open {:.3} s, longest write {:?} read {:?} writes {writes}",
+            took.as_secs_f64(),
+            open.as_secs_f64(),
+            longest_write,
+            longest_read
+        );
+        return;
+    }
+    println!();
+    println!("| step | figure |");
+    println!("|---|---|");
+    println!("| bulk load of {n} windows, durable | {:.2} s |", load.as_secs_f64());
+    println!("| snapshot write (checkpoint) | {:.2} s |", took.as_secs_f64());
+    println!(
+        "| snapshot size | {:.1} MB, {:.1} bytes/window |",
+        checkpoint.bytes as f64 / 1e6,
+        checkpoint.bytes as f64 / n as f64
+    );
+    println!("| open (snapshot + {replayed} log records) | {:.3} s |", open.as_secs_f64());
+    println!(
+        "| longest write during the checkpoint ({writes} writes, no sync) | {:.0} µs |",
+        longest_write.as_secs_f64() * 1e6
+    );
+    println!("| longest read during the checkpoint | {:.0} µs |", longest_read.as_secs_f64() * 1e6);
+
+    // Log appends per policy, on an empty index.
+    println!();
+    println!("| policy | writers | appends/s |");
+    println!("|---|---|---|");
+    let small = &gens[..gens.len().min(400_000)];
+    for (sync, threads, per) in [
+        (SyncPolicy::EveryWrite, 1, 2_000),
+        (SyncPolicy::Group, 1, 2_000),
+        (SyncPolicy::Group, 4, 2_000),
+        (SyncPolicy::Group, 16, 1_000),
+        (SyncPolicy::None, 1, 200_000),
+    ] {
+        let rate = appends(&fresh(&root, "appends"), &world, small, sync, threads, per);
+        println!("| {sync:?} | {threads} | {rate:.0} |");
+    }
+
+    // Recovery: a log of inserts and moves replayed into an empty index.
+    let records = n.min(2_000_000);
+    let dir = fresh(&root, "recovery");
+    let d = Durable::open(&dir, options(&world, SyncPolicy::None)).expect("open");
+    for g in &gens[..records / 2] {
+        d.insert(window(g), g.id as u32).expect("insert");
+    }
+    for g in workload::moved(&gens[..records / 2], &mut Rng::new(9), records - records / 2) {
+        d.upsert(window(&g), g.id as u32).expect("upsert");
+    }
+    let bytes = dir_bytes(&dir);
+    d.close().expect("close");
+    let reopened: Durable<u64, u32> = Durable::open(&dir, options(&world, SyncPolicy::None)).expect("reopen");
+    let r = reopened.recovery();
+    println!();
+    println!(
+        "| recovery | {} records ({:.1} MB of log) in {:.2} s: {:.2} M records/s |",
+        r.replayed,
+        bytes as f64 / 1e6,
+        r.took.as_secs_f64(),
+        r.replayed as f64 / r.took.as_secs_f64() / 1e6
+    );
+    drop(reopened);
+    let _ = std::fs::remove_dir_all(&root);
+}
