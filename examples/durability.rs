@@ -96,7 +96,8 @@ fn main() {
     let gens = world.windows(n, 42);
     println!("# Durability at {n} windows (u64 ids, u32 payloads), data in {}", root.display());
     if arg("--only").as_deref() == Some("open") {
-        for _ in 0..5 {
+        let times: usize = arg("--times").and_then(|v| v.parse().ok()).unwrap_or(5);
+        for _ in 0..times {
             let began = Instant::now();
             let d: Durable<u64, u32> =
                 Durable::open(root.join("snapshot"), options(&world, SyncPolicy::None)).expect("open");

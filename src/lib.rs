@@ -90,7 +90,7 @@ mod value;
 
 pub use durable::{
     Checkpoint, DEFAULT_CHECKPOINT_BYTES, DEFAULT_SEGMENT_BYTES, Durable, DurableOptions, FaultyStorage, FileSystem,
-    LOCK_FILE, LogStats, MAX_RECORD, Op, Persist, PowerCut, Recovery, Storage, StorageFile, SyncPolicy,
+    LOCK_FILE, LogStats, MAX_RECORD, Mapped, Op, Persist, PowerCut, Recovery, Storage, StorageFile, SyncPolicy,
 };
 pub use engine::{
     Applied, DEFAULT_WRITE_BUFFER, Index, IndexBuilder, Mutation, Payload, PinPolicy, PinnedView, SharedIndex,

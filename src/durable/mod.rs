@@ -21,5 +21,5 @@ pub use faulty::{FaultyStorage, Op, PowerCut};
 pub use handle::{Durable, LOCK_FILE, LogStats, Recovery};
 pub use journal::Checkpoint;
 pub use options::{DEFAULT_CHECKPOINT_BYTES, DEFAULT_SEGMENT_BYTES, DurableOptions, SyncPolicy};
-pub use storage::{FileSystem, Storage, StorageFile};
+pub use storage::{FileSystem, Mapped, Storage, StorageFile};
 pub use wal::MAX_RECORD;

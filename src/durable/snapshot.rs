@@ -188,7 +188,7 @@ pub(crate) struct Loaded<I, P> {
 /// offset and the problem for an empty, cut, damaged, foreign or newer
 /// file, or contents that do not describe a valid index.
 pub(crate) fn read<I: WindowId, P: Persist>(storage: &dyn Storage, path: &Path) -> Result<Loaded<I, P>, Error> {
-    let bytes = at("read", path, storage.read(path))?;
+    let bytes = at("read", path, storage.map(path))?;
     parse(path, &bytes)
 }
 

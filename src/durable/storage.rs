@@ -68,6 +68,12 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// The whole content of a file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The whole content of a large file, to read once: memory-mapped
+    /// where the backend can (no copy, no fresh memory), by default
+    /// [`Storage::read`].
+    fn map(&self, path: &Path) -> io::Result<Mapped> {
+        self.read(path).map(Mapped::from)
+    }
     /// Creates an empty file (replacing any file of that name) for appending.
     fn create(&self, path: &Path) -> io::Result<Box<dyn StorageFile>>;
     /// Opens an existing file for appending at its end.
@@ -83,6 +89,47 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// Takes an exclusive lock on `path` (created if missing), held until
     /// the returned guard is dropped; `Ok(None)` if someone else holds it.
     fn lock(&self, path: &Path) -> io::Result<Option<Box<dyn fmt::Debug + Send + Sync>>>;
+}
+
+/// The bytes of a file from [`Storage::map`]: mapped into memory, or read.
+///
+/// # Example
+///
+/// ```
+/// use mwindex::Mapped;
+///
+/// let bytes = Mapped::from(b"abc".to_vec());
+/// assert_eq!(&bytes[..], b"abc");
+/// ```
+pub struct Mapped(Bytes);
+
+enum Bytes {
+    Read(Vec<u8>),
+    Map(memmap2::Mmap),
+}
+
+impl From<Vec<u8>> for Mapped {
+    fn from(bytes: Vec<u8>) -> Self {
+        Mapped(Bytes::Read(bytes))
+    }
+}
+
+impl std::ops::Deref for Mapped {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Bytes::Read(v) => v,
+            Bytes::Map(m) => m,
+        }
+    }
+}
+
+impl fmt::Debug for Mapped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = if matches!(self.0, Bytes::Map(_)) { "mapped" } else { "read" };
+        write!(f, "Mapped({} bytes, {how})", self.len())
+    }
 }
 
 /// The real file system (`std::fs`), with `fsync` for syncs and an
@@ -138,6 +185,23 @@ impl Storage for FileSystem {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         std::fs::read(path)
+    }
+
+    #[allow(unsafe_code)]
+    fn map(&self, path: &Path) -> io::Result<Mapped> {
+        let file = std::fs::File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            return Ok(Mapped::from(Vec::new()));
+        }
+        // SAFETY: the map is read-only and lives only while a snapshot is
+        // loaded. Snapshots are written once to a temporary file and
+        // renamed into place, never changed after, and the data directory
+        // is held by this process's lock file. Another process writing to
+        // the file regardless would change bytes under the reader; every
+        // read of them is bounds-checked and validated, so the result is
+        // an error or wrong data (the caveat every mmap reader carries).
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
+        Ok(Mapped(Bytes::Map(map)))
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
