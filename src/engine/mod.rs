@@ -12,6 +12,7 @@ mod mutation;
 mod parts;
 mod payload;
 mod pins;
+mod recent;
 mod sealed;
 mod shared;
 mod state;

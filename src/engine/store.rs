@@ -13,6 +13,7 @@ use super::compaction::Compactor;
 use super::log::PayloadLog;
 use super::mutation::{Applied, Mutation};
 use super::parts::{self, Part, Parts};
+use super::recent::RecentIds;
 use super::sealed::{Build, DoneOnDrop, Pending, Sealed};
 use super::state::State;
 use super::version::Version;
@@ -102,6 +103,8 @@ pub(crate) struct Store<I, P> {
     sealed: Arc<Sealed<I, P>>,
     /// The ids of each sealed buffer's rows, in the same order.
     sealed_ids: Vec<Vec<I>>,
+    /// Which ids `buffer_ids` and `sealed_ids` may hold.
+    recent: RecentIds,
     /// The build of each sealed buffer, oldest first.
     builds: VecDeque<Build<I, P>>,
     /// Kills being moved into tombstones on the build thread.
@@ -149,6 +152,11 @@ impl<I: WindowId, P: Clone> Clone for Store<I, P> {
             log,
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
+            recent: {
+                let mut recent = RecentIds::default();
+                self.buffer_ids.iter().for_each(|&id| recent.add(id));
+                recent
+            },
             builds: VecDeque::new(),
             fold: None,
             background: self.background,
@@ -173,6 +181,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             log: PayloadLog::new(write_buffer),
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
+            recent: RecentIds::default(),
             builds: VecDeque::new(),
             fold: None,
             background: false,
@@ -456,12 +465,14 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// existing id is usually found by the first search), while an id outside
     /// a segment's range of ids is ruled out by its directory without a read.
     fn locate(&self, id: I) -> Option<Loc> {
-        if let Some(i) = self.buffer_ids.iter().position(|&x| x == id) {
-            return Some(Loc::Buffer(i));
-        }
-        for (k, ids) in self.sealed_ids.iter().enumerate() {
-            if let Some(i) = ids.iter().position(|&x| x == id) {
-                return Some(Loc::Sealed(k, i));
+        if self.recent.may_hold(id) {
+            if let Some(i) = self.buffer_ids.iter().position(|&x| x == id) {
+                return Some(Loc::Buffer(i));
+            }
+            for (k, ids) in self.sealed_ids.iter().enumerate() {
+                if let Some(i) = ids.iter().position(|&x| x == id) {
+                    return Some(Loc::Sealed(k, i));
+                }
             }
         }
         self.state().find(id).map(|(s, r)| Loc::Seg(s, r))
@@ -487,7 +498,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         self.len -= 1;
         match loc {
             Loc::Buffer(i) => {
-                self.buffer_ids.remove(i);
+                self.recent.remove(self.buffer_ids.remove(i));
                 let row = self.buffer.remove(i);
                 (row, self.log.get(row.slot).cloned())
             }
@@ -534,6 +545,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         row.slot = slot.unwrap_or(u32::MAX);
         let at = self.buffer.insert(row);
         self.buffer_ids.insert(at, row.id);
+        self.recent.add(row.id);
         self.len += 1;
     }
 
@@ -605,7 +617,9 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             let built = build.wait();
             let sealed = Arc::make_mut(&mut self.sealed);
             let (buffer, log) = (sealed.buffers.remove(0), sealed.logs.remove(0));
-            self.sealed_ids.remove(0);
+            for id in self.sealed_ids.remove(0) {
+                self.recent.remove(id);
+            }
             let part = built.unwrap_or_else(|| build_sealed(buffer.rows, &log, &self.catalog.view().places));
             self.change_parts(|parts, compactor, places, kills| {
                 parts.push(part);
@@ -618,7 +632,9 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// a new log.
     fn flush(&mut self) {
         let mut rows = self.buffer.take();
-        self.buffer_ids.clear();
+        for id in self.buffer_ids.drain(..) {
+            self.recent.remove(id);
+        }
         let log = std::mem::replace(&mut self.log, PayloadLog::new(self.write_buffer));
         let payloads = log.drain(rows.iter().map(|r| r.slot));
         for (i, row) in rows.iter_mut().enumerate() {
@@ -755,6 +771,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         self.parts.heap_bytes()
             + self.buffer.heap_bytes()
             + self.buffer_ids.capacity() * size_of::<I>()
+            + self.recent.heap_bytes()
             + self.kills.heap_bytes()
             + self.sealed.buffers.iter().map(WriteBuffer::heap_bytes).sum::<usize>()
             + self.catalog.heap_bytes()
@@ -779,6 +796,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         {
             return Err("sealed buffers, their id columns and their builds disagree".into());
         }
+        self.recent.check_invariants(self.buffer_ids.iter().chain(self.sealed_ids.iter().flatten()).copied())?;
         self.log.check_invariants()?;
         self.compactor.check_invariants(&self.parts.segments)
     }
