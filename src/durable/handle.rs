@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::codec::{self, Persist};
 use super::journal::{Checkpoint, EMPTY_SEGMENT, Files, Hook, Log, width};
 use super::options::DurableOptions;
+use super::replay::Replay;
 use super::snapshot;
 use super::storage::at;
 use super::wal;
@@ -199,7 +200,11 @@ impl<I: WindowId, P: Payload + Persist> Durable<I, P> {
             }
             None => options.index.clone().build()?,
         };
+        // Replay builds segments on the build thread, as the shared index
+        // it becomes will.
+        index.build_in_background();
         let after = recovery.snapshot.unwrap_or(0);
+        let mut replay = Replay::new(index);
         let mut expected = after + 1;
         let mut kept = Vec::new();
         for (k, &first) in segments.iter().enumerate() {
@@ -237,7 +242,7 @@ impl<I: WindowId, P: Payload + Persist> Durable<I, P> {
                 })?;
                 // A mutation that failed when it was logged fails the same
                 // way now, and changes nothing either time.
-                let _ = index.apply(mutation);
+                replay.apply(mutation);
                 expected += 1;
                 recovery.replayed += 1;
             }
@@ -257,6 +262,7 @@ impl<I: WindowId, P: Payload + Persist> Durable<I, P> {
                 kept.push(first);
             }
         }
+        let index = replay.finish();
         // Segments the snapshot covers whole stay until the next
         // checkpoint removes them; new records go to a new segment.
         let next_seq = expected;

@@ -12,6 +12,7 @@ mod faulty;
 mod handle;
 mod journal;
 mod options;
+mod replay;
 mod snapshot;
 mod storage;
 mod wal;

@@ -73,6 +73,13 @@ impl<I, P> Index<I, P> {
 }
 
 impl<I: WindowId, P: Payload> Index<I, P> {
+    /// Builds full write buffers and merges on background threads from
+    /// now on, unless the index's settings chose otherwise (a replay of a
+    /// log, which then uses both cores).
+    pub(crate) fn build_in_background(&mut self) {
+        self.store.default_background();
+    }
+
     /// Number of windows held.
     ///
     /// # Example
