@@ -55,6 +55,13 @@
 //!   version ([`PinnedView`]); [`Query::consistent`] pins one for a whole
 //!   page sequence, for a bounded time ([`PinPolicy`], [`Consistency`]).
 //!   Payloads are any [`Payload`] (`Clone + Send + Sync + 'static`).
+//! - [`Durable`]: a [`SharedIndex`] kept in a directory. Every write is
+//!   logged (a checksummed record in a write-ahead log, synced per the
+//!   [`SyncPolicy`]) before it is applied and acknowledged; checkpoints
+//!   write rkyv snapshots that open without sorting or building anything;
+//!   [`Durable::open`] recovers the newest snapshot and the log after it.
+//!   Payloads are written through the [`Persist`] trait; all I/O goes
+//!   through a [`Storage`] ([`FileSystem`], or [`FaultyStorage`] in tests).
 //! - [`Query`]: overlap bounds, [`Status`] at an instant, charger / site /
 //!   organization filters, an access scope, an [`Order`], a page size and a
 //!   cursor. [`Index::query`] returns a [`Page`], [`Index::count`] a number,
@@ -63,8 +70,8 @@
 //! - Every failure is an [`Error`]; no public function panics on any input.
 //!
 //! The design (segments, tiers, postings, the planner, the cursor format, the
-//! version model, and how snapshots and a write-ahead log fit) is described
-//! below.
+//! version model, and the snapshot and log formats with their versioning
+//! rule) is described below.
 //!
 //! ## Crate features
 //!
@@ -79,7 +86,8 @@
 // densely); segment (rows at rest: immutable segments, tombstones, kills,
 // the write buffer); query (a query resolved, planned and run over a view
 // of one state); engine (the store, the one write seam, versions, the
-// builder, Index and SharedIndex). Each imports only from those before it.
+// builder, Index and SharedIndex); durable (storage, the write-ahead log,
+// snapshots, recovery: Durable). Each imports only from those before it.
 mod catalog;
 mod durable;
 mod engine;
@@ -114,4 +122,6 @@ const _: () = {
     assert_send_sync::<Query<u64>>();
     assert_send_sync::<Mutation<u64, String>>();
     assert_send_sync::<Error>();
+    assert_send_sync::<Durable<u64, String>>();
+    assert_send_sync::<FaultyStorage>();
 };

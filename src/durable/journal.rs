@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use rustc_hash::FxHashMap;
@@ -100,6 +101,11 @@ pub struct Checkpoint {
     pub bytes: u64,
     /// The last log record it holds.
     pub through: u64,
+    /// How long writes waited for it (while the log moved to a new
+    /// segment and the version was pinned).
+    pub paused: Duration,
+    /// How long it took in all.
+    pub took: Duration,
 }
 
 pub(crate) struct Log<I, P> {
@@ -354,13 +360,17 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
     /// segments and snapshots it replaces.
     pub(crate) fn checkpoint(&self, index: &SharedIndex<I, P>) -> Result<Checkpoint, Error> {
         let _one = self.checkpointing.lock();
-        let (version, through, cut) = self.with_turn(|| {
+        let began = Instant::now();
+        let (version, through, cut, paused) = self.with_turn(|| {
             let (through, cut) = self.cut_log()?;
-            Ok::<_, Error>((index.latest(), through, cut))
+            Ok::<_, Error>((index.latest(), through, cut, began.elapsed()))
         })?;
         let written = snapshot::write(&*self.storage, &self.dir, &version, through)?;
         drop(version);
-        self.retire(written, through, cut)
+        let mut done = self.retire(written, through, cut)?;
+        done.paused = paused;
+        done.took = began.elapsed();
+        Ok(done)
     }
 
     /// A mutation too large for a log record, made durable by a snapshot
@@ -416,7 +426,13 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
             }
         }
         at("fsync", &self.dir, self.storage.sync_dir(&self.dir))?;
-        Ok(Checkpoint { path: written.path, bytes: written.bytes, through })
+        Ok(Checkpoint {
+            path: written.path,
+            bytes: written.bytes,
+            through,
+            paused: Duration::ZERO,
+            took: Duration::ZERO,
+        })
     }
 }
 

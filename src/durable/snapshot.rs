@@ -65,11 +65,18 @@ pub(crate) struct Written {
     pub(crate) bytes: u64,
 }
 
+/// Bytes written between syncs of a snapshot being written. Syncing as it
+/// goes keeps its dirty pages few: left to pile up, they make the kernel
+/// throttle every writer of the machine, the log's appends among them
+/// (a write waited 1.2 s behind a 787 MB snapshot written in one go).
+const SYNC_EVERY: usize = 16 << 20;
+
 struct Out<'a> {
     file: Box<dyn super::storage::StorageFile>,
     path: &'a Path,
     bytes: u64,
     blocks: u64,
+    unsynced: usize,
 }
 
 impl Out<'_> {
@@ -78,12 +85,24 @@ impl Out<'_> {
         put_u32(&mut head, kind);
         put_u32(&mut head, crc32c::crc32c(body));
         put_u64(&mut head, body.len() as u64);
-        at("write", self.path, self.file.append(&head))?;
-        at("write", self.path, self.file.append(body))?;
+        self.write(&head)?;
+        for chunk in body.chunks(SYNC_EVERY) {
+            self.write(chunk)?;
+        }
         let pad = body.len().next_multiple_of(ALIGN) - body.len();
-        at("write", self.path, self.file.append(&[0; ALIGN][..pad]))?;
-        self.bytes += (BLOCK_HEADER + body.len() + pad) as u64;
+        self.write(&[0; ALIGN][..pad])?;
         self.blocks += 1;
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        at("write", self.path, self.file.append(bytes))?;
+        self.bytes += bytes.len() as u64;
+        self.unsynced += bytes.len();
+        if self.unsynced >= SYNC_EVERY {
+            at("fsync", self.path, self.file.sync())?;
+            self.unsynced = 0;
+        }
         Ok(())
     }
 }
@@ -112,7 +131,7 @@ pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     let path = dir.join(snapshot_name(seq));
     let tmp = dir.join(format!("{}.tmp", snapshot_name(seq)));
     let file = at("create", &tmp, storage.create(&tmp))?;
-    let mut out = Out { file, path: &tmp, bytes: 0, blocks: 0 };
+    let mut out = Out { file, path: &tmp, bytes: 0, blocks: 0, unsynced: 0 };
     let mut header = Vec::with_capacity(HEADER);
     header.extend_from_slice(MAGIC);
     put_u32(&mut header, SNAPSHOT_VERSION);
@@ -122,8 +141,7 @@ pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     put_u32(&mut header, 0);
     let crc = crc32c::crc32c(&header);
     put_u32(&mut header, crc);
-    at("write", &tmp, out.file.append(&header))?;
-    out.bytes += HEADER as u64;
+    out.write(&header)?;
 
     out.block(CATALOG, &archive(&version.catalog_wire())?)?;
     let mut windows = 0u64;
