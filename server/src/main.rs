@@ -1,0 +1,119 @@
+//! `mwindex-server`: the EV-charging `GET /api/maintenance-windows` over a
+//! shared mwindex index, with per-organization API keys. With no options it
+//! serves a generated demo on 127.0.0.1:8080.
+
+mod app;
+mod demo;
+mod error;
+mod model;
+mod params;
+mod tenants;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use mwindex::SharedIndex;
+
+use crate::app::App;
+use crate::tenants::Tenants;
+
+/// The reference server for mwindex: maintenance windows over HTTP.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Options {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Tenants file (organizations and API keys, JSON); without it, the
+    /// embedded demo's tenants and windows are served.
+    #[arg(long)]
+    tenants: Option<PathBuf>,
+    /// Windows the embedded demo generates.
+    #[arg(long, default_value_t = 300_000)]
+    demo_windows: usize,
+    /// Seed of the embedded demo.
+    #[arg(long, default_value_t = 42)]
+    demo_seed: u64,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let options = Options::parse();
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mwindex-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: Options) -> Result<(), String> {
+    let (tenants, windows, demo) = match &options.tenants {
+        Some(path) => (Tenants::load(path)?, Vec::new(), false),
+        None => {
+            let demo = demo::generate(options.demo_windows, options.demo_seed, app::now());
+            (Tenants::new(demo.tenants).map_err(|e| format!("demo tenants: {e}"))?, demo.windows, true)
+        }
+    };
+    let ev: SharedIndex<u64, model::EvPayload> = SharedIndex::builder()
+        .organizations(tenants.organizations().iter().copied())
+        .build_shared_from(windows)
+        .map_err(|e| format!("building the index: {e}"))?;
+    let count = ev.len();
+    let app = Arc::new(App { ev, tenants });
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(options.listen).await.map_err(|e| format!("{}: {e}", options.listen))?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        // The first line names the address: tests (and people) read it.
+        // Nothing printed is worth dying for if stdout is gone.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "mwindex-server listening on http://{local} ({count} windows)");
+        if demo {
+            let _ = writeln!(
+                out,
+                "demo API keys: demo-voltway-parent (Voltway Energy and its 3 child organizations), demo-voltway-child-1, demo-chargehub-parent, demo-city-parent"
+            );
+            let _ = writeln!(out, "try:");
+            let _ = writeln!(
+                out,
+                "  curl -s -H 'Authorization: Bearer demo-voltway-parent' 'http://{local}/api/maintenance-windows?status=active&pageSize=5'"
+            );
+            let _ = writeln!(
+                out,
+                "  curl -s -H 'Authorization: Bearer demo-chargehub-parent' 'http://{local}/api/maintenance-windows?afterTimestamp=2026-12-01T00:00:00Z&beforeTimestamp=2026-12-08T00:00:00Z&siteIds=101'"
+            );
+        }
+        let _ = out.flush();
+        drop(out);
+        axum::serve(listener, app::router(app)).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM: in-flight requests then finish.
+async fn shutdown() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,228 @@
+//! The real binary on a free loopback port, over HTTP: auth, every
+//! parameter and error of `GET /api/maintenance-windows`, paging, and
+//! isolation between tenants.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the demo with `windows` windows on a free port.
+fn start(windows: usize) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mwindex-server"))
+        .args(["--listen", "127.0.0.1:0", "--demo-windows", &windows.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("the listening line");
+    // Keep reading what it prints, so it never writes to a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    Server { child, base }
+}
+
+fn get(s: &Server, key: Option<&str>, path: &str) -> (u16, Value) {
+    let client = reqwest::blocking::Client::new();
+    let mut req = client.get(format!("{}{path}", s.base));
+    if let Some(k) = key {
+        req = req.header("Authorization", format!("Bearer {k}"));
+    }
+    let resp = req.send().expect("request");
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().unwrap_or(Value::Null);
+    (status, body)
+}
+
+const PARENT: &str = "demo-voltway-parent";
+const CHILD: &str = "demo-voltway-child-1";
+const OTHER: &str = "demo-chargehub-parent";
+/// The Voltway tree's organizations in the demo: 1 and its children 2..=4.
+const VOLTWAY: [u64; 4] = [1, 2, 3, 4];
+
+/// Every page of a query, checked as it goes: all pages but the last full.
+fn walk(s: &Server, key: &str, query: &str, size: usize) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/maintenance-windows?pageSize={size}{query}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&nextPageCursor={c}"));
+        }
+        let (status, body) = get(s, Some(key), &path);
+        assert_eq!(status, 200, "{body}");
+        let data = body["data"].as_array().expect("data").clone();
+        let more = body["pagination"]["hasNextPage"].as_bool().expect("hasNextPage");
+        if more {
+            assert_eq!(data.len(), size, "a page before the last is full");
+        }
+        items.extend(data);
+        match body["pagination"]["nextPageCursor"].as_str() {
+            Some(c) if more => cursor = Some(c.to_string()),
+            None if !more => return items,
+            other => panic!("hasNextPage {more} with cursor {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn health_and_auth() {
+    let s = start(2_000);
+    let resp = reqwest::blocking::get(format!("{}/healthz", s.base)).expect("healthz");
+    assert_eq!(resp.status().as_u16(), 200);
+    for key in [None, Some("nope"), Some("")] {
+        let (status, body) = get(&s, key, "/api/maintenance-windows");
+        assert_eq!(status, 401, "{key:?}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    let client = reqwest::blocking::Client::new();
+    let resp = client
+        .get(format!("{}/api/maintenance-windows", s.base))
+        .header("Authorization", format!("Basic {PARENT}"))
+        .send()
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 401);
+}
+
+#[test]
+fn every_bad_parameter_is_a_400_naming_it() {
+    let s = start(2_000);
+    let cases = [
+        ("afterTimestamp=", "afterTimestamp"),
+        ("afterTimestamp=yesterday", "afterTimestamp"),
+        ("afterTimestamp=2024-02-30T00:00:00Z", "afterTimestamp"),
+        ("beforeTimestamp=2024-01-01T00:00:00Z&beforeTimestamp=2024-01-02T00:00:00Z", "beforeTimestamp"),
+        ("afterTimestamp=2024-01-02T00:00:00Z&beforeTimestamp=2024-01-01T00:00:00Z", "beforeTimestamp"),
+        ("afterTimestamp=2024-01-01T00:00:00Z&beforeTimestamp=2024-01-01T00:00:00Z", "beforeTimestamp"),
+        ("chargerIds=abc", "chargerIds"),
+        ("siteIds=-1", "siteIds"),
+        ("organizationIds=", "organizationIds"),
+        ("pageSize=0", "pageSize"),
+        ("pageSize=51", "pageSize"),
+        ("pageSize=ten", "pageSize"),
+        ("status=soon", "status"),
+        ("nextPageCursor=garbage", "nextPageCursor"),
+        ("limit=5", "limit"),
+    ];
+    for (query, parameter) in cases {
+        let (status, body) = get(&s, Some(PARENT), &format!("/api/maintenance-windows?{query}"));
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["parameter"], parameter, "{query}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains(parameter)));
+    }
+    let many = (0..501).map(|i| format!("chargerIds={i}")).collect::<Vec<_>>().join("&");
+    let (status, _) = get(&s, Some(PARENT), &format!("/api/maintenance-windows?{many}"));
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn pages_walk_every_window_once_in_order() {
+    let s = start(3_000);
+    let items = walk(&s, PARENT, "", 50);
+    assert!(items.len() > 500, "the parent key sees its tree's windows");
+    let mut seen = HashSet::new();
+    let mut last = (String::new(), 0);
+    for item in &items {
+        let id = item["id"].as_u64().expect("id");
+        assert!(seen.insert(id), "window {id} twice");
+        let key = (item["startTimestamp"].as_str().expect("start").to_string(), id);
+        assert!(key > last, "order by (startTimestamp, id)");
+        last = key;
+        assert!(VOLTWAY.contains(&item["organization"]["id"].as_u64().expect("org")));
+        for field in ["startTimestamp", "endTimestamp", "createdAt", "updatedAt"] {
+            let t = item[field].as_str().expect("timestamp");
+            assert!(t.ends_with('Z') && t.len() == 27, "{field} {t} is RFC 3339 UTC with microseconds");
+        }
+        for field in ["comment", "charger", "site", "organization", "userEmail"] {
+            assert!(item.get(field).is_some(), "{field} present");
+        }
+        for field in ["manufacturer", "model", "serialNumber", "latitude", "longitude", "externalId", "ocppId"] {
+            assert!(item["charger"].get(field).is_some(), "charger.{field} present (null when unknown)");
+        }
+    }
+    // Smaller pages walk the same windows.
+    let again: Vec<u64> = walk(&s, PARENT, "", 7).iter().map(|i| i["id"].as_u64().expect("id")).collect();
+    assert_eq!(again, items.iter().map(|i| i["id"].as_u64().expect("id")).collect::<Vec<_>>());
+    // A child key sees a subset: its own organization only.
+    let child = walk(&s, CHILD, "", 50);
+    assert!(!child.is_empty() && child.len() < items.len());
+    assert!(child.iter().all(|i| i["organization"]["id"] == 2));
+}
+
+#[test]
+fn filters_narrow_and_combine() {
+    let s = start(3_000);
+    let all = walk(&s, PARENT, "", 50);
+    let site = all[0]["site"]["id"].as_u64().expect("site");
+    let by_site = walk(&s, PARENT, &format!("&siteIds={site}"), 50);
+    assert!(by_site.iter().all(|i| i["site"]["id"] == site));
+    assert_eq!(by_site.len(), all.iter().filter(|i| i["site"]["id"] == site).count());
+    let (a, b) = ("2026-06-01T00:00:00Z", "2026-06-08T00:00:00+02:00");
+    let ranged = walk(&s, PARENT, &format!("&afterTimestamp={a}&beforeTimestamp={}", b.replace('+', "%2B")), 50);
+    let want = all
+        .iter()
+        .filter(|i| {
+            let (start, end) = (i["startTimestamp"].as_str().expect("s"), i["endTimestamp"].as_str().expect("e"));
+            end > "2026-06-01T00:00:00.000000Z" && start < "2026-06-07T22:00:00.000000Z"
+        })
+        .count();
+    assert_eq!(ranged.len(), want, "overlap of [after, before)");
+    let orgs = walk(&s, PARENT, "&organizationIds=2&organizationIds=3", 50);
+    assert!(orgs.iter().all(|i| [2, 3].contains(&i["organization"]["id"].as_u64().expect("org"))));
+}
+
+#[test]
+fn no_tenant_sees_another() {
+    let s = start(3_000);
+    let mine = walk(&s, OTHER, "", 50);
+    assert!(!mine.is_empty());
+    assert!(mine.iter().all(|i| !VOLTWAY.contains(&i["organization"]["id"].as_u64().expect("org"))));
+    // Another tenant's organizations, chargers or sites: nothing, as for unknown ones.
+    let voltway = walk(&s, PARENT, "", 50);
+    let their_site = voltway[0]["site"]["id"].as_u64().expect("site");
+    let their_charger = voltway[0]["charger"]["id"].as_u64().expect("charger");
+    for query in [
+        "&organizationIds=1".to_string(),
+        "&organizationIds=2".to_string(),
+        "&organizationIds=999999".to_string(),
+        format!("&siteIds={their_site}"),
+        format!("&chargerIds={their_charger}"),
+    ] {
+        assert!(walk(&s, OTHER, &query, 50).is_empty(), "{query}");
+    }
+    // A cursor minted for one key is refused for another.
+    let (_, body) = get(&s, Some(PARENT), "/api/maintenance-windows?pageSize=5");
+    let cursor = body["pagination"]["nextPageCursor"].as_str().expect("cursor");
+    let (status, body) = get(&s, Some(OTHER), &format!("/api/maintenance-windows?pageSize=5&nextPageCursor={cursor}"));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["parameter"], "nextPageCursor");
+}
+
+#[test]
+fn status_filters_partition_the_windows() {
+    let s = start(3_000);
+    let all = walk(&s, PARENT, "", 50).len();
+    let parts: usize =
+        ["active", "upcoming", "past"].iter().map(|st| walk(&s, PARENT, &format!("&status={st}"), 50).len()).sum();
+    assert_eq!(parts, all);
+}
