@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Path;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use mwindex::{ChargerId, OrgId, Query, SharedIndex, SiteId, Timestamp};
 use serde::Serialize;
 
@@ -20,7 +21,13 @@ use crate::tenants::Tenants;
 pub struct App {
     pub ev: SharedIndex<u64, EvPayload>,
     pub tenants: Tenants,
+    /// Writes of one id take turns (a check of the window's organization
+    /// and the write that follows it must see the same window).
+    pub id_locks: Vec<parking_lot::Mutex<()>>,
 }
+
+/// Stripes of [`App::id_locks`].
+pub const ID_LOCKS: usize = 64;
 
 /// Requests taking longer than this are answered 503.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/maintenance-windows", get(ev_list))
+        .route("/api/maintenance-windows/{id}", put(ev_put).delete(ev_delete))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .with_state(app)
@@ -135,4 +143,88 @@ fn ev_list_inner(app: &App, headers: &HeaderMap, raw: Option<&str>) -> Result<Ve
 pub fn now() -> Timestamp {
     let micros = chrono::Utc::now().timestamp_micros();
     Timestamp::from_micros(micros).unwrap_or(Timestamp::MAX)
+}
+
+/// The body, read up to [`MAX_BODY`] bytes (413 past it).
+async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("the body is larger than {MAX_BODY} bytes"))
+    })
+}
+
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into_response(),
+    }
+}
+
+fn parse_id(raw: &str) -> Result<u64, ApiError> {
+    raw.parse::<u64>().map_err(|_| ApiError::parameter("id", format!("{raw:?} is not an integer id")))
+}
+
+/// `PUT /api/maintenance-windows/{id}`: creates (201) or replaces (200).
+async fn ev_put(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    body: axum::body::Body,
+) -> Response {
+    let result = async {
+        let key = authenticate(&app, &headers)?;
+        let id = parse_id(&raw)?;
+        let bytes = read_body(body).await?;
+        let sent: crate::model::EvBody =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::body("body", e.to_string()))?;
+        if sent.id.is_some_and(|given| given != id) {
+            return Err(ApiError::body("id", "must equal the id in the path"));
+        }
+        let (window, record) = sent.into_window(id, now()).map_err(|(field, m)| ApiError::body(&field, m))?;
+        if !app.tenants.within(window.org(), key) {
+            return Err(ApiError::forbidden(format!("this key cannot write for organization {}", window.org())));
+        }
+        let ev = app.ev.clone();
+        let app2 = Arc::clone(&app);
+        // The write may wait for the disk: off the async workers.
+        tokio::task::spawn_blocking(move || {
+            let _turn = app2.id_locks[(id % ID_LOCKS as u64) as usize].lock();
+            if let Some(old) = ev.get(id)
+                && !app2.tenants.within(old.window.org(), key)
+            {
+                return Err(ApiError::forbidden(format!(
+                    "window {id} belongs to an organization this key cannot write for"
+                )));
+            }
+            let previous = ev.upsert(window, Arc::clone(&record)).map_err(|e| ApiError::from_write(&e))?;
+            let status = if previous.is_some() { StatusCode::OK } else { StatusCode::CREATED };
+            Ok(json_response(status, &EvItem::new(&window, &record, app2.tenants.name(window.org()))))
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `DELETE /api/maintenance-windows/{id}`: 204, or 404 for an id the key
+/// cannot see.
+async fn ev_delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(raw): Path<String>) -> Response {
+    let result = async {
+        let key = authenticate(&app, &headers)?;
+        let id = parse_id(&raw)?;
+        let app2 = Arc::clone(&app);
+        tokio::task::spawn_blocking(move || {
+            let _turn = app2.id_locks[(id % ID_LOCKS as u64) as usize].lock();
+            match app2.ev.get(id) {
+                Some(old) if app2.tenants.within(old.window.org(), key) => {}
+                _ => return Err(ApiError::not_found(&raw)),
+            }
+            app2.ev.apply(mwindex::Mutation::Delete(id)).map_err(|e| ApiError::from_write(&e))?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
 }

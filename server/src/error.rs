@@ -45,6 +45,45 @@ impl ApiError {
         ApiError { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: message.into(), parameter: None }
     }
 
+    /// An error of the given status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), parameter: None }
+    }
+
+    /// 404: no window of that id the key can see.
+    pub fn not_found(id: &str) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no maintenance window {id}"))
+    }
+
+    /// 403: the key cannot act for that organization.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 400 for a bad request body field.
+    pub fn body(field: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_body",
+            message: format!("{field}: {}", message.into()),
+            parameter: Some(field.to_string()),
+        }
+    }
+
+    /// A write the engine or its log refused.
+    pub fn from_write(e: &mwindex::Error) -> Self {
+        use mwindex::Error as E;
+        match e {
+            E::Io { .. } | E::Halted(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", format!("the write was not stored: {e}"))
+            }
+            E::CapacityExceeded(_) | E::RecordTooLarge { .. } => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "too_large", e.to_string())
+            }
+            other => ApiError::body("body", other.to_string()),
+        }
+    }
+
     /// The engine refused a query: always the client's doing (the engine
     /// never fails on its own), so a 400 naming the parameter involved.
     pub fn from_engine(e: &mwindex::Error) -> Self {

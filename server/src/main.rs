@@ -66,7 +66,8 @@ fn run(options: Options) -> Result<(), String> {
         .build_shared_from(windows)
         .map_err(|e| format!("building the index: {e}"))?;
     let count = ev.len();
-    let app = Arc::new(App { ev, tenants });
+    let id_locks = (0..app::ID_LOCKS).map(|_| parking_lot::Mutex::new(())).collect();
+    let app = Arc::new(App { ev, tenants, id_locks });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let listener =

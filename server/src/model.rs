@@ -34,8 +34,10 @@ pub struct Site {
 }
 
 /// What the index keeps beside a window: everything of the item but the
-/// id, times and organization, which the window holds.
-#[derive(Debug, Clone, PartialEq)]
+/// id, times and organization, which the window holds. Written to the
+/// durable index's log and snapshots as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EvRecord {
     pub comment: Option<String>,
     pub user_email: String,
@@ -101,4 +103,70 @@ pub fn window_of(
     record: &EvRecord,
 ) -> Result<Window<u64>, mwindex::Error> {
     Ok(Window::new(id, start, end, org)?.with_charger(ChargerId(record.charger.id)).with_site(SiteId(record.site.id)))
+}
+
+impl mwindex::Persist for EvRecord {
+    fn persist(&self, out: &mut Vec<u8>) {
+        // Serializing plain data to a vector cannot fail.
+        let _ = serde_json::to_writer(out, self);
+    }
+
+    fn restore(bytes: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// An item as a client sends it (`PUT`, `--import`): the response's shape,
+/// with `id` optional on `PUT` (the path names it) and the timestamps in
+/// any RFC 3339 form. `createdAt` and `updatedAt` default to now.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvBody {
+    pub id: Option<u64>,
+    pub start_timestamp: String,
+    pub end_timestamp: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    pub user_email: String,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub charger: Charger,
+    pub site: Site,
+    pub organization: OrgBody,
+}
+
+/// The organization of a sent item: its id (a name sent along is ignored:
+/// the name is the tenant's).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgBody {
+    pub id: u64,
+    #[serde(default, rename = "name")]
+    _name: Option<serde::de::IgnoredAny>,
+}
+
+impl EvBody {
+    /// The window and record this item stands for, with id `id`; `now`
+    /// for absent creation and update times. Errors name the field.
+    pub fn into_window(self, id: u64, now: Timestamp) -> Result<(Window<u64>, EvPayload), (String, String)> {
+        let time = |field: &str, v: &str| v.parse::<Timestamp>().map_err(|e| (field.to_string(), e.to_string()));
+        let start = time("startTimestamp", &self.start_timestamp)?;
+        let end = time("endTimestamp", &self.end_timestamp)?;
+        let created_at = self.created_at.as_deref().map(|v| time("createdAt", v)).transpose()?.unwrap_or(now);
+        let updated_at = self.updated_at.as_deref().map(|v| time("updatedAt", v)).transpose()?.unwrap_or(now);
+        if self.user_email.is_empty() {
+            return Err(("userEmail".into(), "must not be empty".into()));
+        }
+        let record = EvRecord {
+            comment: self.comment,
+            user_email: self.user_email,
+            created_at,
+            updated_at,
+            charger: self.charger,
+            site: self.site,
+        };
+        let window = window_of(id, start, end, OrgId(self.organization.id), &record)
+            .map_err(|e| ("endTimestamp".to_string(), e.to_string()))?;
+        Ok((window, Arc::new(record)))
+    }
 }

@@ -35,6 +35,7 @@ pub struct ApiKey {
 #[derive(Debug, Clone)]
 pub struct Tenants {
     names: HashMap<u64, String>,
+    parents: HashMap<u64, Option<u64>>,
     /// Organizations in an order where parents come first.
     order: Vec<(OrgId, Option<OrgId>)>,
     keys: Vec<(Vec<u8>, OrgId)>,
@@ -52,10 +53,12 @@ impl Tenants {
     /// non-empty and naming a known organization.
     pub fn new(file: TenantsFile) -> Result<Self, String> {
         let mut names = HashMap::new();
+        let mut parents = HashMap::new();
         for o in &file.organizations {
             if names.insert(o.id, o.name.clone()).is_some() {
                 return Err(format!("organization {} appears twice", o.id));
             }
+            parents.insert(o.id, o.parent_id);
         }
         for o in &file.organizations {
             if let Some(p) = o.parent_id
@@ -97,7 +100,7 @@ impl Tenants {
             }
             keys.push((k.token.as_bytes().to_vec(), OrgId(k.organization_id)));
         }
-        Ok(Tenants { names, order, keys })
+        Ok(Tenants { names, parents, order, keys })
     }
 
     /// The organizations, parents first, for the index builder.
@@ -121,6 +124,22 @@ impl Tenants {
     /// The organization's name.
     pub fn name(&self, org: OrgId) -> &str {
         self.names.get(&org.0).map_or("", String::as_str)
+    }
+}
+
+impl Tenants {
+    /// Whether `org` is `root` or one of its descendants (an unknown
+    /// organization is within nothing).
+    pub fn within(&self, org: OrgId, root: OrgId) -> bool {
+        let mut cur = self.parents.contains_key(&org.0).then_some(org.0);
+        // The tree has no cycle (checked), so the walk ends at a root.
+        while let Some(o) = cur {
+            if o == root.0 {
+                return true;
+            }
+            cur = self.parents.get(&o).copied().flatten();
+        }
+        false
     }
 }
 
@@ -154,6 +173,9 @@ mod tests {
         assert_eq!(t.authenticate(b"k"), None);
         assert_eq!(t.authenticate(b"k11"), None);
         assert_eq!(t.organizations()[0].0, OrgId(1));
+        assert!(t.within(OrgId(2), OrgId(1)));
+        assert!(!t.within(OrgId(3), OrgId(1)));
+        assert!(!t.within(OrgId(9), OrgId(1)));
     }
 
     #[test]

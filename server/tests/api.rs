@@ -226,3 +226,105 @@ fn status_filters_partition_the_windows() {
         ["active", "upcoming", "past"].iter().map(|st| walk(&s, PARENT, &format!("&status={st}"), 50).len()).sum();
     assert_eq!(parts, all);
 }
+
+fn send(s: &Server, method: reqwest::Method, key: &str, path: &str, body: Option<String>) -> (u16, Value) {
+    let client = reqwest::blocking::Client::new();
+    let mut req = client.request(method, format!("{}{path}", s.base)).header("Authorization", format!("Bearer {key}"));
+    if let Some(b) = body {
+        req = req.header("Content-Type", "application/json").body(b);
+    }
+    let resp = req.send().expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().unwrap_or(Value::Null))
+}
+
+fn item(org: u64, start: &str, end: &str) -> Value {
+    serde_json::json!({
+        "startTimestamp": start,
+        "endTimestamp": end,
+        "comment": "Replace the CCS cable",
+        "userEmail": "ops@voltway.example",
+        "createdAt": "2026-11-01T08:00:00+01:00",
+        "updatedAt": "2026-11-02T08:00:00.5Z",
+        "charger": {"id": 777001, "name": "Test bay", "manufacturer": null, "model": null,
+                    "networkServiceProvider": "Hubject", "chargerType": "DC", "serialNumber": null,
+                    "numberOfPorts": 2, "latitude": null, "longitude": null, "externalId": null, "ocppId": "CPX"},
+        "site": {"id": 777002, "name": "Test site", "locationId": null},
+        "organization": {"id": org, "name": "ignored"}
+    })
+}
+
+#[test]
+fn writes_create_replace_and_delete_within_the_key_scope() {
+    use reqwest::Method;
+    let s = start(2_000);
+    let path = "/api/maintenance-windows/900001";
+    let body = item(2, "2027-01-01T10:00:00+01:00", "2027-01-01T12:00:00Z").to_string();
+    let (status, created) = send(&s, Method::PUT, PARENT, path, Some(body.clone()));
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["id"], 900001);
+    assert_eq!(created["startTimestamp"], "2027-01-01T09:00:00.000000Z");
+    assert_eq!(created["updatedAt"], "2026-11-02T08:00:00.500000Z");
+    assert_eq!(created["organization"]["name"], "Voltway North");
+    let (status, _) = send(&s, Method::PUT, PARENT, path, Some(body.clone()));
+    assert_eq!(status, 200, "a replace");
+    let found = walk(&s, PARENT, "&siteIds=777002", 50);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0], created);
+    // Another tenant can neither see, replace, move into its tree, nor delete it.
+    assert!(walk(&s, OTHER, "&siteIds=777002", 50).is_empty());
+    let (status, _) =
+        send(&s, Method::PUT, OTHER, path, Some(item(6, "2027-01-01T10:00:00Z", "2027-01-01T11:00:00Z").to_string()));
+    assert_eq!(status, 403, "replacing another tenant's window");
+    let (status, _) = send(&s, Method::PUT, OTHER, "/api/maintenance-windows/900002", Some(body.clone()));
+    assert_eq!(status, 403, "writing for another tenant's organization");
+    let (status, _) = send(
+        &s,
+        Method::PUT,
+        CHILD,
+        "/api/maintenance-windows/900003",
+        Some(item(3, "2027-01-01T10:00:00Z", "2027-01-01T11:00:00Z").to_string()),
+    );
+    assert_eq!(status, 403, "a child key writing for its sibling");
+    let (status, _) = send(&s, Method::DELETE, OTHER, path, None);
+    assert_eq!(status, 404);
+    let (status, _) = send(&s, Method::DELETE, PARENT, path, None);
+    assert_eq!(status, 204);
+    let (status, _) = send(&s, Method::DELETE, PARENT, path, None);
+    assert_eq!(status, 404, "gone");
+    assert!(walk(&s, PARENT, "&siteIds=777002", 50).is_empty());
+}
+
+#[test]
+fn bad_writes_are_400s_413s_and_401s() {
+    use reqwest::Method;
+    let s = start(1_000);
+    let good = item(2, "2027-01-01T10:00:00Z", "2027-01-01T12:00:00Z");
+    let mut mismatched = good.clone();
+    mismatched["id"] = 5.into();
+    let mut backwards = good.clone();
+    backwards["endTimestamp"] = "2027-01-01T09:00:00Z".into();
+    let mut bad_time = good.clone();
+    bad_time["startTimestamp"] = "2027-13-01T10:00:00Z".into();
+    let mut extra = good.clone();
+    extra["color"] = "red".into();
+    for (body, field) in [
+        (mismatched.to_string(), "id"),
+        (backwards.to_string(), "endTimestamp"),
+        (bad_time.to_string(), "startTimestamp"),
+        (extra.to_string(), "body"),
+        ("{".to_string(), "body"),
+        ("[]".to_string(), "body"),
+    ] {
+        let (status, resp) = send(&s, Method::PUT, PARENT, "/api/maintenance-windows/9", Some(body));
+        assert_eq!(status, 400, "{resp}");
+        assert_eq!(resp["error"]["parameter"], field, "{resp}");
+    }
+    let (status, _) = send(&s, Method::PUT, PARENT, "/api/maintenance-windows/abc", Some(good.to_string()));
+    assert_eq!(status, 400);
+    let huge = format!("{{\"comment\": \"{}\"}}", "x".repeat(2 << 20));
+    let (status, resp) = send(&s, Method::PUT, PARENT, "/api/maintenance-windows/9", Some(huge));
+    assert_eq!(status, 413, "{resp}");
+    let (status, _) = send(&s, Method::PUT, "nope", "/api/maintenance-windows/9", Some(good.to_string()));
+    assert_eq!(status, 401);
+}
