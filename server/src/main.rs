@@ -5,6 +5,7 @@
 mod app;
 mod demo;
 mod error;
+mod import;
 mod model;
 mod params;
 mod tenants;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use mwindex::SharedIndex;
+use mwindex::{Durable, DurableOptions, SharedIndex};
 
 use crate::app::App;
 use crate::tenants::Tenants;
@@ -37,10 +38,19 @@ struct Options {
     /// Seed of the embedded demo.
     #[arg(long, default_value_t = 42)]
     demo_seed: u64,
+    /// Keep the index in this directory (created if new, recovered if
+    /// not): every write is answered only once it is durable.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Import EV items from a JSON Lines file (one item per line, in the
+    /// response's item shape), all or nothing.
+    #[arg(long)]
+    import: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let options = Options::parse();
@@ -61,13 +71,62 @@ fn run(options: Options) -> Result<(), String> {
             (Tenants::new(demo.tenants).map_err(|e| format!("demo tenants: {e}"))?, demo.windows, true)
         }
     };
-    let ev: SharedIndex<u64, model::EvPayload> = SharedIndex::builder()
-        .organizations(tenants.organizations().iter().copied())
-        .build_shared_from(windows)
-        .map_err(|e| format!("building the index: {e}"))?;
+    let builder = SharedIndex::builder().organizations(tenants.organizations().iter().copied());
+    let (ev, durable) = match &options.data_dir {
+        Some(dir) => {
+            let options = DurableOptions::new().index(builder);
+            let durable: Durable<u64, model::EvPayload> =
+                Durable::open(dir, options).map_err(|e| format!("opening {}: {e}", dir.display()))?;
+            let r = durable.recovery();
+            tracing::info!(
+                snapshot = ?r.snapshot,
+                replayed = r.replayed,
+                torn_bytes = r.torn_bytes,
+                took_ms = r.took.as_millis() as u64,
+                "recovered {}",
+                dir.display()
+            );
+            let ev = durable.index().clone();
+            sync_organizations(&ev, &tenants)?;
+            // The demo's windows go in once, into a new directory.
+            if ev.is_empty() && !windows.is_empty() {
+                ev.bulk_insert(windows).map_err(|e| format!("loading the demo: {e}"))?;
+            }
+            (ev, Some(durable))
+        }
+        None => (builder.build_shared_from(windows).map_err(|e| format!("building the index: {e}"))?, None),
+    };
+    if let Some(path) = &options.import {
+        let n = import::import(path, &ev, &tenants, app::now())?;
+        tracing::info!(windows = n, "imported {}", path.display());
+    }
     let count = ev.len();
     let id_locks = (0..app::ID_LOCKS).map(|_| parking_lot::Mutex::new(())).collect();
     let app = Arc::new(App { ev, tenants, id_locks });
+    let served = serve(&options, app, count, demo);
+    if let Some(durable) = durable {
+        // Every acknowledged write is durable already; this waits for a
+        // checkpoint in progress and syncs what a relaxed policy left.
+        durable.close().map_err(|e| format!("closing the data directory: {e}"))?;
+    }
+    served
+}
+
+/// Adds the tenants' organizations a recovered index lacks, and moves
+/// those whose parent changed (each a logged write).
+fn sync_organizations(ev: &SharedIndex<u64, model::EvPayload>, tenants: &Tenants) -> Result<(), String> {
+    for &(org, parent) in tenants.organizations() {
+        match ev.organization_parent(org) {
+            Err(_) => ev.add_organization(org, parent),
+            Ok(now) if now != parent => ev.move_organization(org, parent),
+            Ok(_) => Ok(()),
+        }
+        .map_err(|e| format!("organization {org}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn serve(options: &Options, app: Arc<App>, count: usize, demo: bool) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let listener =

@@ -128,6 +128,11 @@ impl Tenants {
 }
 
 impl Tenants {
+    /// Whether the organization is one of the tenants'.
+    pub fn knows(&self, org: OrgId) -> bool {
+        self.names.contains_key(&org.0)
+    }
+
     /// Whether `org` is `root` or one of its descendants (an unknown
     /// organization is within nothing).
     pub fn within(&self, org: OrgId, root: OrgId) -> bool {

@@ -22,8 +22,14 @@ impl Drop for Server {
 
 /// Starts the demo with `windows` windows on a free port.
 fn start(windows: usize) -> Server {
+    start_with(&["--demo-windows", &windows.to_string()])
+}
+
+/// Starts the server with `args` on a free port.
+fn start_with(args: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mwindex-server"))
-        .args(["--listen", "127.0.0.1:0", "--demo-windows", &windows.to_string()])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -327,4 +333,88 @@ fn bad_writes_are_400s_413s_and_401s() {
     assert_eq!(status, 413, "{resp}");
     let (status, _) = send(&s, Method::PUT, "nope", "/api/maintenance-windows/9", Some(good.to_string()));
     assert_eq!(status, 401);
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mwindex-server-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+const TENANTS: &str = r#"{"organizations":[{"id":1,"name":"Acme","parentId":null},{"id":2,"name":"Acme West","parentId":1},{"id":9,"name":"Rival","parentId":null}],
+"apiKeys":[{"token":"acme-key","organizationId":1},{"token":"west-key","organizationId":2},{"token":"rival-key","organizationId":9}]}"#;
+
+fn import_line(id: u64, org: u64) -> String {
+    let mut v = item(org, "2027-02-01T10:00:00Z", "2027-02-01T12:00:00Z");
+    v["id"] = id.into();
+    v.to_string()
+}
+
+#[test]
+fn imports_are_all_or_nothing() {
+    let dir = temp_dir("import");
+    let tenants = dir.join("tenants.json");
+    std::fs::write(&tenants, TENANTS).expect("tenants");
+    let good: Vec<String> = (1..=200).map(|id| import_line(id, 1 + id % 2)).collect();
+    // A bad line stops the import: the server names it and does not start.
+    for (bad, why) in [("{not json", "line 101"), (&import_line(5, 1)[..], "already on line")] {
+        let mut lines = good.clone();
+        lines.insert(100, bad.to_string());
+        let file = dir.join("bad.jsonl");
+        std::fs::write(&file, lines.join("\n")).expect("write");
+        let out = Command::new(env!("CARGO_BIN_EXE_mwindex-server"))
+            .args(["--listen", "127.0.0.1:0", "--tenants"])
+            .arg(&tenants)
+            .arg("--import")
+            .arg(&file)
+            .output()
+            .expect("run");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why) && err.contains("nothing was imported"), "{err}");
+    }
+    let file = dir.join("good.jsonl");
+    std::fs::write(&file, good.join("\n")).expect("write");
+    let s = start_with(&["--tenants", tenants.to_str().expect("utf-8"), "--import", file.to_str().expect("utf-8")]);
+    assert_eq!(walk(&s, "acme-key", "", 50).len(), 200);
+    assert_eq!(walk(&s, "west-key", "", 50).len(), 100);
+    assert!(walk(&s, "rival-key", "", 50).is_empty());
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Durable mode: writes acknowledged before a kill -9 are all there after
+/// a restart.
+#[test]
+fn durable_mode_keeps_every_acknowledged_write_through_kill_nine() {
+    use reqwest::Method;
+    let dir = temp_dir("durable");
+    let tenants = dir.join("tenants.json");
+    std::fs::write(&tenants, TENANTS).expect("tenants");
+    let data = dir.join("data");
+    let args = ["--tenants", tenants.to_str().expect("utf-8"), "--data-dir", data.to_str().expect("utf-8")];
+    let mut acked = Vec::new();
+    for round in 0..3u64 {
+        let mut s = start_with(&args);
+        for id in acked.iter() {
+            let (status, _) = send(&s, Method::DELETE, "rival-key", &format!("/api/maintenance-windows/{id}"), None);
+            assert_eq!(status, 404, "another tenant cannot see window {id}");
+        }
+        assert_eq!(walk(&s, "acme-key", "", 50).len(), acked.len(), "round {round}: every acknowledged window");
+        for k in 0..40 {
+            let id = round * 1_000 + k;
+            let body = item(1 + k % 2, "2027-03-01T10:00:00Z", "2027-03-01T11:00:00Z").to_string();
+            let (status, _) = send(&s, Method::PUT, "acme-key", &format!("/api/maintenance-windows/{id}"), Some(body));
+            assert_eq!(status, 201);
+            acked.push(id);
+        }
+        // SIGKILL: no shutdown, no final sync.
+        s.child.kill().expect("kill");
+        let _ = s.child.wait();
+    }
+    let s = start_with(&args);
+    assert_eq!(walk(&s, "acme-key", "", 50).len(), acked.len());
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
 }
