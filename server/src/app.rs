@@ -20,10 +20,19 @@ use crate::tenants::Tenants;
 /// Everything a request reads.
 pub struct App {
     pub ev: SharedIndex<u64, EvPayload>,
+    pub incident: crate::incident::IncidentIndex,
     pub tenants: Tenants,
     /// Writes of one id take turns (a check of the window's organization
     /// and the write that follows it must see the same window).
     pub id_locks: Vec<parking_lot::Mutex<()>>,
+}
+
+impl App {
+    /// The turn of writes to ids hashing like `id`.
+    pub fn lock_for(&self, id: impl Into<u128>) -> parking_lot::MutexGuard<'_, ()> {
+        let id: u128 = id.into();
+        self.id_locks[((id ^ (id >> 64)) % ID_LOCKS as u128) as usize].lock()
+    }
 }
 
 /// Stripes of [`App::id_locks`].
@@ -39,13 +48,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/maintenance-windows", get(ev_list))
         .route("/api/maintenance-windows/{id}", put(ev_put).delete(ev_delete))
+        .route("/v1/maintenance_windows", get(crate::incident::list))
+        .route("/v1/maintenance_windows/{id}", put(crate::incident::put).delete(crate::incident::delete))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .with_state(app)
 }
 
 /// The organization the request's bearer token acts for.
-fn authenticate(app: &App, headers: &HeaderMap) -> Result<OrgId, ApiError> {
+pub fn authenticate(app: &App, headers: &HeaderMap) -> Result<OrgId, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthorized("missing Authorization header (Authorization: Bearer <token>)"))?;
@@ -146,13 +157,13 @@ pub fn now() -> Timestamp {
 }
 
 /// The body, read up to [`MAX_BODY`] bytes (413 past it).
-async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, ApiError> {
+pub async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("the body is larger than {MAX_BODY} bytes"))
     })
 }
 
-fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
         Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into_response(),
@@ -187,7 +198,7 @@ async fn ev_put(
         let app2 = Arc::clone(&app);
         // The write may wait for the disk: off the async workers.
         tokio::task::spawn_blocking(move || {
-            let _turn = app2.id_locks[(id % ID_LOCKS as u64) as usize].lock();
+            let _turn = app2.lock_for(id);
             if let Some(old) = ev.get(id)
                 && !app2.tenants.within(old.window.org(), key)
             {
@@ -214,7 +225,7 @@ async fn ev_delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(raw): P
         let id = parse_id(&raw)?;
         let app2 = Arc::clone(&app);
         tokio::task::spawn_blocking(move || {
-            let _turn = app2.id_locks[(id % ID_LOCKS as u64) as usize].lock();
+            let _turn = app2.lock_for(id);
             match app2.ev.get(id) {
                 Some(old) if app2.tenants.within(old.window.org(), key) => {}
                 _ => return Err(ApiError::not_found(&raw)),

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use mwindex::{OrgId, Timestamp, Window};
+use mwindex::{OrgId, Timestamp, Ulid, Window};
 
-use crate::model::{Charger, EvPayload, EvRecord, Site, window_of};
+use crate::incident::{IncidentPayload, IncidentRecord};
+use crate::model::{Charger, EvPayload, EvRecord, Site, rfc3339, window_of};
 use crate::tenants::{ApiKey, Organization, TenantsFile};
 
 /// SplitMix64, seeded: the same demo every run.
@@ -68,7 +69,18 @@ const PLACES: [&str; 8] =
 pub struct Demo {
     pub tenants: TenantsFile,
     pub windows: Vec<(Window<u64>, EvPayload)>,
+    /// incident.io-style windows, a tenth as many.
+    pub incidents: Vec<(Window<Ulid>, IncidentPayload)>,
 }
+
+const INCIDENT_NAMES: [&str; 6] = [
+    "Planned database migration",
+    "Payment provider maintenance",
+    "OCPP gateway upgrade",
+    "Roaming hub certificate rotation",
+    "Backend region failover drill",
+    "Billing run freeze",
+];
 
 /// `n` windows from `seed`, starting around `now`.
 pub fn generate(n: usize, seed: u64, now: Timestamp) -> Demo {
@@ -150,5 +162,45 @@ pub fn generate(n: usize, seed: u64, now: Timestamp) -> Demo {
             (window, Arc::new(record))
         })
         .collect();
-    Demo { tenants: TenantsFile { organizations, api_keys }, windows }
+    let incidents = (0..(n / 10).max(10))
+        .map(|_| {
+            let (org, _) = leaves[rng.below(leaves.len())];
+            let start = now.as_micros() - 60 * day + (rng.next() % (120 * day) as u64) as i64;
+            let start = start / 60_000_000 * 60_000_000;
+            let end = start + hour * (1 + rng.below(6)) as i64;
+            let created = start - (1 + rng.below(20)) as i64 * day;
+            // A ULID: the creation time in milliseconds, then 80 random bits.
+            let id = Ulid(
+                (u128::from((created / 1_000) as u64) << 80)
+                    | (u128::from(rng.next()) << 16)
+                    | u128::from(rng.next() as u16),
+            );
+            let t = |m: i64| rfc3339(Timestamp::from_micros(m).unwrap_or(Timestamp::MIN));
+            let name = rng.pick(&INCIDENT_NAMES);
+            let item = serde_json::json!({
+                "id": id.to_string(),
+                "name": name,
+                "notification_message": format!("Scheduled: {name}"),
+                "start_at": t(start),
+                "end_at": t(end),
+                "created_at": t(created),
+                "updated_at": t(created),
+                "notify_start_minutes_before": 15,
+                "notify_end_minutes_before": 5,
+                "reroute_on_end": false,
+                "resolve_on_end": false,
+                "show_in_sidebar": true,
+            });
+            let serde_json::Value::Object(map) = item else { unreachable!("a JSON object literal") };
+            let window = Window::new(
+                id,
+                Timestamp::from_micros(start).unwrap_or(Timestamp::MIN),
+                Timestamp::from_micros(end).unwrap_or(Timestamp::MAX),
+                OrgId(org),
+            )
+            .unwrap_or_else(|_| unreachable!("generated windows have positive length"));
+            (window, Arc::new(IncidentRecord(map)))
+        })
+        .collect();
+    Demo { tenants: TenantsFile { organizations, api_keys }, windows, incidents }
 }

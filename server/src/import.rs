@@ -61,3 +61,47 @@ pub fn import(
     index.bulk_insert(windows).map_err(|e| format!("{}: {e}; nothing was imported", path.display()))?;
     Ok(n)
 }
+
+/// Reads incident.io items (each with an `organization_id`) from `path`
+/// into `index`, all or nothing; the number imported.
+pub fn import_incident(
+    path: &Path,
+    index: &crate::incident::IncidentIndex,
+    tenants: &Tenants,
+) -> Result<usize, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut windows = Vec::new();
+    let mut lines_of: HashMap<mwindex::Ulid, usize> = HashMap::new();
+    for (k, line) in text.lines().enumerate() {
+        let n = k + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fail = |why: String| format!("{}: line {n}: {why}; nothing was imported", path.display());
+        let item: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(line).map_err(|e| fail(e.to_string()))?;
+        let id = item
+            .get("id")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| fail("`id` is missing".into()))?
+            .parse::<mwindex::Ulid>()
+            .map_err(|e| fail(format!("id: {e}")))?;
+        if !item.contains_key("organization_id") {
+            return Err(fail("`organization_id` is missing".into()));
+        }
+        let (window, record) = crate::incident::parse_item(item, id, mwindex::OrgId(0)).map_err(|e| fail(e.message))?;
+        if !tenants.knows(window.org()) {
+            return Err(fail(format!("organization {} is not in the tenants", window.org())));
+        }
+        if let Some(first) = lines_of.insert(id, n) {
+            return Err(fail(format!("id {id} was already on line {first}")));
+        }
+        if index.get(id).is_some() {
+            return Err(fail(format!("id {id} is already in the index")));
+        }
+        windows.push((window, record));
+    }
+    let n = windows.len();
+    index.bulk_insert(windows).map_err(|e| format!("{}: {e}; nothing was imported", path.display()))?;
+    Ok(n)
+}

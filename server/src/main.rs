@@ -6,6 +6,7 @@ mod app;
 mod demo;
 mod error;
 mod import;
+mod incident;
 mod model;
 mod params;
 mod tenants;
@@ -46,6 +47,10 @@ struct Options {
     /// response's item shape), all or nothing.
     #[arg(long)]
     import: Option<PathBuf>,
+    /// Import incident.io-style items from a JSON Lines file (each with an
+    /// added `organization_id`), all or nothing.
+    #[arg(long)]
+    import_incident: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -64,61 +69,87 @@ fn main() -> ExitCode {
 }
 
 fn run(options: Options) -> Result<(), String> {
-    let (tenants, windows, demo) = match &options.tenants {
-        Some(path) => (Tenants::load(path)?, Vec::new(), false),
+    let (tenants, windows, incidents, demo) = match &options.tenants {
+        Some(path) => (Tenants::load(path)?, Vec::new(), Vec::new(), false),
         None => {
             let demo = demo::generate(options.demo_windows, options.demo_seed, app::now());
-            (Tenants::new(demo.tenants).map_err(|e| format!("demo tenants: {e}"))?, demo.windows, true)
+            let tenants = Tenants::new(demo.tenants).map_err(|e| format!("demo tenants: {e}"))?;
+            (tenants, demo.windows, demo.incidents, true)
         }
     };
-    let builder = SharedIndex::builder().organizations(tenants.organizations().iter().copied());
-    let (ev, durable) = match &options.data_dir {
-        Some(dir) => {
-            let options = DurableOptions::new().index(builder);
-            let durable: Durable<u64, model::EvPayload> =
-                Durable::open(dir, options).map_err(|e| format!("opening {}: {e}", dir.display()))?;
-            let r = durable.recovery();
-            tracing::info!(
-                snapshot = ?r.snapshot,
-                replayed = r.replayed,
-                torn_bytes = r.torn_bytes,
-                took_ms = r.took.as_millis() as u64,
-                "recovered {}",
-                dir.display()
-            );
-            let ev = durable.index().clone();
-            sync_organizations(&ev, &tenants)?;
-            // The demo's windows go in once, into a new directory.
-            if ev.is_empty() && !windows.is_empty() {
-                ev.bulk_insert(windows).map_err(|e| format!("loading the demo: {e}"))?;
-            }
-            (ev, Some(durable))
-        }
-        None => (builder.build_shared_from(windows).map_err(|e| format!("building the index: {e}"))?, None),
-    };
+    let dir = |name: &str| options.data_dir.as_ref().map(|d| d.join(name));
+    let (ev, ev_durable) = open_index(dir("ev"), &tenants, windows)?;
+    let (incident, incident_durable) = open_index(dir("incident"), &tenants, incidents)?;
     if let Some(path) = &options.import {
         let n = import::import(path, &ev, &tenants, app::now())?;
         tracing::info!(windows = n, "imported {}", path.display());
     }
-    let count = ev.len();
+    if let Some(path) = &options.import_incident {
+        let n = import::import_incident(path, &incident, &tenants)?;
+        tracing::info!(windows = n, "imported {}", path.display());
+    }
+    let count = ev.len() + incident.len();
     let id_locks = (0..app::ID_LOCKS).map(|_| parking_lot::Mutex::new(())).collect();
-    let app = Arc::new(App { ev, tenants, id_locks });
+    let app = Arc::new(App { ev, incident, tenants, id_locks });
     let served = serve(&options, app, count, demo);
-    if let Some(durable) = durable {
-        // Every acknowledged write is durable already; this waits for a
-        // checkpoint in progress and syncs what a relaxed policy left.
-        durable.close().map_err(|e| format!("closing the data directory: {e}"))?;
+    // Every acknowledged write is durable already; closing waits for a
+    // checkpoint in progress and syncs what a relaxed policy left.
+    if let Some(d) = ev_durable {
+        d.close().map_err(|e| format!("closing the data directory: {e}"))?;
+    }
+    if let Some(d) = incident_durable {
+        d.close().map_err(|e| format!("closing the data directory: {e}"))?;
     }
     served
 }
 
+type Opened<I, P> = (SharedIndex<I, P>, Option<Durable<I, P>>);
+
+/// An index over the tenants' organizations: in memory, or kept in `dir`
+/// (recovered, its organizations brought up to the tenants'); `initial`
+/// windows go into a new (empty) index only.
+fn open_index<I, P>(
+    dir: Option<PathBuf>,
+    tenants: &Tenants,
+    initial: Vec<(mwindex::Window<I>, P)>,
+) -> Result<Opened<I, P>, String>
+where
+    I: mwindex::WindowId,
+    P: mwindex::Payload + mwindex::Persist,
+{
+    let builder = SharedIndex::builder().organizations(tenants.organizations().iter().copied());
+    let Some(dir) = dir else {
+        return Ok((builder.build_shared_from(initial).map_err(|e| format!("building the index: {e}"))?, None));
+    };
+    let durable: Durable<I, P> = Durable::open(&dir, DurableOptions::new().index(builder))
+        .map_err(|e| format!("opening {}: {e}", dir.display()))?;
+    let r = durable.recovery();
+    tracing::info!(
+        snapshot = ?r.snapshot,
+        replayed = r.replayed,
+        torn_bytes = r.torn_bytes,
+        took_ms = r.took.as_millis() as u64,
+        "recovered {}",
+        dir.display()
+    );
+    let index = durable.index().clone();
+    sync_organizations(&index, tenants)?;
+    if index.is_empty() && !initial.is_empty() {
+        index.bulk_insert(initial).map_err(|e| format!("loading the demo: {e}"))?;
+    }
+    Ok((index, Some(durable)))
+}
+
 /// Adds the tenants' organizations a recovered index lacks, and moves
 /// those whose parent changed (each a logged write).
-fn sync_organizations(ev: &SharedIndex<u64, model::EvPayload>, tenants: &Tenants) -> Result<(), String> {
+fn sync_organizations<I: mwindex::WindowId, P: mwindex::Payload>(
+    index: &SharedIndex<I, P>,
+    tenants: &Tenants,
+) -> Result<(), String> {
     for &(org, parent) in tenants.organizations() {
-        match ev.organization_parent(org) {
-            Err(_) => ev.add_organization(org, parent),
-            Ok(now) if now != parent => ev.move_organization(org, parent),
+        match index.organization_parent(org) {
+            Err(_) => index.add_organization(org, parent),
+            Ok(now) if now != parent => index.move_organization(org, parent),
             Ok(_) => Ok(()),
         }
         .map_err(|e| format!("organization {org}: {e}"))?;

@@ -418,3 +418,103 @@ fn durable_mode_keeps_every_acknowledged_write_through_kill_nine() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every page of `GET /v1/maintenance_windows`, following `after`.
+fn walk_incident(s: &Server, key: &str, query: &str, size: Option<usize>) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut params: Vec<String> = query.split('&').filter(|p| !p.is_empty()).map(String::from).collect();
+        if let Some(n) = size {
+            params.push(format!("page_size={n}"));
+        }
+        if let Some(a) = &after {
+            params.push(format!("after={a}"));
+        }
+        let path = format!("/v1/maintenance_windows?{}", params.join("&"));
+        let (status, body) = get(s, Some(key), &path);
+        assert_eq!(status, 200, "{path}: {body}");
+        let page = body["maintenance_windows"].as_array().expect("items").clone();
+        let meta = &body["pagination_meta"];
+        assert_eq!(meta["page_size"].as_u64(), Some(size.unwrap_or(25) as u64));
+        match meta.get("after").and_then(Value::as_str) {
+            Some(a) => {
+                assert_eq!(page.len(), size.unwrap_or(25), "a page before the last is full");
+                assert_eq!(page.last().expect("items")["id"], a, "after is the page's last id");
+                after = Some(a.to_string());
+                items.extend(page);
+            }
+            None => {
+                items.extend(page);
+                return items;
+            }
+        }
+    }
+}
+
+#[test]
+fn incident_pages_in_id_order_within_the_key_scope() {
+    let s = start(3_000);
+    let mine = walk_incident(&s, PARENT, "", None);
+    assert!(mine.len() > 30, "{}", mine.len());
+    let ids: Vec<&str> = mine.iter().map(|i| i["id"].as_str().expect("id")).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending ULIDs, each once");
+    let small: Vec<Value> = walk_incident(&s, PARENT, "", Some(7));
+    assert_eq!(small, mine);
+    let theirs = walk_incident(&s, OTHER, "", Some(50));
+    assert!(theirs.iter().all(|i| !ids.contains(&i["id"].as_str().expect("id"))));
+    let parts: usize = ["active", "upcoming", "past"]
+        .iter()
+        .map(|st| walk_incident(&s, PARENT, &format!("&status={st}"), Some(50)).len())
+        .sum();
+    assert_eq!(parts, mine.len());
+    for (query, parameter) in [
+        ("page_size=0", "page_size"),
+        ("page_size=51", "page_size"),
+        ("after=not-a-ulid", "after"),
+        ("after=", "after"),
+        ("status=later", "status"),
+        ("pageSize=5", "pageSize"),
+    ] {
+        let (status, body) = get(&s, Some(PARENT), &format!("/v1/maintenance_windows?{query}"));
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["parameter"], parameter);
+    }
+}
+
+#[test]
+fn incident_writes_keep_items_as_sent() {
+    use reqwest::Method;
+    let s = start(1_000);
+    let id = "01JF0000000000000000000001";
+    let path = format!("/v1/maintenance_windows/{id}");
+    let body = serde_json::json!({
+        "name": "Planned database migration",
+        "start_at": "2027-05-01T10:00:00+02:00",
+        "end_at": "2027-05-01T12:00:00Z",
+        "show_in_sidebar": true,
+        "organization_id": 3
+    });
+    let (status, stored) = send(&s, Method::PUT, PARENT, &path, Some(body.to_string()));
+    assert_eq!(status, 201, "{stored}");
+    assert_eq!(stored["id"], id);
+    assert_eq!(stored["start_at"], "2027-05-01T08:00:00.000000Z");
+    assert_eq!(stored["name"], "Planned database migration");
+    assert!(stored.get("organization_id").is_none());
+    let (status, _) = send(&s, Method::PUT, PARENT, &path, Some(body.to_string()));
+    assert_eq!(status, 200);
+    let listed = walk_incident(&s, "demo-voltway-child-2", "", Some(50));
+    assert!(listed.contains(&stored), "the organization's own key sees it as stored");
+    let (status, _) = send(&s, Method::PUT, OTHER, &path, Some(body.to_string()));
+    assert_eq!(status, 403);
+    let (status, _) = send(&s, Method::DELETE, OTHER, &path, None);
+    assert_eq!(status, 404);
+    let (status, resp) = send(&s, Method::PUT, PARENT, "/v1/maintenance_windows/nope", Some(body.to_string()));
+    assert_eq!((status, resp["error"]["parameter"].as_str()), (400, Some("id")));
+    let mut wrong = body.clone();
+    wrong["id"] = "01JF0000000000000000000002".into();
+    let (status, _) = send(&s, Method::PUT, PARENT, &path, Some(wrong.to_string()));
+    assert_eq!(status, 400);
+    let (status, _) = send(&s, Method::DELETE, PARENT, &path, None);
+    assert_eq!(status, 204);
+}
