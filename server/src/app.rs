@@ -25,7 +25,14 @@ pub struct App {
     /// Writes of one id take turns (a check of the window's organization
     /// and the write that follows it must see the same window).
     pub id_locks: Vec<parking_lot::Mutex<()>>,
+    pub metrics: crate::metrics::Metrics,
+    /// The log figures of each index in durable mode.
+    pub ev_log: Option<LogFigures>,
+    pub incident_log: Option<LogFigures>,
 }
+
+/// Reads a durable index's log figures.
+pub type LogFigures = Box<dyn Fn() -> mwindex::LogStats + Send + Sync>;
 
 impl App {
     /// The turn of writes to ids hashing like `id`.
@@ -46,12 +53,14 @@ pub const MAX_BODY: usize = 1 << 20;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(crate::metrics::serve))
+        .route("/openapi.json", get(crate::openapi::serve))
         .route("/api/maintenance-windows", get(ev_list))
         .route("/api/maintenance-windows/{id}", put(ev_put).delete(ev_delete))
         .route("/v1/maintenance_windows", get(crate::incident::list))
         .route("/v1/maintenance_windows/{id}", put(crate::incident::put).delete(crate::incident::delete))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&app), crate::metrics::track))
+        .layer(axum::middleware::from_fn(time_limit))
         .with_state(app)
 }
 
@@ -92,7 +101,30 @@ struct EvPage<'a> {
 }
 
 /// `GET /api/maintenance-windows`.
-async fn ev_list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+#[utoipa::path(
+    get,
+    path = "/api/maintenance-windows",
+    tag = "EV charging",
+    summary = "Maintenance windows of the key's organization and its descendants",
+    description = "Windows in (startTimestamp, id) order, up to pageSize (default 50) a page; hasNextPage is true only when another window matches.",
+    params(
+        ("afterTimestamp" = Option<String>, Query, description = "RFC 3339; windows ending after it", format = DateTime, min_length = 1),
+        ("beforeTimestamp" = Option<String>, Query, description = "RFC 3339; windows starting before it (after afterTimestamp)", format = DateTime, min_length = 1),
+        ("chargerIds" = Option<Vec<u64>>, Query, description = "Any of these chargers (repeat the parameter; at most 500)"),
+        ("siteIds" = Option<Vec<u64>>, Query, description = "Any of these sites (repeat the parameter; at most 500)"),
+        ("organizationIds" = Option<Vec<u64>>, Query, description = "Any of these organizations, intersected with the key's (at most 500)"),
+        ("nextPageCursor" = Option<String>, Query, description = "The cursor of the previous page", min_length = 1),
+        ("status" = Option<crate::openapi::StatusParam>, Query, description = "Active, upcoming or past at the server's current time"),
+        ("pageSize" = Option<u8>, Query, description = "1 to 50, default 50", minimum = 1, maximum = 50),
+    ),
+    responses(
+        (status = 200, description = "A page", body = crate::openapi::EvPageSchema),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorSchema),
+        (status = 401, description = "No key, or an unknown one", body = crate::openapi::ErrorSchema),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn ev_list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     match ev_list_inner(&app, &headers, raw.as_deref()) {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => e.into_response(),
@@ -156,11 +188,28 @@ pub fn now() -> Timestamp {
     Timestamp::from_micros(micros).unwrap_or(Timestamp::MAX)
 }
 
-/// The body, read up to [`MAX_BODY`] bytes (413 past it).
-pub async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+/// The body, read up to [`MAX_BODY`] bytes: 413 past it, at once when
+/// the declared length says so.
+pub async fn read_body(headers: &HeaderMap, body: axum::body::Body) -> Result<axum::body::Bytes, ApiError> {
+    let too_large = || {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("the body is larger than {MAX_BODY} bytes"))
-    })
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| too_large())
+}
+
+/// Answers a request that takes longer than [`REQUEST_TIMEOUT`] with a 503.
+async fn time_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long").into_response()
+        }
+    }
 }
 
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
@@ -175,7 +224,24 @@ fn parse_id(raw: &str) -> Result<u64, ApiError> {
 }
 
 /// `PUT /api/maintenance-windows/{id}`: creates (201) or replaces (200).
-async fn ev_put(
+#[utoipa::path(
+    put,
+    path = "/api/maintenance-windows/{id}",
+    tag = "EV charging",
+    summary = "Create or replace a maintenance window",
+    params(("id" = u64, Path, description = "The window's id")),
+    request_body(content = crate::openapi::EvBodySchema, description = "An item of the list's shape; an `id` may be sent too, equal to the path's"),
+    responses(
+        (status = 200, description = "Replaced", body = crate::openapi::EvItemSchema),
+        (status = 201, description = "Created", body = crate::openapi::EvItemSchema),
+        (status = 400, description = "A bad body or id", body = crate::openapi::ErrorSchema),
+        (status = 401, description = "No key, or an unknown one", body = crate::openapi::ErrorSchema),
+        (status = 403, description = "An organization outside the key's", body = crate::openapi::ErrorSchema),
+        (status = 413, description = "A body over 1 MiB", body = crate::openapi::ErrorSchema),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn ev_put(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path(raw): Path<String>,
@@ -184,7 +250,7 @@ async fn ev_put(
     let result = async {
         let key = authenticate(&app, &headers)?;
         let id = parse_id(&raw)?;
-        let bytes = read_body(body).await?;
+        let bytes = read_body(&headers, body).await?;
         let sent: crate::model::EvBody =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::body("body", e.to_string()))?;
         if sent.id.is_some_and(|given| given != id) {
@@ -219,7 +285,21 @@ async fn ev_put(
 
 /// `DELETE /api/maintenance-windows/{id}`: 204, or 404 for an id the key
 /// cannot see.
-async fn ev_delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(raw): Path<String>) -> Response {
+#[utoipa::path(
+    delete,
+    path = "/api/maintenance-windows/{id}",
+    tag = "EV charging",
+    summary = "Delete a maintenance window",
+    params(("id" = u64, Path, description = "The window's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "A bad id", body = crate::openapi::ErrorSchema),
+        (status = 401, description = "No key, or an unknown one", body = crate::openapi::ErrorSchema),
+        (status = 404, description = "No window of that id the key can see", body = crate::openapi::ErrorSchema),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn ev_delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(raw): Path<String>) -> Response {
     let result = async {
         let key = authenticate(&app, &headers)?;
         let id = parse_id(&raw)?;

@@ -84,6 +84,23 @@ struct ListBody<'a> {
 }
 
 /// `GET /v1/maintenance_windows`.
+#[utoipa::path(
+    get,
+    path = "/v1/maintenance_windows",
+    tag = "incident.io",
+    summary = "Maintenance windows, in id order",
+    params(
+        ("page_size" = Option<u8>, Query, description = "1 to 50, default 25", minimum = 1, maximum = 50),
+        ("after" = Option<String>, Query, description = "The id (ULID) of the last window of the previous page", pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"),
+        ("status" = Option<crate::openapi::StatusParam>, Query, description = "active (start_at <= now < end_at), upcoming (now < start_at) or past (end_at <= now)"),
+    ),
+    responses(
+        (status = 200, description = "A page", body = crate::openapi::IncidentPageSchema),
+        (status = 400, description = "A bad parameter, named", body = crate::openapi::ErrorSchema),
+        (status = 401, description = "No key, or an unknown one", body = crate::openapi::ErrorSchema),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let result = (|| {
         let key = authenticate(&app, &headers)?;
@@ -113,6 +130,23 @@ fn parse_id(raw: &str) -> Result<Ulid, ApiError> {
 }
 
 /// `PUT /v1/maintenance_windows/{id}`.
+#[utoipa::path(
+    put,
+    path = "/v1/maintenance_windows/{id}",
+    tag = "incident.io",
+    summary = "Create or replace a maintenance window, kept as sent",
+    params(("id" = String, Path, description = "The window's id, a ULID", pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$")),
+    request_body(content = crate::openapi::IncidentBodySchema, description = "start_at and end_at required; `id` may be sent, equal to the path's; organization_id optional (default the key's); other fields are kept as sent"),
+    responses(
+        (status = 200, description = "Replaced", body = crate::openapi::IncidentItemSchema),
+        (status = 201, description = "Created", body = crate::openapi::IncidentItemSchema),
+        (status = 400, description = "A bad body or id", body = crate::openapi::ErrorSchema),
+        (status = 401, description = "No key, or an unknown one", body = crate::openapi::ErrorSchema),
+        (status = 403, description = "An organization outside the key's", body = crate::openapi::ErrorSchema),
+        (status = 413, description = "A body over 1 MiB", body = crate::openapi::ErrorSchema),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn put(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -122,7 +156,7 @@ pub async fn put(
     let result = async {
         let key = authenticate(&app, &headers)?;
         let id = parse_id(&raw)?;
-        let bytes = read_body(body).await?;
+        let bytes = read_body(&headers, body).await?;
         let item: Map<String, Value> =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::body("body", e.to_string()))?;
         let (window, record) = parse_item(item, id, key)?;
@@ -151,6 +185,20 @@ pub async fn put(
 }
 
 /// `DELETE /v1/maintenance_windows/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/maintenance_windows/{id}",
+    tag = "incident.io",
+    summary = "Delete a maintenance window",
+    params(("id" = String, Path, description = "The window's id, a ULID", pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "A bad id", body = crate::openapi::ErrorSchema),
+        (status = 401, description = "No key, or an unknown one", body = crate::openapi::ErrorSchema),
+        (status = 404, description = "No window of that id the key can see", body = crate::openapi::ErrorSchema),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete(State(app): State<Arc<App>>, headers: HeaderMap, Path(raw): Path<String>) -> Response {
     let result = async {
         let key = authenticate(&app, &headers)?;

@@ -7,7 +7,9 @@ mod demo;
 mod error;
 mod import;
 mod incident;
+mod metrics;
 mod model;
+mod openapi;
 mod params;
 mod tenants;
 
@@ -90,14 +92,24 @@ fn run(options: Options) -> Result<(), String> {
     }
     let count = ev.len() + incident.len();
     let id_locks = (0..app::ID_LOCKS).map(|_| parking_lot::Mutex::new(())).collect();
-    let app = Arc::new(App { ev, incident, tenants, id_locks });
+    let ev_durable = ev_durable.map(Arc::new);
+    let incident_durable = incident_durable.map(Arc::new);
+    let app = Arc::new(App {
+        ev,
+        incident,
+        tenants,
+        id_locks,
+        metrics: metrics::Metrics::default(),
+        ev_log: ev_durable.clone().map(|d| Box::new(move || d.stats()) as app::LogFigures),
+        incident_log: incident_durable.clone().map(|d| Box::new(move || d.stats()) as app::LogFigures),
+    });
     let served = serve(&options, app, count, demo);
     // Every acknowledged write is durable already; closing waits for a
     // checkpoint in progress and syncs what a relaxed policy left.
-    if let Some(d) = ev_durable {
+    if let Some(d) = ev_durable.and_then(|d| Arc::try_unwrap(d).ok()) {
         d.close().map_err(|e| format!("closing the data directory: {e}"))?;
     }
-    if let Some(d) = incident_durable {
+    if let Some(d) = incident_durable.and_then(|d| Arc::try_unwrap(d).ok()) {
         d.close().map_err(|e| format!("closing the data directory: {e}"))?;
     }
     served

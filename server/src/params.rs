@@ -88,14 +88,16 @@ impl Params {
 
     /// `status`: active, upcoming or past.
     pub fn status(&self, name: &str) -> Result<Option<mwindex::Status>, ApiError> {
+        use crate::openapi::StatusParam;
         self.single(name)?
             .map(|v| match v {
-                "active" => Ok(mwindex::Status::Active),
-                "upcoming" => Ok(mwindex::Status::Upcoming),
-                "past" => Ok(mwindex::Status::Past),
+                "active" => Ok(StatusParam::Active),
+                "upcoming" => Ok(StatusParam::Upcoming),
+                "past" => Ok(StatusParam::Past),
                 other => Err(ApiError::parameter(name, format!("{other:?} is not one of active, upcoming, past"))),
             })
             .transpose()
+            .map(|s| s.map(mwindex::Status::from))
     }
 }
 
