@@ -174,7 +174,8 @@ fn ev_list_inner(app: &App, headers: &HeaderMap, raw: Option<&str>) -> Result<Ve
         data,
         pagination: Pagination { has_next_page: page.has_next(), next_page_cursor: page.next_cursor() },
     };
-    serde_json::to_vec(&body).map_err(|e| ApiError {
+    let mut out = Vec::with_capacity(256 + body.data.len() * 768);
+    serde_json::to_writer(&mut out, &body).map(|()| out).map_err(|e| ApiError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         code: "internal",
         message: e.to_string(),
