@@ -133,6 +133,13 @@ pub async fn ev_list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(r
 
 fn ev_list_inner(app: &App, headers: &HeaderMap, raw: Option<&str>) -> Result<Vec<u8>, ApiError> {
     let org = authenticate(app, headers)?;
+    let q = ev_query(org, raw)?;
+    let page = app.ev.query(&q).map_err(|e| ApiError::from_engine(&e))?;
+    ev_page_json(app, &page)
+}
+
+/// The query a request's parameters ask for, for a key of `org`.
+pub fn ev_query(org: OrgId, raw: Option<&str>) -> Result<Query<u64>, ApiError> {
     let p = Params::parse(raw, &EV_PARAMS)?;
     let after = p.timestamp("afterTimestamp")?;
     let before = p.timestamp("beforeTimestamp")?;
@@ -162,12 +169,17 @@ fn ev_list_inner(app: &App, headers: &HeaderMap, raw: Option<&str>) -> Result<Ve
     if let Some(status) = p.status("status")? {
         q = q.status(status, now());
     }
+    // Every walk pins the version its first page read, for as long as
+    // the pin policy allows: a page sequence sees one moment.
+    q = q.consistent(true);
     if let Some(cursor) = p.single("nextPageCursor")? {
-        q = q.cursor(cursor).consistent(true);
-    } else {
-        q = q.consistent(true);
+        q = q.cursor(cursor);
     }
-    let page = app.ev.query(&q).map_err(|e| ApiError::from_engine(&e))?;
+    Ok(q)
+}
+
+/// A page as the EV-charging API's JSON.
+pub fn ev_page_json(app: &App, page: &mwindex::OwnedPage<u64, EvPayload>) -> Result<Vec<u8>, ApiError> {
     let data =
         page.items().iter().map(|e| EvItem::new(&e.window, &e.payload, app.tenants.name(e.window.org()))).collect();
     let body = EvPage {

@@ -53,6 +53,10 @@ struct Options {
     /// added `organization_id`), all or nothing.
     #[arg(long)]
     import_incident: Option<PathBuf>,
+    /// Instead of serving: time the engine's query and the JSON encoding of
+    /// the load benchmark's typical requests on the demo, and print them.
+    #[arg(long)]
+    measure: bool,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +107,10 @@ fn run(options: Options) -> Result<(), String> {
         ev_log: ev_durable.clone().map(|d| Box::new(move || d.stats()) as app::LogFigures),
         incident_log: incident_durable.clone().map(|d| Box::new(move || d.stats()) as app::LogFigures),
     });
+    if options.measure {
+        measure(&app);
+        return Ok(());
+    }
     let served = serve(&options, app, count, demo);
     // Every acknowledged write is durable already; closing waits for a
     // checkpoint in progress and syncs what a relaxed policy left.
@@ -219,4 +227,45 @@ async fn shutdown() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Medians, in microseconds, of the engine's time and the JSON encoding's
+/// for the load benchmark's EV requests (what a request costs beside HTTP).
+fn measure(app: &App) {
+    let key = mwindex::OrgId(1);
+    let now = app::now();
+    let week = now.checked_add(std::time::Duration::from_secs(7 * 86_400)).unwrap_or(now);
+    let first = app::ev_query(key, Some("pageSize=1")).ok().and_then(|q| app.ev.query(&q).ok());
+    let site = first.and_then(|p| p.items().first().map(|e| e.payload.site.id)).unwrap_or(100);
+    let requests = [
+        (
+            "EV list, 7 days, one site",
+            format!("afterTimestamp={}&beforeTimestamp={}&siteIds={site}", model::rfc3339(now), model::rfc3339(week)),
+        ),
+        ("EV list, parent key, 50 items", String::new()),
+        ("EV list, status=active", "status=active".to_string()),
+    ];
+    println!("| request | items | engine µs (median) | JSON µs (median) | JSON bytes |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, raw) in requests {
+        let Ok(q) = app::ev_query(key, Some(&raw)) else { continue };
+        let q = q.consistent(false);
+        let (mut engine, mut json) = (Vec::new(), Vec::new());
+        let (mut items, mut bytes) = (0, 0);
+        for _ in 0..2_000 {
+            let t = std::time::Instant::now();
+            let Ok(page) = app.ev.query(&q) else { break };
+            engine.push(t.elapsed().as_secs_f64() * 1e6);
+            let t = std::time::Instant::now();
+            let out = app::ev_page_json(app, &page).unwrap_or_default();
+            json.push(t.elapsed().as_secs_f64() * 1e6);
+            items = page.items().len();
+            bytes = out.len();
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
+        println!("| {name} | {items} | {:.1} | {:.1} | {bytes} |", median(&mut engine), median(&mut json));
+    }
 }
