@@ -556,3 +556,50 @@ fn openapi_and_metrics_describe_the_server() {
     );
     assert!(text.contains(r#"mwindex_windows{api="ev",root="1"}"#));
 }
+
+/// A walk reads the version its first page pinned: while another client
+/// moves the walked windows (new start times, so a keyset walk would skip
+/// some and repeat others), the walk returns every window once.
+#[test]
+fn page_walks_stay_consistent_while_another_client_writes() {
+    use reqwest::Method;
+    let s = start(3_000);
+    let before = walk(&s, CHILD, "", 50);
+    let ids: HashSet<u64> = before.iter().map(|i| i["id"].as_u64().expect("id")).collect();
+    assert!(ids.len() > 100);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut moved = 0;
+            let mut k = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut item = before[k % before.len()].clone();
+                k += 7;
+                let id = item["id"].as_u64().expect("id");
+                // Move it by a day, forward or back.
+                let shift = if k % 2 == 0 { "2026-01-01T00:00:00Z" } else { "2027-06-01T00:00:00Z" };
+                item["startTimestamp"] = shift.into();
+                item["endTimestamp"] = shift.replace("00:00:00", "05:00:00").into();
+                if let Some(o) = item.as_object_mut() {
+                    o.remove("organization");
+                    o.insert("organization".into(), serde_json::json!({"id": 2}));
+                }
+                let (status, body) =
+                    send(&s, Method::PUT, CHILD, &format!("/api/maintenance-windows/{id}"), Some(item.to_string()));
+                assert_eq!(status, 200, "{body}");
+                moved += 1;
+            }
+            moved
+        });
+        let walks: Vec<Vec<u64>> =
+            (0..5).map(|_| walk(&s, CHILD, "", 10).iter().map(|i| i["id"].as_u64().expect("id")).collect()).collect();
+        // Stop the writer before asserting, so a failure cannot leave it running.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(writer.join().expect("writer") > 10, "the writer moved windows during the walks");
+        for got in walks {
+            let unique: HashSet<u64> = got.iter().copied().collect();
+            assert_eq!(unique.len(), got.len(), "a window twice in one walk");
+            assert_eq!(unique, ids, "a walk missed or added windows");
+        }
+    });
+}
