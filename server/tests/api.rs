@@ -577,7 +577,7 @@ fn page_walks_stay_consistent_while_another_client_writes() {
                 k += 7;
                 let id = item["id"].as_u64().expect("id");
                 // Move it by a day, forward or back.
-                let shift = if k % 2 == 0 { "2026-01-01T00:00:00Z" } else { "2027-06-01T00:00:00Z" };
+                let shift = if k.is_multiple_of(2) { "2026-01-01T00:00:00Z" } else { "2027-06-01T00:00:00Z" };
                 item["startTimestamp"] = shift.into();
                 item["endTimestamp"] = shift.replace("00:00:00", "05:00:00").into();
                 if let Some(o) = item.as_object_mut() {
