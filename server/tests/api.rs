@@ -603,3 +603,31 @@ fn page_walks_stay_consistent_while_another_client_writes() {
         }
     });
 }
+
+/// SIGTERM: in-flight work finishes, the data directory is closed, the
+/// process exits cleanly, and a restart finds every write.
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    use reqwest::Method;
+    let dir = temp_dir("sigterm");
+    let tenants = dir.join("tenants.json");
+    std::fs::write(&tenants, TENANTS).expect("tenants");
+    let data = dir.join("data");
+    let args = ["--tenants", tenants.to_str().expect("utf-8"), "--data-dir", data.to_str().expect("utf-8")];
+    let mut s = start_with(&args);
+    for id in 0..20u64 {
+        let body = item(2, "2027-04-01T10:00:00Z", "2027-04-01T11:00:00Z").to_string();
+        let (status, _) = send(&s, Method::PUT, "west-key", &format!("/api/maintenance-windows/{id}"), Some(body));
+        assert_eq!(status, 201);
+    }
+    let pid = s.child.id().to_string();
+    // The shell's own kill: present wherever sh is.
+    let killed = Command::new("sh").args(["-c", &format!("kill -TERM {pid}")]).status().expect("kill -TERM");
+    assert!(killed.success());
+    let exit = s.child.wait().expect("exit");
+    assert!(exit.success(), "{exit:?}");
+    let s = start_with(&args);
+    assert_eq!(walk(&s, "west-key", "", 50).len(), 20);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
