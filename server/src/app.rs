@@ -87,19 +87,6 @@ const EV_PARAMS: [&str; 8] = [
     "pageSize",
 ];
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Pagination<'a> {
-    has_next_page: bool,
-    next_page_cursor: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct EvPage<'a> {
-    data: Vec<EvItem<'a>>,
-    pagination: Pagination<'a>,
-}
-
 /// `GET /api/maintenance-windows`.
 #[utoipa::path(
     get,
@@ -180,19 +167,25 @@ pub fn ev_query(org: OrgId, raw: Option<&str>) -> Result<Query<u64>, ApiError> {
 
 /// A page as the EV-charging API's JSON.
 pub fn ev_page_json(app: &App, page: &mwindex::OwnedPage<u64, EvPayload>) -> Result<Vec<u8>, ApiError> {
-    let data =
-        page.items().iter().map(|e| EvItem::new(&e.window, &e.payload, app.tenants.name(e.window.org()))).collect();
-    let body = EvPage {
-        data,
-        pagination: Pagination { has_next_page: page.has_next(), next_page_cursor: page.next_cursor() },
-    };
-    let mut out = Vec::with_capacity(256 + body.data.len() * 768);
-    serde_json::to_writer(&mut out, &body).map(|()| out).map_err(|e| ApiError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        code: "internal",
-        message: e.to_string(),
-        parameter: None,
-    })
+    let mut out = Vec::with_capacity(256 + page.items().len() * 768);
+    out.extend_from_slice(b"{\"data\":[");
+    for (k, e) in page.items().iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        EvItem::new(&e.window, &e.payload, app.tenants.name(e.window.org())).write_json(&mut out);
+    }
+    out.extend_from_slice(if page.has_next() {
+        b"],\"pagination\":{\"hasNextPage\":true,\"nextPageCursor\":"
+    } else {
+        b"],\"pagination\":{\"hasNextPage\":false,\"nextPageCursor\":"
+    });
+    match page.next_cursor() {
+        Some(c) => crate::model::put_str(&mut out, c),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b"}}");
+    Ok(out)
 }
 
 /// The server's current time.

@@ -98,20 +98,67 @@ pub fn rfc3339_bytes(t: Timestamp) -> [u8; 27] {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     let mut out = *b"0000-00-00T00:00:00.000000Z";
-    let mut put = |at: usize, width: usize, mut v: i64| {
-        for k in (0..width).rev() {
-            out[at + k] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
+    // Two digits at a time: `v` in 0..100.
+    let mut pair = |at: usize, v: i64| {
+        let v = v as usize * 2;
+        out[at..at + 2].copy_from_slice(&DIGIT_PAIRS[v..v + 2]);
     };
-    put(0, 4, year);
-    put(5, 2, month);
-    put(8, 2, day);
-    put(11, 2, rem / 3_600);
-    put(14, 2, rem % 3_600 / 60);
-    put(17, 2, rem % 60);
-    put(20, 6, frac);
+    pair(0, year / 100);
+    pair(2, year % 100);
+    pair(5, month);
+    pair(8, day);
+    pair(11, rem / 3_600);
+    pair(14, rem % 3_600 / 60);
+    pair(17, rem % 60);
+    pair(20, frac / 10_000);
+    pair(22, frac / 100 % 100);
+    pair(24, frac % 100);
     out
+}
+
+/// "00" to "99", back to back.
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Appends `s` as a JSON string: copied as is when nothing in it needs
+/// escaping (almost always), else escaped as serde_json escapes.
+pub fn put_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => put_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+fn put_opt_f64(out: &mut Vec<u8>, v: Option<f64>) {
+    match v {
+        Some(v) => {
+            let _ = serde_json::to_writer(&mut *out, &v);
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn put_time(out: &mut Vec<u8>, t: Timestamp) {
+    out.push(b'"');
+    out.extend_from_slice(&rfc3339_bytes(t));
+    out.push(b'"');
 }
 
 /// A timestamp that serializes as [`rfc3339`] without allocating.
@@ -139,6 +186,64 @@ impl<'a> EvItem<'a> {
             site: &record.site,
             organization: OrgRef { id: window.org().0, name: org_name },
         }
+    }
+}
+
+impl EvItem<'_> {
+    /// Appends the item as JSON, byte for byte what its `Serialize` writes,
+    /// without serde's per-key escaping (JSON was 88% of a 50-item page).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"id\":");
+        put_u64(out, self.id);
+        out.extend_from_slice(b",\"startTimestamp\":");
+        put_time(out, self.start_timestamp.0);
+        out.extend_from_slice(b",\"endTimestamp\":");
+        put_time(out, self.end_timestamp.0);
+        out.extend_from_slice(b",\"comment\":");
+        put_opt_str(out, self.comment);
+        out.extend_from_slice(b",\"userEmail\":");
+        put_str(out, self.user_email);
+        out.extend_from_slice(b",\"createdAt\":");
+        put_time(out, self.created_at.0);
+        out.extend_from_slice(b",\"updatedAt\":");
+        put_time(out, self.updated_at.0);
+        let c = self.charger;
+        out.extend_from_slice(b",\"charger\":{\"id\":");
+        put_u64(out, c.id);
+        out.extend_from_slice(b",\"name\":");
+        put_str(out, &c.name);
+        out.extend_from_slice(b",\"manufacturer\":");
+        put_opt_str(out, c.manufacturer.as_deref());
+        out.extend_from_slice(b",\"model\":");
+        put_opt_str(out, c.model.as_deref());
+        out.extend_from_slice(b",\"networkServiceProvider\":");
+        put_str(out, &c.network_service_provider);
+        out.extend_from_slice(b",\"chargerType\":");
+        put_str(out, &c.charger_type);
+        out.extend_from_slice(b",\"serialNumber\":");
+        put_opt_str(out, c.serial_number.as_deref());
+        out.extend_from_slice(b",\"numberOfPorts\":");
+        put_u64(out, u64::from(c.number_of_ports));
+        out.extend_from_slice(b",\"latitude\":");
+        put_opt_f64(out, c.latitude);
+        out.extend_from_slice(b",\"longitude\":");
+        put_opt_f64(out, c.longitude);
+        out.extend_from_slice(b",\"externalId\":");
+        put_opt_str(out, c.external_id.as_deref());
+        out.extend_from_slice(b",\"ocppId\":");
+        put_opt_str(out, c.ocpp_id.as_deref());
+        let site = self.site;
+        out.extend_from_slice(b"},\"site\":{\"id\":");
+        put_u64(out, site.id);
+        out.extend_from_slice(b",\"name\":");
+        put_str(out, &site.name);
+        out.extend_from_slice(b",\"locationId\":");
+        put_opt_str(out, site.location_id.as_deref());
+        out.extend_from_slice(b"},\"organization\":{\"id\":");
+        put_u64(out, self.organization.id);
+        out.extend_from_slice(b",\"name\":");
+        put_str(out, self.organization.name);
+        out.extend_from_slice(b"}}");
     }
 }
 
@@ -222,6 +327,39 @@ impl EvBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_written_items_equal_serde_json() {
+        let charger = Charger {
+            id: 7,
+            name: "Bay \"north\" \\ 1\n".into(),
+            manufacturer: None,
+            model: Some("Terra ✓".into()),
+            network_service_provider: "Hubject".into(),
+            charger_type: "DC".into(),
+            serial_number: None,
+            number_of_ports: 2,
+            latitude: Some(45.0),
+            longitude: Some(-1.25),
+            external_id: None,
+            ocpp_id: Some("\u{1}x".into()),
+        };
+        let site = Site { id: 3, name: "Depot".into(), location_id: None };
+        let t = |m: i64| Timestamp::from_micros(m).expect("t");
+        let record = EvRecord {
+            comment: None,
+            user_email: "a@b.example".into(),
+            created_at: t(1),
+            updated_at: t(-62_000_000_000_000_000),
+            charger,
+            site,
+        };
+        let w = window_of(u64::MAX, t(0), t(5), OrgId(9), &record).expect("w");
+        let item = EvItem::new(&w, &record, "Org \"9\"");
+        let mut mine = Vec::new();
+        item.write_json(&mut mine);
+        assert_eq!(String::from_utf8(mine).expect("utf-8"), serde_json::to_string(&item).expect("json"));
+    }
 
     #[test]
     fn rfc3339_agrees_with_chrono() {
