@@ -290,6 +290,10 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
         segments.push((seg, payloads));
     };
     windows += loose.len() as u64;
+    let all: Vec<&crate::segment::Segment<I>> = segments.iter().map(|(s, _)| s).collect();
+    if let Some(id) = crate::segment::repeated_live_id(&all) {
+        return Err(invalid(HEADER, format!("window {id} is live in two segments")));
+    }
     let (offset, body) = next(END)?;
     let mut b = Bytes::new(body);
     let (count, total) = (b.u64(), b.u64());

@@ -29,7 +29,7 @@ pub(crate) use clock::Clock;
 pub(crate) use kills::{Kill, Kills, LiveSegment, PendingKills};
 pub(crate) use postings::{Entry, Family, Fit, Stream, last_key_at_most, lower_bounds};
 pub(crate) use row::{BLOCK, Row, TIERS, Tier, TierScan, row32};
-pub(crate) use wire::{ArchivedSegmentWire, SegmentWire, segment_from_archived};
+pub(crate) use wire::{ArchivedSegmentWire, SegmentWire, repeated_live_id, segment_from_archived};
 pub(crate) use write_buffer::WriteBuffer;
 
 pub(crate) use chunked_bits::ChunkedBits;

@@ -82,6 +82,15 @@ impl<I: WindowId> SortedIds<I> {
         }
     }
 
+    /// The id at position `k`, when the column holds ids whole.
+    #[inline]
+    pub(crate) fn whole(&self, k: usize) -> Option<I> {
+        match self {
+            SortedIds::Offsets { .. } => None,
+            SortedIds::Whole(ids) => ids.get(k).copied(),
+        }
+    }
+
     /// The first position whose id equals the next one's, if any.
     pub(crate) fn first_repeat(&self) -> Option<usize> {
         match self {

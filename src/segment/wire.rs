@@ -135,7 +135,8 @@ fn rows_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, places: usize) -> Result<Ro
     let columns = a.starts.iter().zip(a.ends.iter()).zip(a.places.iter());
     for (k, (((start, end), place), id)) in columns.zip(ids).enumerate() {
         let (start, end, place) = (start.to_native(), end.to_native(), place.to_native());
-        if end <= start || place as usize >= places {
+        let in_range = |t: i64| crate::Timestamp::from_micros(t).is_ok();
+        if end <= start || !in_range(start) || !in_range(end) || place as usize >= places {
             return Err(format!("row {k} is not a valid window (start {start}, end {end}, placement {place})"));
         }
         rows.push(Row { start, end, id, place, slot: row32(k) });
@@ -187,11 +188,17 @@ fn columns_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<Colu
         return Err("the sorted ids are not one per row, strictly ascending".into());
     }
     let id_rows: Vec<u32> = huge_pages::collect(a.id_rows.iter().map(|r| r.to_native()));
-    // Only bounds: following each id to its row would cost a cache miss
-    // per row, the bytes are checksummed, and a wrong row number can make
-    // an answer wrong but never a read out of bounds.
-    if id_rows.len() != n || id_rows.iter().any(|&r| r as usize >= n) {
-        return Err("the id index does not point at its rows".into());
+    // Each id must lead to the row holding it: a wrong one would make a
+    // write kill another window's row, and the index hold one id twice
+    // (found by the snapshot fuzz target). The ids are read from the
+    // archive, so this runs beside the rows' conversion.
+    let width = I::WIDTH;
+    let points_home = |(k, &r): (usize, &u32)| {
+        let at = r as usize * width;
+        a.ids.get(at..at + width).and_then(I::from_bytes).is_some_and(|id| ids_sorted.holds(k, id))
+    };
+    if id_rows.len() != n || !id_rows.iter().enumerate().all(points_home) {
+        return Err("the id index does not lead to the rows holding its ids".into());
     }
     let ends = SortedEnds::from_archived(&a.sorted_ends, n)?;
     let id_dir = Directory::from_archived(&a.id_dir, (0, n))?;
@@ -267,4 +274,71 @@ pub(crate) fn segment_from_archived<I: WindowId>(
         seg.kill(r);
     }
     Ok(seg)
+}
+
+/// The first id live in two of `segments`, if any (a snapshot's segments
+/// never share a live id; a damaged or invented one might). Each segment's
+/// ids are sorted, so each pair is checked by walking the smaller's ids and
+/// galloping through the larger's: `O(m log(n / m))` a pair, a few
+/// milliseconds for geometric segment sizes where a merge of all of them
+/// would cost a heap operation per id.
+pub(crate) fn repeated_live_id<I: WindowId>(segments: &[&Segment<I>]) -> Option<I> {
+    for (i, a) in segments.iter().enumerate() {
+        for b in &segments[i + 1..] {
+            let (small, large) = if a.len() <= b.len() { (*a, *b) } else { (*b, *a) };
+            if let Some(id) = shared_live_id(small, large) {
+                return Some(id);
+            }
+        }
+    }
+    None
+}
+
+/// Ids compared by prefix when it is the whole id, else whole (a segment
+/// of such ids keeps them whole).
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
+enum Key<I> {
+    Prefix(u64),
+    Id(I),
+}
+
+fn key_at<I: WindowId>(seg: &Segment<I>, k: usize) -> Option<Key<I>> {
+    if I::EXACT_PREFIX { Some(Key::Prefix(seg.ids_sorted.prefix(k))) } else { seg.ids_sorted.whole(k).map(Key::Id) }
+}
+
+fn live_at<I: WindowId>(seg: &Segment<I>, k: usize) -> bool {
+    seg.id_rows.get(k).is_some_and(|&r| !seg.is_dead(r))
+}
+
+fn shared_live_id<I: WindowId>(small: &Segment<I>, large: &Segment<I>) -> Option<I> {
+    let n = large.ids_sorted.len();
+    let mut lo = 0;
+    for k in (0..small.ids_sorted.len()).filter(|&k| live_at(small, k)) {
+        let want = key_at(small, k)?;
+        // Gallop to a bracket, then halve: the first position not below.
+        let mut step = 1;
+        let mut hi = lo;
+        while hi < n && key_at(large, hi)? < want {
+            lo = hi + 1;
+            hi += step;
+            step *= 2;
+        }
+        let mut hi = hi.min(n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if key_at(large, mid)? < want {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == n {
+            return None;
+        }
+        if key_at(large, lo)? == want && live_at(large, lo) {
+            let r = *small.id_rows.get(k)?;
+            return small.rows.get(r as usize).map(|row| row.id);
+        }
+    }
+    None
 }
