@@ -793,3 +793,32 @@ fn regression_a_snapshot_row_with_times_out_of_range_is_corrupt() {
         Err(e) => panic!("{e}"),
     }
 }
+
+/// Found by the log fuzz target: a segment whose header claims the last
+/// sequence number, with a record, made the reader count past `u64::MAX`
+/// (a panic with overflow checks). That number is now refused.
+#[test]
+fn regression_a_log_at_the_last_sequence_number_is_corrupt() {
+    let mut header = Vec::new();
+    header.extend_from_slice(b"MWINDEXL");
+    header.extend_from_slice(&1u32.to_le_bytes());
+    header.extend_from_slice(&8u32.to_le_bytes());
+    header.extend_from_slice(&u64::MAX.to_le_bytes());
+    header.extend_from_slice(&0u32.to_le_bytes());
+    let crc = crc32c(&header);
+    header.extend_from_slice(&crc.to_le_bytes());
+    let body = [4u8, 1, 0, 0, 0, 0, 0, 0, 0];
+    let mut record = Vec::new();
+    record.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    record.extend_from_slice(&u64::MAX.to_le_bytes());
+    record.extend_from_slice(&crc32c(&body).to_le_bytes());
+    let head = crc32c(&record);
+    record.extend_from_slice(&head.to_le_bytes());
+    record.extend_from_slice(&body);
+    header.extend_from_slice(&record);
+    let disk = disk_of(&[(Path::new(DIR).join(format!("wal-{:020}.log", u64::MAX)), header)]);
+    match open(&disk) {
+        Err(Error::Corrupt { problem: Corruption::Sequence { .. }, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}

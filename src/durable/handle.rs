@@ -205,7 +205,12 @@ impl<I: WindowId, P: Payload + Persist> Durable<I, P> {
         index.build_in_background();
         let after = recovery.snapshot.unwrap_or(0);
         let mut replay = Replay::new(index);
-        let mut expected = after + 1;
+        // A snapshot claiming the last sequence number leaves none to come.
+        let mut expected = after.checked_add(1).ok_or_else(|| Error::Corrupt {
+            path: dir.join(snapshot::snapshot_name(after)).display().to_string(),
+            offset: 16,
+            problem: Corruption::Sequence { expected: after, found: after },
+        })?;
         let mut kept = Vec::new();
         for (k, &first) in segments.iter().enumerate() {
             let path = dir.join(wal::segment_name(first));
@@ -243,7 +248,8 @@ impl<I: WindowId, P: Payload + Persist> Durable<I, P> {
                 // A mutation that failed when it was logged fails the same
                 // way now, and changes nothing either time.
                 replay.apply(mutation);
-                expected += 1;
+                // The log never records `u64::MAX` (scan refuses it).
+                expected = expected.saturating_add(1);
                 recovery.replayed += 1;
             }
             if scanned.torn || scanned.damage.is_some() {

@@ -247,6 +247,10 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
         if full && files.in_segment > 0 {
             self.rotate(files)?;
         }
+        // The last sequence number is never handed out (readers refuse it).
+        if files.next_seq.checked_add(records).is_none_or(|n| n == u64::MAX) {
+            return Err(Error::Halted("the log's sequence numbers are used up".into()));
+        }
         let segment = files.segment.as_mut().ok_or_else(|| Error::Halted("the log has no segment".into()))?;
         segment.append(framed)?;
         if self.sync != SyncPolicy::None {

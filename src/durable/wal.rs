@@ -164,7 +164,8 @@ pub(crate) fn scan(
             let found = le_u64(rest, 4);
             if len > MAX_RECORD {
                 Some(Corruption::TooLong { claimed: len as u64, max: MAX_RECORD as u64 })
-            } else if found != seq {
+            } else if found != seq || seq == u64::MAX {
+                // The last number is never handed out: no record follows it.
                 Some(Corruption::Sequence { expected: seq, found })
             } else if rest.len() < RECORD_HEADER + len {
                 if last {
