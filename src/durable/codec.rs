@@ -231,6 +231,20 @@ impl<'a> Bytes<'a> {
     }
 }
 
+/// The little-endian `u32` at `at` (the caller checked the bounds).
+pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
+    let mut x = [0; 4];
+    x.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(x)
+}
+
+/// The little-endian `u64` at `at` (the caller checked the bounds).
+pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut x = [0; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
 pub(crate) fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use rkyv::rancor;
 use rkyv::util::AlignedVec;
 
-use super::codec::{self, Bytes, Persist, len32, put_sized, put_u32, put_u64};
+use super::codec::{self, Bytes, Persist, le_u32, le_u64, len32, put_sized, put_u32, put_u64};
 use super::storage::{Storage, at};
 use crate::catalog::{ArchivedCatalogWire, Catalog};
 use crate::engine::{Image, Version};
@@ -177,18 +177,6 @@ pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     at("rename", &tmp, storage.rename(&tmp, &path))?;
     at("fsync", dir, storage.sync_dir(dir))?;
     Ok(Written { path, bytes: written })
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut x = [0; 4];
-    x.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(x)
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut x = [0; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
 }
 
 /// A snapshot read back: the log record it covers through, and the index.

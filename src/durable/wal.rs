@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::codec::put_u32;
+use super::codec::{le_u32, le_u64, put_u32};
 use super::storage::{Storage, StorageFile, at};
 use crate::{Corruption, Error};
 
@@ -67,18 +67,6 @@ pub(crate) fn frame(out: &mut Vec<u8>, seq: u64, body: &[u8]) {
     let head = crc32c::crc32c(&out[at..at + 16]);
     put_u32(out, head);
     out.extend_from_slice(body);
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut x = [0; 4];
-    x.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(x)
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut x = [0; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
 }
 
 /// One log segment as read back.
