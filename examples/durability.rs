@@ -197,6 +197,11 @@ fn main() {
         assert_eq!(answers(&d), want, "the reopened index answers as the original");
         assert_eq!(d.recovery().replayed, 0);
     }
+    let began = Instant::now();
+    let verified: Durable<u64, u32> =
+        Durable::open(&dir, options(&world, SyncPolicy::None).verify(true)).expect("verified open");
+    let open_verified = began.elapsed();
+    drop(verified);
 
     // A checkpoint while a writer (no sync, so its latency is the index's
     // and the journal's, not the disk's) and a reader go on.
@@ -262,6 +267,7 @@ fn main() {
     );
     let opens: Vec<String> = opens.iter().map(|s| format!("{s:.3}")).collect();
     println!("| open (snapshot only), three times | {} s |", opens.join(", "));
+    println!("| open with `verify(true)` (every structure checked) | {:.3} s |", open_verified.as_secs_f64());
     println!(
         "| snapshot write under a writer and a reader | {:.2} s; writes paused {:.2} ms |",
         busy.took.as_secs_f64(),

@@ -196,7 +196,18 @@ impl<I: WindowId, P: Payload + Persist> Durable<I, P> {
                     });
                 }
                 recovery.snapshot = Some(seq);
-                options.index.clone().build_restored(loaded.image)?
+                // The file passed its checksums: whatever it holds that
+                // the index cannot be, it is an invalid snapshot.
+                let invalid = |problem: String| Error::Corrupt {
+                    path: path.display().to_string(),
+                    offset: 0,
+                    problem: Corruption::Invalid(problem),
+                };
+                let index = options.index.clone().build_restored(loaded.image).map_err(|e| invalid(e.to_string()))?;
+                if options.verify {
+                    index.check_invariants().map_err(invalid)?;
+                }
+                index
             }
             None => options.index.clone().build()?,
         };

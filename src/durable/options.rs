@@ -56,6 +56,7 @@ pub struct DurableOptions<I, P> {
     pub(crate) checkpoint_bytes: Option<u64>,
     pub(crate) segment_bytes: u64,
     pub(crate) salvage: bool,
+    pub(crate) verify: bool,
     pub(crate) storage: Arc<dyn Storage>,
 }
 
@@ -73,6 +74,7 @@ impl<I, P> Default for DurableOptions<I, P> {
             checkpoint_bytes: Some(DEFAULT_CHECKPOINT_BYTES),
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             salvage: false,
+            verify: false,
             storage: Arc::new(FileSystem),
         }
     }
@@ -186,6 +188,35 @@ impl<I, P> DurableOptions<I, P> {
     #[must_use]
     pub fn salvage(mut self, on: bool) -> Self {
         self.salvage = on;
+        self
+    }
+
+    /// Check every structure of a loaded snapshot against its rows before
+    /// the index serves: search directories rebuilt and compared, posting
+    /// lists, end counts, block bounds, tombstones, the catalog (what
+    /// `check_invariants` checks). A snapshot that fails is
+    /// [`Error::Corrupt`](crate::Error) with [`Corruption::Invalid`](crate::Corruption)
+    /// naming the structure.
+    ///
+    /// Off by default, and what is checked without it: the checksums of
+    /// every block (so damage on disk is found either way), rkyv's checked
+    /// access, every bound, order and count a query relies on, and the id
+    /// index against the rows; a file that passes those but was written by
+    /// someone other than mwindex with invented derived structures loads,
+    /// and queries on it answer without a panic but may answer wrongly.
+    /// Turn this on where snapshots come from hands you do not trust. It
+    /// costs about as much as building the index again.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use mwindex::DurableOptions;
+    /// let options: DurableOptions<u64, ()> = DurableOptions::new().verify(true);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn verify(mut self, on: bool) -> Self {
+        self.verify = on;
         self
     }
 
