@@ -75,7 +75,13 @@ impl Model {
 
     /// Ids of the windows overlapping `after..before`, in the scope, on
     /// the charger, in (start, id) order.
-    pub fn matching(&self, after: Option<i64>, before: Option<i64>, scope: Option<u64>, charger: Option<u64>) -> Vec<u64> {
+    pub fn matching(
+        &self,
+        after: Option<i64>,
+        before: Option<i64>,
+        scope: Option<u64>,
+        charger: Option<u64>,
+    ) -> Vec<u64> {
         let mut hits: Vec<(i64, u64)> = self
             .windows
             .values()
@@ -90,7 +96,6 @@ impl Model {
         hits.into_iter().map(|(_, id)| id).collect()
     }
 }
-
 
 /// A write as the fuzzer draws it.
 #[derive(Arbitrary, Debug)]

@@ -225,7 +225,33 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     }
 }
 
-fn parse_id(raw: &str) -> Result<u64, ApiError> {
+/// The window and record a `PUT` body describes for window `id`, written
+/// at `now`; errors name the field.
+///
+/// # Example
+///
+/// ```
+/// # use mwindex::Timestamp;
+/// let body = br#"{"startTimestamp": "2026-01-01T00:00:00Z", "endTimestamp": "2026-01-01T02:00:00Z",
+///   "userEmail": "a@b.c", "charger": {"id": 1, "name": "c", "networkServiceProvider": "n",
+///   "chargerType": "AC", "numberOfPorts": 2}, "site": {"id": 2, "name": "s"},
+///   "organization": {"id": 3}}"#;
+/// let (window, record) = mwindex_server::app::ev_body(body, 7, Timestamp::from_secs(0)?)?;
+/// assert_eq!((window.id(), window.org().0, record.user_email.as_str()), (7, 3, "a@b.c"));
+/// assert!(mwindex_server::app::ev_body(b"{}", 7, Timestamp::from_secs(0)?).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn ev_body(bytes: &[u8], id: u64, now: Timestamp) -> Result<(mwindex::Window<u64>, EvPayload), ApiError> {
+    let sent: crate::model::EvBody =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::body("body", e.to_string()))?;
+    if sent.id.is_some_and(|given| given != id) {
+        return Err(ApiError::body("id", "must equal the id in the path"));
+    }
+    sent.into_window(id, now).map_err(|(field, m)| ApiError::body(&field, m))
+}
+
+/// The window id of a path segment.
+pub fn parse_id(raw: &str) -> Result<u64, ApiError> {
     raw.parse::<u64>().map_err(|_| ApiError::parameter("id", format!("{raw:?} is not an integer id")))
 }
 
@@ -257,12 +283,7 @@ pub async fn ev_put(
         let key = authenticate(&app, &headers)?;
         let id = parse_id(&raw)?;
         let bytes = read_body(&headers, body).await?;
-        let sent: crate::model::EvBody =
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::body("body", e.to_string()))?;
-        if sent.id.is_some_and(|given| given != id) {
-            return Err(ApiError::body("id", "must equal the id in the path"));
-        }
-        let (window, record) = sent.into_window(id, now()).map_err(|(field, m)| ApiError::body(&field, m))?;
+        let (window, record) = ev_body(&bytes, id, now())?;
         if !app.tenants.within(window.org(), key) {
             return Err(ApiError::forbidden(format!("this key cannot write for organization {}", window.org())));
         }

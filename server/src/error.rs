@@ -16,6 +16,14 @@ pub struct ApiError {
     pub parameter: Option<String>,
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: Inner<'a>,

@@ -104,16 +104,7 @@ struct ListBody<'a> {
 pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let result = (|| {
         let key = authenticate(&app, &headers)?;
-        let p = Params::parse(raw.as_deref(), &PARAMS)?;
-        let size = p.page_size("page_size", 25)?;
-        let mut q = Query::new().scope(key).order(Order::Id).page_size(size);
-        if let Some(after) = p.single("after")? {
-            let id = after.parse::<Ulid>().map_err(|e| ApiError::parameter("after", e.to_string()))?;
-            q = q.after_id(id);
-        }
-        if let Some(status) = p.status("status")? {
-            q = q.status(status, now());
-        }
+        let (q, size) = list_query(key, raw.as_deref(), now())?;
         let page = app.incident.query(&q).map_err(|e| ApiError::from_engine(&e))?;
         let after = page.has_next().then(|| page.items().last().map(|e| e.window.id().to_string())).flatten();
         let body = ListBody {
@@ -125,7 +116,53 @@ pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(raw)
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-fn parse_id(raw: &str) -> Result<Ulid, ApiError> {
+/// The query a list request's parameters ask for, for a key of `key`, at
+/// time `now`, and its page size.
+///
+/// # Example
+///
+/// ```
+/// # use mwindex::{OrgId, Timestamp};
+/// let (_, size) = mwindex_server::incident::list_query(OrgId(1), Some("page_size=10&status=active"), Timestamp::from_secs(0)?)?;
+/// assert_eq!(size, 10);
+/// assert!(mwindex_server::incident::list_query(OrgId(1), Some("page_size=51"), Timestamp::from_secs(0)?).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn list_query(key: OrgId, raw: Option<&str>, now: Timestamp) -> Result<(Query<Ulid>, usize), ApiError> {
+    let p = Params::parse(raw, &PARAMS)?;
+    let size = p.page_size("page_size", 25)?;
+    let mut q = Query::new().scope(key).order(Order::Id).page_size(size);
+    if let Some(after) = p.single("after")? {
+        let id = after.parse::<Ulid>().map_err(|e| ApiError::parameter("after", e.to_string()))?;
+        q = q.after_id(id);
+    }
+    if let Some(status) = p.status("status")? {
+        q = q.status(status, now);
+    }
+    Ok((q, size))
+}
+
+/// The window and stored item a `PUT` body describes for window `id`, for
+/// a key of `key`; errors name the field.
+///
+/// # Example
+///
+/// ```
+/// # use mwindex::{OrgId, Ulid};
+/// let id: Ulid = "01J0000000000000000000000A".parse()?;
+/// let body = br#"{"start_at": "2026-01-01T00:00:00Z", "end_at": "2026-01-01T02:00:00Z", "name": "db"}"#;
+/// let (window, item) = mwindex_server::incident::item_body(body, id, OrgId(4))?;
+/// assert_eq!((window.org(), item.0["name"].as_str()), (OrgId(4), Some("db")));
+/// assert!(mwindex_server::incident::item_body(b"[]", id, OrgId(4)).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn item_body(bytes: &[u8], id: Ulid, key: OrgId) -> Result<(Window<Ulid>, IncidentPayload), ApiError> {
+    let item: Map<String, Value> = serde_json::from_slice(bytes).map_err(|e| ApiError::body("body", e.to_string()))?;
+    parse_item(item, id, key)
+}
+
+/// The window id (a ULID) of a path segment.
+pub fn parse_id(raw: &str) -> Result<Ulid, ApiError> {
     raw.parse::<Ulid>().map_err(|e| ApiError::parameter("id", e.to_string()))
 }
 
@@ -157,9 +194,7 @@ pub async fn put(
         let key = authenticate(&app, &headers)?;
         let id = parse_id(&raw)?;
         let bytes = read_body(&headers, body).await?;
-        let item: Map<String, Value> =
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::body("body", e.to_string()))?;
-        let (window, record) = parse_item(item, id, key)?;
+        let (window, record) = item_body(&bytes, id, key)?;
         if !app.tenants.within(window.org(), key) {
             return Err(ApiError::forbidden(format!("this key cannot write for organization {}", window.org())));
         }

@@ -2,17 +2,6 @@
 //! shared mwindex index, with per-organization API keys. With no options it
 //! serves a generated demo on 127.0.0.1:8080.
 
-mod app;
-mod demo;
-mod error;
-mod import;
-mod incident;
-mod metrics;
-mod model;
-mod openapi;
-mod params;
-mod tenants;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,8 +10,9 @@ use std::sync::Arc;
 use clap::Parser;
 use mwindex::{Durable, DurableOptions, SharedIndex};
 
-use crate::app::App;
-use crate::tenants::Tenants;
+use mwindex_server::app::{self, App};
+use mwindex_server::tenants::Tenants;
+use mwindex_server::{demo, import, metrics, model};
 
 /// The reference server for mwindex: maintenance windows over HTTP.
 #[derive(Parser, Debug)]
