@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release --example concurrency -- --windows 1000000
 //! cargo run --release --example concurrency -- --windows 10000000
+//! cargo run --release --example concurrency -- --windows 10000000 --only writes
 //! ```
 
 #[path = "../benches/support/peers.rs"]
@@ -61,6 +62,12 @@ fn main() {
     // The handle over a copy of the index: the two share every segment.
     let shared = SharedIndex::from(mw.index.clone());
 
+    if arg("--only").as_deref() == Some("writes") {
+        drop(mw);
+        println!("mwindex writes through the handle: {n} windows");
+        writes(&world, &gens, &shared);
+        return;
+    }
     println!("mwindex concurrency report: {n} windows, {runs} random queries per kind\n");
     queries(&world, &mut mw, &shared, runs);
     drop(mw);

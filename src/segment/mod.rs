@@ -142,6 +142,13 @@ impl<I: WindowId> SegmentData<I> {
 
     /// The row holding `id`, dead or alive.
     pub(crate) fn row_of(&self, id: I) -> Option<u32> {
+        // An id outside the segment's range needs no search: a fresh id
+        // above every id written (sequential ids, ULIDs) is the common
+        // insert, and is checked against every segment.
+        let n = self.ids_sorted.len();
+        if n == 0 || self.ids_sorted.below(n - 1, id) || !self.ids_sorted.at_most(0, id) {
+            return None;
+        }
         let k = self.id_position(id);
         self.ids_sorted.holds(k, id).then(|| self.id_rows[k])
     }
