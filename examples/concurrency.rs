@@ -187,7 +187,7 @@ fn concurrent(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>, each:
 /// Inserts, moves, deletes and a mix through the handle on one thread.
 fn writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>) {
     let n = gens.len();
-    let ops = 200_000.min(n);
+    let ops = arg("--write-ops").and_then(|v| v.parse().ok()).unwrap_or(200_000).min(n);
     let mut rng = Rng::new(5);
     let fresh = world.windows(ops, 777);
     let moved = workload::moved(gens, &mut rng, ops);
