@@ -3,6 +3,11 @@
 //! (resident memory, measured in a child process per structure), build
 //! times, and mutation throughput.
 //!
+//! Then the same queries cold, as a server's mixed load meets them: each
+//! question answered by every fast peer in turn (the order rotating), so
+//! each query finds the caches another structure just used; and again with
+//! a 4 MB sweep of memory before each query. `--no-cold` skips these.
+//!
 //! ```text
 //! cargo run --release --example bench_report -- --windows 1000000
 //! cargo run --release --example bench_report -- --windows 10000000
@@ -103,6 +108,101 @@ fn time_peer(peer: &mut dyn Peer, warm: &[Question], qs: &[Question], budget: Du
     Some(stats(ns))
 }
 
+/// A 4 MB buffer whose sweep writes a word of every cache line, evicting
+/// what a query left in the caches (the first two levels whole, much of
+/// the last).
+struct Sweeper(Vec<u64>);
+
+impl Sweeper {
+    fn new() -> Self {
+        Sweeper(vec![1; (4 << 20) / 8])
+    }
+
+    fn sweep(&mut self) {
+        for i in (0..self.0.len()).step_by(8) {
+            self.0[i] = self.0[i].wrapping_add(1);
+        }
+        std::hint::black_box(&self.0);
+    }
+}
+
+/// Times every peer on the questions interleaved: question `i` is answered
+/// by each peer in turn, starting from peer `i % peers`, with `sweeper`
+/// sweeping before each answer if given; until all are done or `budget` is
+/// spent (at least 5 rounds). A peer with no answer to a kind drops out.
+fn time_cold(
+    peers: &mut [&mut dyn Peer],
+    qs: &[Question],
+    mut sweeper: Option<&mut Sweeper>,
+    budget: Duration,
+) -> Vec<Option<Stats>> {
+    let mut ns: Vec<Vec<u128>> = vec![Vec::new(); peers.len()];
+    let mut answers = vec![true; peers.len()];
+    let started = Instant::now();
+    for (i, q) in qs.iter().enumerate() {
+        for k in 0..peers.len() {
+            let p = (i + k) % peers.len();
+            if !answers[p] {
+                continue;
+            }
+            if let Some(s) = sweeper.as_deref_mut() {
+                s.sweep();
+            }
+            let t = Instant::now();
+            let a = peers[p].answer(q);
+            let took = t.elapsed().as_nanos();
+            answers[p] = a.is_some();
+            std::hint::black_box(a);
+            ns[p].push(took);
+        }
+        if i >= 5 && started.elapsed() > budget {
+            break;
+        }
+    }
+    ns.into_iter().zip(answers).map(|(ns, answered)| answered.then(|| stats(ns))).collect()
+}
+
+/// The cold tables: every kind interleaved with the fast peers, and swept.
+fn cold(world: &World, peers: &mut [&mut dyn Peer], runs: usize) {
+    let names: Vec<&str> = peers.iter().map(|p| p.name()).collect();
+    let mut sweeper = Sweeper::new();
+    for swept in [false, true] {
+        if swept {
+            println!("\nCold, swept: as interleaved, with a 4 MB memory sweep before every query (medians in µs)\n");
+        } else {
+            println!(
+                "\nCold, interleaved: each question answered by every fast peer in turn, the order rotating \
+                 (medians in µs; SQLite and the scan are left out, being thousands of times slower)\n"
+            );
+        }
+        print!("| query | mwindex median | mwindex p99 |");
+        for name in &names[1..] {
+            print!(" {name} |");
+        }
+        println!(" best peer | ratio |");
+        println!("|---|---:|---:|{}---|---:|", "---:|".repeat(names.len() - 1));
+        for kind in peers::KINDS {
+            let seed = 1000 + kind.len() as u64 * 31 + kind.as_bytes()[1] as u64;
+            let qs = peers::questions(kind, world, seed, runs);
+            let row = time_cold(peers, &qs, swept.then_some(&mut sweeper), Duration::from_secs(3));
+            let mine = row[0].as_ref().expect("mwindex answers everything");
+            let best = row[1..]
+                .iter()
+                .zip(&names[1..])
+                .filter_map(|(s, name)| s.as_ref().map(|s| (s.median, *name)))
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            print!("| {kind} {} | {} | {} |", peers::describe(kind), fmt(Some(mine.median)), fmt(Some(mine.p99)));
+            for s in &row[1..] {
+                print!(" {} |", fmt(s.as_ref().map(|s| s.median)));
+            }
+            match best {
+                Some((m, name)) => println!(" {name} | {:.1}x |", m / mine.median),
+                None => println!(" - | - |"),
+            }
+        }
+    }
+}
+
 fn fmt(v: Option<f64>) -> String {
     match v {
         Some(v) if v >= 1000.0 => format!("{v:.0}"),
@@ -200,9 +300,17 @@ fn main() {
         }
     }
 
+    if !std::env::args().any(|a| a == "--no-cold") {
+        let mut fast: Vec<&mut dyn Peer> =
+            peers.into_iter().filter(|p| !matches!(p.name(), "SQLite" | "Vec scan")).collect();
+        cold(&world, &mut fast, runs);
+        println!();
+    } else {
+        drop(peers);
+    }
+
     // Q9: a 20-page walk of Q1, by cursor (mwindex) or keyset (BTreeMap, SQLite via their own answers).
     let qs = peers::questions("Q1", &world, 9, 200);
-    drop(peers);
     let mut ns = Vec::new();
     for q in &qs {
         let query = Mwindex::query(q);
