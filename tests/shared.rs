@@ -575,9 +575,10 @@ fn regression_merges_take_the_pending_kills_of_their_own_inputs() {
 /// Found by the shared-handle fuzz target: `compact` settled the merge
 /// policy while deletes were still kills, not yet in the tombstones; when
 /// the build thread then moved them in, segments shrank below what the
-/// policy had seen, and a run due for a merge was left unmerged (the
-/// invariant "segments outside merges are geometric" failed). Moving kills
-/// into tombstones now runs the policy again.
+/// policy had seen, and a run due for a merge was left unmerged while the
+/// policy counted as settled (the invariant "segments outside merges are
+/// geometric" failed). Moving kills into tombstones now marks the policy
+/// unsettled, and the next change of the segment list merges the run.
 #[test]
 fn regression_kills_moved_into_tombstones_run_the_merge_policy_again() {
     let t = |m: i64| Timestamp::from_secs(m * 60).unwrap();
@@ -602,4 +603,10 @@ fn regression_kills_moved_into_tombstones_run_the_merge_policy_again() {
         shared.insert(w(id), 0).unwrap();
         shared.check_invariants().unwrap();
     }
+    // Buffers filled and built: the policy runs, merges, and settles.
+    for id in 300..324 {
+        shared.insert(w(id), 0).unwrap();
+    }
+    shared.compact();
+    shared.check_invariants().unwrap();
 }

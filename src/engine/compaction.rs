@@ -248,6 +248,12 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         }
     }
 
+    /// Records that live sizes changed (kills moved into tombstones): the
+    /// policy must look again before its segments count as settled.
+    pub(crate) fn unsettle(&mut self) {
+        self.settled = false;
+    }
+
     /// Installs every finished merge, starts the merges the policy calls for,
     /// and drops segments with no live row. Called by the writer after every
     /// change to the segment list and whenever it writes.

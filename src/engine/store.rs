@@ -175,7 +175,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         let write_buffer = write_buffer.max(1);
         Store {
             parts: Arc::new(Parts::new(key)),
-            kills: Kills::new(write_buffer),
+            kills: Kills::default(),
             buffer: WriteBuffer::default(),
             buffer_ids: Vec::new(),
             log: PayloadLog::new(write_buffer),
@@ -269,7 +269,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         rows.reserve(self.write_buffer.max(self.buffer.len()));
         rows.extend_from_slice(&self.buffer.rows);
         let mut kills = std::mem::take(&mut spare.kills);
-        kills.copy_from(&self.kills);
+        kills.copy_from(&self.kills, self.write_buffer);
         Version {
             number: self.version,
             len: self.len,
@@ -661,7 +661,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         let before: Vec<usize> = parts.segments.iter().map(|s| Arc::as_ptr(s.data()) as usize).collect();
         // The change may move segments before it merges one: the kills go
         // with their segment's data, not its number.
-        let pending = PendingKills::new(self.kills.sorted(), &before);
+        let pending = PendingKills::new(&self.kills, &before);
         change(parts, &mut self.compactor, places, &pending);
         let moved = parts.segments.len() < before.len()
             || parts.segments.iter().zip(&before).any(|(s, &b)| Arc::as_ptr(s.data()) as usize != b);
@@ -692,7 +692,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
 
     /// Rebuilds those of `segments` that are mostly dead from their live
     /// rows (newest first, so the numbers of those left to check stay put),
-    /// then lets the merge policy see their new live sizes.
+    /// and tells the merge policy that live sizes changed.
     fn rebuild_if_mostly_dead(&mut self, segments: &[u32]) {
         if segments.is_empty() {
             return;
@@ -706,8 +706,9 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             }
         }
         // Kills moved into tombstones shrink segments the policy last saw
-        // larger: a run it left alone may now be due for a merge.
-        self.change_parts(|parts, compactor, places, kills| compactor.maintain(parts, places, kills));
+        // larger: a run it left alone may now be due for a merge, which the
+        // next change of the segment list (a flush at the latest) starts.
+        self.compactor.unsettle();
     }
 
     /// Starts moving the kills into their segments' tombstones on the build
