@@ -6,7 +6,8 @@
 //! Then the same queries cold, as a server's mixed load meets them: each
 //! question answered by every fast peer in turn (the order rotating), so
 //! each query finds the caches another structure just used; and again with
-//! a 4 MB sweep of memory before each query. `--no-cold` skips these.
+//! a 4 MB sweep of memory before each query. `--no-cold` skips these;
+//! `--only-cold` prints only these.
 //!
 //! ```text
 //! cargo run --release --example bench_report -- --windows 1000000
@@ -223,6 +224,15 @@ fn main() {
     let world = World::new(7);
     let gens = world.windows(n, 42);
     eprintln!("workload: {n} windows; building structures...");
+    if std::env::args().any(|a| a == "--only-cold") {
+        // The cold tables alone, with the fast peers.
+        let (mut mw, mut bt, mut lap, mut coi) =
+            (Mwindex::build(&world.orgs, &gens), BTree::build(&gens), Lap::build(&gens), Coi::build(&gens));
+        let mut fast: Vec<&mut dyn Peer> = vec![&mut mw, &mut bt, &mut lap, &mut coi];
+        println!("mwindex bench_report, cold tables only: {n} windows, {runs} random queries per kind");
+        cold(&world, &mut fast, runs);
+        return;
+    }
 
     let mut builds: Vec<(&str, f64)> = Vec::new();
     let t = Instant::now();
