@@ -346,6 +346,30 @@ fn main() {
         fmt(Some(s.p99)),
         " |".repeat(names.len() + 1)
     );
+    // The incident.io API's workload: pages in id order with a scope and a
+    // status, each after the last id of the page before, and counts in a
+    // parent organization's scope. mwindex alone (no peer pages by id).
+    for (kind, label) in [
+        ("Q4", "Q10 one page of a status=active walk in id order, one organization, 25 a page (`after_id`)"),
+        ("Q4p", "Q10p the same in a parent organization's scope"),
+    ] {
+        let s = stats(id_order_pages(&mw, &peers::questions(kind, &world, 10, 200)));
+        println!("| {label} | {} | {} |{}", fmt(Some(s.median)), fmt(Some(s.p99)), " |".repeat(names.len() + 1));
+    }
+    let mut ns = Vec::new();
+    for q in peers::questions("Q4p", &world, 11, runs) {
+        let query = Mwindex::query(&q);
+        let t = Instant::now();
+        std::hint::black_box(mw.index.count(&query).expect("valid query"));
+        ns.push(t.elapsed().as_nanos());
+    }
+    let s = stats(ns);
+    println!(
+        "| Q11 count active in a parent organization's scope | {} | {} |{}",
+        fmt(Some(s.median)),
+        fmt(Some(s.p99)),
+        " |".repeat(names.len() + 1)
+    );
 
     println!("\n| structure | build s | resident bytes/window |");
     println!("|---|---:|---:|");
@@ -360,6 +384,31 @@ fn main() {
         mw.index.index_bytes() as f64 / n as f64
     );
     mutations(&world, &gens, mw, bt, sql);
+}
+
+/// Times each page of a walk of up to 20 pages of every question, in id
+/// order, 25 a page, each page after the last id of the one before (as the
+/// incident.io API's `after` parameter asks).
+fn id_order_pages(mw: &Mwindex, qs: &[Question]) -> Vec<u128> {
+    let mut ns = Vec::new();
+    for q in qs {
+        let query = Mwindex::query(q).order(mwindex::Order::Id).page_size(25);
+        let mut after: Option<u64> = None;
+        for _ in 0..20 {
+            let q = match after {
+                Some(id) => query.clone().after_id(id),
+                None => query.clone(),
+            };
+            let t = Instant::now();
+            let page = mw.index.query(&q).expect("valid query");
+            ns.push(t.elapsed().as_nanos());
+            match (page.has_next(), page.items().last()) {
+                (true, Some(e)) => after = Some(e.window.id()),
+                _ => break,
+            }
+        }
+    }
+    ns
 }
 
 /// Inserts, moves, deletes and a mix, single-threaded, on the full-size index.
