@@ -2,11 +2,12 @@
 # Runs every fuzz target with AddressSanitizer for as long as asked, then
 # merges each corpus and prints inputs executed and coverage per target.
 #   bash scripts/fuzz-long.sh [seconds per target, default 600]
+#   TARGETS="shared snapshot" bash scripts/fuzz-long.sh 600   (some targets only)
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 secs=${1:-600}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-targets=$(cargo fuzz list)
+targets=${TARGETS:-$(cargo fuzz list)}
 for t in $targets; do
   echo "== $t: ${secs}s with AddressSanitizer"
   RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$secs" -rss_limit_mb=512 -malloc_limit_mb=128 \
