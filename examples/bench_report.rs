@@ -176,30 +176,11 @@ fn cold(world: &World, peers: &mut [&mut dyn Peer], runs: usize) {
                  (medians in µs; SQLite and the scan are left out, being thousands of times slower)\n"
             );
         }
-        print!("| query | mwindex median | mwindex p99 |");
-        for name in &names[1..] {
-            print!(" {name} |");
-        }
-        println!(" best peer | ratio |");
-        println!("|---|---:|---:|{}---|---:|", "---:|".repeat(names.len() - 1));
+        print_header(&names);
         for kind in peers::KINDS {
-            let seed = 1000 + kind.len() as u64 * 31 + kind.as_bytes()[1] as u64;
-            let qs = peers::questions(kind, world, seed, runs);
+            let qs = peers::questions(kind, world, seed_of(kind), runs);
             let row = time_cold(peers, &qs, swept.then_some(&mut sweeper), Duration::from_secs(3));
-            let mine = row[0].as_ref().expect("mwindex answers everything");
-            let best = row[1..]
-                .iter()
-                .zip(&names[1..])
-                .filter_map(|(s, name)| s.as_ref().map(|s| (s.median, *name)))
-                .min_by(|a, b| a.0.total_cmp(&b.0));
-            print!("| {kind} {} | {} | {} |", peers::describe(kind), fmt(Some(mine.median)), fmt(Some(mine.p99)));
-            for s in &row[1..] {
-                print!(" {} |", fmt(s.as_ref().map(|s| s.median)));
-            }
-            match best {
-                Some((m, name)) => println!(" {name} | {:.1}x |", m / mine.median),
-                None => println!(" - | - |"),
-            }
+            print_row(kind, &names, &row);
         }
     }
 }
@@ -210,6 +191,46 @@ fn fmt(v: Option<f64>) -> String {
         Some(v) => format!("{v:.2}"),
         None => "n/a".into(),
     }
+}
+
+/// The seed of a kind's timed questions (its warm-up questions use the
+/// next 500).
+fn seed_of(kind: &str) -> u64 {
+    1000 + kind.len() as u64 * 31 + kind.as_bytes()[1] as u64
+}
+
+/// A query table's header: mwindex, then each peer of `names[1..]`.
+fn print_header(names: &[&str]) {
+    print!("| query | mwindex median | mwindex p99 |");
+    for name in &names[1..] {
+        print!(" {name} |");
+    }
+    println!(" best peer | ratio |");
+    println!("|---|---:|---:|{}---|---:|", "---:|".repeat(names.len() - 1));
+}
+
+/// A kind's row: mwindex's median and p99 (`row[0]`), each peer's median,
+/// and the best peer with its ratio to mwindex.
+fn print_row(kind: &str, names: &[&str], row: &[Option<Stats>]) {
+    let mine = row[0].as_ref().expect("mwindex answers everything");
+    let best = row[1..]
+        .iter()
+        .zip(&names[1..])
+        .filter_map(|(s, name)| s.as_ref().map(|s| (s.median, *name)))
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    print!("| {kind} {} | {} | {} |", peers::describe(kind), fmt(Some(mine.median)), fmt(Some(mine.p99)));
+    for s in &row[1..] {
+        print!(" {} |", fmt(s.as_ref().map(|s| s.median)));
+    }
+    match best {
+        Some((m, name)) => println!(" {name} | {:.1}x |", m / mine.median),
+        None => println!(" - | - |"),
+    }
+}
+
+/// A row of mwindex alone, in a table of `columns` columns.
+fn print_mwindex_row(label: &str, s: &Stats, columns: usize) {
+    println!("| {label} | {} | {} |{}", fmt(Some(s.median)), fmt(Some(s.p99)), " |".repeat(columns - 3));
 }
 
 fn main() {
@@ -270,15 +291,10 @@ fn main() {
 
     println!("mwindex bench_report: {n} windows, {runs} random queries per kind (slow peers stop after 3 s)");
     println!("medians in µs; ratio = best peer median / mwindex median\n");
-    print!("| query | mwindex median | mwindex p99 |");
-    for name in &names[1..] {
-        print!(" {name} |");
-    }
-    println!(" best peer | ratio |");
-    println!("|---|---:|---:|{}---|---:|", "---:|".repeat(names.len() - 1));
+    print_header(&names);
 
     for kind in peers::KINDS {
-        let seed = 1000 + kind.len() as u64 * 31 + kind.as_bytes()[1] as u64;
+        let seed = seed_of(kind);
         let qs = peers::questions(kind, &world, seed, runs);
         let warm = peers::questions(kind, &world, seed + 500, 200);
         // Every peer's answers equal mwindex's on a sample before timing.
@@ -294,20 +310,7 @@ fn main() {
         for p in peers.iter_mut() {
             row.push(time_peer(&mut **p, &warm, &qs, Duration::from_secs(3)));
         }
-        let best = row[1..]
-            .iter()
-            .zip(&names[1..])
-            .filter_map(|(s, name)| s.as_ref().map(|s| (s.median, *name)))
-            .min_by(|a, b| a.0.total_cmp(&b.0));
-        let mine = row[0].as_ref().expect("mwindex answers everything");
-        print!("| {kind} {} | {} | {} |", peers::describe(kind), fmt(Some(mine.median)), fmt(Some(mine.p99)));
-        for s in &row[1..] {
-            print!(" {} |", fmt(s.as_ref().map(|s| s.median)));
-        }
-        match best {
-            Some((m, name)) => println!(" {name} | {:.1}x |", m / mine.median),
-            None => println!(" - | - |"),
-        }
+        print_row(kind, &names, &row);
     }
 
     if !std::env::args().any(|a| a == "--no-cold") {
@@ -339,13 +342,8 @@ fn main() {
             }
         }
     }
-    let s = stats(ns);
-    println!(
-        "| Q9 one page of a 20-page cursor walk of Q1 | {} | {} |{}",
-        fmt(Some(s.median)),
-        fmt(Some(s.p99)),
-        " |".repeat(names.len() + 1)
-    );
+    let columns = names.len() + 4;
+    print_mwindex_row("Q9 one page of a 20-page cursor walk of Q1", &stats(ns), columns);
     // The incident.io API's workload: pages in id order with a scope and a
     // status, each after the last id of the page before, and counts in a
     // parent organization's scope. mwindex alone (no peer pages by id).
@@ -353,8 +351,7 @@ fn main() {
         ("Q4", "Q10 one page of a status=active walk in id order, one organization, 25 a page (`after_id`)"),
         ("Q4p", "Q10p the same in a parent organization's scope"),
     ] {
-        let s = stats(id_order_pages(&mw, &peers::questions(kind, &world, 10, 200)));
-        println!("| {label} | {} | {} |{}", fmt(Some(s.median)), fmt(Some(s.p99)), " |".repeat(names.len() + 1));
+        print_mwindex_row(label, &stats(id_order_pages(&mw, &peers::questions(kind, &world, 10, 200))), columns);
     }
     let mut ns = Vec::new();
     for q in peers::questions("Q4p", &world, 11, runs) {
@@ -363,13 +360,7 @@ fn main() {
         std::hint::black_box(mw.index.count(&query).expect("valid query"));
         ns.push(t.elapsed().as_nanos());
     }
-    let s = stats(ns);
-    println!(
-        "| Q11 count active in a parent organization's scope | {} | {} |{}",
-        fmt(Some(s.median)),
-        fmt(Some(s.p99)),
-        " |".repeat(names.len() + 1)
-    );
+    print_mwindex_row("Q11 count active in a parent organization's scope", &stats(ns), columns);
 
     println!("\n| structure | build s | resident bytes/window |");
     println!("|---|---:|---:|");
