@@ -8,9 +8,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use mwindex::{
-    CursorKey, Durable, DurableOptions, FaultyStorage, Index, Order, OrgId, Query, Storage, Timestamp, Window,
-};
+use mwindex::{Durable, DurableOptions, FaultyStorage, Index, Order, OrgId, Query, Storage, Timestamp, Window};
+
+#[path = "../fuzz/fuzz_targets/cursor_index.rs"]
+mod cursor_index;
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new("fuzz/corpus").join(target);
@@ -19,20 +20,8 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
 }
 
 fn main() {
-    // Cursors of the cursor target's index (same key, windows, tree).
-    let windows = (0..200u64).map(|i| {
-        let s = Timestamp::from_secs(i as i64 * 600).expect("t");
-        let e = Timestamp::from_secs(i as i64 * 600 + 3_600 * (1 + i as i64 % 5)).expect("t");
-        (Window::new(i, s, e, OrgId(1 + i % 4)).expect("w"), i as u32)
-    });
-    let index: Index<u64, u32> = Index::builder()
-        .cursor_key(CursorKey::from_bytes([7; 32]))
-        .organization(OrgId(1), None)
-        .organization(OrgId(2), Some(OrgId(1)))
-        .organization(OrgId(3), Some(OrgId(1)))
-        .organization(OrgId(4), None)
-        .build_from(windows)
-        .expect("index");
+    // Cursors of the cursor target's index (the same file builds it).
+    let index = cursor_index::build();
     for (k, (scope, by_id)) in [(0u8, false), (0, true), (1, false), (3, true)].into_iter().enumerate() {
         let order = if by_id { Order::Id } else { Order::StartThenId };
         let q = Query::new().scope(OrgId(1 + u64::from(scope))).order(order).page_size(10);

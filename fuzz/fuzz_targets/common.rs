@@ -9,6 +9,21 @@ use mwindex::{Durable, DurableOptions, FaultyStorage, Index, OrgId, Query, Statu
 
 pub const DIR: &str = "/fuzz";
 
+/// The file targets' input: the first byte of `data` chooses whether `fix`
+/// recomputes the checksums of the rest, so that mutations also reach the
+/// parsers behind them; the file is named by the number its header holds
+/// at bytes 16..24 (`or` when too short), as mwindex names its files, and
+/// opened with [`open_with`].
+pub fn open_bytes(data: &[u8], fix: fn(&mut [u8]), name: fn(u64) -> String, or: u64) {
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let mut bytes = rest.to_vec();
+    if mode & 1 == 1 {
+        fix(&mut bytes);
+    }
+    let number = bytes.get(16..24).map_or(or, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+    open_with(&name(number), &bytes);
+}
+
 /// Opens a directory holding `name` with `bytes`, twice: as by default
 /// (a typed error, or an index that answers queries and page walks without
 /// a panic) and with `verify` (a typed error, or an index that passes

@@ -5,26 +5,15 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use mwindex::{CursorKey, Index, Order, OrgId, Query, Timestamp, Window};
+use mwindex::{Index, Order, OrgId, Query};
 
-/// Organizations 1 (parent of 2 and 3) and 4 (a root), 200 windows.
+#[path = "cursor_index.rs"]
+mod cursor_index;
+
+/// The index of [`cursor_index::build`], built once.
 fn index() -> &'static Index<u64, u32> {
     static INDEX: OnceLock<Index<u64, u32>> = OnceLock::new();
-    INDEX.get_or_init(|| {
-        let windows = (0..200u64).map(|i| {
-            let s = Timestamp::from_secs(i as i64 * 600).expect("t");
-            let e = Timestamp::from_secs(i as i64 * 600 + 3_600 * (1 + i as i64 % 5)).expect("t");
-            (Window::new(i, s, e, OrgId(1 + i % 4)).expect("w"), i as u32)
-        });
-        Index::builder()
-            .cursor_key(CursorKey::from_bytes([7; 32]))
-            .organization(OrgId(1), None)
-            .organization(OrgId(2), Some(OrgId(1)))
-            .organization(OrgId(3), Some(OrgId(1)))
-            .organization(OrgId(4), None)
-            .build_from(windows)
-            .expect("index")
-    })
+    INDEX.get_or_init(cursor_index::build)
 }
 
 fuzz_target!(|input: (u8, bool, u8, &str)| {

@@ -9,12 +9,6 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
-    let mut bytes = rest.to_vec();
-    if mode & 1 == 1 {
-        common::fix_log(&mut bytes);
-    }
     // Named by the first record its header claims, as the log names it.
-    let first = bytes.get(16..24).map_or(1, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
-    common::open_with(&format!("wal-{first:020}.log"), &bytes);
+    common::open_bytes(data, common::fix_log, |first| format!("wal-{first:020}.log"), 1);
 });
