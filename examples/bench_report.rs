@@ -9,6 +9,11 @@
 //! a 4 MB sweep of memory before each query. `--no-cold` skips these;
 //! `--only-cold` prints only these.
 //!
+//! Then the steady state: every query on an index after writes (1% of its
+//! windows moved, 0.5% deleted and re-inserted), before and after
+//! `compact()`, beside the fresh index. `--no-steady` skips it;
+//! `--only-steady` prints only it.
+//!
 //! ```text
 //! cargo run --release --example bench_report -- --windows 1000000
 //! cargo run --release --example bench_report -- --windows 10000000
@@ -255,6 +260,13 @@ fn main() {
         return;
     }
 
+    if std::env::args().any(|a| a == "--only-steady") {
+        let mut mw = Mwindex::build(&world.orgs, &gens);
+        println!("mwindex bench_report, steady state only: {n} windows, {runs} random queries per kind");
+        steady(&world, &gens, &mut mw, runs);
+        return;
+    }
+
     let mut builds: Vec<(&str, f64)> = Vec::new();
     let t = Instant::now();
     let mw = Mwindex::build(&world.orgs, &gens);
@@ -322,45 +334,14 @@ fn main() {
         drop(peers);
     }
 
-    // Q9: a 20-page walk of Q1, by cursor (mwindex) or keyset (BTreeMap, SQLite via their own answers).
-    let qs = peers::questions("Q1", &world, 9, 200);
-    let mut ns = Vec::new();
-    for q in &qs {
-        let query = Mwindex::query(q);
-        let mut cursor: Option<String> = None;
-        for _ in 0..20 {
-            let q = match &cursor {
-                Some(c) => query.clone().cursor(c.clone()),
-                None => query.clone(),
-            };
-            let t = Instant::now();
-            let page = mw.index.query(&q).expect("valid query");
-            ns.push(t.elapsed().as_nanos());
-            cursor = page.next_cursor().map(str::to_owned);
-            if cursor.is_none() {
-                break;
-            }
-        }
-    }
     let columns = names.len() + 4;
-    print_mwindex_row("Q9 one page of a 20-page cursor walk of Q1", &stats(ns), columns);
-    // The incident.io API's workload: pages in id order with a scope and a
-    // status, each after the last id of the page before, and counts in a
-    // parent organization's scope. mwindex alone (no peer pages by id).
-    for (kind, label) in [
-        ("Q4", "Q10 one page of a status=active walk in id order, one organization, 25 a page (`after_id`)"),
-        ("Q4p", "Q10p the same in a parent organization's scope"),
-    ] {
-        print_mwindex_row(label, &stats(id_order_pages(&mw, &peers::questions(kind, &world, 10, 200))), columns);
+    for (label, timer, qs) in extra_rows(&world, runs) {
+        let ns: Vec<u128> = qs.iter().flat_map(|q| timer(&mut mw, q)).collect();
+        print_mwindex_row(label, &stats(ns), columns);
     }
-    let mut ns = Vec::new();
-    for q in peers::questions("Q4p", &world, 11, runs) {
-        let query = Mwindex::query(&q);
-        let t = Instant::now();
-        std::hint::black_box(mw.index.count(&query).expect("valid query"));
-        ns.push(t.elapsed().as_nanos());
+    if !std::env::args().any(|a| a == "--no-steady") {
+        steady(&world, &gens, &mut mw, runs);
     }
-    print_mwindex_row("Q11 count active in a parent organization's scope", &stats(ns), columns);
 
     println!("\n| structure | build s | resident bytes/window |");
     println!("|---|---:|---:|");
@@ -377,29 +358,146 @@ fn main() {
     mutations(&world, &gens, mw, bt, sql);
 }
 
-/// Times each page of a walk of up to 20 pages of every question, in id
-/// order, 25 a page, each page after the last id of the one before (as the
-/// incident.io API's `after` parameter asks).
-fn id_order_pages(mw: &Mwindex, qs: &[Question]) -> Vec<u128> {
+/// Times one question: the samples it gives (one per page for walks).
+type Timer = fn(&mut Mwindex, &Question) -> Vec<u128>;
+
+/// One answer (a page or a count) of the question.
+fn time_answer(mw: &mut Mwindex, q: &Question) -> Vec<u128> {
+    let t = Instant::now();
+    std::hint::black_box(mw.answer(q));
+    vec![t.elapsed().as_nanos()]
+}
+
+/// Each page of a walk of up to 20 pages of the question, by cursor.
+fn time_cursor_walk(mw: &mut Mwindex, q: &Question) -> Vec<u128> {
+    let query = Mwindex::query(q);
     let mut ns = Vec::new();
-    for q in qs {
-        let query = Mwindex::query(q).order(mwindex::Order::Id).page_size(25);
-        let mut after: Option<u64> = None;
-        for _ in 0..20 {
-            let q = match after {
-                Some(id) => query.clone().after_id(id),
-                None => query.clone(),
-            };
-            let t = Instant::now();
-            let page = mw.index.query(&q).expect("valid query");
-            ns.push(t.elapsed().as_nanos());
-            match (page.has_next(), page.items().last()) {
-                (true, Some(e)) => after = Some(e.window.id()),
-                _ => break,
-            }
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let q = match &cursor {
+            Some(c) => query.clone().cursor(c.clone()),
+            None => query.clone(),
+        };
+        let t = Instant::now();
+        let page = mw.index.query(&q).expect("valid query");
+        ns.push(t.elapsed().as_nanos());
+        cursor = page.next_cursor().map(str::to_owned);
+        if cursor.is_none() {
+            break;
         }
     }
     ns
+}
+
+/// Each page of a walk of up to 20 pages of the question in id order, 25 a
+/// page, each page after the last id of the one before (as the incident.io
+/// API's `after` parameter asks).
+fn time_id_walk(mw: &mut Mwindex, q: &Question) -> Vec<u128> {
+    let query = Mwindex::query(q).order(mwindex::Order::Id).page_size(25);
+    let mut ns = Vec::new();
+    let mut after: Option<u64> = None;
+    for _ in 0..20 {
+        let q = match after {
+            Some(id) => query.clone().after_id(id),
+            None => query.clone(),
+        };
+        let t = Instant::now();
+        let page = mw.index.query(&q).expect("valid query");
+        ns.push(t.elapsed().as_nanos());
+        match (page.has_next(), page.items().last()) {
+            (true, Some(e)) => after = Some(e.window.id()),
+            _ => break,
+        }
+    }
+    ns
+}
+
+/// A count of the question's matches (whatever its page size).
+fn time_count(mw: &mut Mwindex, q: &Question) -> Vec<u128> {
+    let query = Mwindex::query(q);
+    let t = Instant::now();
+    std::hint::black_box(mw.index.count(&query).expect("valid query"));
+    vec![t.elapsed().as_nanos()]
+}
+
+/// The rows mwindex alone has: Q9, a 20-page walk of Q1 by cursor; the
+/// incident.io API's workload (pages in id order with a scope and a status,
+/// each after the last id of the page before, and counts in a parent
+/// organization's scope): Q10, Q10p, Q11.
+fn extra_rows(world: &World, runs: usize) -> Vec<(&'static str, Timer, Vec<Question>)> {
+    vec![
+        ("Q9 one page of a 20-page cursor walk of Q1", time_cursor_walk, peers::questions("Q1", world, 9, 200)),
+        (
+            "Q10 one page of a status=active walk in id order, one organization, 25 a page (`after_id`)",
+            time_id_walk,
+            peers::questions("Q4", world, 10, 200),
+        ),
+        ("Q10p the same in a parent organization's scope", time_id_walk, peers::questions("Q4p", world, 10, 200)),
+        ("Q11 count active in a parent organization's scope", time_count, peers::questions("Q4p", world, 11, runs)),
+    ]
+}
+
+/// The steady state: every query on the fresh index, on a copy after 1% of
+/// its windows moved and 0.5% deleted and re-inserted, and on that copy
+/// after `compact()`; the three taking turns question by question, medians.
+fn steady(world: &World, gens: &[Gen], fresh: &mut Mwindex, runs: usize) {
+    let n = gens.len();
+    let mut rng = Rng::new(9);
+    // A second build, not a copy: the three indexes compared must not share
+    // memory, or the ones that do answer from each other's cache lines.
+    let mut written = Mwindex::build(&world.orgs, gens);
+    let moves = workload::moved(gens, &mut rng, n / 100);
+    let mut picked: Vec<Gen> = (0..n / 200).map(|_| gens[rng.below(n)]).collect();
+    picked.sort_by_key(|g| g.id);
+    picked.dedup_by_key(|g| g.id);
+    let t = Instant::now();
+    for g in &moves {
+        written.index.upsert(peers::window(g), g.id as u32).expect("valid window");
+    }
+    for g in &picked {
+        written.index.delete(g.id);
+    }
+    for g in &picked {
+        written.index.insert(peers::window(g), g.id as u32).expect("a deleted id");
+    }
+    let wrote = t.elapsed().as_secs_f64();
+    let mut before = Mwindex { index: written.index.clone() };
+    let shape = |m: &Mwindex| {
+        let plan = m.index.explain(&mwindex::Query::new()).expect("valid query");
+        format!("{} segments, {} buffered", plan.segments, plan.buffered)
+    };
+    let before_shape = shape(&before);
+    let t = Instant::now();
+    written.index.compact();
+    let compacted = t.elapsed().as_secs_f64();
+    println!(
+        "\nSteady state: {} moves, then {} deletes and re-inserts, in {wrote:.2} s ({before_shape}); \
+         `compact()` then took {compacted:.2} s ({}). Medians in µs, the three indexes taking turns question by question.\n",
+        moves.len(),
+        picked.len(),
+        shape(&written)
+    );
+    println!("| query | fresh | written | written, then `compact()` | compacted / fresh |");
+    println!("|---|---:|---:|---:|---:|");
+    let mut rows: Vec<(String, Timer, Vec<Question>)> = peers::KINDS
+        .iter()
+        .map(|kind| {
+            let label = format!("{kind} {}", peers::describe(kind));
+            (label, time_answer as Timer, peers::questions(kind, world, seed_of(kind), runs))
+        })
+        .collect();
+    rows.extend(extra_rows(world, runs).into_iter().map(|(label, timer, qs)| (label.to_owned(), timer, qs)));
+    for (label, timer, qs) in rows {
+        let sides: [&mut Mwindex; 3] = [&mut *fresh, &mut before, &mut written];
+        let mut ns: [Vec<u128>; 3] = Default::default();
+        // Each question is answered by one side only: a side answering a
+        // question just answered would find its data in the cache.
+        for (i, q) in qs.iter().enumerate() {
+            ns[i % 3].extend(timer(sides[i % 3], q));
+        }
+        let [a, b, c] = ns.map(|ns| stats(ns).median);
+        println!("| {label} | {} | {} | {} | {:.2} |", fmt(Some(a)), fmt(Some(b)), fmt(Some(c)), c / a);
+    }
 }
 
 /// Inserts, moves, deletes and a mix, single-threaded, on the full-size index.

@@ -7,6 +7,7 @@
 //! cargo run --release --example concurrency -- --windows 1000000
 //! cargo run --release --example concurrency -- --windows 10000000
 //! cargo run --release --example concurrency -- --windows 10000000 --only writes
+//! cargo run --release --example concurrency -- --windows 10000000 --only writes --kinds move --write-ops 1000000
 //! ```
 
 #[path = "../benches/support/peers.rs"]
@@ -58,7 +59,9 @@ fn main() {
     let world = World::new(7);
     let gens = world.windows(n, 42);
     eprintln!("workload: {n} windows; building...");
+    let began = Instant::now();
     let mut mw = Mwindex::build(&world.orgs, &gens);
+    eprintln!("built in {:.2} s", began.elapsed().as_secs_f64());
     // The handle over a copy of the index: the two share every segment.
     let shared = SharedIndex::from(mw.index.clone());
 
@@ -194,7 +197,14 @@ fn writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>) {
     let offset = 1u64 << 40;
     println!("\n| write through the handle ({ops} ops at {n}) | ops/s | p50 µs | p99 µs | p99.9 µs | longest µs |");
     println!("|---|---:|---:|---:|---:|---:|");
+    // `--kinds insert,move,delete,mixed` runs only those (a profile of one).
+    let kinds = arg("--kinds");
+    let wanted = |kind: &str| kinds.as_deref().is_none_or(|k| k.split(',').any(|x| x == kind));
     let run = |label: &str, op: &dyn Fn(usize)| {
+        let kind = label.split(' ').next().unwrap_or(label);
+        if !wanted(kind) {
+            return;
+        }
         let mut ns = Vec::with_capacity(ops);
         let t = Instant::now();
         for i in 0..ops {

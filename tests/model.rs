@@ -347,7 +347,12 @@ fn run_on(write_buffer: usize, inline_merge: usize, tree: Vec<Option<u64>>, init
                     }
                 }
             }
-            Op::Compact => index.compact(),
+            Op::Compact => {
+                index.compact();
+                // Everything in one segment, nothing buffered.
+                let plan = index.explain(&Query::new()).unwrap();
+                assert_eq!((plan.segments, plan.buffered), (usize::from(!model.windows.is_empty()), 0));
+            }
             Op::MoveOrg(org, parent) => {
                 let got = index.apply(Mutation::MoveOrganization { id: OrgId(org), parent: parent.map(OrgId) });
                 let cycle = parent.is_some_and(|p| model.within(p, org));

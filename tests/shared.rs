@@ -442,6 +442,55 @@ fn a_pinned_view_answers_the_same_after_10_000_writes_and_a_merge() {
     assert_ne!(index.view().count(&Query::new()).unwrap(), view.count(&Query::new()).unwrap());
 }
 
+#[test]
+fn compact_merges_everything_into_one_segment_while_a_writer_goes_on() {
+    let (index, _) = shared(20_000, 11, PinPolicy::default());
+    let mut rng = Rng(12);
+    for n in 0..3_000u32 {
+        let id = rng.below(25_000);
+        match rng.below(3) {
+            0 => drop(index.delete(id)),
+            _ => drop(index.upsert(window(&mut rng, id), n).unwrap()),
+        }
+    }
+    let before = index.explain(&Query::new()).unwrap();
+    assert!(before.segments > 1, "the writes left several segments: {before:?}");
+    // A writer runs throughout the compaction; every write is checked
+    // against a map of what it wrote.
+    let stop = AtomicBool::new(false);
+    let written = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut rng = Rng(13);
+            let mut wrote: HashMap<u64, Option<u32>> = HashMap::new();
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) || n < 500 {
+                let id = rng.below(25_000);
+                if rng.below(4) == 0 {
+                    index.delete(id);
+                    wrote.insert(id, None);
+                } else {
+                    index.upsert(window(&mut rng, id), 1_000_000 + n).unwrap();
+                    wrote.insert(id, Some(1_000_000 + n));
+                }
+                n += 1;
+            }
+            wrote
+        });
+        index.compact();
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap()
+    });
+    index.check_invariants().unwrap();
+    for (id, payload) in &written {
+        assert_eq!(index.get(*id).map(|e| e.payload), *payload, "window {id}");
+    }
+    index.compact();
+    let after = index.explain(&Query::new()).unwrap();
+    assert_eq!((after.segments, after.buffered), (1, 0));
+    index.check_invariants().unwrap();
+    assert_eq!(index.count(&Query::new()).unwrap(), index.len() as u64);
+}
+
 /// Walks `q` consistently through the handle and returns the ids with each
 /// page's consistency.
 fn walk_consistent(index: &SharedIndex<u64, u32>, q: &Q, mut pause: impl FnMut()) -> Vec<(Vec<u64>, Consistency)> {

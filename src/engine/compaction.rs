@@ -23,6 +23,7 @@ use parking_lot::Mutex;
 use super::parts::{self, Part, Parts};
 use crate::WindowId;
 use crate::catalog::PlacesView;
+use crate::memory::huge_pages;
 use crate::segment::{ChunkedBits, PendingKills, Row, Segment, SegmentData, row32};
 
 /// Each segment holds at least this many times the rows of the newer
@@ -315,6 +316,37 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         }
     }
 
+    /// Waits for the merges in flight, then merges every segment into one
+    /// on this thread (on two for a large one), dropping every dead row:
+    /// the end of [`Index::compact`](crate::Index::compact).
+    pub(crate) fn merge_all(&mut self, segments: &mut Parts<I, P>, places: &PlacesView, kills: &PendingKills<'_>) {
+        self.finish(segments, places, kills);
+        if can_shrink(segments, kills) {
+            self.merge_here(segments, 0..segments.len(), places, kills);
+        }
+    }
+
+    /// Waits for the merges in flight, then starts merging every segment
+    /// into one in the background (a large one on two threads). Returns the
+    /// flag its end sets; `None` if there is nothing to merge, or it ran on
+    /// this thread (no background thread could start). Installed like any
+    /// merge, by the writer's next call after it ends.
+    pub(crate) fn start_merge_all(
+        &mut self,
+        segments: &mut Parts<I, P>,
+        places: &PlacesView,
+        kills: &PendingKills<'_>,
+    ) -> Option<Arc<AtomicBool>> {
+        self.finish(segments, places, kills);
+        if !can_shrink(segments, kills) {
+            return None;
+        }
+        let rows = segments.segments.iter().map(Segment::live).sum();
+        let running = self.jobs.len();
+        self.spawn_with(segments, 0..segments.len(), rows, places, kills, true);
+        (self.jobs.len() > running).then(|| self.jobs.last().map(|j| Arc::clone(&j.done))).flatten()
+    }
+
     /// Replaces segment `s`, mostly dead, by a copy of its live rows: on this
     /// thread if small, else in the background once a merge slot is free. A
     /// segment in a merge is left alone (the merge drops its dead rows).
@@ -352,6 +384,20 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         places: &PlacesView,
         kills: &PendingKills<'_>,
     ) {
+        self.spawn_with(segments, run, rows, places, kills, false);
+    }
+
+    /// [`Compactor::spawn`], building the output on two threads if
+    /// `parallel` (a merge someone waits for).
+    fn spawn_with(
+        &mut self,
+        segments: &mut Parts<I, P>,
+        run: Range<usize>,
+        rows: usize,
+        places: &PlacesView,
+        kills: &PendingKills<'_>,
+        parallel: bool,
+    ) {
         let inputs: Vec<Arc<SegmentData<I>>> =
             segments.segments[run.clone()].iter().map(|s| Arc::clone(s.data())).collect();
         let work: Vec<Input<I, P>> = run.clone().map(|s| input(segments, s, kills)).collect();
@@ -364,12 +410,14 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         let task: Task = Box::new(move || {
             // Marks the job done however the task ends (a panic included).
             let _done = SetOnDrop(finished);
-            // Not on huge pages: faulting them in on this low-priority thread
-            // was measured to stall the writer for tens of milliseconds.
-            let (rows, payloads) = live_rows(&work);
+            // Not on huge pages, unless someone waits for the merge:
+            // faulting them in on this low-priority thread was measured to
+            // stall the writer for tens of milliseconds.
+            let (rows, payloads) = live_rows(&work, parallel);
             drop(work);
-            // One thread: the writer keeps the other core.
-            let mut out = parts::build(rows, payloads, &view, false);
+            // One thread, unless someone waits for it: the writer keeps the
+            // other core.
+            let mut out = parts::build(rows, payloads, &view, parallel);
             kill_ids(&mut out.0, deleted.try_iter());
             *handover.lock() = Some((out, deleted));
         });
@@ -539,6 +587,16 @@ fn small_run(sizes: &[usize], busy: &[bool], budget: usize) -> Option<Range<usiz
     (n >= 2 && lo + 2 <= n).then_some(lo..n)
 }
 
+/// Whether merging every segment into one would change the segments: there
+/// are several, or one holds dead rows.
+fn can_shrink<I: WindowId, P>(segments: &Parts<I, P>, kills: &PendingKills<'_>) -> bool {
+    match segments.segments.as_slice() {
+        [] => false,
+        [only] => only.dead_len() > 0 || !kills.of(only).is_empty(),
+        _ => true,
+    }
+}
+
 /// Sets its flag when dropped.
 struct SetOnDrop(Arc<AtomicBool>);
 
@@ -584,9 +642,12 @@ fn input<I: WindowId, P>(parts: &Parts<I, P>, s: usize, kills: &PendingKills<'_>
 }
 
 /// The live rows of `inputs` with copies of their payloads, each row's slot
-/// numbering its payload.
-fn live_rows<I: WindowId, P: Clone>(inputs: &[Input<I, P>]) -> (Vec<Row<I>>, Vec<Option<P>>) {
-    let (mut rows, mut payloads) = (Vec::new(), Vec::new());
+/// numbering its payload. The rows become the output segment's: on huge
+/// pages if `huge` (see [`huge_pages`]).
+fn live_rows<I: WindowId, P: Clone>(inputs: &[Input<I, P>], huge: bool) -> (Vec<Row<I>>, Vec<Option<P>>) {
+    let live: usize = inputs.iter().map(|(data, dead, _)| data.rows.len().saturating_sub(dead.len())).sum();
+    let mut rows = if huge { huge_pages::with_capacity(live) } else { Vec::with_capacity(live) };
+    let mut payloads = Vec::with_capacity(live);
     for (data, dead, pays) in inputs {
         for (r, row) in data.rows.iter().enumerate() {
             if !dead.contains(row32(r)) {
@@ -614,7 +675,9 @@ fn merge_inline<I: WindowId, P: Clone>(
     kills: &PendingKills<'_>,
 ) -> Vec<Part<I, P>> {
     let inputs: Vec<Input<I, P>> = run.clone().map(|s| input(segments, s, kills)).collect();
-    let (rows, payloads) = live_rows(&inputs);
+    // Merges on this thread are small (below the huge-page threshold) or
+    // the one of `merge_all`, which is waited for.
+    let (rows, payloads) = live_rows(&inputs, true);
     drop(inputs);
     let out = (!rows.is_empty()).then(|| parts::build(rows, payloads, places, true));
     segments.splice(run, out)

@@ -2,7 +2,9 @@
 //! the latest published version, never waiting for the writer; writers take
 //! turns, each write publishing a new version before it returns.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -593,9 +595,13 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
         self.apply(Mutation::MoveOrganization { id, parent }).map(drop)
     }
 
-    /// Waits for background merges and merges until segment sizes are
-    /// geometric (see [`Index::compact`]). Readers go on meanwhile; writers
-    /// wait. It changes where windows are, not which: it makes no version.
+    /// Merges every window into one segment without dead rows, as
+    /// [`Index::compact`] does, in the background: readers go on
+    /// throughout, and writers too once the merges already running have
+    /// ended and the write buffer is built (the writer lock is held for
+    /// those, not for the large merge). Windows written meanwhile land in
+    /// newer segments; the call returns once the merge is installed. It
+    /// changes where windows are, not which: it makes no version.
     ///
     /// # Example
     ///
@@ -606,11 +612,26 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     /// assert_eq!(index.version(), 0);
     /// ```
     pub fn compact(&self) {
+        let done = self.with_writer(Store::start_compact);
+        if let Some(done) = done {
+            let mut nap = Duration::from_micros(50);
+            while !done.load(Ordering::Acquire) {
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_millis(1));
+            }
+            self.with_writer(Store::end_compact);
+        }
+    }
+
+    /// Runs `f` on the store under the writer lock, then publishes the
+    /// store as the current version (with the same version number).
+    fn with_writer<T>(&self, f: impl FnOnce(&mut Store<I, P>) -> T) -> T {
         let mut writer = self.inner.writer.lock();
         let Writer { store, spare } = &mut *writer;
-        store.compact();
+        let out = f(store);
         let old = self.inner.current.swap(Arc::new(store.publish_reusing(spare)));
         retire(store, spare, old);
+        out
     }
 
     /// How many versions are pinned for consistent cursors now.

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use super::compaction::Compactor;
 use super::log::PayloadLog;
@@ -436,8 +437,38 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// Waits for background merges, installs them, and merges until segment
     /// sizes are geometric again.
     pub(crate) fn compact(&mut self) {
+        self.flush_all();
+        self.change_parts(|parts, compactor, places, kills| compactor.merge_all(parts, places, kills));
+    }
+
+    /// The first half of [`Store::compact`] for a writer that others wait
+    /// for: every window moved into segments, and the merge of them all
+    /// started in the background. Returns the flag its end sets (`None`: no
+    /// merge is running, the store is compact already). Then
+    /// [`Store::end_compact`] installs it.
+    pub(crate) fn start_compact(&mut self) -> Option<Arc<AtomicBool>> {
+        self.flush_all();
+        let mut done = None;
+        self.change_parts(|parts, compactor, places, kills| done = compactor.start_merge_all(parts, places, kills));
+        done
+    }
+
+    /// Installs the merge [`Store::start_compact`] started, once it ended,
+    /// and any other that ended.
+    pub(crate) fn end_compact(&mut self) {
+        self.change_parts(|parts, compactor, places, kills| compactor.maintain(parts, places, kills));
+    }
+
+    /// Builds every window not in a segment yet (the write buffer, and the
+    /// buffers sealed for a build) into segments.
+    fn flush_all(&mut self) {
+        if self.background && self.buffer.len() > 0 {
+            self.seal();
+        }
         self.install_through(self.builds.len());
-        self.change_parts(|parts, compactor, places, kills| compactor.finish(parts, places, kills));
+        if !self.background {
+            self.flush();
+        }
     }
 
     /// The live window `id` with its payload.
