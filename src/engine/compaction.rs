@@ -645,9 +645,15 @@ fn input<I: WindowId, P>(parts: &Parts<I, P>, s: usize, kills: &PendingKills<'_>
 /// numbering its payload. The rows become the output segment's: on huge
 /// pages if `huge` (see [`huge_pages`]).
 fn live_rows<I: WindowId, P: Clone>(inputs: &[Input<I, P>], huge: bool) -> (Vec<Row<I>>, Vec<Option<P>>) {
-    let live: usize = inputs.iter().map(|(data, dead, _)| data.rows.len().saturating_sub(dead.len())).sum();
-    let mut rows = if huge { huge_pages::with_capacity(live) } else { Vec::with_capacity(live) };
-    let mut payloads = Vec::with_capacity(live);
+    // Sized exactly only for huge pages, which must be advised before they
+    // are written: background merges grew their vectors as they went, and
+    // sizing them measured no faster (moves at 10M, 5 runs of each).
+    let (mut rows, mut payloads) = if huge {
+        let live: usize = inputs.iter().map(|(data, dead, _)| data.rows.len().saturating_sub(dead.len())).sum();
+        (huge_pages::with_capacity(live), Vec::with_capacity(live))
+    } else {
+        (Vec::new(), Vec::new())
+    };
     for (data, dead, pays) in inputs {
         for (r, row) in data.rows.iter().enumerate() {
             if !dead.contains(row32(r)) {
