@@ -341,6 +341,14 @@ impl<'a, I: WindowId> Plan<'a, I> {
     }
 }
 
+/// What a row of a walk in id order costs against a row a collecting driver
+/// visits: the walk reads each row at a random place (its id's slot, then
+/// the row, then its placement), where a time range reads rows in order
+/// and posting lists read them in order of position. Measured at 10M
+/// windows on `status=active` pages in a parent organization's scope: 40-60
+/// ns a row walked in id order, 10-12 ns a row collected.
+const ID_WALK_ROW_COST: f64 = 4.0;
+
 /// In id order: walk ids and test rows, or collect every match through the
 /// cheapest time/posting driver and keep the smallest ids.
 fn plan_by_id<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, need: usize) -> (Driver, Ranges<I>, f64) {
@@ -348,6 +356,6 @@ fn plan_by_id<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, need: u
     let (driver, collect_cost) = choose(segments, &ranges, q, None);
     let total = segments.iter().map(|s| s.len()).sum::<usize>() as f64;
     let matches = collect_cost.min(range_rows(&ranges) as f64);
-    let walk_cost = (need as f64 * total / matches.max(1.0)).min(total);
+    let walk_cost = (need as f64 * total / matches.max(1.0)).min(total) * ID_WALK_ROW_COST;
     if walk_cost < collect_cost { (Driver::IdOrder, ranges, walk_cost) } else { (driver, ranges, collect_cost) }
 }
