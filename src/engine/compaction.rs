@@ -15,12 +15,12 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 
 use parking_lot::Mutex;
 
 use super::parts::{self, Part, Parts};
+use super::signal::{SetOnDrop, Signal};
 use crate::WindowId;
 use crate::catalog::PlacesView;
 use crate::memory::huge_pages;
@@ -74,7 +74,7 @@ struct Job<I, P> {
     /// thread, whose exit it need not wait for.
     output: Handover<I, P>,
     /// Set once the output is sent (or the thread ended without one).
-    done: Arc<AtomicBool>,
+    done: Arc<Signal>,
 }
 
 /// Work for a background thread.
@@ -209,7 +209,7 @@ impl<I, P> Compactor<I, P> {
     /// Identities of the merges that finished but are not installed yet.
     #[cfg(test)]
     pub(crate) fn finished(&self) -> Vec<usize> {
-        self.jobs.iter().filter(|j| j.done.load(Ordering::Acquire)).map(|j| Arc::as_ptr(&j.done) as usize).collect()
+        self.jobs.iter().filter(|j| j.done.is_set()).map(|j| Arc::as_ptr(&j.done) as usize).collect()
     }
 }
 
@@ -301,7 +301,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
     /// for every write.
     #[inline]
     pub(crate) fn has_finished(&self) -> bool {
-        self.jobs.iter().any(|j| j.done.load(Ordering::Acquire))
+        self.jobs.iter().any(|j| j.done.is_set())
     }
 
     /// Waits for every merge in flight, installs it, and merges until the
@@ -336,7 +336,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         segments: &mut Parts<I, P>,
         places: &PlacesView,
         kills: &PendingKills<'_>,
-    ) -> Option<Arc<AtomicBool>> {
+    ) -> Option<Arc<Signal>> {
         self.finish(segments, places, kills);
         if !can_shrink(segments, kills) {
             return None;
@@ -404,7 +404,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         let (deletes, deleted) = std::sync::mpsc::channel();
         let output = Arc::new(Mutex::new(None));
         let handover = Arc::clone(&output);
-        let done = Arc::new(AtomicBool::new(false));
+        let done = Signal::new();
         let finished = Arc::clone(&done);
         let view = places.clone();
         let task: Task = Box::new(move || {
@@ -446,7 +446,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         }
         let mut i = 0;
         while i < self.jobs.len() {
-            if self.jobs[i].done.load(Ordering::Acquire) {
+            if self.jobs[i].done.is_set() {
                 let job = self.jobs.remove(i);
                 self.install(segments, job);
             } else {
@@ -458,9 +458,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
     /// Puts a finished merge's output in place of its inputs, which must be
     /// where they were, and kills there the rows deleted since it began.
     fn install(&mut self, segments: &mut Parts<I, P>, job: Job<I, P>) {
-        while !job.done.load(Ordering::Acquire) {
-            std::thread::sleep(std::time::Duration::from_micros(50));
-        }
+        job.done.wait();
         let Some((mut out, deleted)) = job.output.lock().take() else {
             // The merge panicked (a bug): the inputs are still in place and
             // complete, so nothing is lost; a later merge retries.
@@ -594,15 +592,6 @@ fn can_shrink<I: WindowId, P>(segments: &Parts<I, P>, kills: &PendingKills<'_>) 
         [] => false,
         [only] => only.dead_len() > 0 || !kills.of(only).is_empty(),
         _ => true,
-    }
-}
-
-/// Sets its flag when dropped.
-struct SetOnDrop(Arc<AtomicBool>);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
     }
 }
 

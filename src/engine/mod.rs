@@ -15,6 +15,7 @@ mod pins;
 mod recent;
 mod sealed;
 mod shared;
+mod signal;
 mod state;
 mod store;
 mod version;

@@ -3,12 +3,12 @@
 //! writes then never pay for a build). Queries scan them as they scan the
 //! write buffer; the writer installs each segment, oldest first, once built.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
 use super::parts::Part;
+use super::signal::Signal;
 use crate::segment::WriteBuffer;
 
 /// The sealed buffers, oldest first, with the payload log of each.
@@ -43,7 +43,7 @@ pub(crate) struct Pending<T> {
     /// Where the build thread leaves the result.
     pub(crate) output: Arc<Mutex<Option<T>>>,
     /// Set once the work ended (with an output, or, after a panic, none).
-    pub(crate) done: Arc<AtomicBool>,
+    pub(crate) done: Arc<Signal>,
 }
 
 /// A segment being built from a sealed buffer.
@@ -51,28 +51,17 @@ pub(crate) type Build<I, P> = Pending<Part<I, P>>;
 
 impl<T> Pending<T> {
     pub(crate) fn new() -> Self {
-        Pending { output: Arc::new(Mutex::new(None)), done: Arc::new(AtomicBool::new(false)) }
+        Pending { output: Arc::new(Mutex::new(None)), done: Signal::new() }
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        self.done.load(Ordering::Acquire)
+        self.done.is_set()
     }
 
     /// Waits for the work to end, then takes its result (`None` if it
     /// panicked: a bug, and the caller does the work again or goes without).
     pub(crate) fn wait(self) -> Option<T> {
-        while !self.is_done() {
-            std::thread::sleep(std::time::Duration::from_micros(20));
-        }
+        self.done.wait();
         self.output.lock().take()
-    }
-}
-
-/// Sets its flag when dropped (however the build ends).
-pub(crate) struct DoneOnDrop(pub(crate) Arc<AtomicBool>);
-
-impl Drop for DoneOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
     }
 }

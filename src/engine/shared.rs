@@ -2,9 +2,7 @@
 //! the latest published version, never waiting for the writer; writers take
 //! turns, each write publishing a new version before it returns.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -614,11 +612,7 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     pub fn compact(&self) {
         let done = self.with_writer(Store::start_compact);
         if let Some(done) = done {
-            let mut nap = Duration::from_micros(50);
-            while !done.load(Ordering::Acquire) {
-                std::thread::sleep(nap);
-                nap = (nap * 2).min(Duration::from_millis(1));
-            }
+            done.wait();
             self.with_writer(Store::end_compact);
         }
     }

@@ -8,14 +8,14 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use super::compaction::Compactor;
 use super::log::PayloadLog;
 use super::mutation::{Applied, Mutation};
 use super::parts::{self, Part, Parts};
 use super::recent::RecentIds;
-use super::sealed::{Build, DoneOnDrop, Pending, Sealed};
+use super::sealed::{Build, Pending, Sealed};
+use super::signal::{SetOnDrop, Signal};
 use super::state::State;
 use super::version::Version;
 use crate::catalog::{CAPACITY, Catalog};
@@ -446,7 +446,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// started in the background. Returns the flag its end sets (`None`: no
     /// merge is running, the store is compact already). Then
     /// [`Store::end_compact`] installs it.
-    pub(crate) fn start_compact(&mut self) -> Option<Arc<AtomicBool>> {
+    pub(crate) fn start_compact(&mut self) -> Option<Arc<Signal>> {
         self.flush_all();
         let mut done = None;
         self.change_parts(|parts, compactor, places, kills| done = compactor.start_merge_all(parts, places, kills));
@@ -627,7 +627,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         let (output, done) = (Arc::clone(&build.output), Arc::clone(&build.done));
         let (task_rows, task_log, places) = (rows.clone(), Arc::clone(&log), self.catalog.view().places.clone());
         let task: super::compaction::Task = Box::new(move || {
-            let _done = DoneOnDrop(done);
+            let _done = SetOnDrop(done);
             *output.lock() = Some(build_sealed(task_rows, &task_log, &places));
         });
         if let Err(task) = self.compactor.spawn_build(task) {
@@ -758,7 +758,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         let fold = Fold::new();
         let (output, done) = (Arc::clone(&fold.output), Arc::clone(&fold.done));
         let task: super::compaction::Task = Box::new(move || {
-            let _done = DoneOnDrop(done);
+            let _done = SetOnDrop(done);
             let folded = work
                 .into_iter()
                 .map(|(before, rows)| {
