@@ -277,7 +277,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
                 continue;
             }
             if self.can_start(rows) {
-                self.spawn(segments, run, rows, places, kills);
+                self.spawn(segments, run, rows, places, kills, false);
                 continue;
             }
             // No room for the merge the policy wants: fold the newest segments
@@ -285,7 +285,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
             if let Some(run) = small_run(&sizes, &busy, SMALL_JOB_ROWS) {
                 let rows: usize = sizes[run.clone()].iter().sum();
                 if rows > self.inline_rows && self.can_start(rows) {
-                    self.spawn(segments, run, rows, places, kills);
+                    self.spawn(segments, run, rows, places, kills, false);
                     continue;
                 }
             }
@@ -343,7 +343,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         }
         let rows = segments.segments.iter().map(Segment::live).sum();
         let running = self.jobs.len();
-        self.spawn_with(segments, 0..segments.len(), rows, places, kills, true);
+        self.spawn(segments, 0..segments.len(), rows, places, kills, true);
         (self.jobs.len() > running).then(|| self.jobs.last().map(|j| Arc::clone(&j.done))).flatten()
     }
 
@@ -364,7 +364,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         if rows <= self.inline_rows {
             self.merge_here(segments, s..s + 1, places, kills);
         } else if self.can_start(rows) {
-            self.spawn(segments, s..s + 1, rows, places, kills);
+            self.spawn(segments, s..s + 1, rows, places, kills, false);
         }
         // Otherwise later: the next delete that finds it mostly dead asks again.
     }
@@ -374,8 +374,9 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         self.jobs.len() < MAX_JOBS && (rows <= SMALL_JOB_ROWS || self.jobs.iter().all(|j| j.rows <= SMALL_JOB_ROWS))
     }
 
-    /// Starts a background merge of `segments[run]` (`rows` live rows);
-    /// merges inline if the thread cannot be started.
+    /// Starts a background merge of `segments[run]` (`rows` live rows),
+    /// its output built on two threads if `waited_for` (someone waits for
+    /// it), else on one; merges inline if the thread cannot be started.
     fn spawn(
         &mut self,
         segments: &mut Parts<I, P>,
@@ -383,20 +384,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         rows: usize,
         places: &PlacesView,
         kills: &PendingKills<'_>,
-    ) {
-        self.spawn_with(segments, run, rows, places, kills, false);
-    }
-
-    /// [`Compactor::spawn`], building the output on two threads if
-    /// `parallel` (a merge someone waits for).
-    fn spawn_with(
-        &mut self,
-        segments: &mut Parts<I, P>,
-        run: Range<usize>,
-        rows: usize,
-        places: &PlacesView,
-        kills: &PendingKills<'_>,
-        parallel: bool,
+        waited_for: bool,
     ) {
         let inputs: Vec<Arc<SegmentData<I>>> =
             segments.segments[run.clone()].iter().map(|s| Arc::clone(s.data())).collect();
@@ -413,11 +401,11 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
             // Not on huge pages, unless someone waits for the merge:
             // faulting them in on this low-priority thread was measured to
             // stall the writer for tens of milliseconds.
-            let (rows, payloads) = live_rows(&work, parallel);
+            let (rows, payloads) = live_rows(&work, waited_for);
             drop(work);
             // One thread, unless someone waits for it: the writer keeps the
             // other core.
-            let mut out = parts::build(rows, payloads, &view, parallel);
+            let mut out = parts::build(rows, payloads, &view, waited_for);
             kill_ids(&mut out.0, deleted.try_iter());
             *handover.lock() = Some((out, deleted));
         });
