@@ -344,7 +344,8 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         let rows = segments.segments.iter().map(Segment::live).sum();
         let running = self.jobs.len();
         self.spawn(segments, 0..segments.len(), rows, places, kills, true);
-        (self.jobs.len() > running).then(|| self.jobs.last().map(|j| Arc::clone(&j.done))).flatten()
+        // A job pushed by `spawn` is the merge; none if it ran here.
+        self.jobs.get(running).map(|j| Arc::clone(&j.done))
     }
 
     /// Replaces segment `s`, mostly dead, by a copy of its live rows: on this

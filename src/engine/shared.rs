@@ -621,10 +621,8 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     /// store as the current version (with the same version number).
     fn with_writer<T>(&self, f: impl FnOnce(&mut Store<I, P>) -> T) -> T {
         let mut writer = self.inner.writer.lock();
-        let Writer { store, spare } = &mut *writer;
-        let out = f(store);
-        let old = self.inner.current.swap(Arc::new(store.publish_reusing(spare)));
-        retire(store, spare, old);
+        let out = f(&mut writer.store);
+        self.publish(&mut writer);
         out
     }
 

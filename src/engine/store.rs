@@ -434,8 +434,9 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         Ok(n)
     }
 
-    /// Waits for background merges, installs them, and merges until segment
-    /// sizes are geometric again.
+    /// Builds every window into segments, waits for the merges running,
+    /// and merges all segments into one on this thread (see
+    /// [`Compactor::merge_all`]).
     pub(crate) fn compact(&mut self) {
         self.flush_all();
         self.change_parts(|parts, compactor, places, kills| compactor.merge_all(parts, places, kills));
