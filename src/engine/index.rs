@@ -7,6 +7,9 @@ use super::store::Store;
 use crate::query::{Entry, Explain, Page, Query};
 use crate::{Error, OrgId, Window, WindowId};
 
+/// Deletes whose lookups [`Index::delete_each`] makes together.
+const REMOVAL_GROUP: usize = 32;
+
 /// An in-memory index of maintenance windows with payloads of type `P`, keyed
 /// by ids of type `I` (see [`WindowId`]).
 ///
@@ -292,6 +295,28 @@ impl<I: WindowId, P: Payload> Index<I, P> {
     pub fn delete(&mut self, id: I) -> Option<(Window<I>, P)> {
         // A delete cannot fail: an absent id is `Applied::Deleted(None)`.
         self.apply(Mutation::Delete(id)).ok().and_then(Applied::removed)
+    }
+
+    /// Deletes the windows of `ids` that are present, each one a
+    /// [`Mutation::Delete`] applied in turn; before each group of
+    /// [`REMOVAL_GROUP`] the group's lookups are made together (their cache
+    /// misses overlap), so the deletes then find what they read in the
+    /// cache. A log's replay gathers its deletes for this.
+    pub(crate) fn delete_each(&mut self, ids: &[I]) {
+        let mut rows = Vec::with_capacity(REMOVAL_GROUP);
+        for group in ids.chunks(REMOVAL_GROUP) {
+            self.store.warm_removals(group, &mut rows);
+            for &id in group {
+                // A delete cannot fail.
+                let _ = self.apply(Mutation::Delete(id));
+            }
+        }
+    }
+
+    /// Whether `more` windows fit beside those held (and their placements
+    /// beside those numbered).
+    pub(crate) fn has_room(&self, more: usize) -> bool {
+        self.store.has_room(more)
     }
 
     /// The window with this id and its payload.

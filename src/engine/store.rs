@@ -308,6 +308,11 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         Ok(applied)
     }
 
+    /// Whether `more` windows fit beside those held, with a placement each.
+    pub(crate) fn has_room(&self, more: usize) -> bool {
+        (self.len as u64).saturating_add(more as u64) < CAPACITY && self.catalog.has_room_for(more)
+    }
+
     /// Validate (organization, id, room), make the row, then store the
     /// payload: a failure anywhere leaves nothing to roll back.
     fn insert(&mut self, window: Window<I>, payload: P) -> Result<(), Error> {
@@ -364,13 +369,23 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     }
 
     /// Loads what writing `batch` (whose ids are `ids`) will read: each
-    /// window's placement, and in every large segment the id's row, its
-    /// tombstones and its payload. Reads only; the writes then hit the cache.
+    /// window's placement, and what removing the ids' rows reads (see
+    /// [`Store::warm_removals`]). Reads only; the writes then hit the cache.
     fn warm_writes(&self, batch: &[(Window<I>, P)], ids: &[I], rows: &mut Vec<Option<u32>>) {
         let mut acc = 0u64;
         for (w, _) in batch {
             acc ^= u64::from(self.catalog.find_place(w).unwrap_or(0));
         }
+        std::hint::black_box(acc);
+        self.warm_removals(ids, rows);
+    }
+
+    /// Loads what removing the rows of `ids` will read: in every large
+    /// segment each id's row, its tombstones and its payload, the searches
+    /// of the ids made in lockstep so their cache misses overlap. Reads
+    /// only; `rows` is scratch space.
+    pub(crate) fn warm_removals(&self, ids: &[I], rows: &mut Vec<Option<u32>>) {
+        let mut acc = 0u64;
         let prefetch = self.parts.prefetchers();
         // Small segments' lookups hit the cache anyway.
         for (s, seg) in self.parts.segments.iter().enumerate().filter(|(_, s)| s.len() >= WARM_MIN_ROWS) {
