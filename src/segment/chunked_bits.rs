@@ -2,10 +2,19 @@
 //! number of set bits below any position in `O(log n)`.
 //!
 //! Chunks are allocated only once a bit in them is set, and shared between
-//! copies (`Arc`): a copy costs a pointer per chunk, and a later insert
-//! copies only the one chunk it changes. That is what lets a version of the
-//! index keep its tombstones while the next version adds to them. Counts
-//! per chunk sit in a Fenwick tree, so ranks never walk the set.
+//! copies: that is what lets a version of the index keep its tombstones
+//! while the next version adds to them. The chunks live in a few stores
+//! (`Arc`s of chunk arrays) that copies share; the set itself is a table of
+//! `u32`s naming each chunk's store and slot. A copy therefore costs a
+//! memory copy of the table and one reference count per store, not one per
+//! chunk: at 10M rows a segment has 2,441 chunks, and copying (then
+//! dropping) an `Arc` of each, every cache line of them touched, was a
+//! sixth of the background work of sustained moves. An insert changes a
+//! chunk in place when no copy shares its store, and otherwise copies it
+//! into the newest store (a new one if that is shared too); past
+//! [`MAX_STORES`] the live chunks are gathered into one fresh store, which
+//! also drops the chunks no copy names any more. Counts per chunk sit in a
+//! Fenwick tree, so ranks never walk the set.
 
 use std::sync::Arc;
 
@@ -17,6 +26,18 @@ const CHUNK_WORDS: usize = CHUNK_BITS / 64;
 
 /// Words a rank inside a chunk counts bit by bit, at most.
 const GROUP_WORDS: usize = 8;
+
+/// Stores a set draws its chunks from before it gathers them into one.
+const MAX_STORES: usize = 16;
+
+/// A table entry: the store in the high bits, the slot in the low ones.
+const SLOT_BITS: u32 = 27;
+const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+/// A table entry for a chunk with no bit set (none allocated).
+const NO_CHUNK: u32 = u32::MAX;
+const _: () = assert!(MAX_STORES < (1 << (32 - SLOT_BITS)) - 1, "store numbers must not reach NO_CHUNK");
+// A set of up to 2^32 numbers has 2^20 chunks: every store's slots fit.
+const _: () = assert!(32 - CHUNK_SHIFT <= SLOT_BITS);
 
 /// 4,096 bits, with the number set before each group of 8 words, so a rank
 /// inside the chunk counts at most 8 words.
@@ -51,8 +72,11 @@ impl Chunk {
 /// A set of numbers below a fixed bound.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ChunkedBits {
-    /// `None`: no bit of the chunk is set.
-    chunks: Vec<Option<Arc<Chunk>>>,
+    /// Where each chunk is ([`NO_CHUNK`]: no bit of it is set).
+    table: Vec<u32>,
+    /// The chunks, shared with copies. Only the newest store grows, and
+    /// only while no copy shares it.
+    stores: Vec<Arc<Vec<Chunk>>>,
     /// A Fenwick tree (1-based) over the chunks' counts of set bits.
     tree: Vec<u32>,
     len: u32,
@@ -62,13 +86,22 @@ impl ChunkedBits {
     /// An empty set of numbers below `bound`.
     pub(crate) fn new(bound: usize) -> Self {
         let chunks = bound.div_ceil(CHUNK_BITS);
-        ChunkedBits { chunks: vec![None; chunks], tree: vec![0; chunks + 1], len: 0 }
+        ChunkedBits { table: vec![NO_CHUNK; chunks], stores: Vec::new(), tree: vec![0; chunks + 1], len: 0 }
     }
 
     /// How many numbers the set holds.
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len as usize
+    }
+
+    /// Chunk `k`, if a bit of it is set.
+    #[inline]
+    fn chunk(&self, k: usize) -> Option<&Chunk> {
+        match self.table.get(k) {
+            Some(&at) if at != NO_CHUNK => Some(&self.stores[(at >> SLOT_BITS) as usize][(at & SLOT_MASK) as usize]),
+            _ => None,
+        }
     }
 
     #[inline]
@@ -79,10 +112,7 @@ impl ChunkedBits {
     /// The bits of numbers `64 * w .. 64 * w + 64`.
     #[inline]
     pub(crate) fn word(&self, w: usize) -> u64 {
-        match self.chunks.get(w / CHUNK_WORDS) {
-            Some(Some(chunk)) => chunk.words[w % CHUNK_WORDS],
-            _ => 0,
-        }
+        self.chunk(w / CHUNK_WORDS).map_or(0, |chunk| chunk.words[w % CHUNK_WORDS])
     }
 
     /// A reader of [`ChunkedBits::word`] for words visited mostly in
@@ -96,11 +126,11 @@ impl ChunkedBits {
     /// Adds `i` (below the bound); `false` if it was there.
     pub(crate) fn insert(&mut self, i: u32) -> bool {
         let k = (i >> CHUNK_SHIFT) as usize;
-        let chunk = Arc::make_mut(self.chunks[k].get_or_insert_with(|| Arc::new(Chunk::EMPTY)));
         let (w, bit) = ((i as usize % CHUNK_BITS) / 64, 1u64 << (i % 64));
-        if chunk.words[w] & bit != 0 {
+        if self.chunk(k).is_some_and(|c| c.words[w] & bit != 0) {
             return false;
         }
+        let chunk = self.writable(k);
         chunk.words[w] |= bit;
         for before in &mut chunk.before[w / GROUP_WORDS + 1..] {
             *before += 1;
@@ -114,6 +144,54 @@ impl ChunkedBits {
         true
     }
 
+    /// Chunk `k`, to change: in place if its store is the newest and no
+    /// copy shares it, else a copy of it (or an empty chunk) put there.
+    fn writable(&mut self, k: usize) -> &mut Chunk {
+        let at = self.table[k];
+        let newest = self.stores.len().wrapping_sub(1);
+        let in_place =
+            at != NO_CHUNK && (at >> SLOT_BITS) as usize == newest && Arc::get_mut(&mut self.stores[newest]).is_some();
+        if !in_place {
+            let chunk = self.chunk(k).cloned().unwrap_or(Chunk::EMPTY);
+            let store = self.growable();
+            let slot = store.len() as u32;
+            store.push(chunk);
+            self.table[k] = ((self.stores.len() as u32 - 1) << SLOT_BITS) | slot;
+        }
+        // Unshared now: `make_mut` copies nothing.
+        let at = self.table[k];
+        &mut Arc::make_mut(&mut self.stores[(at >> SLOT_BITS) as usize])[(at & SLOT_MASK) as usize]
+    }
+
+    /// The newest store, if no copy shares it; else a new one (after
+    /// gathering every live chunk into one store, at [`MAX_STORES`]).
+    fn growable(&mut self) -> &mut Vec<Chunk> {
+        let shared = self.stores.last_mut().is_none_or(|s| Arc::get_mut(s).is_none());
+        if shared {
+            if self.stores.len() >= MAX_STORES {
+                self.gather();
+            } else {
+                self.stores.push(Arc::new(Vec::new()));
+            }
+        }
+        // Unshared now: `make_mut` copies nothing.
+        let newest = self.stores.len() - 1;
+        Arc::make_mut(&mut self.stores[newest])
+    }
+
+    /// Copies every live chunk into one new store, in chunk order.
+    fn gather(&mut self) {
+        let live = self.table.iter().filter(|&&at| at != NO_CHUNK).count();
+        let mut store = Vec::with_capacity(live + 1);
+        for k in 0..self.table.len() {
+            if let Some(chunk) = self.chunk(k) {
+                store.push(chunk.clone());
+                self.table[k] = (store.len() - 1) as u32;
+            }
+        }
+        self.stores = vec![Arc::new(store)];
+    }
+
     /// How many numbers below `p` the set holds.
     #[inline]
     pub(crate) fn rank(&self, p: u32) -> u64 {
@@ -121,7 +199,7 @@ impl ChunkedBits {
             return 0;
         }
         let k = (p >> CHUNK_SHIFT) as usize;
-        if k >= self.chunks.len() {
+        if k >= self.table.len() {
             return u64::from(self.len);
         }
         // Whole chunks before `k`, from the tree.
@@ -132,7 +210,7 @@ impl ChunkedBits {
             t -= t & t.wrapping_neg();
         }
         // Then the words of chunk `k` below `p`.
-        if let Some(chunk) = &self.chunks[k] {
+        if let Some(chunk) = self.chunk(k) {
             before += chunk.rank(p as usize % CHUNK_BITS);
         }
         before
@@ -149,7 +227,7 @@ impl ChunkedBits {
 
     /// The numbers, ascending.
     pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.chunks.iter().enumerate().filter_map(|(k, c)| c.as_ref().map(|c| (k, c))).flat_map(|(k, chunk)| {
+        (0..self.table.len()).filter_map(|k| self.chunk(k).map(|c| (k, c))).flat_map(|(k, chunk)| {
             chunk.words.iter().enumerate().flat_map(move |(w, &word)| {
                 let base = (k * CHUNK_BITS + w * 64) as u32;
                 let mut rest = word;
@@ -164,20 +242,28 @@ impl ChunkedBits {
         })
     }
 
-    /// Bytes held (a chunk shared with another copy is counted by each).
+    /// Bytes held (a store shared with another copy is counted by each).
     pub(crate) fn heap_bytes(&self) -> usize {
-        let chunks = self.chunks.iter().flatten().count() * std::mem::size_of::<Chunk>();
-        self.chunks.capacity() * std::mem::size_of::<Option<Arc<Chunk>>>() + self.tree.capacity() * 4 + chunks
+        let chunks: usize = self.stores.iter().map(|s| s.capacity() * std::mem::size_of::<Chunk>()).sum();
+        (self.table.capacity() + self.tree.capacity()) * 4 + self.stores.capacity() * 8 + chunks
     }
 
     /// Checks the count and the tree against the chunks, and that no number
     /// reaches `bound`.
     pub(crate) fn check_invariants(&self, bound: usize) -> Result<(), String> {
-        if self.chunks.len() != bound.div_ceil(CHUNK_BITS) || self.tree.len() != self.chunks.len() + 1 {
+        if self.table.len() != bound.div_ceil(CHUNK_BITS) || self.tree.len() != self.table.len() + 1 {
             return Err("chunked bits sized for another bound".into());
         }
-        let counts: Vec<u64> = self.chunks.iter().map(|c| c.as_ref().map_or(0, |c| c.count())).collect();
-        for c in self.chunks.iter().flatten() {
+        if self.stores.len() > MAX_STORES {
+            return Err(format!("chunked bits draw on {} stores", self.stores.len()));
+        }
+        let placed =
+            |at: u32| self.stores.get((at >> SLOT_BITS) as usize).is_some_and(|s| (at & SLOT_MASK) < s.len() as u32);
+        if let Some(k) = self.table.iter().position(|&at| at != NO_CHUNK && !placed(at)) {
+            return Err(format!("chunk {k} of chunked bits names no stored chunk"));
+        }
+        let counts: Vec<u64> = (0..self.table.len()).map(|k| self.chunk(k).map_or(0, Chunk::count)).collect();
+        for c in (0..self.table.len()).filter_map(|k| self.chunk(k)) {
             let mut before = 0u64;
             for (g, &b) in c.before.iter().enumerate() {
                 if u64::from(b) != before {
@@ -228,7 +314,7 @@ impl WordCursor<'_> {
         let k = w / CHUNK_WORDS;
         if k != self.chunk {
             self.chunk = k;
-            self.words = self.bits.chunks.get(k).and_then(|c| c.as_deref()).map(|c| &c.words);
+            self.words = self.bits.chunk(k).map(|c| &c.words);
         }
         self.words.map_or(0, |words| words[w % CHUNK_WORDS])
     }
@@ -277,6 +363,55 @@ mod tests {
                 copy.check_invariants(bound).map_err(TestCaseError::fail)?;
             }
         }
+    }
+
+    proptest! {
+        /// The way tombstones are used: a copy taken, inserts into the copy,
+        /// the older copies kept (versions readers hold) or dropped; over
+        /// more generations than stores, so chunks are gathered too.
+        #[test]
+        fn every_generation_keeps_what_it_held(
+            bound in prop_oneof![1usize..5_000, 20_000usize..70_000],
+            rounds in prop::collection::vec((prop::collection::vec(any::<u32>(), 0..40), any::<bool>()), 1..40),
+        ) {
+            let mut set = ChunkedBits::new(bound);
+            let mut want = std::collections::BTreeSet::new();
+            let mut kept = Vec::new();
+            for (picks, keep) in rounds {
+                let older = (set.clone(), want.clone());
+                if keep {
+                    kept.push(older);
+                }
+                for p in picks {
+                    let i = p % bound as u32;
+                    prop_assert_eq!(set.insert(i), want.insert(i));
+                }
+                set.check_invariants(bound).map_err(TestCaseError::fail)?;
+            }
+            prop_assert!(set.iter().eq(want.iter().copied()));
+            for (copy, held) in &kept {
+                copy.check_invariants(bound).map_err(TestCaseError::fail)?;
+                prop_assert!(copy.iter().eq(held.iter().copied()));
+                prop_assert_eq!(copy.rank(bound as u32), held.len() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn gathering_keeps_the_set_and_bounds_the_stores() {
+        let bound = 40 * CHUNK_BITS;
+        let mut set = ChunkedBits::new(bound);
+        let mut copies = Vec::new();
+        for round in 0..3 * MAX_STORES as u32 {
+            copies.push(set.clone());
+            assert!(set.insert((round * 7_919) % bound as u32));
+            assert!(set.stores.len() <= MAX_STORES);
+        }
+        set.check_invariants(bound).unwrap();
+        assert_eq!(set.len(), 3 * MAX_STORES);
+        // The first copy was taken empty and stays so.
+        assert_eq!(copies[0].len(), 0);
+        assert_eq!(copies[0].iter().count(), 0);
     }
 
     #[test]
