@@ -171,7 +171,11 @@ impl ChunkedBits {
             if self.stores.len() >= MAX_STORES {
                 self.gather();
             } else {
-                self.stores.push(Arc::new(Vec::new()));
+                // Sized as the last generation's: a store grown by doubling
+                // copied its chunks over and over (a fold's 128 kills
+                // touch as many chunks).
+                let room = self.stores.last().map_or(1, |s| s.len()).clamp(1, self.table.len());
+                self.stores.push(Arc::new(Vec::with_capacity(room)));
             }
         }
         // Unshared now: `make_mut` copies nothing.
