@@ -149,18 +149,27 @@ impl<I: WindowId> SegmentData<I> {
         if n == 0 || self.ids_sorted.below(n - 1, id) || !self.ids_sorted.at_most(0, id) {
             return None;
         }
+        // Dense ids: inside the range every id is present, at its rank.
+        if let Some(k) = self.ids_sorted.dense_rank(id, false) {
+            return self.id_rows.get(k).copied();
+        }
         let k = self.id_position(id);
         self.ids_sorted.holds(k, id).then(|| self.id_rows[k])
     }
 
-    /// Position in `ids_sorted` of the first id `>= id`.
+    /// Position in `ids_sorted` of the first id `>= id`: by arithmetic
+    /// when the ids are dense, else by the directory and a search.
     pub(crate) fn id_position(&self, id: I) -> usize {
-        self.id_dir.partition_point(id_key(id), |k| k, |k| self.ids_sorted.below(k, id))
+        self.ids_sorted
+            .dense_rank(id, false)
+            .unwrap_or_else(|| self.id_dir.partition_point(id_key(id), |k| k, |k| self.ids_sorted.below(k, id)))
     }
 
     /// Position in `ids_sorted` of the first id `> id`.
     pub(crate) fn id_position_after(&self, id: I) -> usize {
-        self.id_dir.partition_point(id_key(id), |k| k, |k| self.ids_sorted.at_most(k, id))
+        self.ids_sorted
+            .dense_rank(id, true)
+            .unwrap_or_else(|| self.id_dir.partition_point(id_key(id), |k| k, |k| self.ids_sorted.at_most(k, id)))
     }
 
     /// The first row of tier `t` whose start satisfies `pred` no more;

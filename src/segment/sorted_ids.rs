@@ -73,6 +73,23 @@ impl<I: WindowId> SortedIds<I> {
         }
     }
 
+    /// How many ids are at most `id` (`inclusive`) or below it, without a
+    /// search, when the ids are every integer from the first to the last
+    /// (a bulk load of sequential ids): offsets that ascend from 0 and end
+    /// at `len - 1` can be nothing but `0..len`. `None` otherwise.
+    #[inline]
+    pub(crate) fn dense_rank(&self, id: I, inclusive: bool) -> Option<usize> {
+        match self {
+            SortedIds::Offsets { base, offsets }
+                if offsets.last().is_some_and(|&o| o as usize + 1 == offsets.len()) =>
+            {
+                let below = i128::from(id.prefix()) - i128::from(*base) + i128::from(inclusive);
+                Some(below.clamp(0, offsets.len() as i128) as usize)
+            }
+            _ => None,
+        }
+    }
+
     /// The id at position `k`'s prefix (see [`WindowId::prefix`]).
     #[inline]
     pub(crate) fn prefix(&self, k: usize) -> u64 {
@@ -148,6 +165,39 @@ mod tests {
                     prop_assert_eq!(column.prefix(k), id);
                 }
                 prop_assert!(!column.holds(ids.len(), p));
+            }
+        }
+    }
+
+    proptest! {
+        /// Dense ids are ranked by arithmetic; anything else by search.
+        #[test]
+        fn dense_ranks_agree_with_counting(
+            base in prop_oneof![0u64..10, (u64::MAX - 300)..=(u64::MAX - 200), any::<u64>()],
+            len in 1usize..200,
+            gap in prop::option::of(0usize..200),
+            probes in prop::collection::vec(any::<u64>(), 0..20),
+        ) {
+            let base = base.min(u64::MAX - len as u64);
+            let mut ids: Vec<u64> = (0..len as u64).map(|k| base + k).collect();
+            // A gap anywhere makes the ids sparse.
+            if let Some(g) = gap.filter(|&g| g < len) {
+                ids.iter_mut().skip(g).for_each(|id| *id = id.saturating_add(1));
+                ids.dedup();
+            }
+            let column = SortedIds::new(ids.len(), |k| ids[k]);
+            let dense = ids.windows(2).all(|p| p[1] == p[0] + 1);
+            let edges = [base.saturating_sub(1), base, base + len as u64 / 2, ids[ids.len() - 1], ids[ids.len() - 1].saturating_add(1), u64::MAX];
+            for &p in probes.iter().chain(&edges) {
+                let want = (ids.iter().filter(|&&id| id < p).count(), ids.iter().filter(|&&id| id <= p).count());
+                match (column.dense_rank(p, false), column.dense_rank(p, true)) {
+                    (Some(below), Some(at_most)) => {
+                        prop_assert!(dense);
+                        prop_assert_eq!((below, at_most), want);
+                    }
+                    (None, None) => prop_assert!(!dense),
+                    other => prop_assert!(false, "ranks disagree on being dense: {:?}", other),
+                }
             }
         }
     }
