@@ -102,12 +102,14 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
     }
 
     /// The segment and row of the live window `id`, if a segment holds it.
+    /// The row's payload starts loading once the row is found (whoever asks
+    /// reads it next: a write returns it, a `get` answers with it).
     pub(crate) fn find(&self, id: I) -> Option<(usize, u32)> {
-        self.parts
-            .segments
-            .iter()
-            .enumerate()
-            .find_map(|(s, seg)| seg.find(id).filter(|&r| !self.kills.contains(row32(s), r)).map(|r| (s, r)))
+        let (s, r) = self.parts.segments.iter().enumerate().find_map(|(s, seg)| {
+            seg.find(id).filter(|&r| !self.kills.contains(row32(s), r)).map(|r| (s, r))
+        })?;
+        self.parts.prefetchers()[s].slot(r);
+        Some((s, r))
     }
 
     /// The page of `found`'s hits, with their windows and payloads.

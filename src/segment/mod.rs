@@ -426,9 +426,13 @@ impl<I: WindowId> Segment<I> {
         Arc::make_mut(&mut self.dead).kill(r, end, &self.data.ends);
     }
 
-    /// The live row holding `id`, if any.
+    /// The live row holding `id`, if any. The row's load starts before its
+    /// tombstone is read: the caller reads the row next (a write removing
+    /// it, a `get`), and the two cache misses then overlap.
     pub(crate) fn find(&self, id: I) -> Option<u32> {
-        self.row_of(id).filter(|&r| !self.is_dead(r))
+        let r = self.row_of(id)?;
+        crate::memory::Prefetch::of(&self.data.rows).slot(r);
+        (!self.is_dead(r)).then_some(r)
     }
 
     /// The number of live rows with `start < t` for each `t` of
