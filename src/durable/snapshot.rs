@@ -32,8 +32,13 @@ use crate::segment::{ArchivedSegmentWire, segment_from_archived};
 use crate::{Corruption, Error, WindowId};
 
 const MAGIC: &[u8; 8] = b"MWINDEXS";
-/// The snapshot format this build reads and writes.
-pub(crate) const SNAPSHOT_VERSION: u32 = 1;
+/// The snapshot format this build writes. Format 2 added the dense run of
+/// ids (a segment's id index archived as its first id and count); a file
+/// of format 1 has the same layout without it, and is still read.
+pub(crate) const SNAPSHOT_VERSION: u32 = 2;
+
+/// The oldest snapshot format this build reads.
+const OLDEST_SNAPSHOT_VERSION: u32 = 1;
 const HEADER: usize = 64;
 const BLOCK_HEADER: usize = 16;
 const ALIGN: usize = 16;
@@ -218,7 +223,7 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
         return Err(corrupt(HEADER - 4, Corruption::Checksum));
     }
     let version = le_u32(bytes, 8);
-    if version != SNAPSHOT_VERSION {
+    if !(OLDEST_SNAPSHOT_VERSION..=SNAPSHOT_VERSION).contains(&version) {
         return Err(corrupt(8, Corruption::UnsupportedVersion { found: version, supported: SNAPSHOT_VERSION }));
     }
     let width = le_u32(bytes, 12);

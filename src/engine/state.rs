@@ -105,9 +105,12 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
     /// The row's payload starts loading once the row is found (whoever asks
     /// reads it next: a write returns it, a `get` answers with it).
     pub(crate) fn find(&self, id: I) -> Option<(usize, u32)> {
-        let (s, r) = self.parts.segments.iter().enumerate().find_map(|(s, seg)| {
-            seg.find(id).filter(|&r| !self.kills.contains(row32(s), r)).map(|r| (s, r))
-        })?;
+        let (s, r) = self
+            .parts
+            .segments
+            .iter()
+            .enumerate()
+            .find_map(|(s, seg)| seg.find(id).filter(|&r| !self.kills.contains(row32(s), r)).map(|r| (s, r)))?;
         self.parts.prefetchers()[s].slot(r);
         Some((s, r))
     }

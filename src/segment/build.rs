@@ -74,6 +74,13 @@ fn partition<T>(v: &mut [T], left: impl Fn(&T) -> bool) -> usize {
     }
 }
 
+/// The radix directory over `ids`' prefixes: empty for a dense run, whose
+/// ids are found by arithmetic.
+pub(super) fn id_directory<I: WindowId>(ids: &SortedIds<I>) -> Directory {
+    let n = if ids.is_dense() { 0 } else { ids.len() };
+    Directory::build(0, n, |i| prefix_key(ids.prefix(i)))
+}
+
 impl<I: WindowId> SegmentData<I> {
     /// Builds a segment from rows in any order, on two threads if it is
     /// large. Ids must be unique.
@@ -160,7 +167,7 @@ impl<I: WindowId> SegmentData<I> {
         (seg.by_charger, seg.by_site, seg.by_org) = (by_charger, by_site, by_org);
         (seg.block_max_end, seg.block_min_end, seg.start_dirs) = blocks;
         (seg.ids_sorted, seg.id_rows, seg.ends) = (ids, id_rows, SortedEnds::new(ends));
-        seg.id_dir = Directory::build(0, seg.ids_sorted.len(), |i| prefix_key(seg.ids_sorted.prefix(i)));
+        seg.id_dir = id_directory(&seg.ids_sorted);
         seg
     }
 }

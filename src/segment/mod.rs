@@ -135,6 +135,10 @@ impl<I: WindowId> SegmentData<I> {
     /// brackets advance in lockstep, so the cache misses of different ids
     /// overlap instead of queueing one behind another.
     pub(crate) fn rows_of(&self, ids: &[I], out: &mut Vec<Option<u32>>) {
+        if self.ids_sorted.is_dense() {
+            out.extend(ids.iter().map(|&id| self.row_of(id)));
+            return;
+        }
         let found =
             self.id_dir.partition_points_of(ids.iter().copied(), id_key, |id, mid| self.ids_sorted.below(mid, id));
         out.extend(found.iter().map(|&(k, _, id)| self.ids_sorted.holds(k, id).then(|| self.id_rows[k])));
@@ -290,9 +294,7 @@ impl<I: WindowId> SegmentData<I> {
             }
         }
         let start_dirs = self.tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| self.rows[i].start));
-        if self.start_dirs != start_dirs
-            || self.id_dir != Directory::build(0, n, |i| prefix_key(self.ids_sorted.prefix(i)))
-        {
+        if self.start_dirs != start_dirs || self.id_dir != build::id_directory(&self.ids_sorted) {
             return Err("search directories are stale".into());
         }
         self.ends.check_invariants(self.rows.iter().map(|r| r.end))?;

@@ -4,13 +4,21 @@
 //! integer ids) and whose span in the segment fits 32 bits (ids handed out in
 //! sequence, or a bulk load of them) are kept as 4-byte offsets from the
 //! segment's first id: half the bytes of `u64` ids, twice as many per cache
-//! line for a search. Other segments keep the ids whole.
+//! line for a search. Integer ids that are every integer from the first to
+//! the last (a bulk load of ids handed out in sequence) are kept as nothing
+//! but the first and the count: an id's position is its offset. Other
+//! segments keep the ids whole.
 
 use crate::WindowId;
 
-/// Ids ascending, as offsets or whole.
+/// Ids ascending: a dense run, offsets, or whole.
 #[derive(Clone, Debug)]
 pub(crate) enum SortedIds<I> {
+    /// The ids `base`, `base + 1`, ..., `base + len - 1` (integer ids).
+    Dense {
+        base: u64,
+        len: usize,
+    },
     /// `prefix = base + offset` for every id.
     Offsets {
         base: u64,
@@ -31,6 +39,9 @@ impl<I: WindowId> SortedIds<I> {
     pub(crate) fn new(n: usize, id: impl Fn(usize) -> I) -> Self {
         if I::EXACT_PREFIX && n > 0 {
             let base = id(0).prefix();
+            if id(n - 1).prefix() - base == n as u64 - 1 && (1..n).all(|k| id(k).prefix() == id(k - 1).prefix() + 1) {
+                return SortedIds::Dense { base, len: n };
+            }
             if id(n - 1).prefix() - base <= u64::from(u32::MAX) {
                 let offsets = crate::memory::huge_pages::collect((0..n).map(|k| (id(k).prefix() - base) as u32));
                 return SortedIds::Offsets { base, offsets };
@@ -41,6 +52,7 @@ impl<I: WindowId> SortedIds<I> {
 
     pub(crate) fn len(&self) -> usize {
         match self {
+            SortedIds::Dense { len, .. } => *len,
             SortedIds::Offsets { offsets, .. } => offsets.len(),
             SortedIds::Whole(ids) => ids.len(),
         }
@@ -50,6 +62,7 @@ impl<I: WindowId> SortedIds<I> {
     #[inline]
     pub(crate) fn below(&self, k: usize, id: I) -> bool {
         match self {
+            SortedIds::Dense { base, .. } => base + (k as u64) < id.prefix(),
             SortedIds::Offsets { base, offsets } => base + u64::from(offsets[k]) < id.prefix(),
             SortedIds::Whole(ids) => ids[k] < id,
         }
@@ -59,6 +72,7 @@ impl<I: WindowId> SortedIds<I> {
     #[inline]
     pub(crate) fn at_most(&self, k: usize, id: I) -> bool {
         match self {
+            SortedIds::Dense { base, .. } => base + k as u64 <= id.prefix(),
             SortedIds::Offsets { base, offsets } => base + u64::from(offsets[k]) <= id.prefix(),
             SortedIds::Whole(ids) => ids[k] <= id,
         }
@@ -68,6 +82,7 @@ impl<I: WindowId> SortedIds<I> {
     #[inline]
     pub(crate) fn holds(&self, k: usize, id: I) -> bool {
         match self {
+            SortedIds::Dense { base, len } => k < *len && base + k as u64 == id.prefix(),
             SortedIds::Offsets { base, offsets } => offsets.get(k).is_some_and(|&o| base + u64::from(o) == id.prefix()),
             SortedIds::Whole(ids) => ids.get(k) == Some(&id),
         }
@@ -77,23 +92,34 @@ impl<I: WindowId> SortedIds<I> {
     /// search, when the ids are every integer from the first to the last
     /// (a bulk load of sequential ids): offsets that ascend from 0 and end
     /// at `len - 1` can be nothing but `0..len`. `None` otherwise.
+    /// (A column of offsets read from a version 1 snapshot may be dense
+    /// too.)
     #[inline]
     pub(crate) fn dense_rank(&self, id: I, inclusive: bool) -> Option<usize> {
-        match self {
+        let (base, len) = match self {
+            SortedIds::Dense { base, len } => (*base, *len),
             SortedIds::Offsets { base, offsets }
                 if offsets.last().is_some_and(|&o| o as usize + 1 == offsets.len()) =>
             {
-                let below = i128::from(id.prefix()) - i128::from(*base) + i128::from(inclusive);
-                Some(below.clamp(0, offsets.len() as i128) as usize)
+                (*base, offsets.len())
             }
-            _ => None,
-        }
+            _ => return None,
+        };
+        let below = i128::from(id.prefix()) - i128::from(base) + i128::from(inclusive);
+        Some(below.clamp(0, len as i128) as usize)
+    }
+
+    /// Whether the ids are a dense run (no column, no directory needed).
+    #[inline]
+    pub(crate) fn is_dense(&self) -> bool {
+        matches!(self, SortedIds::Dense { .. })
     }
 
     /// The id at position `k`'s prefix (see [`WindowId::prefix`]).
     #[inline]
     pub(crate) fn prefix(&self, k: usize) -> u64 {
         match self {
+            SortedIds::Dense { base, .. } => base + k as u64,
             SortedIds::Offsets { base, offsets } => base + u64::from(offsets[k]),
             SortedIds::Whole(ids) => ids[k].prefix(),
         }
@@ -103,7 +129,7 @@ impl<I: WindowId> SortedIds<I> {
     #[inline]
     pub(crate) fn whole(&self, k: usize) -> Option<I> {
         match self {
-            SortedIds::Offsets { .. } => None,
+            SortedIds::Dense { .. } | SortedIds::Offsets { .. } => None,
             SortedIds::Whole(ids) => ids.get(k).copied(),
         }
     }
@@ -111,6 +137,7 @@ impl<I: WindowId> SortedIds<I> {
     /// The first position whose id equals the next one's, if any.
     pub(crate) fn first_repeat(&self) -> Option<usize> {
         match self {
+            SortedIds::Dense { .. } => None,
             SortedIds::Offsets { offsets, .. } => offsets.windows(2).position(|p| p[0] == p[1]),
             SortedIds::Whole(ids) => ids.windows(2).position(|p| p[0] == p[1]),
         }
@@ -119,6 +146,7 @@ impl<I: WindowId> SortedIds<I> {
     /// Whether the ids strictly ascend.
     pub(crate) fn strictly_ascending(&self) -> bool {
         match self {
+            SortedIds::Dense { .. } => true,
             SortedIds::Offsets { offsets, .. } => offsets.windows(2).all(|p| p[0] < p[1]),
             SortedIds::Whole(ids) => ids.windows(2).all(|p| p[0] < p[1]),
         }
@@ -127,6 +155,7 @@ impl<I: WindowId> SortedIds<I> {
     /// Bytes held on the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
+            SortedIds::Dense { .. } => 0,
             SortedIds::Offsets { offsets, .. } => offsets.capacity() * std::mem::size_of::<u32>(),
             SortedIds::Whole(ids) => ids.capacity() * std::mem::size_of::<I>(),
         }
@@ -153,7 +182,7 @@ mod tests {
             ids.sort_unstable();
             let column = SortedIds::new(ids.len(), |k| ids[k]);
             let span_fits = ids.last().zip(ids.first()).is_none_or(|(l, f)| l - f <= u64::from(u32::MAX));
-            prop_assert_eq!(matches!(column, SortedIds::Offsets { .. }), !ids.is_empty() && span_fits);
+            prop_assert_eq!(matches!(column, SortedIds::Offsets { .. } | SortedIds::Dense { .. }), !ids.is_empty() && span_fits);
             prop_assert_eq!(column.len(), ids.len());
             prop_assert_eq!(column.first_repeat(), ids.windows(2).position(|p| p[0] == p[1]));
             prop_assert_eq!(column.strictly_ascending(), ids.windows(2).all(|p| p[0] < p[1]));
@@ -187,6 +216,9 @@ mod tests {
             }
             let column = SortedIds::new(ids.len(), |k| ids[k]);
             let dense = ids.windows(2).all(|p| p[1] == p[0] + 1);
+            // A dense run keeps no column.
+            prop_assert_eq!(column.is_dense(), dense);
+            prop_assert_eq!(column.heap_bytes() == 0, dense);
             let edges = [base.saturating_sub(1), base, base + len as u64 / 2, ids[ids.len() - 1], ids[ids.len() - 1].saturating_add(1), u64::MAX];
             for &p in probes.iter().chain(&edges) {
                 let want = (ids.iter().filter(|&&id| id < p).count(), ids.iter().filter(|&&id| id <= p).count());

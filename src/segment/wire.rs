@@ -20,7 +20,8 @@ use super::{BLOCK, Row, Segment, SegmentData, TIERS, Tier, row32};
 use crate::WindowId;
 use crate::memory::huge_pages;
 
-/// A segment's ids, ascending: offsets (as in memory) or id bytes.
+/// A segment's ids, ascending: offsets (as in memory) or id bytes, or (from
+/// format 2 on) a dense run of integer ids, which has no id directory.
 #[derive(rkyv::Archive, rkyv::Serialize)]
 pub(crate) enum IdsWire<'a> {
     Offsets {
@@ -29,6 +30,12 @@ pub(crate) enum IdsWire<'a> {
         offsets: &'a Vec<u32>,
     },
     Whole(Vec<u8>),
+    /// Added last, so the tags of the others (and the files of format 1)
+    /// stay as they were.
+    Dense {
+        base: u64,
+        len: u64,
+    },
 }
 
 /// One segment, as written.
@@ -74,6 +81,7 @@ impl<'a> SegmentWire<'a> {
             r.id.to_bytes(&mut ids);
         }
         let ids_sorted = match &d.ids_sorted {
+            SortedIds::Dense { base, len } => IdsWire::Dense { base: *base, len: *len as u64 },
             SortedIds::Offsets { base, offsets } => IdsWire::Offsets { base: *base, offsets },
             SortedIds::Whole(whole) => {
                 let mut bytes = Vec::with_capacity(whole.len() * I::WIDTH);
@@ -183,6 +191,13 @@ fn columns_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<Colu
             SortedIds::Offsets { base, offsets }
         }
         ArchivedIdsWire::Whole(bytes) => SortedIds::Whole(ids_of(bytes)?),
+        ArchivedIdsWire::Dense { base, len } => {
+            let (base, len) = (base.to_native(), len.to_native());
+            if !I::EXACT_PREFIX || len == 0 || len != n as u64 || base.checked_add(len - 1).is_none() {
+                return Err(format!("a dense run of {len} ids from {base} for {n} rows"));
+            }
+            SortedIds::Dense { base, len: n }
+        }
     };
     if ids_sorted.len() != n || !ids_sorted.strictly_ascending() {
         return Err("the sorted ids are not one per row, strictly ascending".into());
@@ -201,7 +216,8 @@ fn columns_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<Colu
         return Err("the id index does not lead to the rows holding its ids".into());
     }
     let ends = SortedEnds::from_archived(&a.sorted_ends, n)?;
-    let id_dir = Directory::from_archived(&a.id_dir, (0, n))?;
+    // A dense run needs no directory: its ids are found by arithmetic.
+    let id_dir = Directory::from_archived(&a.id_dir, (0, if ids_sorted.is_dense() { 0 } else { n }))?;
     Ok((ids_sorted, id_rows, ends, id_dir))
 }
 
