@@ -89,22 +89,10 @@ impl<I: WindowId> SortedIds<I> {
     }
 
     /// How many ids are at most `id` (`inclusive`) or below it, without a
-    /// search, when the ids are every integer from the first to the last
-    /// (a bulk load of sequential ids): offsets that ascend from 0 and end
-    /// at `len - 1` can be nothing but `0..len`. `None` otherwise.
-    /// (A column of offsets read from a version 1 snapshot may be dense
-    /// too.)
+    /// search, when the ids are a dense run; `None` otherwise.
     #[inline]
     pub(crate) fn dense_rank(&self, id: I, inclusive: bool) -> Option<usize> {
-        let (base, len) = match self {
-            SortedIds::Dense { base, len } => (*base, *len),
-            SortedIds::Offsets { base, offsets }
-                if offsets.last().is_some_and(|&o| o as usize + 1 == offsets.len()) =>
-            {
-                (*base, offsets.len())
-            }
-            _ => return None,
-        };
+        let SortedIds::Dense { base, len } = *self else { return None };
         let below = i128::from(id.prefix()) - i128::from(base) + i128::from(inclusive);
         Some(below.clamp(0, len as i128) as usize)
     }

@@ -16,7 +16,7 @@ use super::end_column::EndColumn;
 use super::ends::SortedEnds;
 use super::postings::Postings;
 use super::sorted_ids::SortedIds;
-use super::{BLOCK, Row, Segment, SegmentData, TIERS, Tier, row32};
+use super::{BLOCK, Row, Segment, SegmentData, TIERS, Tier, build, row32};
 use crate::WindowId;
 use crate::memory::huge_pages;
 
@@ -218,6 +218,17 @@ fn columns_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<Colu
     let ends = SortedEnds::from_archived(&a.sorted_ends, n)?;
     // A dense run needs no directory: its ids are found by arithmetic.
     let id_dir = Directory::from_archived(&a.id_dir, (0, if ids_sorted.is_dense() { 0 } else { n }))?;
+    // A format 1 file keeps a dense run as offsets (strictly ascending,
+    // ending at n - 1: they can only be 0..n) with a directory; it becomes
+    // the run a build of the same ids makes.
+    let (ids_sorted, id_dir) = match ids_sorted {
+        SortedIds::Offsets { base, offsets } if offsets.last().is_some_and(|&o| o as usize + 1 == n) => {
+            let dense = SortedIds::Dense { base, len: n };
+            let dir = build::id_directory(&dense);
+            (dense, dir)
+        }
+        other => (other, id_dir),
+    };
     Ok((ids_sorted, id_rows, ends, id_dir))
 }
 
@@ -357,4 +368,37 @@ fn shared_live_id<I: WindowId>(small: &Segment<I>, large: &Segment<I>) -> Option
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{NONE, Place, PlacesView};
+
+    /// A format 1 file kept a dense run of ids as offsets `0..n` with a
+    /// directory; read back, it is the run a build of the same ids makes.
+    #[test]
+    fn dense_offsets_of_format_1_are_read_as_a_dense_run() {
+        let places = [Place { charger: NONE, site: NONE, org: 0 }];
+        let rows: Vec<Row<u64>> = (0..5_000u32)
+            .map(|i| {
+                let start = i64::from(i * 7_919 % 5_000) * 1_000;
+                Row { start, end: start + 500, id: 900 + u64::from(i), place: 0, slot: i }
+            })
+            .collect();
+        let built = Segment::build(rows, &PlacesView::of(&places));
+        assert!(built.ids_sorted.is_dense());
+        let mut old = (*built.data).clone();
+        old.ids_sorted = SortedIds::Offsets { base: 900, offsets: (0..5_000).collect() };
+        old.id_dir = Directory::build(0, 5_000, |i| super::super::prefix_key(old.ids_sorted.prefix(i)));
+        let old = Segment::from_data(Arc::new(old));
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&SegmentWire::of(&old, Vec::new())).unwrap();
+        let archived = rkyv::access::<ArchivedSegmentWire<'_>, rkyv::rancor::Error>(&bytes).unwrap();
+        let read: Segment<u64> = segment_from_archived(archived, places.len()).unwrap();
+        assert!(read.ids_sorted.is_dense());
+        read.check_invariants(&PlacesView::of(&places)).unwrap();
+        for id in [899u64, 900, 3_456, 5_899, 5_900] {
+            assert_eq!(read.row_of(id), built.row_of(id), "id {id}");
+        }
+    }
 }
