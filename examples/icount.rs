@@ -7,8 +7,9 @@
 //! valgrind --tool=callgrind --toggle-collect='*measured_*' target/release/examples/icount Q1 2000
 //! ```
 //!
-//! `KIND` is a report question (`Q1` .. `Q9`, `Q9` counting the 19 pages
-//! after the first of each walk), `move` or `insert` (on the `Index`), or
+//! `KIND` is a report question (`Q1` .. `Q11`, `Q9` counting the 19 pages
+//! after the first of each walk, `Q10` and `Q10p` every page of up to 20 of
+//! each walk, the count of pages printed), `move` or `insert` (on the `Index`), or
 //! `handle-move` or `handle-insert` (through a `SharedIndex`); a
 //! leading `s` (`sQ1`) asks it after 20,000 moves with every merge inline,
 //! so every binary meets the same segments. Divide the collected count by `N`.
@@ -41,6 +42,18 @@ fn measured_walks(mw: &Mwindex, walks: &[(mwindex::Query<u64>, Vec<String>)]) ->
         }
     }
     n
+}
+
+/// Every page of each walk in id order (the report's Q10 and Q10p).
+#[inline(never)]
+fn measured_id_pages(mw: &Mwindex, pages: &[mwindex::Query<u64>]) -> usize {
+    pages.iter().map(|q| mw.index.query(q).map_or(0, |p| p.items().len())).sum()
+}
+
+/// Counts of each question (the report's Q11).
+#[inline(never)]
+fn measured_counts(mw: &Mwindex, qs: &[mwindex::Query<u64>]) -> usize {
+    qs.iter().map(|q| mw.index.count(q).map_or(0, |c| c as usize)).sum()
 }
 
 #[inline(never)]
@@ -122,6 +135,26 @@ fn main() {
             })
             .collect();
         measured_inserts(&mut mw, &fresh)
+    } else if let Some(base) = kind.strip_prefix("Q10").map(|p| if p == "p" { "Q4p" } else { "Q4" }) {
+        // Each page of up to 20 of each walk, its `after` id taken untimed.
+        let mut pages = Vec::new();
+        for q in peers::questions(base, &world, 10, n) {
+            let query = Mwindex::query(&q).order(mwindex::Order::Id).page_size(25);
+            let mut next = query.clone();
+            for _ in 0..20 {
+                pages.push(next.clone());
+                let page = mw.index.query(&next).expect("valid");
+                match (page.has_next(), page.items().last()) {
+                    (true, Some(e)) => next = query.clone().after_id(e.window.id()),
+                    _ => break,
+                }
+            }
+        }
+        eprintln!("{} pages", pages.len());
+        measured_id_pages(&mw, &pages)
+    } else if kind == "Q11" {
+        let qs: Vec<mwindex::Query<u64>> = peers::questions("Q4p", &world, 11, n).iter().map(Mwindex::query).collect();
+        measured_counts(&mw, &qs)
     } else if kind == "Q9" {
         // The cursors of each walk, taken untimed; then the pages after them.
         let walks: Vec<(mwindex::Query<u64>, Vec<String>)> = peers::questions("Q1", &world, 9, n)

@@ -581,7 +581,7 @@ fn bad_files_are_typed_errors() {
     newer[8] = 9;
     let crc = crc32c(&newer[..60]);
     newer[60..64].copy_from_slice(&crc.to_le_bytes());
-    assert_eq!(problem(with(snapshot, newer)), Corruption::UnsupportedVersion { found: 9, supported: 2 });
+    assert_eq!(problem(with(snapshot, newer)), Corruption::UnsupportedVersion { found: 9, supported: 3 });
     // A block claiming more bytes than the file holds.
     let mut huge = good.clone();
     huge[64 + 8..64 + 16].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
@@ -909,7 +909,7 @@ fn a_dense_run_of_ids_survives_a_snapshot() {
 }
 
 /// A snapshot of format 1 (the layout of format 2 without dense runs of
-/// ids) still opens.
+/// ids, and of format 3 without id blocks) still opens.
 #[test]
 fn a_format_1_snapshot_still_opens() {
     let mut ops = seeded_ops(60, 30, 11);
@@ -919,7 +919,7 @@ fn a_format_1_snapshot_still_opens() {
     let k = files.iter().position(|(p, _)| p.to_string_lossy().contains("snapshot-")).expect("a snapshot");
     let want = contents(&open(&disk).expect("open"));
     let mut old = files[k].1.clone();
-    assert_eq!(old[8], 2, "snapshots are written in format 2");
+    assert_eq!(old[8], 3, "snapshots are written in format 3");
     old[8] = 1;
     let crc = crc32c(&old[..60]);
     old[60..64].copy_from_slice(&crc.to_le_bytes());
@@ -928,4 +928,91 @@ fn a_format_1_snapshot_still_opens() {
     let d = open(&disk_of(&changed)).expect("a format 1 snapshot opens");
     assert_eq!(contents(&d), want);
     d.check_invariants().expect("invariants");
+}
+
+/// The blocks of a snapshot (after its 64-byte header): kind and body.
+fn snapshot_blocks(b: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 64;
+    while at + 16 <= b.len() {
+        let kind = u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
+        let len = u64::from_le_bytes(b[at + 8..at + 16].try_into().expect("8 bytes")) as usize;
+        out.push((kind, b[at + 16..at + 16 + len].to_vec()));
+        at = (at + 16 + len).next_multiple_of(16);
+    }
+    out
+}
+
+/// A snapshot of format `version` holding `blocks` after `header`, the
+/// end block's count of blocks made right, every checksum recomputed.
+fn snapshot_of(header: &[u8], version: u8, blocks: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    let mut b = header[..64].to_vec();
+    b[8] = version;
+    for (i, (kind, body)) in blocks.iter().enumerate() {
+        let mut body = body.clone();
+        if *kind == 0xE0F {
+            body[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+        }
+        b.extend_from_slice(&kind.to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        b.extend_from_slice(&body);
+        b.resize(b.len().next_multiple_of(16), 0);
+    }
+    fix_snapshot_checksums(&mut b);
+    b
+}
+
+/// The ids of every page of active windows at `at` in id order.
+fn active_by_id(index: &SharedIndex<u64, String>, at: i64) -> (Vec<u64>, mwindex::Driver) {
+    let q = Query::new().status(mwindex::Status::Active, ts(at)).order(mwindex::Order::Id).page_size(25);
+    let driver = index.explain(&q).expect("explain").driver;
+    (walk(index, q), driver)
+}
+
+/// A segment large enough for id blocks writes them in a block of their
+/// own; they are read back (checked), not built again, and pages in id
+/// order walk them as before. A file of format 2 (no such blocks) still
+/// opens, its large segment given its id blocks; one of format 2 holding
+/// them is corrupt.
+#[test]
+fn id_blocks_survive_a_snapshot_and_older_files_build_them() {
+    let disk = FaultyStorage::new();
+    let d = open(&disk).expect("open");
+    let day = 86_400;
+    let windows = (0..70_000u64).map(|id| {
+        let start = (id * 7_919 % 31_536_000) as i64;
+        let len = match id % 100 {
+            0 => 40 * day,
+            x if x % 10 == 0 => 5 * day,
+            x => 3_600 * (1 + x as i64 % 8),
+        };
+        (window(id, start, len), format!("w{id}"))
+    });
+    d.bulk_insert(windows).expect("bulk");
+    d.checkpoint().expect("checkpoint");
+    let want = contents(&d);
+    let instants = [200 * day + 17, 300 * day];
+    let pages: Vec<(Vec<u64>, mwindex::Driver)> = instants.iter().map(|&at| active_by_id(&d, at)).collect();
+    assert!(pages.iter().all(|(ids, driver)| ids.len() > 100 && *driver == mwindex::Driver::IdBlocks), "{pages:?}");
+    d.close().expect("close");
+
+    let reopened = |disk: &FaultyStorage| {
+        let d = open(disk).expect("reopen");
+        assert_eq!(contents(&d), want);
+        d.check_invariants().expect("invariants after the load");
+        let again: Vec<_> = instants.iter().map(|&at| active_by_id(&d, at)).collect();
+        assert_eq!(again, pages);
+    };
+    reopened(&disk);
+    let path = file(&disk, "snapshot-");
+    let bytes = disk.read(&path).expect("read");
+    let blocks = snapshot_blocks(&bytes);
+    assert_eq!(blocks.iter().filter(|(kind, _)| *kind == 5).count(), 1, "one segment with id blocks");
+    let without: Vec<_> = blocks.iter().filter(|(kind, _)| *kind != 5).cloned().collect();
+    reopened(&disk_of(&[(path.clone(), snapshot_of(&bytes, 2, &without))]));
+    match open(&disk_of(&[(path.clone(), snapshot_of(&bytes, 2, &blocks))])) {
+        Err(Error::Corrupt { problem: Corruption::Invalid(what), .. }) => assert!(what.contains("id blocks"), "{what}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
 }

@@ -904,3 +904,125 @@ fn organizations_added_through_apply_take_windows_and_scopes() {
     ];
     run(1, usize::MAX, ROOTS.to_vec(), ops);
 }
+
+/// `n` windows with ids `0..n` starting over a year: 60% of them 1-8
+/// hours long, 30% 1-7 days, 10% 30-90 days (so about 2% are active at an
+/// instant), on chargers 0..6 and sites 0..4 (80% of them), organizations
+/// 1..=8.
+fn year_of_windows(n: usize, seed: u64) -> Vec<W> {
+    let mut x = seed;
+    let mut next = move |m: u64| {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) % m
+    };
+    (0..n as u64)
+        .map(|id| {
+            let start = BASE + next(365 * 24 * 60) as i64 * 60_000_000;
+            let len = match next(10) {
+                0..=5 => HOUR + next(7 * 60) as i64 * 60_000_000,
+                6..=8 => 24 * HOUR + next(6 * 24) as i64 * HOUR,
+                _ => 30 * 24 * HOUR + next(60 * 24) as i64 * HOUR,
+            };
+            let charger = (next(5) != 0).then(|| next(6));
+            let site = (next(5) != 0).then(|| next(4));
+            W { id, start, end: start + len, charger, site, org: 1 + next(ORGS) }
+        })
+        .collect()
+}
+
+/// Every page of `q` in id order, after the last id of the page before
+/// (`after_id`) and by cursor, equals the model's answer (up to `max`
+/// pages); returns the drivers the walks ran on.
+fn walk_by_id(index: &Index<u64, u32>, model: &Model, q: &Q, max: usize) -> Vec<mwindex::Driver> {
+    let want = model.answer(q);
+    let mut drivers = Vec::new();
+    for by_cursor in [false, true] {
+        let (mut got, mut after, mut cursor) = (Vec::new(), None, None::<String>);
+        for _ in 0..max {
+            let query = match (&cursor, after) {
+                (Some(c), _) => q.query().cursor(c.clone()),
+                (None, Some(id)) => q.query().after_id(id),
+                (None, None) => q.query(),
+            };
+            let page = index.query(&query).unwrap();
+            drivers.push(page.driver());
+            got.extend(page.items().iter().map(|e| (e.window, *e.payload)));
+            if !page.has_next() {
+                break;
+            }
+            if by_cursor {
+                cursor = page.next_cursor().map(str::to_owned);
+            } else {
+                after = page.items().last().map(|e| e.window.id());
+            }
+        }
+        let n = got.len();
+        let want: Vec<(Window<u64>, u32)> = want.iter().take(n.max(1)).map(|(w, p)| (w.window(), *p)).collect();
+        assert_eq!(got, want[..n.min(want.len())], "{q:?} (by cursor: {by_cursor})");
+        assert!(n == want.len() || n >= max * q.page_size, "{q:?}: {n} of {} windows in {max} pages", want.len());
+    }
+    drivers
+}
+
+/// Pages in id order of `status` queries with and without scopes, over a
+/// segment large enough for id blocks: fresh, after moves, deletes and
+/// inserts (tombstones, kills, newer segments, the write buffer), and
+/// after `compact()`. Most walk id blocks, which must give the model's
+/// pages exactly.
+#[test]
+fn id_block_walks_match_the_model() {
+    let tree = [None, Some(1), Some(1), Some(2), Some(2), None, Some(6), None];
+    let mut builder = Index::<u64, u32>::builder().write_buffer(64).inline_merge_rows(4_096);
+    let mut model = Model::default();
+    for (i, parent) in tree.iter().enumerate() {
+        builder = builder.organization(OrgId(i as u64 + 1), parent.map(OrgId));
+        model.parent.insert(i as u64 + 1, *parent);
+    }
+    let mut index = builder.build().unwrap();
+    let initial = year_of_windows(70_000, 11);
+    let items: Vec<(Window<u64>, u32)> = initial.iter().map(|w| (w.window(), w.id as u32)).collect();
+    index.bulk_insert(items).unwrap();
+    model.windows.extend(initial.into_iter().map(|w| (w.clone(), w.id as u32)));
+    let check = |index: &Index<u64, u32>, model: &Model| {
+        index.check_invariants().unwrap();
+        let mut on_blocks = 0;
+        for now in [BASE + 30 * 24 * HOUR + 7, BASE + 161 * 24 * HOUR, BASE + 300 * 24 * HOUR + 5 * HOUR] {
+            for scope in [None, Some(1), Some(2), Some(6), Some(8)] {
+                for (page_size, max) in [(1, 150), (25, 40), (50, 400)] {
+                    let q = Q { status: Some((Status::Active, now)), scope, order: Order::Id, page_size, ..q() };
+                    let drivers = walk_by_id(index, model, &q, max);
+                    on_blocks += drivers.iter().filter(|&&d| d == mwindex::Driver::IdBlocks).count();
+                }
+            }
+        }
+        assert!(on_blocks > 400, "only {on_blocks} pages walked id blocks");
+    };
+    check(&index, &model);
+
+    let mut x = 5u64;
+    let mut next = move |n: u64| {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) % n
+    };
+    for i in 0..3_000 {
+        let k = next(model.windows.len() as u64) as usize;
+        let (mut w, _) = model.windows[k].clone();
+        let shift = (next(48) as i64 - 24) * HOUR;
+        (w.start, w.end) = (w.start + shift, w.end + shift);
+        index.upsert(w.window(), 100_000 + i).unwrap();
+        model.windows[k] = (w, 100_000 + i);
+    }
+    for _ in 0..1_000 {
+        let k = next(model.windows.len() as u64) as usize;
+        let (w, _) = model.windows.swap_remove(k);
+        index.delete(w.id).unwrap();
+    }
+    for (i, mut w) in year_of_windows(500, 99).into_iter().enumerate() {
+        w.id += 1 << 20;
+        index.insert(w.window(), 200_000 + i as u32).unwrap();
+        model.windows.push((w, 200_000 + i as u32));
+    }
+    check(&index, &model);
+    index.compact();
+    check(&index, &model);
+}

@@ -237,6 +237,14 @@ impl PlacesView {
         self.public.get((n >> CHUNK_BITS) as usize)?.0[n as usize & (CHUNK - 1)].get().map(Packed::ids)
     }
 
+    /// Starts loading placement `n`'s dense numbers (what filters test).
+    #[inline]
+    pub(crate) fn prefetch_dense(&self, n: u32) {
+        if let Some(c) = self.dense.get((n >> CHUNK_BITS) as usize) {
+            Prefetch::of(&c.0[..]).slot(n & (CHUNK as u32 - 1));
+        }
+    }
+
     /// Starts loading the public ids of placement `n`.
     #[inline]
     pub(crate) fn prefetch(&self, n: u32) {

@@ -5,7 +5,8 @@
 //! header   magic "MWINDEXS" | version u32 | id width u32 | last log seq u64
 //!          | cursor key [u8; 32] | 0u32 | crc u32            (64 bytes)
 //! blocks   kind u32 | crc u32 | length u64 | bytes, zero-padded to 16
-//!          CATALOG, then SEGMENT + PAYLOADS per segment (oldest first),
+//!          CATALOG, then SEGMENT [+ ID_BLOCKS] + PAYLOADS per segment
+//!          (oldest first; ID_BLOCKS for segments that have them),
 //!          then LOOSE (windows not in a segment), then END
 //! ```
 //!
@@ -28,14 +29,17 @@ use super::storage::{Storage, at};
 use crate::catalog::{ArchivedCatalogWire, Catalog};
 use crate::engine::{Image, Version};
 use crate::query::CursorKey;
-use crate::segment::{ArchivedSegmentWire, segment_from_archived};
+use crate::segment::{ArchivedPostings, ArchivedSegmentWire, segment_from_archived};
 use crate::{Corruption, Error, WindowId};
 
 const MAGIC: &[u8; 8] = b"MWINDEXS";
 /// The snapshot format this build writes. Format 2 added the dense run of
 /// ids (a segment's id index archived as its first id and count); a file
-/// of format 1 has the same layout without it, and is still read.
-pub(crate) const SNAPSHOT_VERSION: u32 = 2;
+/// of format 1 has the same layout without it, and is still read. Format 3
+/// added a segment's id blocks, in a block of their own between the
+/// segment and its payloads; a segment of an older file has them built
+/// when it is read.
+pub(crate) const SNAPSHOT_VERSION: u32 = 3;
 
 /// The oldest snapshot format this build reads.
 const OLDEST_SNAPSHOT_VERSION: u32 = 1;
@@ -47,6 +51,7 @@ const CATALOG: u32 = 1;
 const SEGMENT: u32 = 2;
 const PAYLOADS: u32 = 3;
 const LOOSE: u32 = 4;
+const ID_BLOCKS: u32 = 5;
 const END: u32 = 0xE0F;
 
 /// The file name of the snapshot covering the log through record `seq`.
@@ -152,9 +157,12 @@ pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     let mut windows = 0u64;
     let mut bytes = Vec::new();
     for s in 0..version.segment_count() {
-        let (wire, payloads) = version.segment_wire(s);
+        let (wire, id_blocks, payloads) = version.segment_wire(s);
         out.block(SEGMENT, &archive(&wire)?)?;
         drop(wire);
+        if let Some(blocks) = id_blocks {
+            out.block(ID_BLOCKS, &archive(blocks)?)?;
+        }
         bytes.clear();
         put_u32(&mut bytes, len32(payloads.len()));
         for p in payloads {
@@ -249,7 +257,7 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
         if crc32c::crc32c(body) != crc {
             return Err(corrupt(at, Corruption::Checksum));
         }
-        if kind != want && !(want == SEGMENT && kind == LOOSE) {
+        if kind != want && !(want == SEGMENT && kind == LOOSE) && !(want == PAYLOADS && kind == ID_BLOCKS) {
             return Err(corrupt(at, Corruption::Invalid(format!("block of kind {kind} where kind {want} belongs"))));
         }
         let start = at;
@@ -275,9 +283,28 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
         if le_u32(bytes, offset) == LOOSE {
             break loose_windows::<I, P>(body).map_err(|e| invalid(offset, format!("loose windows: {e}")))?;
         }
-        let seg = with_archive::<ArchivedSegmentWire<'_>, _>(body, |a| segment_from_archived::<I>(a, places))
-            .map_err(|e| invalid(offset, format!("segment {}: {e}", segments.len())))?;
-        let (offset, body) = next(PAYLOADS)?;
+        let (mut next_offset, mut next_body) = next(PAYLOADS)?;
+        let id_blocks = if le_u32(bytes, next_offset) == ID_BLOCKS {
+            if version < 3 {
+                return Err(invalid(next_offset, format!("id blocks in a file of format {version}")));
+            }
+            let blocks = (next_offset, next_body);
+            (next_offset, next_body) = next(PAYLOADS)?;
+            if le_u32(bytes, next_offset) != PAYLOADS {
+                return Err(invalid(next_offset, "two id blocks for one segment".into()));
+            }
+            Some(blocks)
+        } else {
+            None
+        };
+        let seg = with_archive::<ArchivedSegmentWire<'_>, _>(body, |a| match id_blocks {
+            None => segment_from_archived::<I>(a, places, None),
+            Some((_, blocks)) => {
+                with_archive::<ArchivedPostings, _>(blocks, |b| segment_from_archived::<I>(a, places, Some(b)))
+            }
+        })
+        .map_err(|e| invalid(offset, format!("segment {}: {e}", segments.len())))?;
+        let (offset, body) = (next_offset, next_body);
         let payloads = payloads::<P>(body, seg.len()).map_err(|e| invalid(offset, format!("payloads: {e}")))?;
         windows += payloads.len() as u64;
         segments.push((seg, payloads));

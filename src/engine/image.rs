@@ -12,7 +12,7 @@ use super::store::Store;
 use super::version::Version;
 use crate::catalog::{Catalog, CatalogWire};
 use crate::query::CursorKey;
-use crate::segment::{LiveSegment, Segment, SegmentWire};
+use crate::segment::{LiveSegment, Postings, Segment, SegmentWire};
 use crate::{Error, Window, WindowId};
 
 /// An index read back from a snapshot, ready to become a store.
@@ -42,12 +42,12 @@ impl<I: WindowId, P: Clone> Version<I, P> {
         self.parts.len()
     }
 
-    /// Segment `s` as a snapshot writes it (its kills made dead rows), and
-    /// its payloads in row order.
-    pub(crate) fn segment_wire(&self, s: usize) -> (SegmentWire<'_>, &[P]) {
+    /// Segment `s` as a snapshot writes it (its kills made dead rows), its
+    /// id blocks if it has them, and its payloads in row order.
+    pub(crate) fn segment_wire(&self, s: usize) -> (SegmentWire<'_>, Option<&Postings>, &[P]) {
         let seg = &self.parts.segments[s];
         let dead = LiveSegment::new(seg, self.kills.of(crate::segment::row32(s))).dead_rows().collect();
-        (SegmentWire::of(seg, dead), self.parts.payloads_of(s).as_slice())
+        (SegmentWire::of(seg, dead), seg.id_blocks(), self.parts.payloads_of(s).as_slice())
     }
 
     /// The windows not in a segment yet (write buffer and sealed buffers),

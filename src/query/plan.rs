@@ -50,6 +50,11 @@ pub enum Driver {
     OrganizationPostings,
     /// Ids are walked in ascending order and each row is tested (id order only).
     IdOrder,
+    /// Ids are walked a block at a time (4,096 consecutive ids of a large
+    /// segment), each block's rows in the query's time range found through
+    /// the block's list (id order only). Segments too small to have blocks
+    /// are read as the query would read them in `(start, id)` order.
+    IdBlocks,
     /// Counted by binary searches over sorted starts and ends, without visiting rows.
     RankCount,
     /// Counted from the sizes of posting lists (one kind of id filter, no time
@@ -118,15 +123,17 @@ const KEY_COST: f64 = 8.0;
 
 /// Stops adding once the estimate reaches `limit`: past it the family cannot
 /// win, and a scope of hundreds of organizations should not cost hundreds of
-/// lookups to rule out.
-fn family_cost<I: WindowId>(
+/// lookups to rule out. Returns the rows the lists hold in the ranges and
+/// the cost: those rows plus `key_cost` for each list opened.
+fn family_cost<'k, I: WindowId>(
     segments: &[Segment<I>],
     ranges: &Ranges<I>,
     family: Family,
-    keys: &[u32],
+    keys: impl Iterator<Item = &'k u32> + Clone,
+    key_cost: f64,
     limit: f64,
-) -> f64 {
-    let mut cost = 0.0;
+) -> (f64, f64) {
+    let (mut rows, mut cost) = (0.0, 0.0);
     for (seg, r) in segments.iter().zip(ranges) {
         let postings = seg.postings(family);
         // The share of each tier inside the range; none for a tier the range
@@ -138,31 +145,72 @@ fn family_cost<I: WindowId>(
         if shares.iter().all(Option::is_none) {
             continue;
         }
-        for k in keys {
+        for k in keys.clone() {
             let Some(p) = postings.get(*k) else { continue };
             for (&c, share) in p.counts().iter().zip(shares) {
                 // A posting of any size costs at least a lookup.
                 if let Some(share) = share
                     && c > 0
                 {
-                    cost += f64::from(c) * share + KEY_COST;
+                    rows += f64::from(c) * share;
+                    cost += f64::from(c) * share + key_cost;
                 }
             }
             if cost >= limit {
-                return cost;
+                return (rows, cost);
             }
         }
     }
-    cost
+    (rows, cost)
 }
+
+/// Keys of a family a plan in id order reads to estimate how many rows
+/// pass the filter (a scope of 250 organizations is estimated from 16).
+const SAMPLE_KEYS: usize = 16;
+
+/// The rows of the plan's ranges that pass the query's filters, estimated
+/// from the most selective family's lists (from [`SAMPLE_KEYS`] of them,
+/// evenly spaced, scaled up, when there are more); and when no family has
+/// more, the cheapest collecting driver and its cost, as [`choose`] would
+/// find them for a full scan.
+fn matches_estimate<I: WindowId>(
+    segments: &[Segment<I>],
+    ranges: &Ranges<I>,
+    q: &Resolved<'_, I>,
+) -> (f64, Option<(Driver, f64)>) {
+    let rows = range_rows(ranges) as f64;
+    let (mut matches, mut collect) = (rows, Some((Driver::TimeRange, rows)));
+    for (family, driver) in FAMILIES {
+        let Some(keys) = q.keys(family) else { continue };
+        let step = keys.len().div_ceil(SAMPLE_KEYS).max(1);
+        let sampled = keys.len().div_ceil(step);
+        let (found, cost) = family_cost(segments, ranges, family, keys.iter().step_by(step), KEY_COST, f64::INFINITY);
+        matches = matches.min(found * keys.len() as f64 / sampled.max(1) as f64);
+        collect = match collect {
+            Some((_, best)) if step == 1 && cost <= best => Some((driver, cost)),
+            Some(best) if step == 1 => Some(best),
+            _ => None,
+        };
+    }
+    (matches, collect)
+}
+
+/// The posting families and the drivers that walk them.
+const FAMILIES: [(Family, Driver); 3] = [
+    (Family::Charger, Driver::ChargerPostings),
+    (Family::Site, Driver::SitePostings),
+    (Family::Org, Driver::OrganizationPostings),
+];
 
 /// The cheapest driver in `(start, id)` order and its estimated cost, for a
 /// scan that stops after `need` matches (`None`: a full scan, as for counts).
+/// A family's cost is not estimated past `cap` (the cost of another way).
 fn choose<I: WindowId>(
     segments: &[Segment<I>],
     ranges: &Ranges<I>,
     q: &Resolved<'_, I>,
     need: Option<usize>,
+    cap: f64,
 ) -> (Driver, f64) {
     let rows = range_rows(ranges) as f64;
     // With selectivity c / rows, walking time costs need * rows / c: a family
@@ -170,15 +218,12 @@ fn choose<I: WindowId>(
     let limit = match need {
         Some(need) => (need as f64 * rows).sqrt().max(need as f64),
         None => rows,
-    };
+    }
+    .min(cap);
     let mut best_family: Option<(Driver, f64)> = None;
-    for (family, driver) in [
-        (Family::Charger, Driver::ChargerPostings),
-        (Family::Site, Driver::SitePostings),
-        (Family::Org, Driver::OrganizationPostings),
-    ] {
+    for (family, driver) in FAMILIES {
         if let Some(keys) = q.keys(family) {
-            let c = family_cost(segments, ranges, family, keys, limit.max(1.0));
+            let (_, c) = family_cost(segments, ranges, family, keys.iter(), KEY_COST, limit.max(1.0));
             if best_family.is_none_or(|(_, b)| c < b) {
                 best_family = Some((driver, c));
             }
@@ -258,6 +303,9 @@ pub(crate) struct Plan<'a, I> {
     fingerprint: OnceCell<u64>,
     /// The version the next page's cursor pins, if the page sequence pins one.
     pub(crate) pin: Option<u64>,
+    /// Under [`Driver::IdBlocks`], how segments without id blocks are read
+    /// (every match collected); else the access path's driver.
+    pub(crate) collect: Driver,
 }
 
 impl<'a, I: WindowId> Plan<'a, I> {
@@ -271,17 +319,17 @@ impl<'a, I: WindowId> Plan<'a, I> {
         let fingerprint = OnceCell::new();
         let q = resolve(view, query, Purpose::Page, || *fingerprint.get_or_init(|| cursor::fingerprint(query)))?;
         let need = q.limit + 1;
-        let (access, ranges, cost) = if q.matches_nothing() {
-            (Access::Nothing, Vec::new(), 0.0)
+        let (access, ranges, cost, collect) = if q.matches_nothing() {
+            (Access::Nothing, Vec::new(), 0.0, Driver::Nothing)
         } else if q.order == Order::StartThenId {
             let ranges = ranges(view.segments, &q, true);
-            let (driver, cost) = choose(view.segments, &ranges, &q, Some(need));
-            (Access::Scan(driver), ranges, cost)
+            let (driver, cost) = choose(view.segments, &ranges, &q, Some(need), f64::INFINITY);
+            (Access::Scan(driver), ranges, cost, driver)
         } else {
-            let (driver, ranges, cost) = plan_by_id(view.segments, &q, need);
-            (Access::Scan(driver), ranges, cost)
+            let ById { driver, collect, ranges, cost } = plan_by_id(view.segments, &q, need);
+            (Access::Scan(driver), ranges, cost, collect)
         };
-        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect })
     }
 
     /// The plan of a count of `query`.
@@ -295,18 +343,18 @@ impl<'a, I: WindowId> Plan<'a, I> {
         let q = resolve(view, query, Purpose::Count, || *fingerprint.get_or_init(|| cursor::fingerprint(query)))?;
         // Counts that read no row cost a few searches per segment.
         let searches = (view.segments.len() * 2) as f64;
-        let (access, ranges, cost) = if q.matches_nothing() {
-            (Access::Nothing, Vec::new(), 0.0)
+        let (access, ranges, cost, collect) = if q.matches_nothing() {
+            (Access::Nothing, Vec::new(), 0.0, Driver::Nothing)
         } else if let Some(shape) = RankShape::of(&q.tb).filter(|_| !q.has_filters()) {
-            (Access::Ranks(shape), Vec::new(), searches)
+            (Access::Ranks(shape), Vec::new(), searches, Driver::RankCount)
         } else if let Some(family) = q.only_family().filter(|_| q.tb == TimeBox::ALL) {
-            (Access::Postings(family), Vec::new(), searches)
+            (Access::Postings(family), Vec::new(), searches, Driver::PostingCount)
         } else {
             let ranges = ranges(view.segments, &q, false);
-            let (driver, cost) = choose(view.segments, &ranges, &q, None);
-            (Access::Scan(driver), ranges, cost)
+            let (driver, cost) = choose(view.segments, &ranges, &q, None, f64::INFINITY);
+            (Access::Scan(driver), ranges, cost, driver)
         };
-        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect })
     }
 
     /// The driver the plan runs on, as reported to callers.
@@ -349,13 +397,70 @@ impl<'a, I: WindowId> Plan<'a, I> {
 /// ns a row walked in id order, 10-12 ns a row collected.
 const ID_WALK_ROW_COST: f64 = 4.0;
 
-/// In id order: walk ids and test rows, or collect every match through the
-/// cheapest time/posting driver and keep the smallest ids.
-fn plan_by_id<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, need: usize) -> (Driver, Ranges<I>, f64) {
+/// Matches at most this many pages hold are collected without costing
+/// walks.
+const FEW_PAGES: usize = 4;
+
+/// An id-order plan: its driver, the driver collecting the matches of
+/// segments without id blocks, the row ranges and the estimated cost.
+struct ById<I> {
+    driver: Driver,
+    collect: Driver,
+    ranges: Ranges<I>,
+    cost: f64,
+}
+
+/// In id order: walk ids and test rows, walk id blocks, or collect every
+/// match through the cheapest time/posting driver and keep the smallest ids.
+/// The matches are estimated from a sample of the filter's lists; the cost
+/// of collecting is then estimated only as far as the other ways cost.
+fn plan_by_id<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, need: usize) -> ById<I> {
     let ranges = ranges(segments, q, false);
-    let (driver, collect_cost) = choose(segments, &ranges, q, None);
     let total = segments.iter().map(|s| s.len()).sum::<usize>() as f64;
-    let matches = collect_cost.min(range_rows(&ranges) as f64);
+    let (matches, exact) = matches_estimate(segments, &ranges, q);
+    // A few pages' worth of matches: collecting them is as cheap as any walk.
+    if matches <= (FEW_PAGES * need) as f64 {
+        let (collect, cost) = exact.unwrap_or_else(|| choose(segments, &ranges, q, None, f64::INFINITY));
+        return ById { driver: collect, collect, ranges, cost };
+    }
     let walk_cost = (need as f64 * total / matches.max(1.0)).min(total) * ID_WALK_ROW_COST;
-    if walk_cost < collect_cost { (Driver::IdOrder, ranges, walk_cost) } else { (driver, ranges, collect_cost) }
+    let blocks_cost =
+        id_blocks_cost(segments, &ranges, matches / total.max(1.0), matches, need).unwrap_or(f64::INFINITY);
+    let (collect, collect_cost) =
+        exact.unwrap_or_else(|| choose(segments, &ranges, q, None, walk_cost.min(blocks_cost)));
+    let (driver, cost) = [(Driver::IdOrder, walk_cost), (Driver::IdBlocks, blocks_cost)]
+        .into_iter()
+        .fold((collect, collect_cost), |best, c| if c.1 < best.1 { c } else { best });
+    ById { driver, collect, ranges, cost }
+}
+
+/// The estimated cost of walking id blocks, if any segment has them, for
+/// `need` matches where `density` of the rows match: in each segment with
+/// blocks, enough blocks to hold `need` matches (and the one `after`
+/// falls in), each costing a list lookup per tier and its rows in the
+/// query's range; in the others, their share of collecting every match.
+fn id_blocks_cost<I: WindowId>(
+    segments: &[Segment<I>],
+    ranges: &Ranges<I>,
+    density: f64,
+    collect_cost: f64,
+    need: usize,
+) -> Option<f64> {
+    segments.iter().any(|s| s.id_blocks().is_some()).then(|| {
+        let range_total = (range_rows(ranges) as f64).max(1.0);
+        let block = crate::segment::ID_BLOCK as f64;
+        segments
+            .iter()
+            .zip(ranges)
+            .map(|(seg, r)| {
+                let in_range: f64 = r.iter().map(|t| f64::from(t.rows())).sum();
+                if seg.id_blocks().is_none() {
+                    return collect_cost * in_range / range_total;
+                }
+                let blocks = (need as f64 / (density * block).max(f64::MIN_POSITIVE)).ceil() + 1.0;
+                let per_block = TIERS as f64 * KEY_COST + in_range * block / (seg.len() as f64).max(1.0);
+                blocks.min(seg.id_block_count() as f64) * per_block
+            })
+            .sum()
+    })
 }

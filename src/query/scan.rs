@@ -12,9 +12,10 @@ use super::resolve::Resolved;
 use super::sink::{BUFFER, Hit, Sink, sealed_src};
 use super::view::View;
 use crate::WindowId;
+use crate::catalog::PlacesView;
 use crate::segment::{
-    BLOCK, Clock, Entry, Family, Fit, LiveSegment, Row, Stream, TIERS, TierScan, WriteBuffer, last_key_at_most,
-    lower_bounds, row32,
+    BLOCK, Clock, Entry, Family, Fit, LiveSegment, Row, Stream, TIERS, TierScan, WriteBuffer, id_block_of,
+    last_key_at_most, lower_bounds, row32,
 };
 
 /// Posting rows read ahead at a time.
@@ -24,17 +25,21 @@ const BATCH: usize = 64;
 /// earliest, so they fill the page and let the other tiers stop sooner.
 const TIER_VISIT: [usize; TIERS] = [2, 1, 0];
 
-/// Runs `driver` over every segment's row ranges, then the write buffer.
+/// Runs `driver` over every segment's row ranges, then the write buffer;
+/// under [`Driver::IdBlocks`], segments without id blocks are read by
+/// `collect`.
 pub(crate) fn run<I: WindowId, S: Sink<I>>(
     view: &View<'_, I>,
     ranges: &Ranges<I>,
     q: &Resolved<'_, I>,
     driver: Driver,
+    collect: Driver,
     sink: &mut S,
 ) {
     for (src, (seg, r)) in view.segments.iter().zip(ranges).enumerate() {
         let src = row32(src);
         let seg = &LiveSegment::new(seg, view.kills.of(src));
+        let driver = if driver == Driver::IdBlocks && seg.id_blocks().is_none() { collect } else { driver };
         match driver {
             Driver::Nothing | Driver::RankCount | Driver::PostingCount => return,
             Driver::TimeRange => scan_time(seg, src, r, q, sink),
@@ -42,6 +47,7 @@ pub(crate) fn run<I: WindowId, S: Sink<I>>(
             Driver::SitePostings => scan_postings(seg, src, r, q, Family::Site, sink),
             Driver::OrganizationPostings => scan_postings(seg, src, r, q, Family::Org, sink),
             Driver::IdOrder => scan_ids(seg, src, q, sink),
+            Driver::IdBlocks => scan_id_blocks(seg, src, r, q, sink),
         }
     }
     scan_buffers(view, q, sink);
@@ -213,14 +219,10 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
     // tombstones, times near a bound and the cursor need the row.
     let others = q.only_family() != Some(family);
     let any_dead = seg.has_dead();
-    let verify = |row: &Row<I>, n: u32, tier: u32| {
-        !(any_dead && seg.is_dead(n))
-            && q.tb.end_ok(row.end)
-            && r[tier as usize].inside(row.start, row.id)
-            && (!others || q.place_ok(row.place))
-    };
+    let verify = verifier(seg, r, q, others);
+    let places = others.then_some(q.places);
     if S::ORDERED {
-        merge_streams(seg, src, q, entries, clock, r, &mut scratch, verify, sink);
+        merge_streams(seg, src, q, entries, clock, r, &mut scratch, (verify, places), sink);
     } else {
         let Scratch { streams, batch, .. } = &mut scratch;
         for s in streams.iter_mut() {
@@ -240,13 +242,88 @@ fn scan_postings<I: WindowId, S: Sink<I>>(
             }
             let tier = s.tier;
             let mut pull = || next_entry(entries, s, clock, scan, q).map(|(e, _)| (e.row, tier));
-            if !fetch_and_offer(seg, src, &mut pull, batch, &verify, sink) {
+            if !fetch_and_offer(seg, src, &mut pull, batch, &verify, places, sink) {
                 break;
             }
         }
     }
     SCRATCH.with_borrow_mut(|s| *s = scratch);
 }
+
+/// The test of a row a posting list led to (its number and tier given):
+/// alive, its times inside the query's, and, with `filters`, its
+/// placement passing the query's filters.
+#[inline]
+fn verifier<'a, I: WindowId>(
+    seg: &'a LiveSegment<'_, I>,
+    r: &'a [TierScan<I>; TIERS],
+    q: &'a Resolved<'_, I>,
+    filters: bool,
+) -> impl Fn(&Row<I>, u32, u32) -> bool + 'a {
+    let any_dead = seg.has_dead();
+    move |row: &Row<I>, n: u32, tier: u32| {
+        !(any_dead && seg.is_dead(n))
+            && q.tb.end_ok(row.end)
+            && r[tier as usize].inside(row.start, row.id)
+            && (!filters || q.place_ok(row.place))
+    }
+}
+
+/// Walks a segment's id blocks in ascending order from the one holding
+/// the first id after the query's `after` id, offering each block's
+/// matches (found through its list, within the query's row ranges), and
+/// stops at a block whose ids are all above every id the sink keeps.
+fn scan_id_blocks<I: WindowId, S: Sink<I>>(
+    seg: &LiveSegment<'_, I>,
+    src: u32,
+    r: &[TierScan<I>; TIERS],
+    q: &Resolved<'_, I>,
+    sink: &mut S,
+) {
+    let Some(blocks) = seg.id_blocks() else { return };
+    let entries = blocks.all_entries();
+    let clock = blocks.clock();
+    let from = q.after_id.map_or(0, |a| seg.id_position_after(a));
+    let verify = verifier(seg, r, q, q.has_filters());
+    let mut scratch = SCRATCH.with_borrow_mut(std::mem::take);
+    let Scratch { streams, batch, .. } = &mut scratch;
+    // Blocks are read in groups, their lists positioned together and their
+    // rows loaded together, so the cache misses of a group overlap. The
+    // first group is two blocks; each next one as many as the hits per
+    // block seen so far say the room left needs.
+    let (first, count) = (id_block_of(from), seg.id_block_count());
+    let (mut b, mut group, room) = (first, 2, sink.room());
+    while b < count {
+        if sink.id_bound().is_some_and(|last| seg.id_block_above(b, last)) {
+            break;
+        }
+        let end = (b + group).min(count);
+        streams.clear();
+        for p in (b..end).filter_map(|k| blocks.get(row32(k))) {
+            for (t, scan) in r.iter().enumerate() {
+                if !scan.is_empty() && !p.tier_range(t).is_empty() {
+                    streams.push(p.stream(t, scan.lo, scan.hi));
+                }
+            }
+        }
+        lower_bounds(entries, streams);
+        batch.clear();
+        for s in streams.iter_mut() {
+            let (scan, tier) = (&r[s.tier as usize], s.tier);
+            while let Some((e, _)) = next_entry(entries, s, clock, scan, q) {
+                batch.push((e.row, tier));
+            }
+        }
+        offer_batch(seg, src, batch, &verify, q.has_filters().then_some(q.places), sink);
+        b = end;
+        let found = room.saturating_sub(sink.room()).max(1);
+        group = (sink.room() * (b - first)).div_ceil(found).clamp(1, MAX_BLOCK_GROUP);
+    }
+    SCRATCH.with_borrow_mut(|s| *s = scratch);
+}
+
+/// The most id blocks read together.
+const MAX_BLOCK_GROUP: usize = 16;
 
 /// Feeds the streams' entries to an ordered sink in ascending key (coarse
 /// start) order, reading rows only for entries the sink still has room for:
@@ -262,7 +339,7 @@ fn merge_streams<I: WindowId, S: Sink<I>>(
     clock: &Clock,
     r: &[TierScan<I>; TIERS],
     scratch: &mut Scratch,
-    verify: impl Fn(&Row<I>, u32, u32) -> bool,
+    (verify, places): (impl Fn(&Row<I>, u32, u32) -> bool, Option<&PlacesView>),
     sink: &mut S,
 ) {
     let Scratch { streams, heap, batch } = scratch;
@@ -325,7 +402,7 @@ fn merge_streams<I: WindowId, S: Sink<I>>(
         }
         // A refused hit does not end the merge: an entry at the page's last
         // start may still enter it by id.
-        offer_batch(seg, src, batch, &verify, sink);
+        offer_batch(seg, src, batch, &verify, places, sink);
         if batch.len() < want {
             break;
         }
@@ -336,16 +413,21 @@ fn merge_streams<I: WindowId, S: Sink<I>>(
 /// Reads the rows of `batch` (row numbers with their tiers) and offers those
 /// that pass `verify`; `false` once the sink refuses one. The rows are loaded
 /// first, all at once, so their cache misses overlap instead of queueing
-/// behind each test.
-#[inline]
+/// behind each test; with `places`, the placements the rows name are
+/// loaded next, the same way, for the filters' tests.
+#[inline(always)]
 fn offer_batch<I: WindowId, S: Sink<I>>(
     seg: &LiveSegment<'_, I>,
     src: u32,
     batch: &[(u32, u32)],
     verify: &impl Fn(&Row<I>, u32, u32) -> bool,
+    places: Option<&PlacesView>,
     sink: &mut S,
 ) -> bool {
     touch_rows(&seg.rows, batch.iter().map(|&(n, _)| n as usize));
+    if let Some(places) = places {
+        batch.iter().for_each(|&(n, _)| places.prefetch_dense(seg.rows[n as usize].place));
+    }
     let mut accepted = true;
     for &(n, tier) in batch {
         let r = &seg.rows[n as usize];
@@ -368,12 +450,13 @@ fn fetch_and_offer<I: WindowId, S: Sink<I>>(
     pull: &mut impl FnMut() -> Option<(u32, u32)>,
     batch: &mut Vec<(u32, u32)>,
     verify: &impl Fn(&Row<I>, u32, u32) -> bool,
+    places: Option<&PlacesView>,
     sink: &mut S,
 ) -> bool {
     loop {
         batch.clear();
         batch.extend(std::iter::from_fn(&mut *pull).take(BATCH));
-        if !offer_batch(seg, src, batch, verify, sink) {
+        if !offer_batch(seg, src, batch, verify, places, sink) {
             return false;
         }
         if batch.len() < BATCH {

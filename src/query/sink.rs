@@ -98,6 +98,13 @@ pub(crate) trait Sink<I> {
     fn start_bound(&self) -> Option<(i64, I)> {
         None
     }
+
+    /// In id order: the id no later hit may reach and still be kept (the
+    /// largest kept, once the sink is full). Lets a walk of id blocks stop.
+    #[inline]
+    fn id_bound(&self) -> Option<I> {
+        None
+    }
 }
 
 /// Keeps the first `need` hits in `(start, id)` order. A stream ordered the
@@ -181,6 +188,16 @@ impl<I: WindowId> Sink<I> for IdTopK<'_, I> {
         self.hits.insert(at, hit);
         self.hits.truncate(self.need);
         true
+    }
+
+    #[inline]
+    fn id_bound(&self) -> Option<I> {
+        self.hits.last().filter(|_| self.hits.len() == self.need).map(|h| h.id)
+    }
+
+    #[inline]
+    fn room(&self) -> usize {
+        self.need - self.hits.len()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Building a segment: sorting its rows into tiers and `(start, id)` order,
 //! then every index over them, on two threads for large segments.
 
-use super::SegmentData;
+use super::clock::Clock;
 use super::directory::Directory;
 use super::end_column::EndColumn;
 use super::ends::SortedEnds;
@@ -9,6 +9,7 @@ use super::postings::{Postings, start_clock};
 use super::prefix_key;
 use super::row::{BLOCK, Row, TIERS, Tier, row32};
 use super::sorted_ids::SortedIds;
+use super::{ID_BLOCK, ID_BLOCK_MIN_ROWS, SegmentData, id_block_of};
 use crate::WindowId;
 use crate::catalog::{NONE, Place, PlacesView};
 use crate::memory::huge_pages;
@@ -81,6 +82,27 @@ pub(super) fn id_directory<I: WindowId>(ids: &SortedIds<I>) -> Directory {
     Directory::build(0, n, |i| prefix_key(ids.prefix(i)))
 }
 
+/// The id blocks (see [`SegmentData::by_id_block`]) of a segment whose
+/// ids' rows, in ascending order of id, are `id_rows`.
+pub(super) fn id_blocks<I: WindowId>(
+    id_rows: &[u32],
+    rows: &[Row<I>],
+    tier_ends: [u32; TIERS],
+    clock: Clock,
+) -> Postings {
+    Postings::build_groups(id_rows, ID_BLOCK, rows, tier_ends, clock)
+}
+
+/// Each row's id block (see [`SegmentData::by_id_block`]), from the
+/// rows of the ids in ascending order.
+pub(super) fn id_block_column(id_rows: &[u32]) -> Vec<u32> {
+    let mut column = vec![0u32; id_rows.len()];
+    for (k, &r) in id_rows.iter().enumerate() {
+        column[r as usize] = row32(id_block_of(k));
+    }
+    column
+}
+
 impl<I: WindowId> SegmentData<I> {
     /// Builds a segment from rows in any order, on two threads if it is
     /// large. Ids must be unique.
@@ -135,7 +157,8 @@ impl<I: WindowId> SegmentData<I> {
             let id_rows: Vec<u32> = huge_pages::collect(by_id.iter().map(|&(_, r)| r));
             let mut ends: Vec<i64> = huge_pages::collect(rows.iter().map(|r| r.end));
             ends.sort_unstable();
-            (ids, id_rows, ends)
+            let id_blocks = (n >= ID_BLOCK_MIN_ROWS).then(|| id_blocks(&id_rows, rows, tier_ends, clock));
+            (ids, id_rows, ends, id_blocks)
         };
         let postings = || {
             let (chargers, sites, orgs) = (column(|p| p.charger), column(|p| p.site), column(|p| p.org));
@@ -153,7 +176,7 @@ impl<I: WindowId> SegmentData<I> {
             ];
             (p, (max_end, min_end, start_dirs))
         };
-        let ((ids, id_rows, ends), (postings, blocks)) = if parallel && n >= PARALLEL_BUILD_ROWS {
+        let ((ids, id_rows, ends, id_blocks), (postings, blocks)) = if parallel && n >= PARALLEL_BUILD_ROWS {
             std::thread::scope(|scope| {
                 let helper = scope.spawn(id_index);
                 let p = postings();
@@ -167,6 +190,7 @@ impl<I: WindowId> SegmentData<I> {
         (seg.by_charger, seg.by_site, seg.by_org) = (by_charger, by_site, by_org);
         (seg.block_max_end, seg.block_min_end, seg.start_dirs) = blocks;
         (seg.ids_sorted, seg.id_rows, seg.ends) = (ids, id_rows, SortedEnds::new(ends));
+        seg.by_id_block = id_blocks;
         seg.id_dir = id_directory(&seg.ids_sorted);
         seg
     }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 pub(crate) use clock::Clock;
 pub(crate) use kills::{Kill, Kills, LiveSegment, PendingKills};
-pub(crate) use postings::{Entry, Family, Fit, Stream, last_key_at_most, lower_bounds};
+pub(crate) use postings::{ArchivedPostings, Entry, Family, Fit, Postings, Stream, last_key_at_most, lower_bounds};
 pub(crate) use row::{BLOCK, Row, TIERS, Tier, TierScan, row32};
 pub(crate) use wire::{ArchivedSegmentWire, SegmentWire, repeated_live_id, segment_from_archived};
 pub(crate) use write_buffer::WriteBuffer;
@@ -36,7 +36,6 @@ pub(crate) use chunked_bits::ChunkedBits;
 use directory::{Directory, PER_BUCKET};
 use end_column::EndColumn;
 use ends::SortedEnds;
-use postings::Postings;
 use sorted_ids::SortedIds;
 use tombstones::Tombstones;
 
@@ -74,7 +73,28 @@ pub(crate) struct SegmentData<I> {
     pub(crate) by_charger: Postings,
     pub(crate) by_site: Postings,
     pub(crate) by_org: Postings,
+    /// Segments of at least [`ID_BLOCK_MIN_ROWS`] rows: the rows of each
+    /// block of [`ID_BLOCK`] consecutive positions of `ids_sorted`, as
+    /// posting lists keyed by block number. A page in id order walks the
+    /// blocks from its `after` id and finds each block's matches through its
+    /// list and the query's time range, instead of collecting every match of
+    /// the segment to keep the smallest ids.
+    pub(crate) by_id_block: Option<Postings>,
 }
+
+/// Positions of `ids_sorted` per id block (see [`SegmentData::by_id_block`]).
+pub(crate) const ID_BLOCK: usize = 1 << ID_BLOCK_SHIFT;
+const ID_BLOCK_SHIFT: u32 = 14;
+
+/// The id block holding position `k` of a segment's `ids_sorted`.
+#[inline]
+pub(crate) fn id_block_of(k: usize) -> usize {
+    k >> ID_BLOCK_SHIFT
+}
+
+/// Segments this large have id blocks: in smaller ones, collecting every
+/// match costs about what walking a few blocks does.
+pub(crate) const ID_BLOCK_MIN_ROWS: usize = 1 << 16;
 
 impl<I> Default for SegmentData<I> {
     fn default() -> Self {
@@ -92,6 +112,7 @@ impl<I> Default for SegmentData<I> {
             by_charger: Postings::default(),
             by_site: Postings::default(),
             by_org: Postings::default(),
+            by_id_block: None,
         }
     }
 }
@@ -128,6 +149,25 @@ impl<I: WindowId> SegmentData<I> {
     #[inline]
     pub(crate) fn row(&self, r: u32) -> Row<I> {
         self.rows[r as usize]
+    }
+
+    /// The id blocks' lists, if the segment has them.
+    #[inline]
+    pub(crate) fn id_blocks(&self) -> Option<&Postings> {
+        self.by_id_block.as_ref()
+    }
+
+    /// How many id blocks the segment's ids make.
+    #[inline]
+    pub(crate) fn id_block_count(&self) -> usize {
+        self.len().div_ceil(ID_BLOCK)
+    }
+
+    /// Whether every id of block `b` and after is above `id`.
+    #[inline]
+    pub(crate) fn id_block_above(&self, b: usize, id: I) -> bool {
+        let k = b << ID_BLOCK_SHIFT;
+        k < self.len() && !self.ids_sorted.at_most(k, id)
     }
 
     /// The rows holding `ids` (dead or alive), appended to `out` in order.
@@ -226,6 +266,7 @@ impl<I: WindowId> SegmentData<I> {
             + self.by_charger.heap_bytes()
             + self.by_site.heap_bytes()
             + self.by_org.heap_bytes()
+            + self.by_id_block.as_ref().map_or(0, Postings::heap_bytes)
     }
 
     /// Checks every structure against the rows; `places` are the index's.
@@ -338,6 +379,37 @@ impl<I: WindowId> SegmentData<I> {
             if total != with_key {
                 return Err(format!("{family:?} postings hold {total} rows, column has {with_key}"));
             }
+        }
+        self.check_id_blocks()
+    }
+
+    /// The id blocks are there exactly when the segment is large enough,
+    /// and list every row once, in its block, with its times.
+    fn check_id_blocks(&self) -> Result<(), String> {
+        let Some(blocks) = &self.by_id_block else {
+            return if self.len() >= ID_BLOCK_MIN_ROWS {
+                Err("a large segment without id blocks".into())
+            } else {
+                Ok(())
+            };
+        };
+        let column = build::id_block_column(&self.id_rows);
+        let mut seen = 0usize;
+        for (key, p) in blocks.lists() {
+            let entries = p.entries();
+            seen += entries.len();
+            if !entries.windows(2).all(|w| w[0].row < w[1].row) {
+                return Err(format!("id block {key} is not strictly ascending"));
+            }
+            for e in entries {
+                let row = self.rows.get(e.row as usize).ok_or("an id block entry past the rows")?;
+                if column[e.row as usize] != key || !e.admits(blocks.clock(), row.start, row.end) {
+                    return Err(format!("id block {key} holds row {} wrongly", e.row));
+                }
+            }
+        }
+        if seen != self.len() {
+            return Err(format!("id blocks hold {seen} rows of {}", self.len()));
         }
         Ok(())
     }

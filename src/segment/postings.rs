@@ -369,6 +369,37 @@ impl Postings {
     /// `tier_ends`, their starts kept on `clock`.
     pub(crate) fn build<I: WindowId>(column: &[u32], rows: &[Row<I>], tier_ends: [u32; TIERS], clock: Clock) -> Self {
         let (keys, offsets, entries) = group_entries(column, rows, &clock);
+        Postings::of_groups(&keys, &offsets, entries, tier_ends, clock)
+    }
+
+    /// The lists of `groups`: group `k` (key `k`) holds the rows of
+    /// `rows_by_group[k * size..(k + 1) * size]`, in any order (an id
+    /// block's rows: its ids' rows). Each group is sorted on its own, in
+    /// cache, instead of scattering a column of keys.
+    pub(crate) fn build_groups<I: WindowId>(
+        rows_by_group: &[u32],
+        size: usize,
+        rows: &[Row<I>],
+        tier_ends: [u32; TIERS],
+        clock: Clock,
+    ) -> Self {
+        let mut entries = huge_pages::with_capacity(rows_by_group.len());
+        let mut group = Vec::with_capacity(size);
+        let (mut keys, mut offsets) = (Vec::new(), vec![0u32]);
+        for (k, chunk) in rows_by_group.chunks(size.max(1)).enumerate() {
+            group.clear();
+            group.extend_from_slice(chunk);
+            group.sort_unstable();
+            entries.extend(group.iter().map(|&r| Entry::new(&clock, rows[r as usize].start, rows[r as usize].end, r)));
+            keys.push(row32(k));
+            offsets.push(row32(entries.len()));
+        }
+        Postings::of_groups(&keys, &offsets, entries, tier_ends, clock)
+    }
+
+    /// The lists of `keys` (ascending), key `keys[k]` holding
+    /// `entries[offsets[k]..offsets[k + 1]]` in row order.
+    fn of_groups(keys: &[u32], offsets: &[u32], entries: Vec<Entry>, tier_ends: [u32; TIERS], clock: Clock) -> Self {
         let mut first = Vec::new();
         let lists = keys.iter().enumerate().map(|(k, &key)| {
             let at = offsets[k];

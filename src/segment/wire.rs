@@ -14,9 +14,9 @@ use rkyv::with::Inline;
 use super::directory::Directory;
 use super::end_column::EndColumn;
 use super::ends::SortedEnds;
-use super::postings::Postings;
+use super::postings::{ArchivedPostings, Postings};
 use super::sorted_ids::SortedIds;
-use super::{BLOCK, Row, Segment, SegmentData, TIERS, Tier, build, row32};
+use super::{BLOCK, ID_BLOCK, ID_BLOCK_MIN_ROWS, Row, Segment, SegmentData, TIERS, Tier, build, row32};
 use crate::WindowId;
 use crate::memory::huge_pages;
 
@@ -177,10 +177,42 @@ fn rows_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, places: usize) -> Result<Ro
     Ok((rows, tiers, block_max_end, block_min_end, long_ends))
 }
 
-type ColumnParts<I> = (SortedIds<I>, Vec<u32>, SortedEnds, Directory);
+type ColumnParts<I> = (SortedIds<I>, Vec<u32>, SortedEnds, Directory, Option<Postings>);
 
-/// The id index and the sorted ends, checked against a segment of `n` rows.
-fn columns_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<ColumnParts<I>, String> {
+/// The id blocks of a segment whose ids are at `id_rows` (a permutation of
+/// its rows, checked), checked to list every row once, in its block: each
+/// block's list holds exactly the rows of its ids.
+fn id_blocks_of(a: &ArchivedPostings, id_rows: &[u32]) -> Result<Postings, String> {
+    let n = id_rows.len();
+    if n < ID_BLOCK_MIN_ROWS {
+        return Err(format!("id blocks for a segment of {n} rows"));
+    }
+    let blocks = Postings::from_archived(a, n)?;
+    let lists = blocks.lists();
+    if lists.len() != n.div_ceil(ID_BLOCK) {
+        return Err(format!("{} id blocks for {n} rows", lists.len()));
+    }
+    let mut want = Vec::with_capacity(ID_BLOCK);
+    for (key, list) in lists {
+        let at = key as usize * ID_BLOCK;
+        let ids = id_rows.get(at..(at + ID_BLOCK).min(n)).ok_or_else(|| format!("id block {key} past the ids"))?;
+        want.clear();
+        want.extend_from_slice(ids);
+        want.sort_unstable();
+        if !list.entries().iter().map(|e| e.row).eq(want.iter().copied()) {
+            return Err(format!("id block {key} does not list the rows of its ids"));
+        }
+    }
+    Ok(blocks)
+}
+
+/// The id index and the sorted ends (and the id blocks, if the file has
+/// them), checked against a segment of `n` rows.
+fn columns_of<I: WindowId>(
+    a: &ArchivedSegmentWire<'_>,
+    n: usize,
+    id_blocks: Option<&ArchivedPostings>,
+) -> Result<ColumnParts<I>, String> {
     let ids_sorted = match &a.ids_sorted {
         ArchivedIdsWire::Offsets { base, offsets } => {
             let base = base.to_native();
@@ -229,7 +261,8 @@ fn columns_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<Colu
         }
         other => (other, id_dir),
     };
-    Ok((ids_sorted, id_rows, ends, id_dir))
+    let id_blocks = id_blocks.map(|b| id_blocks_of(b, &id_rows)).transpose()?;
+    Ok((ids_sorted, id_rows, ends, id_dir, id_blocks))
 }
 
 fn postings_of(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<[Postings; 3], String> {
@@ -244,10 +277,13 @@ fn postings_of(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<[Postings; 3], S
 /// windows with payload slots equal to their numbers and placements below
 /// `places`, its tiers tiling the rows in `(start, id)` order, every column
 /// one entry per row, every directory and posting list inside its arrays.
-/// The dead rows are killed.
+/// The dead rows are killed. `id_blocks` are the segment's id blocks, if
+/// the file has them; a large segment without them (a file of format 1 or
+/// 2) has them built.
 pub(crate) fn segment_from_archived<I: WindowId>(
     a: &ArchivedSegmentWire<'_>,
     places: usize,
+    id_blocks: Option<&ArchivedPostings>,
 ) -> Result<Segment<I>, String> {
     let n = a.starts.len();
     if n >= u32::MAX as usize {
@@ -259,7 +295,7 @@ pub(crate) fn segment_from_archived<I: WindowId>(
     let (rows, columns, postings) = if n >= PARALLEL_ROWS {
         std::thread::scope(|s| {
             let postings = s.spawn(|| postings_of(a, n));
-            let columns = s.spawn(|| columns_of::<I>(a, n));
+            let columns = s.spawn(|| columns_of::<I>(a, n, id_blocks));
             let rows = rows_of::<I>(a, places);
             (
                 rows,
@@ -268,11 +304,14 @@ pub(crate) fn segment_from_archived<I: WindowId>(
             )
         })
     } else {
-        (rows_of::<I>(a, places), columns_of::<I>(a, n), postings_of(a, n))
+        (rows_of::<I>(a, places), columns_of::<I>(a, n, id_blocks), postings_of(a, n))
     };
     let (rows, tiers, block_max_end, block_min_end, long_ends) = rows?;
-    let (ids_sorted, id_rows, ends, id_dir) = columns?;
+    let (ids_sorted, id_rows, ends, id_dir, by_id_block) = columns?;
     let [by_charger, by_site, by_org] = postings?;
+    let by_id_block = by_id_block.or_else(|| {
+        (n >= ID_BLOCK_MIN_ROWS).then(|| build::id_blocks(&id_rows, &rows, tiers.map(|t| t.hi), *by_org.clock()))
+    });
     let start_dirs =
         [0, 1, 2].map(|t| Directory::from_archived(&a.start_dirs[t], (tiers[t].lo as usize, tiers[t].hi as usize)));
     let [s0, s1, s2] = start_dirs;
@@ -291,6 +330,7 @@ pub(crate) fn segment_from_archived<I: WindowId>(
         by_charger,
         by_site,
         by_org,
+        by_id_block,
     };
     let mut seg = Segment::from_data(Arc::new(data));
     let dead: Vec<u32> = a.dead.iter().map(|r| r.to_native()).collect();
@@ -394,7 +434,7 @@ mod tests {
         let old = Segment::from_data(Arc::new(old));
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&SegmentWire::of(&old, Vec::new())).unwrap();
         let archived = rkyv::access::<ArchivedSegmentWire<'_>, rkyv::rancor::Error>(&bytes).unwrap();
-        let read: Segment<u64> = segment_from_archived(archived, places.len()).unwrap();
+        let read: Segment<u64> = segment_from_archived(archived, places.len(), None).unwrap();
         assert!(read.ids_sorted.is_dense());
         read.check_invariants(&PlacesView::of(&places)).unwrap();
         for id in [899u64, 900, 3_456, 5_899, 5_900] {
