@@ -431,7 +431,18 @@ fn plan_by_id<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, need: u
     let (driver, cost) = [(Driver::IdOrder, walk_cost), (Driver::IdBlocks, blocks_cost)]
         .into_iter()
         .fold((collect, collect_cost), |best, c| if c.1 < best.1 { c } else { best });
+    // The collecting driver above was costed over every segment and only
+    // as far as the walks cost: the segments without blocks choose their own.
+    let collect = if driver == Driver::IdBlocks { collect_without_blocks(segments, &ranges, q) } else { collect };
     ById { driver, collect, ranges, cost }
+}
+
+/// The cheapest driver collecting every match of the segments that have no
+/// id blocks.
+fn collect_without_blocks<I: WindowId>(segments: &[Segment<I>], ranges: &Ranges<I>, q: &Resolved<'_, I>) -> Driver {
+    let (small, small_ranges): (Vec<Segment<I>>, Ranges<I>) =
+        segments.iter().zip(ranges).filter(|(seg, _)| seg.id_blocks().is_none()).map(|(s, r)| (s.clone(), *r)).unzip();
+    choose(&small, &small_ranges, q, None, f64::INFINITY).0
 }
 
 /// The estimated cost of walking id blocks, if any segment has them, for
