@@ -297,11 +297,13 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
         } else {
             None
         };
+        // Files before format 3 have no id blocks: large segments get them.
+        let build_id_blocks = version < 3;
         let seg = with_archive::<ArchivedSegmentWire<'_>, _>(body, |a| match id_blocks {
-            None => segment_from_archived::<I>(a, places, None),
-            Some((_, blocks)) => {
-                with_archive::<ArchivedPostings, _>(blocks, |b| segment_from_archived::<I>(a, places, Some(b)))
-            }
+            None => segment_from_archived::<I>(a, places, None, build_id_blocks),
+            Some((_, blocks)) => with_archive::<ArchivedPostings, _>(blocks, |b| {
+                segment_from_archived::<I>(a, places, Some(b), build_id_blocks)
+            }),
         })
         .map_err(|e| invalid(offset, format!("segment {}: {e}", segments.len())))?;
         let (offset, body) = (next_offset, next_body);

@@ -9,7 +9,7 @@ use super::postings::{Postings, start_clock};
 use super::prefix_key;
 use super::row::{BLOCK, Row, TIERS, Tier, row32};
 use super::sorted_ids::SortedIds;
-use super::{ID_BLOCK, ID_BLOCK_MIN_ROWS, SegmentData, id_block_of};
+use super::{ID_BLOCK, ID_BLOCK_MIN_ROWS, ID_BLOCK_SERIAL_MIN_ROWS, SegmentData, id_block_of};
 use crate::WindowId;
 use crate::catalog::{NONE, Place, PlacesView};
 use crate::memory::huge_pages;
@@ -157,7 +157,8 @@ impl<I: WindowId> SegmentData<I> {
             let id_rows: Vec<u32> = huge_pages::collect(by_id.iter().map(|&(_, r)| r));
             let mut ends: Vec<i64> = huge_pages::collect(rows.iter().map(|r| r.end));
             ends.sort_unstable();
-            let id_blocks = (n >= ID_BLOCK_MIN_ROWS).then(|| id_blocks(&id_rows, rows, tier_ends, clock));
+            let min = if parallel { ID_BLOCK_MIN_ROWS } else { ID_BLOCK_SERIAL_MIN_ROWS };
+            let id_blocks = (n >= min).then(|| id_blocks(&id_rows, rows, tier_ends, clock));
             (ids, id_rows, ends, id_blocks)
         };
         let postings = || {

@@ -73,7 +73,8 @@ pub(crate) struct SegmentData<I> {
     pub(crate) by_charger: Postings,
     pub(crate) by_site: Postings,
     pub(crate) by_org: Postings,
-    /// Segments of at least [`ID_BLOCK_MIN_ROWS`] rows: the rows of each
+    /// Segments of at least [`ID_BLOCK_MIN_ROWS`] rows (of
+    /// [`ID_BLOCK_SERIAL_MIN_ROWS`] when built on one thread): the rows of each
     /// block of [`ID_BLOCK`] consecutive positions of `ids_sorted`, as
     /// posting lists keyed by block number. A page in id order walks the
     /// blocks from its `after` id and finds each block's matches through its
@@ -95,6 +96,14 @@ pub(crate) fn id_block_of(k: usize) -> usize {
 /// Segments this large have id blocks: in smaller ones, collecting every
 /// match costs about what walking a few blocks does.
 pub(crate) const ID_BLOCK_MIN_ROWS: usize = 1 << 16;
+
+/// Segments built on one thread (background merges, which share the
+/// writer's core under sustained writes) have id blocks from this size on:
+/// building them in every merge from [`ID_BLOCK_MIN_ROWS`] cost moves
+/// through the shared handle at 10M windows 17% of their rate. Bulk loads,
+/// `compact()` and merges the writer waits for build them from
+/// [`ID_BLOCK_MIN_ROWS`].
+pub(crate) const ID_BLOCK_SERIAL_MIN_ROWS: usize = 1 << 21;
 
 impl<I> Default for SegmentData<I> {
     fn default() -> Self {
@@ -383,16 +392,13 @@ impl<I: WindowId> SegmentData<I> {
         self.check_id_blocks()
     }
 
-    /// The id blocks are there exactly when the segment is large enough,
-    /// and list every row once, in its block, with its times.
+    /// Id blocks, where the segment has them (only large ones do), list
+    /// every row once, in its block, with its times.
     fn check_id_blocks(&self) -> Result<(), String> {
-        let Some(blocks) = &self.by_id_block else {
-            return if self.len() >= ID_BLOCK_MIN_ROWS {
-                Err("a large segment without id blocks".into())
-            } else {
-                Ok(())
-            };
-        };
+        let Some(blocks) = &self.by_id_block else { return Ok(()) };
+        if self.len() < ID_BLOCK_MIN_ROWS {
+            return Err(format!("id blocks in a segment of {} rows", self.len()));
+        }
         let column = build::id_block_column(&self.id_rows);
         let mut seen = 0usize;
         for (key, p) in blocks.lists() {

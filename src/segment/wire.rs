@@ -271,12 +271,13 @@ fn postings_of(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<[Postings; 3], S
 /// `places`, its tiers tiling the rows in `(start, id)` order, every column
 /// one entry per row, every directory and posting list inside its arrays.
 /// The dead rows are killed. `id_blocks` are the segment's id blocks, if
-/// the file has them; a large segment without them (a file of format 1 or
-/// 2) has them built.
+/// the file has them; with `build_id_blocks` (a file of format 1 or 2,
+/// which has none), a large segment has them built.
 pub(crate) fn segment_from_archived<I: WindowId>(
     a: &ArchivedSegmentWire<'_>,
     places: usize,
     id_blocks: Option<&ArchivedPostings>,
+    build_id_blocks: bool,
 ) -> Result<Segment<I>, String> {
     let n = a.starts.len();
     if n >= u32::MAX as usize {
@@ -303,7 +304,8 @@ pub(crate) fn segment_from_archived<I: WindowId>(
     let (ids_sorted, id_rows, ends, id_dir, by_id_block) = columns?;
     let [by_charger, by_site, by_org] = postings?;
     let by_id_block = by_id_block.or_else(|| {
-        (n >= ID_BLOCK_MIN_ROWS).then(|| build::id_blocks(&id_rows, &rows, tiers.map(|t| t.hi), *by_org.clock()))
+        (build_id_blocks && n >= ID_BLOCK_MIN_ROWS)
+            .then(|| build::id_blocks(&id_rows, &rows, tiers.map(|t| t.hi), *by_org.clock()))
     });
     let start_dirs =
         [0, 1, 2].map(|t| Directory::from_archived(&a.start_dirs[t], (tiers[t].lo as usize, tiers[t].hi as usize)));
@@ -427,7 +429,7 @@ mod tests {
         let old = Segment::from_data(Arc::new(old));
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&SegmentWire::of(&old, Vec::new())).unwrap();
         let archived = rkyv::access::<ArchivedSegmentWire<'_>, rkyv::rancor::Error>(&bytes).unwrap();
-        let read: Segment<u64> = segment_from_archived(archived, places.len(), None).unwrap();
+        let read: Segment<u64> = segment_from_archived(archived, places.len(), None, true).unwrap();
         assert!(read.ids_sorted.is_dense());
         read.check_invariants(&PlacesView::of(&places)).unwrap();
         for id in [899u64, 900, 3_456, 5_899, 5_900] {
