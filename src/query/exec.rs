@@ -26,12 +26,12 @@ pub(crate) fn page<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>, warm: Wa
         Access::Scan(driver) => match q.order {
             Order::StartThenId => {
                 let mut sink = StartTopK::new(need, warm);
-                scan::run(view, &plan.ranges, q, driver, plan.collect, &mut sink);
+                scan::run(view, plan, &mut sink);
                 sink.hits
             }
             Order::Id => {
                 let mut sink = IdTopK::new(need, q.after_id, driver == Driver::IdOrder, warm);
-                scan::run(view, &plan.ranges, q, driver, plan.collect, &mut sink);
+                scan::run(view, plan, &mut sink);
                 sink.hits
             }
         },
@@ -54,9 +54,9 @@ pub(crate) fn count<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>) -> u64 
         Access::Nothing => return 0,
         Access::Ranks(shape) => view.live_segments().map(|s| rank_count(&s, &q.tb, shape)).sum(),
         Access::Postings(_) => view.live_segments().map(|s| posting_count(&s, q)).sum(),
-        Access::Scan(driver) => {
+        Access::Scan(_) => {
             let mut sink = Counter::default();
-            scan::run(view, &plan.ranges, q, driver, plan.collect, &mut sink);
+            scan::run(view, plan, &mut sink);
             return sink.0;
         }
     };

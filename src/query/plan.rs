@@ -306,6 +306,9 @@ pub(crate) struct Plan<'a, I> {
     /// Under [`Driver::IdBlocks`], how segments without id blocks are read
     /// (every match collected); else the access path's driver.
     pub(crate) collect: Driver,
+    /// Under [`Driver::IdBlocks`], the blocks a page is expected to take in
+    /// a segment (what the walk reads in its first group).
+    pub(crate) first_group: usize,
 }
 
 impl<'a, I: WindowId> Plan<'a, I> {
@@ -319,6 +322,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
         let fingerprint = OnceCell::new();
         let q = resolve(view, query, Purpose::Page, || *fingerprint.get_or_init(|| cursor::fingerprint(query)))?;
         let need = q.limit + 1;
+        let mut first_group = 1;
         let (access, ranges, cost, collect) = if q.matches_nothing() {
             (Access::Nothing, Vec::new(), 0.0, Driver::Nothing)
         } else if q.order == Order::StartThenId {
@@ -326,10 +330,11 @@ impl<'a, I: WindowId> Plan<'a, I> {
             let (driver, cost) = choose(view.segments, &ranges, &q, Some(need), f64::INFINITY);
             (Access::Scan(driver), ranges, cost, driver)
         } else {
-            let ById { driver, collect, ranges, cost } = plan_by_id(view.segments, &q, need);
+            let ById { driver, collect, first_group: blocks, ranges, cost } = plan_by_id(view.segments, &q, need);
+            first_group = blocks;
             (Access::Scan(driver), ranges, cost, collect)
         };
-        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect, first_group })
     }
 
     /// The plan of a count of `query`.
@@ -354,7 +359,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
             let (driver, cost) = choose(view.segments, &ranges, &q, None, f64::INFINITY);
             (Access::Scan(driver), ranges, cost, driver)
         };
-        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect, first_group: 1 })
     }
 
     /// The driver the plan runs on, as reported to callers.
@@ -406,6 +411,8 @@ const FEW_PAGES: usize = 4;
 struct ById<I> {
     driver: Driver,
     collect: Driver,
+    /// The blocks a page is expected to take in a segment.
+    first_group: usize,
     ranges: Ranges<I>,
     cost: f64,
 }
@@ -421,7 +428,7 @@ fn plan_by_id<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, need: u
     // A few pages' worth of matches: collecting them is as cheap as any walk.
     if matches <= (FEW_PAGES * need) as f64 {
         let (collect, cost) = exact.unwrap_or_else(|| choose(segments, &ranges, q, None, f64::INFINITY));
-        return ById { driver: collect, collect, ranges, cost };
+        return ById { driver: collect, collect, first_group: 1, ranges, cost };
     }
     let walk_cost = (need as f64 * total / matches.max(1.0)).min(total) * ID_WALK_ROW_COST;
     let blocks_cost =
@@ -434,7 +441,8 @@ fn plan_by_id<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, need: u
     // The collecting driver above was costed over every segment and only
     // as far as the walks cost: the segments without blocks choose their own.
     let collect = if driver == Driver::IdBlocks { collect_without_blocks(segments, &ranges, q) } else { collect };
-    ById { driver, collect, ranges, cost }
+    let first_group = id_blocks_per_page(matches / total.max(1.0), need) as usize;
+    ById { driver, collect, first_group, ranges, cost }
 }
 
 /// The cheapest driver collecting every match of the segments that have no
@@ -443,6 +451,13 @@ fn collect_without_blocks<I: WindowId>(segments: &[Segment<I>], ranges: &Ranges<
     let (small, small_ranges): (Vec<Segment<I>>, Ranges<I>) =
         segments.iter().zip(ranges).filter(|(seg, _)| seg.id_blocks().is_none()).map(|(s, r)| (s.clone(), *r)).unzip();
     choose(&small, &small_ranges, q, None, f64::INFINITY).0
+}
+
+/// The id blocks a page of `need` matches takes where `density` of the rows
+/// match: the blocks holding them, and the one its `after` id falls in.
+fn id_blocks_per_page(density: f64, need: usize) -> f64 {
+    let block = crate::segment::ID_BLOCK as f64;
+    (need as f64 / (density * block).max(f64::MIN_POSITIVE)).ceil().min(1e9) + 1.0
 }
 
 /// The estimated cost of walking id blocks, if any segment has them, for
@@ -468,7 +483,7 @@ fn id_blocks_cost<I: WindowId>(
                 if seg.id_blocks().is_none() {
                     return collect_cost * in_range / range_total;
                 }
-                let blocks = (need as f64 / (density * block).max(f64::MIN_POSITIVE)).ceil() + 1.0;
+                let blocks = id_blocks_per_page(density, need);
                 let per_block = TIERS as f64 * KEY_COST + in_range * block / (seg.len() as f64).max(1.0);
                 blocks.min(seg.id_block_count() as f64) * per_block
             })

@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::collections::binary_heap::PeekMut;
 
-use super::plan::{Driver, Ranges};
+use super::plan::{Access, Driver, Plan};
 use super::request::Order;
 use super::resolve::Resolved;
 use super::sink::{BUFFER, Hit, Sink, sealed_src};
@@ -25,21 +25,16 @@ const BATCH: usize = 64;
 /// earliest, so they fill the page and let the other tiers stop sooner.
 const TIER_VISIT: [usize; TIERS] = [2, 1, 0];
 
-/// Runs `driver` over every segment's row ranges, then the write buffer;
-/// under [`Driver::IdBlocks`], segments without id blocks are read by
-/// `collect`.
-pub(crate) fn run<I: WindowId, S: Sink<I>>(
-    view: &View<'_, I>,
-    ranges: &Ranges<I>,
-    q: &Resolved<'_, I>,
-    driver: Driver,
-    collect: Driver,
-    sink: &mut S,
-) {
-    for (src, (seg, r)) in view.segments.iter().zip(ranges).enumerate() {
+/// Runs the plan's scan over every segment's row ranges, then the write
+/// buffer; under [`Driver::IdBlocks`], segments without id blocks are read
+/// by the plan's collecting driver.
+pub(crate) fn run<I: WindowId, S: Sink<I>>(view: &View<'_, I>, plan: &Plan<'_, I>, sink: &mut S) {
+    let Access::Scan(driver) = plan.access else { return };
+    let q = &plan.q;
+    for (src, (seg, r)) in view.segments.iter().zip(&plan.ranges).enumerate() {
         let src = row32(src);
         let seg = &LiveSegment::new(seg, view.kills.of(src));
-        let driver = if driver == Driver::IdBlocks && seg.id_blocks().is_none() { collect } else { driver };
+        let driver = if driver == Driver::IdBlocks && seg.id_blocks().is_none() { plan.collect } else { driver };
         match driver {
             Driver::Nothing | Driver::RankCount | Driver::PostingCount => return,
             Driver::TimeRange => scan_time(seg, src, r, q, sink),
@@ -47,7 +42,7 @@ pub(crate) fn run<I: WindowId, S: Sink<I>>(
             Driver::SitePostings => scan_postings(seg, src, r, q, Family::Site, sink),
             Driver::OrganizationPostings => scan_postings(seg, src, r, q, Family::Org, sink),
             Driver::IdOrder => scan_ids(seg, src, q, sink),
-            Driver::IdBlocks => scan_id_blocks(seg, src, r, q, sink),
+            Driver::IdBlocks => scan_id_blocks(seg, src, r, q, plan.first_group, sink),
         }
     }
     scan_buffers(view, q, sink);
@@ -278,6 +273,7 @@ fn scan_id_blocks<I: WindowId, S: Sink<I>>(
     src: u32,
     r: &[TierScan<I>; TIERS],
     q: &Resolved<'_, I>,
+    first_group: usize,
     sink: &mut S,
 ) {
     let Some(blocks) = seg.id_blocks() else { return };
@@ -289,10 +285,11 @@ fn scan_id_blocks<I: WindowId, S: Sink<I>>(
     let Scratch { streams, batch, .. } = &mut scratch;
     // Blocks are read in groups, their lists positioned together and their
     // rows loaded together, so the cache misses of a group overlap. The
-    // first group is two blocks; each next one as many as the hits per
-    // block seen so far say the room left needs.
+    // first group is as many blocks as the plan expects a page to take;
+    // each next one as many as the hits per block seen so far say the room
+    // left needs.
     let (first, count) = (id_block_of(from), seg.id_block_count());
-    let (mut b, mut group, room) = (first, 2, sink.room());
+    let (mut b, mut group, room) = (first, first_group.clamp(1, MAX_BLOCK_GROUP), sink.room());
     while b < count {
         if sink.id_bound().is_some_and(|last| seg.id_block_above(b, last)) {
             break;
