@@ -244,7 +244,9 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
 
     let mut at = HEADER;
     let mut blocks = 0u64;
-    let mut next = |want: u32| -> Result<(usize, &[u8]), Error> {
+    // The next block, which must be of one of the kinds `wants`: where it
+    // starts, its kind and its bytes.
+    let mut next = |wants: &[u32]| -> Result<(usize, u32, &[u8]), Error> {
         let rest = &bytes[at..];
         if rest.len() < BLOCK_HEADER {
             return Err(corrupt(at, Corruption::Truncated { needed: BLOCK_HEADER as u64, found: rest.len() as u64 }));
@@ -257,7 +259,8 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
         if crc32c::crc32c(body) != crc {
             return Err(corrupt(at, Corruption::Checksum));
         }
-        if kind != want && !(want == SEGMENT && kind == LOOSE) && !(want == PAYLOADS && kind == ID_BLOCKS) {
+        if !wants.contains(&kind) {
+            let want = wants.iter().map(u32::to_string).collect::<Vec<_>>().join(" or ");
             return Err(corrupt(at, Corruption::Invalid(format!("block of kind {kind} where kind {want} belongs"))));
         }
         let start = at;
@@ -268,31 +271,28 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
         }
         at = padded;
         blocks += 1;
-        Ok((start, body))
+        Ok((start, kind, body))
     };
     let invalid = |offset: usize, what: String| corrupt(offset, Corruption::Invalid(what));
 
-    let (offset, body) = next(CATALOG)?;
+    let (offset, _, body) = next(&[CATALOG])?;
     let catalog = with_archive::<ArchivedCatalogWire, _>(body, Catalog::from_archived)
         .map_err(|e| invalid(offset, format!("catalog: {e}")))?;
     let places = catalog.places_len();
     let mut segments = Vec::new();
     let mut windows = 0u64;
     let loose = loop {
-        let (offset, body) = next(SEGMENT)?;
-        if le_u32(bytes, offset) == LOOSE {
+        let (offset, kind, body) = next(&[SEGMENT, LOOSE])?;
+        if kind == LOOSE {
             break loose_windows::<I, P>(body).map_err(|e| invalid(offset, format!("loose windows: {e}")))?;
         }
-        let (mut next_offset, mut next_body) = next(PAYLOADS)?;
-        let id_blocks = if le_u32(bytes, next_offset) == ID_BLOCKS {
+        let (mut next_offset, kind, mut next_body) = next(&[ID_BLOCKS, PAYLOADS])?;
+        let id_blocks = if kind == ID_BLOCKS {
             if version < 3 {
                 return Err(invalid(next_offset, format!("id blocks in a file of format {version}")));
             }
-            let blocks = (next_offset, next_body);
-            (next_offset, next_body) = next(PAYLOADS)?;
-            if le_u32(bytes, next_offset) != PAYLOADS {
-                return Err(invalid(next_offset, "two id blocks for one segment".into()));
-            }
+            let blocks = next_body;
+            (next_offset, _, next_body) = next(&[PAYLOADS])?;
             Some(blocks)
         } else {
             None
@@ -301,7 +301,7 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
         let build_id_blocks = version < 3;
         let seg = with_archive::<ArchivedSegmentWire<'_>, _>(body, |a| match id_blocks {
             None => segment_from_archived::<I>(a, places, None, build_id_blocks),
-            Some((_, blocks)) => with_archive::<ArchivedPostings, _>(blocks, |b| {
+            Some(blocks) => with_archive::<ArchivedPostings, _>(blocks, |b| {
                 segment_from_archived::<I>(a, places, Some(b), build_id_blocks)
             }),
         })
@@ -316,7 +316,7 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
     if let Some(id) = crate::segment::repeated_live_id(&all) {
         return Err(invalid(HEADER, format!("window {id} is live in two segments")));
     }
-    let (offset, body) = next(END)?;
+    let (offset, _, body) = next(&[END])?;
     let mut b = Bytes::new(body);
     let (count, total) = (b.u64(), b.u64());
     if count != Ok(blocks) || total != Ok(windows) || !b.is_empty() || at != bytes.len() {
