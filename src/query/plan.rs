@@ -50,7 +50,7 @@ pub enum Driver {
     OrganizationPostings,
     /// Ids are walked in ascending order and each row is tested (id order only).
     IdOrder,
-    /// Ids are walked a block at a time (4,096 consecutive ids of a large
+    /// Ids are walked a block at a time (16,384 consecutive ids of a large
     /// segment), each block's rows in the query's time range found through
     /// the block's list (id order only). Segments too small to have blocks
     /// are read as the query would read them in `(start, id)` order.
@@ -322,17 +322,15 @@ impl<'a, I: WindowId> Plan<'a, I> {
         let fingerprint = OnceCell::new();
         let q = resolve(view, query, Purpose::Page, || *fingerprint.get_or_init(|| cursor::fingerprint(query)))?;
         let need = q.limit + 1;
-        let mut first_group = 1;
-        let (access, ranges, cost, collect) = if q.matches_nothing() {
-            (Access::Nothing, Vec::new(), 0.0, Driver::Nothing)
+        let (access, ranges, cost, collect, first_group) = if q.matches_nothing() {
+            (Access::Nothing, Vec::new(), 0.0, Driver::Nothing, 1)
         } else if q.order == Order::StartThenId {
             let ranges = ranges(view.segments, &q, true);
             let (driver, cost) = choose(view.segments, &ranges, &q, Some(need), f64::INFINITY);
-            (Access::Scan(driver), ranges, cost, driver)
+            (Access::Scan(driver), ranges, cost, driver, 1)
         } else {
-            let ById { driver, collect, first_group: blocks, ranges, cost } = plan_by_id(view.segments, &q, need);
-            first_group = blocks;
-            (Access::Scan(driver), ranges, cost, collect)
+            let ById { driver, collect, first_group, ranges, cost } = plan_by_id(view.segments, &q, need);
+            (Access::Scan(driver), ranges, cost, collect, first_group)
         };
         Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect, first_group })
     }
@@ -431,8 +429,8 @@ fn plan_by_id<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, need: u
         return ById { driver: collect, collect, first_group: 1, ranges, cost };
     }
     let walk_cost = (need as f64 * total / matches.max(1.0)).min(total) * ID_WALK_ROW_COST;
-    let blocks_cost =
-        id_blocks_cost(segments, &ranges, matches / total.max(1.0), matches, need).unwrap_or(f64::INFINITY);
+    let per_page = id_blocks_per_page(matches / total.max(1.0), need);
+    let blocks_cost = id_blocks_cost(segments, &ranges, per_page, matches).unwrap_or(f64::INFINITY);
     let (collect, collect_cost) =
         exact.unwrap_or_else(|| choose(segments, &ranges, q, None, walk_cost.min(blocks_cost)));
     let (driver, cost) = [(Driver::IdOrder, walk_cost), (Driver::IdBlocks, blocks_cost)]
@@ -441,16 +439,22 @@ fn plan_by_id<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, need: u
     // The collecting driver above was costed over every segment and only
     // as far as the walks cost: the segments without blocks choose their own.
     let collect = if driver == Driver::IdBlocks { collect_without_blocks(segments, &ranges, q) } else { collect };
-    let first_group = id_blocks_per_page(matches / total.max(1.0), need) as usize;
-    ById { driver, collect, first_group, ranges, cost }
+    ById { driver, collect, first_group: per_page as usize, ranges, cost }
 }
 
 /// The cheapest driver collecting every match of the segments that have no
-/// id blocks.
+/// id blocks: [`choose`] over the ranges with those of the others emptied.
 fn collect_without_blocks<I: WindowId>(segments: &[Segment<I>], ranges: &Ranges<I>, q: &Resolved<'_, I>) -> Driver {
-    let (small, small_ranges): (Vec<Segment<I>>, Ranges<I>) =
-        segments.iter().zip(ranges).filter(|(seg, _)| seg.id_blocks().is_none()).map(|(s, r)| (s.clone(), *r)).unzip();
-    choose(&small, &small_ranges, q, None, f64::INFINITY).0
+    // A fresh bulk load is one segment with blocks: nothing is collected.
+    if segments.iter().all(|seg| seg.id_blocks().is_some()) {
+        return Driver::Nothing;
+    }
+    let small: Ranges<I> = segments
+        .iter()
+        .zip(ranges)
+        .map(|(seg, r)| if seg.id_blocks().is_some() { r.map(|t| TierScan { hi: t.lo, ..t }) } else { *r })
+        .collect();
+    choose(segments, &small, q, None, f64::INFINITY).0
 }
 
 /// The id blocks a page of `need` matches takes where `density` of the rows
@@ -460,17 +464,15 @@ fn id_blocks_per_page(density: f64, need: usize) -> f64 {
     (need as f64 / (density * block).max(f64::MIN_POSITIVE)).ceil().min(1e9) + 1.0
 }
 
-/// The estimated cost of walking id blocks, if any segment has them, for
-/// `need` matches where `density` of the rows match: in each segment with
-/// blocks, enough blocks to hold `need` matches (and the one `after`
-/// falls in), each costing a list lookup per tier and its rows in the
+/// The estimated cost of walking id blocks, if any segment has them, for a
+/// page taking `per_page` blocks: in each segment with blocks, that many
+/// (at most all), each costing a list lookup per tier and its rows in the
 /// query's range; in the others, their share of collecting every match.
 fn id_blocks_cost<I: WindowId>(
     segments: &[Segment<I>],
     ranges: &Ranges<I>,
-    density: f64,
+    per_page: f64,
     collect_cost: f64,
-    need: usize,
 ) -> Option<f64> {
     segments.iter().any(|s| s.id_blocks().is_some()).then(|| {
         let range_total = (range_rows(ranges) as f64).max(1.0);
@@ -483,9 +485,8 @@ fn id_blocks_cost<I: WindowId>(
                 if seg.id_blocks().is_none() {
                     return collect_cost * in_range / range_total;
                 }
-                let blocks = id_blocks_per_page(density, need);
                 let per_block = TIERS as f64 * KEY_COST + in_range * block / (seg.len() as f64).max(1.0);
-                blocks.min(seg.id_block_count() as f64) * per_block
+                per_page.min(seg.id_block_count() as f64) * per_block
             })
             .sum()
     })
