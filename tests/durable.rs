@@ -581,7 +581,7 @@ fn bad_files_are_typed_errors() {
     newer[8] = 9;
     let crc = crc32c(&newer[..60]);
     newer[60..64].copy_from_slice(&crc.to_le_bytes());
-    assert_eq!(problem(with(snapshot, newer)), Corruption::UnsupportedVersion { found: 9, supported: 3 });
+    assert_eq!(problem(with(snapshot, newer)), Corruption::UnsupportedVersion { found: 9, supported: 4 });
     // A block claiming more bytes than the file holds.
     let mut huge = good.clone();
     huge[64 + 8..64 + 16].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
@@ -909,7 +909,8 @@ fn a_dense_run_of_ids_survives_a_snapshot() {
 }
 
 /// A snapshot of format 1 (the layout of format 2 without dense runs of
-/// ids, and of format 3 without id blocks) still opens.
+/// ids, and of formats 3 and 4 without id blocks and organization ranks)
+/// still opens.
 #[test]
 fn a_format_1_snapshot_still_opens() {
     let mut ops = seeded_ops(60, 30, 11);
@@ -919,7 +920,7 @@ fn a_format_1_snapshot_still_opens() {
     let k = files.iter().position(|(p, _)| p.to_string_lossy().contains("snapshot-")).expect("a snapshot");
     let want = contents(&open(&disk).expect("open"));
     let mut old = files[k].1.clone();
-    assert_eq!(old[8], 3, "snapshots are written in format 3");
+    assert_eq!(old[8], 4, "snapshots are written in format 4");
     old[8] = 1;
     let crc = crc32c(&old[..60]);
     old[60..64].copy_from_slice(&crc.to_le_bytes());
@@ -1009,10 +1010,74 @@ fn id_blocks_survive_a_snapshot_and_older_files_build_them() {
     let bytes = disk.read(&path).expect("read");
     let blocks = snapshot_blocks(&bytes);
     assert_eq!(blocks.iter().filter(|(kind, _)| *kind == 5).count(), 1, "one segment with id blocks");
-    let without: Vec<_> = blocks.iter().filter(|(kind, _)| *kind != 5).cloned().collect();
+    // Format 2 had neither id blocks (5) nor organization ranks (6).
+    let without: Vec<_> = blocks.iter().filter(|(kind, _)| *kind != 5 && *kind != 6).cloned().collect();
     reopened(&disk_of(&[(path.clone(), snapshot_of(&bytes, 2, &without))]));
     match open(&disk_of(&[(path.clone(), snapshot_of(&bytes, 2, &blocks))])) {
         Err(Error::Corrupt { problem: Corruption::Invalid(what), .. }) => assert!(what.contains("id blocks"), "{what}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+/// A segment large enough for organization ranks writes them in a block of
+/// their own, read back (checked) and counting as before. A file of
+/// format 3 (no such blocks) opens and counts the same without them; one of
+/// format 3 holding them, or holding damaged ones, is corrupt.
+#[test]
+fn org_ranks_survive_a_snapshot_and_older_files_count_without_them() {
+    let disk = FaultyStorage::new();
+    let d = open(&disk).expect("open");
+    let day = 86_400;
+    let windows = (0..70_000u64).map(|id| {
+        let start = (id * 7_919 % 31_536_000) as i64;
+        let len = if id % 10 == 0 { 5 * day } else { 3_600 * (1 + id as i64 % 8) };
+        (window(id, start, len), format!("w{id}"))
+    });
+    d.bulk_insert(windows).expect("bulk");
+    d.checkpoint().expect("checkpoint");
+    let queries: Vec<Query<u64>> = [100 * day + 17, 200 * day, 300 * day + 3_600]
+        .iter()
+        .flat_map(|&at| {
+            let active = Query::new().status(mwindex::Status::Active, ts(at));
+            [active.clone().organizations([OrgId(1), OrgId(2)]), active.organizations([OrgId(2)])]
+        })
+        .collect();
+    let counts = |d: &SharedIndex<u64, String>| -> Vec<(u64, mwindex::Driver)> {
+        queries.iter().map(|q| (d.count(q).expect("count"), d.explain_count(q).expect("explain").driver)).collect()
+    };
+    let want = counts(&d);
+    let ranked = want.iter().filter(|(_, driver)| *driver == mwindex::Driver::OrganizationRanks).count();
+    assert!(ranked >= 3 && want.iter().all(|(n, _)| *n > 10), "{want:?}");
+    d.close().expect("close");
+
+    let d = open(&disk).expect("reopen");
+    assert_eq!(counts(&d), want);
+    d.check_invariants().expect("invariants after the load");
+    d.close().expect("close");
+    let path = file(&disk, "snapshot-");
+    let bytes = disk.read(&path).expect("read");
+    let blocks = snapshot_blocks(&bytes);
+    assert_eq!(blocks.iter().filter(|(kind, _)| *kind == 6).count(), 1, "one segment with organization ranks");
+    let without: Vec<_> = blocks.iter().filter(|(kind, _)| *kind != 6).cloned().collect();
+    let d = open(&disk_of(&[(path.clone(), snapshot_of(&bytes, 3, &without))])).expect("a format 3 file opens");
+    let plain = counts(&d);
+    assert!(plain.iter().all(|(_, driver)| *driver != mwindex::Driver::OrganizationRanks), "{plain:?}");
+    assert_eq!(plain.iter().map(|c| c.0).collect::<Vec<_>>(), want.iter().map(|c| c.0).collect::<Vec<_>>());
+    d.close().expect("close");
+    match open(&disk_of(&[(path.clone(), snapshot_of(&bytes, 3, &blocks))])) {
+        Err(Error::Corrupt { problem: Corruption::Invalid(what), .. }) => {
+            assert!(what.contains("organization ranks"), "{what}")
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // A flipped bit in the ranks' bits, checksums made right: refused.
+    let mut damaged = blocks.clone();
+    let k = damaged.iter().position(|(kind, _)| *kind == 6).expect("ranks");
+    let body = &mut damaged[k].1;
+    let at = body.len() / 2;
+    body[at] ^= 0x10;
+    match open(&disk_of(&[(path, snapshot_of(&bytes, 4, &damaged))])) {
+        Err(Error::Corrupt { problem: Corruption::Invalid(what), .. }) => assert!(what.contains("wavelet"), "{what}"),
         other => panic!("{:?}", other.map(|_| ())),
     }
 }

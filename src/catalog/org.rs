@@ -48,6 +48,9 @@ impl Clone for OrgTree {
 pub(crate) struct OrgSet {
     pub(crate) list: Vec<u32>,
     bits: Vec<u64>,
+    /// The list as runs of consecutive numbers, half-open: counts by
+    /// organization rank cost a few steps per run.
+    runs: Vec<(u32, u32)>,
 }
 
 impl OrgSet {
@@ -55,15 +58,27 @@ impl OrgSet {
         list.sort_unstable();
         list.dedup();
         let mut bits = vec![0u64; universe.div_ceil(64)];
+        let mut runs: Vec<(u32, u32)> = Vec::new();
         for &o in &list {
             bits[o as usize / 64] |= 1 << (o % 64);
+            match runs.last_mut() {
+                Some(run) if run.1 == o => run.1 = o + 1,
+                _ => runs.push((o, o + 1)),
+            }
         }
-        OrgSet { list, bits }
+        OrgSet { list, bits, runs }
+    }
+
+    /// The set as runs of consecutive numbers, `(first, last + 1)`,
+    /// ascending.
+    #[inline]
+    pub(crate) fn runs(&self) -> &[(u32, u32)] {
+        &self.runs
     }
 
     /// Bytes held.
     fn heap_bytes(&self) -> usize {
-        self.list.capacity() * 4 + self.bits.capacity() * 8
+        self.list.capacity() * 4 + self.bits.capacity() * 8 + self.runs.capacity() * 8
     }
 
     #[inline]

@@ -5,8 +5,9 @@
 //! header   magic "MWINDEXS" | version u32 | id width u32 | last log seq u64
 //!          | cursor key [u8; 32] | 0u32 | crc u32            (64 bytes)
 //! blocks   kind u32 | crc u32 | length u64 | bytes, zero-padded to 16
-//!          CATALOG, then SEGMENT [+ ID_BLOCKS] + PAYLOADS per segment
-//!          (oldest first; ID_BLOCKS for segments that have them),
+//!          CATALOG, then SEGMENT [+ ID_BLOCKS] [+ ORG_RANKS] + PAYLOADS
+//!          per segment (oldest first; ID_BLOCKS and ORG_RANKS for the
+//!          segments that have them),
 //!          then LOOSE (windows not in a segment), then END
 //! ```
 //!
@@ -27,9 +28,9 @@ use rkyv::util::AlignedVec;
 use super::codec::{self, Bytes, Persist, le_u32, le_u64, len32, put_sized, put_u32, put_u64};
 use super::storage::{Storage, at};
 use crate::catalog::{ArchivedCatalogWire, Catalog};
-use crate::engine::{Image, Version};
+use crate::engine::{Image, SegmentParts, Version};
 use crate::query::CursorKey;
-use crate::segment::{ArchivedPostings, ArchivedSegmentWire, segment_from_archived};
+use crate::segment::{ArchivedOrgRanksWire, ArchivedPostings, ArchivedSegmentWire, Extras, segment_from_archived};
 use crate::{Corruption, Error, WindowId};
 
 const MAGIC: &[u8; 8] = b"MWINDEXS";
@@ -38,8 +39,11 @@ const MAGIC: &[u8; 8] = b"MWINDEXS";
 /// of format 1 has the same layout without it, and is still read. Format 3
 /// added a segment's id blocks, in a block of their own between the
 /// segment and its payloads; a segment of an older file has them built
-/// when it is read.
-pub(crate) const SNAPSHOT_VERSION: u32 = 3;
+/// when it is read. Format 4 added a segment's organization ranks, in a
+/// block after its id blocks; a segment of an older file is read without
+/// them (its counts by organization read posting lists, as they did) and
+/// has them once a merge or `compact()` rebuilds it.
+pub(crate) const SNAPSHOT_VERSION: u32 = 4;
 
 /// The oldest snapshot format this build reads.
 const OLDEST_SNAPSHOT_VERSION: u32 = 1;
@@ -52,6 +56,7 @@ const SEGMENT: u32 = 2;
 const PAYLOADS: u32 = 3;
 const LOOSE: u32 = 4;
 const ID_BLOCKS: u32 = 5;
+const ORG_RANKS: u32 = 6;
 const END: u32 = 0xE0F;
 
 /// The file name of the snapshot covering the log through record `seq`.
@@ -157,11 +162,14 @@ pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     let mut windows = 0u64;
     let mut bytes = Vec::new();
     for s in 0..version.segment_count() {
-        let (wire, id_blocks, payloads) = version.segment_wire(s);
+        let SegmentParts { wire, id_blocks, org_ranks, payloads } = version.segment_wire(s);
         out.block(SEGMENT, &archive(&wire)?)?;
         drop(wire);
         if let Some(blocks) = id_blocks {
             out.block(ID_BLOCKS, &archive(blocks)?)?;
+        }
+        if let Some(ranks) = org_ranks {
+            out.block(ORG_RANKS, &archive(&ranks.to_wire())?)?;
         }
         bytes.clear();
         put_u32(&mut bytes, len32(payloads.len()));
@@ -286,24 +294,35 @@ pub(crate) fn parse<I: WindowId, P: Persist>(path: &Path, bytes: &[u8]) -> Resul
         if kind == LOOSE {
             break loose_windows::<I, P>(body).map_err(|e| invalid(offset, format!("loose windows: {e}")))?;
         }
-        let (mut next_offset, kind, mut next_body) = next(&[ID_BLOCKS, PAYLOADS])?;
+        let (mut next_offset, mut kind, mut next_body) = next(&[ID_BLOCKS, ORG_RANKS, PAYLOADS])?;
         let id_blocks = if kind == ID_BLOCKS {
             if version < 3 {
                 return Err(invalid(next_offset, format!("id blocks in a file of format {version}")));
             }
             let blocks = next_body;
-            (next_offset, _, next_body) = next(&[PAYLOADS])?;
+            (next_offset, kind, next_body) = next(&[ORG_RANKS, PAYLOADS])?;
             Some(blocks)
+        } else {
+            None
+        };
+        let org_ranks = if kind == ORG_RANKS {
+            if version < 4 {
+                return Err(invalid(next_offset, format!("organization ranks in a file of format {version}")));
+            }
+            let ranks = next_body;
+            (next_offset, _, next_body) = next(&[PAYLOADS])?;
+            Some(ranks)
         } else {
             None
         };
         // Files before format 3 have no id blocks: large segments get them.
         let build_id_blocks = version < 3;
-        let seg = with_archive::<ArchivedSegmentWire<'_>, _>(body, |a| match id_blocks {
-            None => segment_from_archived::<I>(a, places, None, build_id_blocks),
-            Some(blocks) => with_archive::<ArchivedPostings, _>(blocks, |b| {
-                segment_from_archived::<I>(a, places, Some(b), build_id_blocks)
-            }),
+        let seg = with_archive::<ArchivedSegmentWire<'_>, _>(body, |a| {
+            with_optional_archive::<ArchivedPostings, _>(id_blocks, |b| {
+                with_optional_archive::<ArchivedOrgRanksWire, _>(org_ranks, |r| {
+                    segment_from_archived::<I>(a, places, Extras { id_blocks: b, org_ranks: r, build_id_blocks })
+                })
+            })
         })
         .map_err(|e| invalid(offset, format!("segment {}: {e}", segments.len())))?;
         let (offset, body) = (next_offset, next_body);
@@ -342,6 +361,20 @@ where
     };
     let archived = rkyv::access::<A, rancor::Error>(aligned).map_err(|e| e.to_string())?;
     f(archived)
+}
+
+/// [`with_archive`] of a block the file may leave out.
+fn with_optional_archive<A, T>(
+    body: Option<&[u8]>,
+    f: impl FnOnce(Option<&A>) -> Result<T, String>,
+) -> Result<T, String>
+where
+    A: rkyv::Portable + for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rancor::Error>>,
+{
+    match body {
+        None => f(None),
+        Some(body) => with_archive::<A, _>(body, |a| f(Some(a))),
+    }
 }
 
 fn payloads<P: Persist>(body: &[u8], rows: usize) -> Result<Vec<P>, String> {

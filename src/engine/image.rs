@@ -12,8 +12,18 @@ use super::store::Store;
 use super::version::Version;
 use crate::catalog::{Catalog, CatalogWire};
 use crate::query::CursorKey;
-use crate::segment::{LiveSegment, Postings, Segment, SegmentWire};
+use crate::segment::{LiveSegment, OrgRanks, Postings, Segment, SegmentWire};
 use crate::{Error, Window, WindowId};
+
+/// A segment as a snapshot writes it: its wire form (its kills made dead
+/// rows), its id blocks and organization ranks if it has them, and its
+/// payloads in row order.
+pub(crate) struct SegmentParts<'a, P> {
+    pub(crate) wire: SegmentWire<'a>,
+    pub(crate) id_blocks: Option<&'a Postings>,
+    pub(crate) org_ranks: Option<&'a OrgRanks>,
+    pub(crate) payloads: &'a [P],
+}
 
 /// An index read back from a snapshot, ready to become a store.
 #[derive(Debug)]
@@ -42,12 +52,16 @@ impl<I: WindowId, P: Clone> Version<I, P> {
         self.parts.len()
     }
 
-    /// Segment `s` as a snapshot writes it (its kills made dead rows), its
-    /// id blocks if it has them, and its payloads in row order.
-    pub(crate) fn segment_wire(&self, s: usize) -> (SegmentWire<'_>, Option<&Postings>, &[P]) {
+    /// Segment `s` as a snapshot writes it.
+    pub(crate) fn segment_wire(&self, s: usize) -> SegmentParts<'_, P> {
         let seg = &self.parts.segments[s];
         let dead = LiveSegment::new(seg, self.kills.of(crate::segment::row32(s))).dead_rows().collect();
-        (SegmentWire::of(seg, dead), seg.id_blocks(), self.parts.payloads_of(s).as_slice())
+        SegmentParts {
+            wire: SegmentWire::of(seg, dead),
+            id_blocks: seg.id_blocks(),
+            org_ranks: seg.org_ranks(),
+            payloads: self.parts.payloads_of(s).as_slice(),
+        }
     }
 
     /// The windows not in a segment yet (write buffer and sealed buffers),

@@ -21,7 +21,7 @@ mod store;
 mod version;
 
 pub use builder::IndexBuilder;
-pub(crate) use image::Image;
+pub(crate) use image::{Image, SegmentParts};
 pub use index::Index;
 pub use mutation::{Applied, Mutation};
 pub use payload::Payload;

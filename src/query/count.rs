@@ -5,7 +5,7 @@ use super::plan::RankShape;
 use super::resolve::Resolved;
 use super::time_box::TimeBox;
 use crate::WindowId;
-use crate::segment::LiveSegment;
+use crate::segment::{LiveSegment, TIERS, TierScan};
 
 /// Live rows of a segment in the postings of the query's only filtered family:
 /// the lists' sizes, less the deleted rows whose key is among the requested.
@@ -23,6 +23,63 @@ pub(crate) fn posting_count<I: WindowId>(seg: &LiveSegment<'_, I>, q: &Resolved<
         q.place_ok(row.place)
     });
     all - dead.count() as u64
+}
+
+/// Live rows of a segment in `q`'s time box (which has `shape`) whose
+/// organization is in one of `runs`: counted by the segment's organization
+/// ranks over every row, less the dead rows among the candidates `r` that
+/// match (the plan checked they are few).
+pub(crate) fn org_rank_count<I: WindowId>(
+    seg: &LiveSegment<'_, I>,
+    q: &Resolved<'_, I>,
+    shape: RankShape,
+    r: &[TierScan<I>; TIERS],
+    runs: &[(u32, u32)],
+) -> u64 {
+    let Some(ranks) = seg.org_ranks() else { return 0 };
+    let tb = &q.tb;
+    // Prefix counts only grow with the prefix; `saturating_sub` keeps ranks
+    // read from a damaged (if well-formed) snapshot from underflowing.
+    let all = match shape {
+        RankShape::Starts => {
+            let ([hi, lo], []) = seg.rank_positions([tb.s_hi, tb.s_lo], []);
+            ranks.started(hi, runs).saturating_sub(ranks.started(lo, runs))
+        }
+        RankShape::Ends => {
+            let ([], [hi, lo]) = seg.rank_positions([], [tb.e_hi, tb.e_lo]);
+            ranks.ended(hi, runs).saturating_sub(ranks.ended(lo, runs))
+        }
+        RankShape::Overlap => {
+            let ([started], [ended]) = seg.rank_positions([tb.s_hi], [tb.e_lo]);
+            ranks.started(started, runs).saturating_sub(ranks.ended(ended, runs))
+        }
+    };
+    if !seg.has_dead() {
+        return all;
+    }
+    let mut dead = 0;
+    let mut words = seg.dead_words();
+    for t in r.iter().filter(|t| !t.is_empty() && seg.dead_in(t.lo..t.hi) > 0) {
+        for w in t.lo / 64..t.hi.div_ceil(64) {
+            let first = w * 64;
+            let mut bits = words.get(w as usize) & span_mask(first, t.lo, t.hi);
+            while bits != 0 {
+                let row = seg.row(first + bits.trailing_zeros());
+                dead += u64::from(tb.contains(row.start, row.end) && q.place_ok(row.place));
+                bits &= bits - 1;
+            }
+        }
+    }
+    all.saturating_sub(dead)
+}
+
+/// The bits of the word of rows `first..first + 64` that lie in `lo..hi`.
+#[inline]
+fn span_mask(first: u32, lo: u32, hi: u32) -> u64 {
+    let from = lo.saturating_sub(first).min(64);
+    let to = hi.saturating_sub(first).min(64);
+    let upto = |k: u32| if k >= 64 { u64::MAX } else { (1u64 << k) - 1 };
+    upto(to) & !upto(from)
 }
 
 /// Counts live rows of a segment inside `tb`, which has `shape`.

@@ -1,6 +1,6 @@
 //! Running a [`Plan`]: a page's hits and its next cursor, or a count.
 
-use super::count::{posting_count, rank_count};
+use super::count::{org_rank_count, posting_count, rank_count};
 use super::plan::{Access, Driver, Plan};
 use super::request::Order;
 use super::scan;
@@ -35,7 +35,7 @@ pub(crate) fn page<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>, warm: Wa
                 sink.hits
             }
         },
-        Access::Nothing | Access::Ranks(_) | Access::Postings(_) => Vec::new(),
+        Access::Nothing | Access::Ranks(_) | Access::Postings(_) | Access::OrgRanks(_) => Vec::new(),
     };
     let next_cursor = if hits.len() > q.limit {
         hits.truncate(q.limit);
@@ -54,6 +54,20 @@ pub(crate) fn count<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>) -> u64 
         Access::Nothing => return 0,
         Access::Ranks(shape) => view.live_segments().map(|s| rank_count(&s, &q.tb, shape)).sum(),
         Access::Postings(_) => view.live_segments().map(|s| posting_count(&s, q)).sum(),
+        Access::OrgRanks(shape) => {
+            let runs = q.orgs.as_ref().map_or(&[][..], |o| o.runs());
+            let ranked: u64 = view
+                .live_segments()
+                .zip(&plan.ranges)
+                .zip(&plan.ranked)
+                .filter(|&(_, &ranked)| ranked)
+                .map(|((seg, r), _)| org_rank_count(&seg, q, shape, r, runs))
+                .sum();
+            // The other segments and the write buffer, by their driver.
+            let mut sink = Counter::default();
+            scan::run(view, plan, &mut sink);
+            return ranked + sink.0;
+        }
         Access::Scan(_) => {
             let mut sink = Counter::default();
             scan::run(view, plan, &mut sink);

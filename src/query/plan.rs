@@ -60,6 +60,12 @@ pub enum Driver {
     /// Counted from the sizes of posting lists (one kind of id filter, no time
     /// bound), less the deleted rows among them, without visiting rows.
     PostingCount,
+    /// Counted in the large segments by rank steps over their organizations
+    /// in order of start and of end (a time bound of one of the shapes
+    /// `RankCount` counts and an organization filter or scope only), less
+    /// the deleted rows among the matches; smaller segments and those with
+    /// many deleted rows among the candidates are read by their own driver.
+    OrganizationRanks,
 }
 
 /// How a query will run: its driver and the estimates that chose it.
@@ -254,6 +260,10 @@ pub(crate) enum Access {
     Ranks(RankShape),
     /// A count from the sizes of one family's lists.
     Postings(Family),
+    /// A count of this shape in an organization set: the segments
+    /// [`Plan::ranked`] marks by their organization ranks, the others (and
+    /// the write buffer) scanned by [`Plan::collect`] over their ranges.
+    OrgRanks(RankShape),
 }
 
 /// The shapes of time bounds that searches over sorted starts and ends can
@@ -309,6 +319,9 @@ pub(crate) struct Plan<'a, I> {
     /// Under [`Driver::IdBlocks`], the blocks a page is expected to take in
     /// a segment (what the walk reads in its first group).
     pub(crate) first_group: usize,
+    /// Under [`Access::OrgRanks`], per segment, whether its organization
+    /// ranks count it (else it is scanned); empty otherwise.
+    pub(crate) ranked: Vec<bool>,
 }
 
 impl<'a, I: WindowId> Plan<'a, I> {
@@ -332,7 +345,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
             let ById { driver, collect, first_group, ranges, cost } = plan_by_id(view.segments, &q, need);
             (Access::Scan(driver), ranges, cost, collect, first_group)
         };
-        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect, first_group })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect, first_group, ranked: Vec::new() })
     }
 
     /// The plan of a count of `query`.
@@ -346,6 +359,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
         let q = resolve(view, query, Purpose::Count, || *fingerprint.get_or_init(|| cursor::fingerprint(query)))?;
         // Counts that read no row cost a few searches per segment.
         let searches = (view.segments.len() * 2) as f64;
+        let mut ranked = Vec::new();
         let (access, ranges, cost, collect) = if q.matches_nothing() {
             (Access::Nothing, Vec::new(), 0.0, Driver::Nothing)
         } else if let Some(shape) = RankShape::of(&q.tb).filter(|_| !q.has_filters()) {
@@ -354,10 +368,37 @@ impl<'a, I: WindowId> Plan<'a, I> {
             (Access::Postings(family), Vec::new(), searches, Driver::PostingCount)
         } else {
             let ranges = ranges(view.segments, &q, false);
-            let (driver, cost) = choose(view.segments, &ranges, &q, None, f64::INFINITY);
-            (Access::Scan(driver), ranges, cost, driver)
+            match org_ranked(view, &q, &ranges) {
+                Some((shape, marks)) if marks.iter().any(|&m| m) => {
+                    let (rest_driver, rest_cost) = if marks.iter().all(|&m| m) {
+                        // Only the write buffer is left to scan.
+                        (Driver::TimeRange, 0.0)
+                    } else {
+                        let rest: Ranges<I> = ranges
+                            .iter()
+                            .zip(&marks)
+                            .map(|(r, &m)| if m { r.map(|t| TierScan { hi: t.lo, ..t }) } else { *r })
+                            .collect();
+                        choose(view.segments, &rest, &q, None, f64::INFINITY)
+                    };
+                    let rank_cost = ORG_RANK_COST * marks.iter().filter(|&&m| m).count() as f64 + rest_cost;
+                    // Scans are costed only as far as the ranks cost: a scope
+                    // of hundreds of organizations opens a few of its lists.
+                    let (driver, cost) = choose(view.segments, &ranges, &q, None, rank_cost);
+                    if rank_cost < cost {
+                        ranked = marks;
+                        (Access::OrgRanks(shape), ranges, rank_cost, rest_driver)
+                    } else {
+                        (Access::Scan(driver), ranges, cost, driver)
+                    }
+                }
+                _ => {
+                    let (driver, cost) = choose(view.segments, &ranges, &q, None, f64::INFINITY);
+                    (Access::Scan(driver), ranges, cost, driver)
+                }
+            }
         };
-        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect, first_group: 1 })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect, first_group: 1, ranked })
     }
 
     /// The driver the plan runs on, as reported to callers.
@@ -367,6 +408,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
             Access::Scan(driver) => driver,
             Access::Ranks(_) => Driver::RankCount,
             Access::Postings(_) => Driver::PostingCount,
+            Access::OrgRanks(_) => Driver::OrganizationRanks,
         }
     }
 
@@ -390,6 +432,43 @@ impl<'a, I: WindowId> Plan<'a, I> {
         let position = Position { order: cursor::order_byte(order), fingerprint, pin: self.pin, start, id: last.id };
         cursor::encode(key, &position)
     }
+}
+
+/// What counting a segment by its organization ranks costs, in rows a
+/// collecting driver visits: a few searches and `bits` rank steps of a
+/// few chains at 10M windows, about what 150 rows cost.
+const ORG_RANK_COST: f64 = 150.0;
+
+/// Runs of consecutive organization numbers beyond which a set is not
+/// counted by organization ranks (each run is two chains of rank steps).
+const MAX_RANK_RUNS: usize = 16;
+
+/// Deleted rows among a segment's candidates (in its ranges) beyond which
+/// its organization ranks are not used: each is read and tested, to take
+/// it out of the count.
+const MAX_DEAD_CHECKED: u64 = 64;
+
+/// For a count that organization ranks can answer (a rank shape, an
+/// organization set of few runs and no other filter), its shape and the
+/// segments whose ranks can count it.
+fn org_ranked<I: WindowId>(
+    view: &View<'_, I>,
+    q: &Resolved<'_, I>,
+    ranges: &Ranges<I>,
+) -> Option<(RankShape, Vec<bool>)> {
+    let shape = RankShape::of(&q.tb)?;
+    if q.only_family() != Some(Family::Org) || q.orgs.as_ref()?.runs().len() > MAX_RANK_RUNS {
+        return None;
+    }
+    let marks = view
+        .live_segments()
+        .zip(ranges)
+        .map(|(seg, r)| {
+            seg.org_ranks().is_some()
+                && (!seg.has_dead() || r.iter().map(|t| seg.dead_in(t.lo..t.hi)).sum::<u64>() <= MAX_DEAD_CHECKED)
+        })
+        .collect();
+    Some((shape, marks))
 }
 
 /// What a row of a walk in id order costs against a row a collecting driver

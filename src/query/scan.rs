@@ -29,14 +29,22 @@ const TIER_VISIT: [usize; TIERS] = [2, 1, 0];
 /// buffer; under [`Driver::IdBlocks`], segments without id blocks are read
 /// by the plan's collecting driver.
 pub(crate) fn run<I: WindowId, S: Sink<I>>(view: &View<'_, I>, plan: &Plan<'_, I>, sink: &mut S) {
-    let Access::Scan(driver) = plan.access else { return };
+    let driver = match plan.access {
+        Access::Scan(driver) => driver,
+        Access::OrgRanks(_) => plan.collect,
+        Access::Nothing | Access::Ranks(_) | Access::Postings(_) => return,
+    };
     let q = &plan.q;
     for (src, (seg, r)) in view.segments.iter().zip(&plan.ranges).enumerate() {
+        // Segments the plan counts by their organization ranks.
+        if plan.ranked.get(src).copied().unwrap_or(false) {
+            continue;
+        }
         let src = row32(src);
         let seg = &LiveSegment::new(seg, view.kills.of(src));
         let driver = if driver == Driver::IdBlocks && seg.id_blocks().is_none() { plan.collect } else { driver };
         match driver {
-            Driver::Nothing | Driver::RankCount | Driver::PostingCount => return,
+            Driver::Nothing | Driver::RankCount | Driver::PostingCount | Driver::OrganizationRanks => return,
             Driver::TimeRange => scan_time(seg, src, r, q, sink),
             Driver::ChargerPostings => scan_postings(seg, src, r, q, Family::Charger, sink),
             Driver::SitePostings => scan_postings(seg, src, r, q, Family::Site, sink),

@@ -5,6 +5,7 @@ use super::clock::Clock;
 use super::directory::Directory;
 use super::end_column::EndColumn;
 use super::ends::SortedEnds;
+use super::org_ranks::{OrgRanks, bits_of, end_matrix, end_order, start_matrix};
 use super::postings::{Postings, start_clock};
 use super::prefix_key;
 use super::row::{BLOCK, Row, TIERS, Tier, row32};
@@ -155,11 +156,21 @@ impl<I: WindowId> SegmentData<I> {
             by_id.sort_unstable_by_key(|&(id, _)| id);
             let ids = SortedIds::new(by_id.len(), |k| by_id[k].0);
             let id_rows: Vec<u32> = huge_pages::collect(by_id.iter().map(|&(_, r)| r));
-            let mut ends: Vec<i64> = huge_pages::collect(rows.iter().map(|r| r.end));
-            ends.sort_unstable();
             let min = if parallel { ID_BLOCK_MIN_ROWS } else { ID_BLOCK_SERIAL_MIN_ROWS };
             let id_blocks = (n >= min).then(|| id_blocks(&id_rows, rows, tier_ends, clock));
-            (ids, id_rows, ends, id_blocks)
+            // Segments with id blocks have organization ranks: their ends
+            // are sorted with each row's organization, which the ranks take
+            // in that order.
+            let (ends, end_ranks) = if n >= min {
+                let orgs = column(|p| p.org);
+                let (ends, end_orgs) = end_order(rows, &orgs);
+                (ends, Some(end_matrix(bits_of(&orgs), end_orgs, orgs)))
+            } else {
+                let mut ends: Vec<i64> = huge_pages::collect(rows.iter().map(|r| r.end));
+                ends.sort_unstable();
+                (ends, None)
+            };
+            (ids, id_rows, ends, (id_blocks, end_ranks))
         };
         let postings = || {
             let (chargers, sites, orgs) = (column(|p| p.charger), column(|p| p.site), column(|p| p.org));
@@ -175,23 +186,27 @@ impl<I: WindowId> SegmentData<I> {
                 Postings::build(&sites, rows, tier_ends, clock),
                 Postings::build(&orgs, rows, tier_ends, clock),
             ];
-            (p, (max_end, min_end, start_dirs))
+            let min = if parallel { ID_BLOCK_MIN_ROWS } else { ID_BLOCK_SERIAL_MIN_ROWS };
+            let start_ranks = (n >= min).then(|| start_matrix(rows, &tiers, orgs));
+            (p, (max_end, min_end, start_dirs), start_ranks)
         };
-        let ((ids, id_rows, ends, id_blocks), (postings, blocks)) = if parallel && n >= PARALLEL_BUILD_ROWS {
-            std::thread::scope(|scope| {
-                let helper = scope.spawn(id_index);
-                let p = postings();
-                // A panic on the helper would be a bug; rebuild on this thread then.
-                (helper.join().unwrap_or_else(|_| id_index()), p)
-            })
-        } else {
-            (id_index(), postings())
-        };
+        let ((ids, id_rows, ends, (id_blocks, end_ranks)), (postings, blocks, start_ranks)) =
+            if parallel && n >= PARALLEL_BUILD_ROWS {
+                std::thread::scope(|scope| {
+                    let helper = scope.spawn(id_index);
+                    let p = postings();
+                    // A panic on the helper would be a bug; rebuild on this thread then.
+                    (helper.join().unwrap_or_else(|_| id_index()), p)
+                })
+            } else {
+                (id_index(), postings())
+            };
         let [by_charger, by_site, by_org] = postings;
         (seg.by_charger, seg.by_site, seg.by_org) = (by_charger, by_site, by_org);
         (seg.block_max_end, seg.block_min_end, seg.start_dirs) = blocks;
         (seg.ids_sorted, seg.id_rows, seg.ends) = (ids, id_rows, SortedEnds::new(ends));
         seg.by_id_block = id_blocks;
+        seg.org_ranks = start_ranks.zip(end_ranks).map(|(starts, ends)| OrgRanks::of(starts, ends));
         seg.id_dir = id_directory(&seg.ids_sorted);
         seg
     }

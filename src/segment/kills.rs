@@ -202,6 +202,28 @@ impl<'a, I: crate::WindowId> LiveSegment<'a, I> {
         DeadWords { tombstones: self.seg.dead_words(), kills: self.kills, at: 0 }
     }
 
+    /// [`Segment::rank_positions`]: rows dead or alive.
+    #[inline]
+    pub(crate) fn rank_positions<const S: usize, const E: usize>(
+        &self,
+        starts_below: [i64; S],
+        ends_at_most: [i64; E],
+    ) -> ([usize; S], [usize; E]) {
+        self.seg.rank_positions(starts_below, ends_at_most)
+    }
+
+    /// Dead rows in `range`: tombstones and kills.
+    #[inline]
+    pub(crate) fn dead_in(&self, range: std::ops::Range<u32>) -> u64 {
+        let killed = if self.kills.is_empty() {
+            0
+        } else {
+            let at = |r: u32| self.kills.partition_point(|k| k.row < r);
+            at(range.end) - at(range.start)
+        };
+        self.seg.dead_count_in(range) + killed as u64
+    }
+
     /// The dead rows, ascending.
     pub(crate) fn dead_rows(&self) -> impl Iterator<Item = u32> + '_ {
         let mut tombs = self.seg.dead_rows().iter().peekable();

@@ -16,10 +16,12 @@ mod directory;
 mod end_column;
 mod ends;
 mod kills;
+mod org_ranks;
 mod postings;
 mod row;
 mod sorted_ids;
 mod tombstones;
+mod wavelet;
 mod wire;
 mod write_buffer;
 
@@ -27,9 +29,10 @@ use std::sync::Arc;
 
 pub(crate) use clock::Clock;
 pub(crate) use kills::{Kill, Kills, LiveSegment, PendingKills};
+pub(crate) use org_ranks::{ArchivedOrgRanksWire, OrgRanks};
 pub(crate) use postings::{ArchivedPostings, Entry, Family, Fit, Postings, Stream, last_key_at_most, lower_bounds};
 pub(crate) use row::{BLOCK, Row, TIERS, Tier, TierScan, row32};
-pub(crate) use wire::{ArchivedSegmentWire, SegmentWire, repeated_live_id, segment_from_archived};
+pub(crate) use wire::{ArchivedSegmentWire, Extras, SegmentWire, repeated_live_id, segment_from_archived};
 pub(crate) use write_buffer::WriteBuffer;
 
 pub(crate) use chunked_bits::ChunkedBits;
@@ -40,7 +43,7 @@ use sorted_ids::SortedIds;
 use tombstones::Tombstones;
 
 use crate::WindowId;
-use crate::catalog::{NONE, PlacesView};
+use crate::catalog::{NONE, Place, PlacesView};
 
 /// A directory bucket wider than this is searched rather than scanned.
 const WIDE_BUCKET: usize = 4 * PER_BUCKET;
@@ -81,6 +84,10 @@ pub(crate) struct SegmentData<I> {
     /// list and the query's time range, instead of collecting every match of
     /// the segment to keep the smallest ids.
     pub(crate) by_id_block: Option<Postings>,
+    /// Segments with id blocks also keep their organizations in start and
+    /// in end order as wavelet matrices: counts in an organization's scope
+    /// are then a few rank steps (see [`OrgRanks`]).
+    pub(crate) org_ranks: Option<OrgRanks>,
 }
 
 /// Positions of `ids_sorted` per id block (see [`SegmentData::by_id_block`]).
@@ -122,6 +129,7 @@ impl<I> Default for SegmentData<I> {
             by_site: Postings::default(),
             by_org: Postings::default(),
             by_id_block: None,
+            org_ranks: None,
         }
     }
 }
@@ -164,6 +172,12 @@ impl<I: WindowId> SegmentData<I> {
     #[inline]
     pub(crate) fn id_blocks(&self) -> Option<&Postings> {
         self.by_id_block.as_ref()
+    }
+
+    /// The organization ranks, if the segment has them.
+    #[inline]
+    pub(crate) fn org_ranks(&self) -> Option<&OrgRanks> {
+        self.org_ranks.as_ref()
     }
 
     /// How many id blocks the segment's ids make.
@@ -276,6 +290,7 @@ impl<I: WindowId> SegmentData<I> {
             + self.by_site.heap_bytes()
             + self.by_org.heap_bytes()
             + self.by_id_block.as_ref().map_or(0, Postings::heap_bytes)
+            + self.org_ranks.as_ref().map_or(0, OrgRanks::heap_bytes)
     }
 
     /// Checks every structure against the rows; `places` are the index's.
@@ -389,7 +404,16 @@ impl<I: WindowId> SegmentData<I> {
                 return Err(format!("{family:?} postings hold {total} rows, column has {with_key}"));
             }
         }
-        self.check_id_blocks()
+        self.check_id_blocks()?;
+        match &self.org_ranks {
+            Some(ranks) => ranks.check(&self.rows, &self.tiers, &self.column(places, |p| p.org)),
+            None => Ok(()),
+        }
+    }
+
+    /// A placement field of every row, in row order.
+    pub(crate) fn column(&self, places: &PlacesView, field: fn(Place) -> u32) -> Vec<u32> {
+        self.rows.iter().map(|r| field(places.at(r.place))).collect()
     }
 
     /// Id blocks, where the segment has them (only large ones do), list
@@ -527,9 +551,47 @@ impl<I: WindowId> Segment<I> {
         starts_below: [i64; S],
         ends_at_most: [i64; E],
     ) -> ([u64; S], [u64; E]) {
+        let searches = self.rank_searches(starts_below, ends_at_most);
+        let starts = std::array::from_fn(|i| {
+            (0..TIERS)
+                .map(|k| {
+                    let (tier, end) = (self.tiers[k], row32(searches[i * TIERS + k].0));
+                    u64::from(end - tier.lo) - self.dead.count_in(tier.lo..end)
+                })
+                .sum()
+        });
+        let ends = std::array::from_fn(|j| {
+            let p = row32(searches[S * TIERS + j].0);
+            u64::from(p) - self.dead.count_ended(p, ends_at_most[j])
+        });
+        (starts, ends)
+    }
+
+    /// The rows, dead or alive, with `start < t` for each `t` of
+    /// `starts_below` (how many of the rows in order of start precede `t`),
+    /// and with `end <= t` for each of `ends_at_most` (a prefix of the sorted
+    /// ends); searched as [`Segment::live_ranks`] searches.
+    pub(crate) fn rank_positions<const S: usize, const E: usize>(
+        &self,
+        starts_below: [i64; S],
+        ends_at_most: [i64; E],
+    ) -> ([usize; S], [usize; E]) {
+        let searches = self.rank_searches(starts_below, ends_at_most);
+        let starts =
+            std::array::from_fn(|i| (0..TIERS).map(|k| searches[i * TIERS + k].0 - self.tiers[k].lo as usize).sum());
+        (starts, std::array::from_fn(|j| searches[S * TIERS + j].0))
+    }
+
+    /// One search per tier and start bound (`start < t`), then one per end
+    /// bound (`end <= t`), advancing in lockstep; each search's first field
+    /// is its partition point.
+    #[inline]
+    fn rank_searches<const S: usize, const E: usize>(
+        &self,
+        starts_below: [i64; S],
+        ends_at_most: [i64; E],
+    ) -> [(usize, usize, (i64, bool)); MAX_PROBES] {
         const { assert!(S * TIERS + E <= MAX_PROBES, "too many searches for one rank") };
-        // One search per tier and start bound (`start < t`), then one per end
-        // bound (`end <= t`).
         let mut searches = [(0usize, 0usize, (0i64, false)); MAX_PROBES];
         let mut n = 0;
         for &t in &starts_below {
@@ -547,19 +609,13 @@ impl<I: WindowId> Segment<I> {
         directory::partition_points(&mut searches[..n], |(t, ends), mid| {
             if ends { self.ends.at(mid) <= t } else { self.rows[mid].start < t }
         });
-        let starts = std::array::from_fn(|i| {
-            (0..TIERS)
-                .map(|k| {
-                    let (tier, end) = (self.tiers[k], row32(searches[i * TIERS + k].0));
-                    u64::from(end - tier.lo) - self.dead.count_in(tier.lo..end)
-                })
-                .sum()
-        });
-        let ends = std::array::from_fn(|j| {
-            let p = row32(searches[S * TIERS + j].0);
-            u64::from(p) - self.dead.count_ended(p, ends_at_most[j])
-        });
-        (starts, ends)
+        searches
+    }
+
+    /// Dead rows in `range` (tombstones only; see `LiveSegment::dead_in`).
+    #[inline]
+    pub(crate) fn dead_count_in(&self, range: std::ops::Range<u32>) -> u64 {
+        self.dead.count_in(range)
     }
 
     /// Whether `other` holds the same tombstones (neither killed a row since

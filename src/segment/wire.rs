@@ -14,6 +14,7 @@ use rkyv::with::Inline;
 use super::directory::Directory;
 use super::end_column::EndColumn;
 use super::ends::SortedEnds;
+use super::org_ranks::{ArchivedOrgRanksWire, OrgRanks};
 use super::postings::{ArchivedPostings, Postings};
 use super::sorted_ids::SortedIds;
 use super::{BLOCK, ID_BLOCK, ID_BLOCK_MIN_ROWS, Row, Segment, SegmentData, TIERS, Tier, build, row32};
@@ -266,19 +267,29 @@ fn postings_of(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<[Postings; 3], S
     ])
 }
 
+/// The blocks a snapshot may hold beside a segment's.
+pub(crate) struct Extras<'a> {
+    /// The segment's id blocks, if the file has them.
+    pub(crate) id_blocks: Option<&'a ArchivedPostings>,
+    /// Its organization ranks, if the file has them.
+    pub(crate) org_ranks: Option<&'a ArchivedOrgRanksWire>,
+    /// A file of format 1 or 2, which has no id blocks: a large segment has
+    /// them built.
+    pub(crate) build_id_blocks: bool,
+}
+
 /// The segment an archived wire form describes, checked: its rows valid
 /// windows with payload slots equal to their numbers and placements below
 /// `places`, its tiers tiling the rows in `(start, id)` order, every column
 /// one entry per row, every directory and posting list inside its arrays.
-/// The dead rows are killed. `id_blocks` are the segment's id blocks, if
-/// the file has them; with `build_id_blocks` (a file of format 1 or 2,
-/// which has none), a large segment has them built.
+/// The dead rows are killed. `extras` are the blocks the file holds
+/// beside the segment.
 pub(crate) fn segment_from_archived<I: WindowId>(
     a: &ArchivedSegmentWire<'_>,
     places: usize,
-    id_blocks: Option<&ArchivedPostings>,
-    build_id_blocks: bool,
+    extras: Extras<'_>,
 ) -> Result<Segment<I>, String> {
+    let Extras { id_blocks, org_ranks, build_id_blocks } = extras;
     let n = a.starts.len();
     if n >= u32::MAX as usize {
         return Err(format!("a segment of {n} rows"));
@@ -303,6 +314,10 @@ pub(crate) fn segment_from_archived<I: WindowId>(
     let (rows, tiers, block_max_end, block_min_end, long_ends) = rows?;
     let (ids_sorted, id_rows, ends, id_dir, by_id_block) = columns?;
     let [by_charger, by_site, by_org] = postings?;
+    let org_ranks = org_ranks.map(|r| OrgRanks::from_archived(r, n)).transpose()?;
+    if org_ranks.is_some() && n < ID_BLOCK_MIN_ROWS {
+        return Err(format!("organization ranks for a segment of {n} rows"));
+    }
     let by_id_block = by_id_block.or_else(|| {
         (build_id_blocks && n >= ID_BLOCK_MIN_ROWS)
             .then(|| build::id_blocks(&id_rows, &rows, tiers.map(|t| t.hi), *by_org.clock()))
@@ -326,6 +341,7 @@ pub(crate) fn segment_from_archived<I: WindowId>(
         by_site,
         by_org,
         by_id_block,
+        org_ranks,
     };
     let mut seg = Segment::from_data(Arc::new(data));
     let dead: Vec<u32> = a.dead.iter().map(|r| r.to_native()).collect();
@@ -429,7 +445,12 @@ mod tests {
         let old = Segment::from_data(Arc::new(old));
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&SegmentWire::of(&old, Vec::new())).unwrap();
         let archived = rkyv::access::<ArchivedSegmentWire<'_>, rkyv::rancor::Error>(&bytes).unwrap();
-        let read: Segment<u64> = segment_from_archived(archived, places.len(), None, true).unwrap();
+        let read: Segment<u64> = segment_from_archived(
+            archived,
+            places.len(),
+            Extras { id_blocks: None, org_ranks: None, build_id_blocks: true },
+        )
+        .unwrap();
         assert!(read.ids_sorted.is_dense());
         read.check_invariants(&PlacesView::of(&places)).unwrap();
         for id in [899u64, 900, 3_456, 5_899, 5_900] {
