@@ -933,9 +933,10 @@ fn year_of_windows(n: usize, seed: u64) -> Vec<W> {
 /// Counts in organization sets (scopes and lists) with time bounds of
 /// every shape that rank counts take, in an index with a segment large
 /// enough for organization ranks: fresh, after moves, deletes and inserts
-/// (tombstones, newer segments, the write buffer), after enough deletes in
-/// one place that some counts leave the ranks for a scan, and after
-/// `compact()`. Most are counted by the ranks; all equal the model.
+/// (tombstones, newer segments, the write buffer), after 2,000 deletes of
+/// windows active at one moment (dead rows the ranks' counts read and take
+/// out, or that make a scan cheaper), and after `compact()`. Most are
+/// counted by the ranks; all equal the model.
 #[test]
 fn org_rank_counts_match_the_model() {
     let tree = [None, Some(1), Some(1), Some(2), Some(2), None, Some(6), None];
@@ -1006,8 +1007,7 @@ fn org_rank_counts_match_the_model() {
         model.windows.push((w, 200_000 + i as u32));
     }
     check(&index, &model, 50);
-    // Many deaths among windows active around one moment: counts there
-    // leave the ranks for a scan of the segment, others keep them.
+    // Many deaths among windows active at one moment.
     let moment = BASE + 161 * day;
     let doomed: Vec<u64> = model
         .windows

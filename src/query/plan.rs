@@ -63,8 +63,8 @@ pub enum Driver {
     /// Counted in the large segments by rank steps over their organizations
     /// in order of start and of end (a time bound of one of the shapes
     /// `RankCount` counts and an organization filter or scope only), less
-    /// the deleted rows among the matches; smaller segments and those with
-    /// many deleted rows among the candidates are read by their own driver.
+    /// the deleted rows among the matches (each read and tested); smaller
+    /// segments are read by their own driver.
     OrganizationRanks,
 }
 
@@ -369,7 +369,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
         } else {
             let ranges = ranges(view.segments, &q, false);
             match org_ranked(view, &q, &ranges) {
-                Some((shape, marks)) if marks.iter().any(|&m| m) => {
+                Some((shape, marks, marked_cost)) if marks.iter().any(|&m| m) => {
                     let (rest_driver, rest_cost) = if marks.iter().all(|&m| m) {
                         // Only the write buffer is left to scan.
                         (Driver::TimeRange, 0.0)
@@ -381,7 +381,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
                             .collect();
                         choose(view.segments, &rest, &q, None, f64::INFINITY)
                     };
-                    let rank_cost = ORG_RANK_COST * marks.iter().filter(|&&m| m).count() as f64 + rest_cost;
+                    let rank_cost = marked_cost + rest_cost;
                     // Scans are costed only as far as the ranks cost: a scope
                     // of hundreds of organizations opens a few of its lists.
                     let (driver, cost) = choose(view.segments, &ranges, &q, None, rank_cost);
@@ -443,32 +443,38 @@ const ORG_RANK_COST: f64 = 150.0;
 /// counted by organization ranks (each run is two chains of rank steps).
 const MAX_RANK_RUNS: usize = 16;
 
-/// Deleted rows among a segment's candidates (in its ranges) beyond which
-/// its organization ranks are not used: each is read and tested, to take
-/// it out of the count.
-const MAX_DEAD_CHECKED: u64 = 64;
+/// What a deleted row among a segment's candidates (in its ranges) adds to
+/// a count by organization ranks, in rows a collecting driver visits: it is
+/// read and tested, to take it out of the count if it matches (rows loaded
+/// a batch at a time; a collecting driver visits rows in order).
+const DEAD_ROW_COST: f64 = 2.0;
 
 /// For a count that organization ranks can answer (a rank shape, an
-/// organization set of few runs and no other filter), its shape and the
-/// segments whose ranks can count it.
+/// organization set of few runs and no other filter), its shape, the
+/// segments with ranks, and what counting by them costs.
 fn org_ranked<I: WindowId>(
     view: &View<'_, I>,
     q: &Resolved<'_, I>,
     ranges: &Ranges<I>,
-) -> Option<(RankShape, Vec<bool>)> {
+) -> Option<(RankShape, Vec<bool>, f64)> {
     let shape = RankShape::of(&q.tb)?;
     if q.only_family() != Some(Family::Org) || q.orgs.as_ref()?.runs().len() > MAX_RANK_RUNS {
         return None;
     }
+    let mut cost = 0.0;
     let marks = view
         .live_segments()
         .zip(ranges)
         .map(|(seg, r)| {
-            seg.org_ranks().is_some()
-                && (!seg.has_dead() || r.iter().map(|t| seg.dead_in(t.lo..t.hi)).sum::<u64>() <= MAX_DEAD_CHECKED)
+            let ranked = seg.org_ranks().is_some();
+            if ranked {
+                let dead: u64 = if seg.has_dead() { r.iter().map(|t| seg.dead_in(t.lo..t.hi)).sum() } else { 0 };
+                cost += ORG_RANK_COST + dead as f64 * DEAD_ROW_COST;
+            }
+            ranked
         })
         .collect();
-    Some((shape, marks))
+    Some((shape, marks, cost))
 }
 
 /// What a row of a walk in id order costs against a row a collecting driver
