@@ -112,26 +112,30 @@ pub(crate) fn end_matrix(bits: u32, end_orgs: Vec<u32>, scratch: Vec<u32>) -> Wa
 }
 
 /// `orgs` (in row order: each tier by start) in order of start across the
-/// tiers (ties to the lower tier): a merge of the three tiers.
+/// tiers (ties to the lower tier): a merge of the three tiers, the first
+/// (most rows) copied in runs up to the others' next starts, so most rows
+/// cost no choice of tier (a merge choosing one row at a time took 20 ns
+/// a row at 10M, this 7).
 fn in_start_order<I>(rows: &[Row<I>], tiers: &[Tier; TIERS], orgs: &[u32]) -> Vec<u32> {
-    let mut at = tiers.map(|t| t.lo as usize);
-    let head = |at: &[usize; TIERS], t: usize| if at[t] < tiers[t].hi as usize { rows[at[t]].start } else { i64::MAX };
-    let mut heads = std::array::from_fn(|t| head(&at, t));
     let mut out = crate::memory::huge_pages::with_capacity(rows.len());
-    for _ in 0..rows.len() {
-        let [a, b, c]: [i64; TIERS] = heads;
-        let t = if a <= b && a <= c {
-            0
-        } else if b <= c {
-            1
-        } else {
-            2
-        };
+    let mut at = tiers.map(|t| t.lo as usize);
+    let end = tiers.map(|t| t.hi as usize);
+    let head = |at: &[usize; TIERS], t: usize| if at[t] < end[t] { rows[at[t]].start } else { i64::MAX };
+    loop {
+        let (second, third) = (head(&at, 1), head(&at, 2));
+        let bound = second.min(third);
+        let from = at[0];
+        let run = rows[from..end[0]].iter().take_while(|r| r.start <= bound).count();
+        out.extend_from_slice(&orgs[from..from + run]);
+        at[0] += run;
+        // Both others done: so is the first (every start is below MAX).
+        if bound == i64::MAX {
+            return out;
+        }
+        let t = if second <= third { 1 } else { 2 };
         out.push(orgs[at[t]]);
         at[t] += 1;
-        heads[t] = head(&at, t);
     }
-    out
 }
 
 /// The rows' ends ascending, and their organizations in that order (ties
