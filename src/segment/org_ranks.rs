@@ -76,8 +76,8 @@ impl OrgRanks {
     }
 
     /// Checks that these are the ranks of a segment's rows: `rows`, `tiers`
-    /// and each row's organization `orgs` as [`OrgRanks::build`] takes them,
-    /// and `end_orgs` as the build orders them.
+    /// and each row's organization `orgs` as [`OrgRanks::build`] takes them
+    /// (ties of ends ordered by organization, as the build orders them).
     pub(crate) fn check<I>(&self, rows: &[Row<I>], tiers: &[Tier; TIERS], orgs: &[u32]) -> Result<(), String> {
         let want = OrgRanks::build(rows, tiers, orgs, end_order(rows, orgs).1);
         if *self != want {
