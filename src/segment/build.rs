@@ -83,6 +83,31 @@ pub(super) fn id_directory<I: WindowId>(ids: &SortedIds<I>) -> Directory {
     Directory::build(0, n, |i| prefix_key(ids.prefix(i)))
 }
 
+/// The id index of rows whose ids are every integer from the least to the
+/// greatest, each once (a bulk load of ids handed out in sequence): a dense
+/// run, each id's row placed at its offset, with no sort (sorting 10M
+/// `(id, row)` pairs took a build's largest temporary, 160 MB, and about
+/// 0.7 s of a thread). `None` for any other ids, repeats included (the
+/// sorted path lets a bulk load find them).
+fn dense_id_index<I: WindowId>(rows: &[Row<I>]) -> Option<(SortedIds<I>, Vec<u32>)> {
+    if !I::EXACT_PREFIX || rows.is_empty() {
+        return None;
+    }
+    let (min, max) = rows.iter().fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.id.prefix()), hi.max(r.id.prefix())));
+    if max - min != rows.len() as u64 - 1 {
+        return None;
+    }
+    let mut id_rows = huge_pages::filled(u32::MAX, rows.len());
+    for (r, row) in rows.iter().enumerate() {
+        let slot = &mut id_rows[(row.id.prefix() - min) as usize];
+        if *slot != u32::MAX {
+            return None;
+        }
+        *slot = row32(r);
+    }
+    Some((SortedIds::Dense { base: min, len: rows.len() }, id_rows))
+}
+
 /// The id blocks (see [`SegmentData::by_id_block`]) of a segment whose
 /// ids' rows, in ascending order of id, are `id_rows`.
 pub(super) fn id_blocks<I: WindowId>(
@@ -152,10 +177,12 @@ impl<I: WindowId> SegmentData<I> {
         let column = |f: fn(Place) -> u32| -> Vec<u32> { rows.iter().map(|r| f(places.at(r.place))).collect() };
         // Split so the two halves take about as long.
         let id_index = || {
-            let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, row32(i))).collect();
-            by_id.sort_unstable_by_key(|&(id, _)| id);
-            let ids = SortedIds::new(by_id.len(), |k| by_id[k].0);
-            let id_rows: Vec<u32> = huge_pages::collect(by_id.iter().map(|&(_, r)| r));
+            let (ids, id_rows) = dense_id_index(rows).unwrap_or_else(|| {
+                let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, row32(i))).collect();
+                by_id.sort_unstable_by_key(|&(id, _)| id);
+                let ids = SortedIds::new(by_id.len(), |k| by_id[k].0);
+                (ids, huge_pages::collect(by_id.iter().map(|&(_, r)| r)))
+            });
             let min = if parallel { ID_BLOCK_MIN_ROWS } else { ID_BLOCK_SERIAL_MIN_ROWS };
             let id_blocks = (n >= min).then(|| id_blocks(&id_rows, rows, tier_ends, clock));
             // Segments with id blocks have organization ranks: their ends
@@ -230,6 +257,27 @@ mod tests {
                 assert_eq!(v, want, "partition must only move elements");
             }
         }
+    }
+
+    #[test]
+    fn dense_ids_are_placed_without_a_sort_and_others_are_sorted() {
+        let row = |id: u64, i: u64| Row { start: (i * 7_919 % 1_000) as i64, end: 5_000, id, place: 0, slot: 0 };
+        // Every id from 500 to 2,499 once, scattered.
+        let rows: Vec<Row<u64>> = (0..2_000u64).map(|i| row(500 + i * 7 % 2_000, i)).collect();
+        let (ids, id_rows) = dense_id_index(&rows).expect("a dense run");
+        assert!(ids.is_dense() && ids.len() == 2_000);
+        for (k, &r) in id_rows.iter().enumerate() {
+            assert_eq!(rows[r as usize].id, 500 + k as u64);
+        }
+        // A gap, a repeat (the span still matches the count), one row.
+        let mut gap = rows.clone();
+        gap[3].id = 9_999;
+        assert!(dense_id_index(&gap).is_none());
+        let mut repeat = rows.clone();
+        repeat[3].id = repeat[4].id;
+        assert!(dense_id_index(&repeat).is_none(), "a repeat is left to the sorted path");
+        assert!(dense_id_index(&rows[..1]).is_some_and(|(ids, r)| ids.is_dense() && r == [0]));
+        assert!(dense_id_index::<u64>(&[]).is_none());
     }
 
     #[test]
