@@ -28,7 +28,8 @@ pub(crate) fn posting_count<I: WindowId>(seg: &LiveSegment<'_, I>, q: &Resolved<
 /// Live rows of a segment in `q`'s time box (which has `shape`) whose
 /// organization is in one of `runs`: counted by the segment's organization
 /// ranks over every row, less the dead rows among the candidates `r` that
-/// match (each read and tested; the plan costed them).
+/// match (each read and tested; the plan costed them). Nothing for a
+/// segment without ranks (the scan counts it).
 pub(crate) fn org_rank_count<I: WindowId>(
     seg: &LiveSegment<'_, I>,
     q: &Resolved<'_, I>,

@@ -56,13 +56,8 @@ pub(crate) fn count<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>) -> u64 
         Access::Postings(_) => view.live_segments().map(|s| posting_count(&s, q)).sum(),
         Access::OrgRanks(shape) => {
             let runs = q.orgs.as_ref().map_or(&[][..], |o| o.runs());
-            let ranked: u64 = view
-                .live_segments()
-                .zip(&plan.ranges)
-                .zip(&plan.ranked)
-                .filter(|&(_, &ranked)| ranked)
-                .map(|((seg, r), _)| org_rank_count(&seg, q, shape, r, runs))
-                .sum();
+            let ranked: u64 =
+                view.live_segments().zip(&plan.ranges).map(|(seg, r)| org_rank_count(&seg, q, shape, r, runs)).sum();
             // The other segments and the write buffer, by their driver.
             let mut sink = Counter::default();
             scan::run(view, plan, &mut sink);

@@ -260,9 +260,9 @@ pub(crate) enum Access {
     Ranks(RankShape),
     /// A count from the sizes of one family's lists.
     Postings(Family),
-    /// A count of this shape in an organization set: the segments
-    /// [`Plan::ranked`] marks by their organization ranks, the others (and
-    /// the write buffer) scanned by [`Plan::collect`] over their ranges.
+    /// A count of this shape in an organization set: the segments that have
+    /// organization ranks by them, the others (and the write buffer)
+    /// scanned by [`Plan::collect`] over their ranges.
     OrgRanks(RankShape),
 }
 
@@ -319,9 +319,6 @@ pub(crate) struct Plan<'a, I> {
     /// Under [`Driver::IdBlocks`], the blocks a page is expected to take in
     /// a segment (what the walk reads in its first group).
     pub(crate) first_group: usize,
-    /// Under [`Access::OrgRanks`], per segment, whether its organization
-    /// ranks count it (else it is scanned); empty otherwise.
-    pub(crate) ranked: Vec<bool>,
 }
 
 impl<'a, I: WindowId> Plan<'a, I> {
@@ -345,7 +342,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
             let ById { driver, collect, first_group, ranges, cost } = plan_by_id(view.segments, &q, need);
             (Access::Scan(driver), ranges, cost, collect, first_group)
         };
-        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect, first_group, ranked: Vec::new() })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect, first_group })
     }
 
     /// The plan of a count of `query`.
@@ -359,7 +356,6 @@ impl<'a, I: WindowId> Plan<'a, I> {
         let q = resolve(view, query, Purpose::Count, || *fingerprint.get_or_init(|| cursor::fingerprint(query)))?;
         // Counts that read no row cost a few searches per segment.
         let searches = (view.segments.len() * 2) as f64;
-        let mut ranked = Vec::new();
         let (access, ranges, cost, collect) = if q.matches_nothing() {
             (Access::Nothing, Vec::new(), 0.0, Driver::Nothing)
         } else if let Some(shape) = RankShape::of(&q.tb).filter(|_| !q.has_filters()) {
@@ -386,7 +382,6 @@ impl<'a, I: WindowId> Plan<'a, I> {
                     // of hundreds of organizations opens a few of its lists.
                     let (driver, cost) = choose(view.segments, &ranges, &q, None, rank_cost);
                     if rank_cost < cost {
-                        ranked = marks;
                         (Access::OrgRanks(shape), ranges, rank_cost, rest_driver)
                     } else {
                         (Access::Scan(driver), ranges, cost, driver)
@@ -398,7 +393,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
                 }
             }
         };
-        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect, first_group: 1, ranked })
+        Ok(Plan { query, q, access, ranges, cost, fingerprint, pin: None, collect, first_group: 1 })
     }
 
     /// The driver the plan runs on, as reported to callers.
@@ -450,8 +445,8 @@ const MAX_RANK_RUNS: usize = 16;
 const DEAD_ROW_COST: f64 = 2.0;
 
 /// For a count that organization ranks can answer (a rank shape, an
-/// organization set of few runs and no other filter), its shape, the
-/// segments with ranks, and what counting by them costs.
+/// organization set of few runs and no other filter), its shape, which
+/// segments have ranks, and what counting them by their ranks costs.
 fn org_ranked<I: WindowId>(
     view: &View<'_, I>,
     q: &Resolved<'_, I>,

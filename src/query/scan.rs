@@ -35,9 +35,10 @@ pub(crate) fn run<I: WindowId, S: Sink<I>>(view: &View<'_, I>, plan: &Plan<'_, I
         Access::Nothing | Access::Ranks(_) | Access::Postings(_) => return,
     };
     let q = &plan.q;
+    let ranked = matches!(plan.access, Access::OrgRanks(_));
     for (src, (seg, r)) in view.segments.iter().zip(&plan.ranges).enumerate() {
         // Segments the plan counts by their organization ranks.
-        if plan.ranked.get(src).copied().unwrap_or(false) {
+        if ranked && seg.org_ranks().is_some() {
             continue;
         }
         let src = row32(src);

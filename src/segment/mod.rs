@@ -551,20 +551,21 @@ impl<I: WindowId> Segment<I> {
         starts_below: [i64; S],
         ends_at_most: [i64; E],
     ) -> ([u64; S], [u64; E]) {
-        let searches = self.rank_searches(starts_below, ends_at_most);
-        let starts = std::array::from_fn(|i| {
-            (0..TIERS)
-                .map(|k| {
-                    let (tier, end) = (self.tiers[k], row32(searches[i * TIERS + k].0));
-                    u64::from(end - tier.lo) - self.dead.count_in(tier.lo..end)
-                })
-                .sum()
-        });
-        let ends = std::array::from_fn(|j| {
-            let p = row32(searches[S * TIERS + j].0);
-            u64::from(p) - self.dead.count_ended(p, ends_at_most[j])
-        });
-        (starts, ends)
+        self.rank_searches(starts_below, ends_at_most, |points| {
+            let starts = std::array::from_fn(|i| {
+                (0..TIERS)
+                    .map(|k| {
+                        let (tier, end) = (self.tiers[k], row32(points[i * TIERS + k].0));
+                        u64::from(end - tier.lo) - self.dead.count_in(tier.lo..end)
+                    })
+                    .sum()
+            });
+            let ends = std::array::from_fn(|j| {
+                let p = row32(points[S * TIERS + j].0);
+                u64::from(p) - self.dead.count_ended(p, ends_at_most[j])
+            });
+            (starts, ends)
+        })
     }
 
     /// The rows, dead or alive, with `start < t` for each `t` of
@@ -576,21 +577,24 @@ impl<I: WindowId> Segment<I> {
         starts_below: [i64; S],
         ends_at_most: [i64; E],
     ) -> ([usize; S], [usize; E]) {
-        let searches = self.rank_searches(starts_below, ends_at_most);
-        let starts =
-            std::array::from_fn(|i| (0..TIERS).map(|k| searches[i * TIERS + k].0 - self.tiers[k].lo as usize).sum());
-        (starts, std::array::from_fn(|j| searches[S * TIERS + j].0))
+        self.rank_searches(starts_below, ends_at_most, |points| {
+            let starts =
+                std::array::from_fn(|i| (0..TIERS).map(|k| points[i * TIERS + k].0 - self.tiers[k].lo as usize).sum());
+            (starts, std::array::from_fn(|j| points[S * TIERS + j].0))
+        })
     }
 
     /// One search per tier and start bound (`start < t`), then one per end
-    /// bound (`end <= t`), advancing in lockstep; each search's first field
-    /// is its partition point.
+    /// bound (`end <= t`), advancing in lockstep; `then` reads the searches,
+    /// whose first fields are their partition points, in that order.
+    /// (Returning them made every count copy them with a call to `memcpy`.)
     #[inline]
-    fn rank_searches<const S: usize, const E: usize>(
+    fn rank_searches<const S: usize, const E: usize, R>(
         &self,
         starts_below: [i64; S],
         ends_at_most: [i64; E],
-    ) -> [(usize, usize, (i64, bool)); MAX_PROBES] {
+        then: impl FnOnce(&[(usize, usize, (i64, bool))]) -> R,
+    ) -> R {
         const { assert!(S * TIERS + E <= MAX_PROBES, "too many searches for one rank") };
         let mut searches = [(0usize, 0usize, (0i64, false)); MAX_PROBES];
         let mut n = 0;
@@ -609,7 +613,7 @@ impl<I: WindowId> Segment<I> {
         directory::partition_points(&mut searches[..n], |(t, ends), mid| {
             if ends { self.ends.at(mid) <= t } else { self.rows[mid].start < t }
         });
-        searches
+        then(&searches[..n])
     }
 
     /// Dead rows in `range` (tombstones only; see `LiveSegment::dead_in`).
