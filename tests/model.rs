@@ -963,6 +963,7 @@ fn org_rank_counts_match_the_model() {
                 (Some(now), Some(now + 3 * day), None),
                 (Some(now), None, None),
                 (None, Some(now), None),
+                (None, None, None),
             ];
             let orgs: [(Option<u64>, Option<Vec<u64>>); 7] = [
                 (Some(1), None),
@@ -1023,6 +1024,74 @@ fn org_rank_counts_match_the_model() {
     check(&index, &model, 40);
     index.compact();
     check(&index, &model, 150);
+}
+
+/// Counts with no time bound in a scope of 40 organizations, which
+/// organization ranks answer in place of 40 lists' sizes per segment:
+/// fresh, with newer segments and the write buffer (counted by their lists'
+/// sizes), with dead rows, and after `compact()`.
+#[test]
+fn scope_sizes_by_org_ranks_match_the_model() {
+    let mut builder = Index::<u64, u32>::builder().write_buffer(64).inline_merge_rows(4_096);
+    let mut model = Model::default();
+    // Organization 1 has 39 descendants; 41 to 50 are roots of their own.
+    for org in 1..=50u64 {
+        let parent = match org {
+            1 | 41.. => None,
+            2..=10 => Some(1),
+            _ => Some(2 + org % 9),
+        };
+        builder = builder.organization(OrgId(org), parent.map(OrgId));
+        model.parent.insert(org, parent);
+    }
+    let mut index = builder.build().unwrap();
+    let mut initial = year_of_windows(70_000, 17);
+    for w in &mut initial {
+        w.org = 1 + w.id * 7 % 50;
+    }
+    let items: Vec<(Window<u64>, u32)> = initial.iter().map(|w| (w.window(), w.id as u32)).collect();
+    index.bulk_insert(items).unwrap();
+    model.windows.extend(initial.into_iter().map(|w| (w.clone(), w.id as u32)));
+    let check = |index: &Index<u64, u32>, model: &Model| {
+        index.check_invariants().unwrap();
+        let mut ranked = 0;
+        for (scope, orgs) in
+            [(Some(1), None), (Some(2), None), (None, Some((1..=30).collect::<Vec<u64>>())), (Some(41), None)]
+        {
+            let q = Q { scope, orgs, ..q() };
+            assert_eq!(index.count(&q.query()).unwrap(), model.answer(&q).len() as u64, "{q:?}");
+            ranked +=
+                usize::from(index.explain_count(&q.query()).unwrap().driver == mwindex::Driver::OrganizationRanks);
+        }
+        assert!(ranked >= 2, "only {ranked} counts by organization ranks");
+    };
+    check(&index, &model);
+    let mut x = 9u64;
+    let mut next = move |n: u64| {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) % n
+    };
+    for i in 0..400 {
+        let k = next(model.windows.len() as u64) as usize;
+        let (mut w, _) = model.windows[k].clone();
+        w.org = 1 + next(50);
+        index.upsert(w.window(), 300_000 + i).unwrap();
+        model.windows[k] = (w, 300_000 + i);
+    }
+    for _ in 0..300 {
+        let k = next(model.windows.len() as u64) as usize;
+        let (w, _) = model.windows.swap_remove(k);
+        index.delete(w.id).unwrap();
+    }
+    for (i, mut w) in year_of_windows(5_000, 77).into_iter().enumerate() {
+        w.id += 1 << 20;
+        w.org = 1 + w.id % 50;
+        index.insert(w.window(), 400_000 + i as u32).unwrap();
+        model.windows.push((w, 400_000 + i as u32));
+    }
+    check(&index, &model);
+    index.compact();
+    check(&index, &model);
 }
 
 /// Every page of `q` in id order, after the last id of the page before

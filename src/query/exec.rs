@@ -58,6 +58,14 @@ pub(crate) fn count<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>) -> u64 
             let runs = q.orgs.as_ref().map_or(&[][..], |o| o.runs());
             let ranked: u64 =
                 view.live_segments().zip(&plan.ranges).map(|(seg, r)| org_rank_count(&seg, q, shape, r, runs)).sum();
+            if plan.collect == Driver::PostingCount {
+                // No time bound: the other segments by their lists' sizes.
+                let rest: u64 =
+                    view.live_segments().filter(|s| s.org_ranks().is_none()).map(|s| posting_count(&s, q)).sum();
+                let mut buffered = Counter::default();
+                scan::scan_buffers(view, q, &mut buffered);
+                return ranked + rest + buffered.0;
+            }
             // The other segments and the write buffer, by their driver.
             let mut sink = Counter::default();
             scan::run(view, plan, &mut sink);

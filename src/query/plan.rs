@@ -262,7 +262,9 @@ pub(crate) enum Access {
     Postings(Family),
     /// A count of this shape in an organization set: the segments that have
     /// organization ranks by them, the others (and the write buffer)
-    /// scanned by [`Plan::collect`] over their ranges.
+    /// scanned by [`Plan::collect`] over their ranges, or, when that is
+    /// [`Driver::PostingCount`] (no time bound), counted by their lists'
+    /// sizes.
     OrgRanks(RankShape),
 }
 
@@ -361,7 +363,10 @@ impl<'a, I: WindowId> Plan<'a, I> {
         } else if let Some(shape) = RankShape::of(&q.tb).filter(|_| !q.has_filters()) {
             (Access::Ranks(shape), Vec::new(), searches, Driver::RankCount)
         } else if let Some(family) = q.only_family().filter(|_| q.tb == TimeBox::ALL) {
-            (Access::Postings(family), Vec::new(), searches, Driver::PostingCount)
+            match org_ranked_sizes(view, &q, family) {
+                Some((shape, ranges, cost)) => (Access::OrgRanks(shape), ranges, cost, Driver::PostingCount),
+                None => (Access::Postings(family), Vec::new(), searches, Driver::PostingCount),
+            }
         } else {
             let ranges = ranges(view.segments, &q, false);
             match org_ranked(view, &q, &ranges) {
@@ -470,6 +475,31 @@ fn org_ranked<I: WindowId>(
         })
         .collect();
     Some((shape, marks, cost))
+}
+
+/// For a count of an organization set with no time bound, which posting
+/// lists' sizes answer with a lookup per organization and segment: the
+/// ranks' plan (the whole time range; segments without ranks by their
+/// lists' sizes) when the lookups a segment's ranks save cost more than
+/// the ranks (a scope of 251 organizations took 3.4 µs at 10M windows by
+/// the lists' sizes).
+fn org_ranked_sizes<I: WindowId>(
+    view: &View<'_, I>,
+    q: &Resolved<'_, I>,
+    family: Family,
+) -> Option<(RankShape, Ranges<I>, f64)> {
+    let keys = q.keys(family)?.len() as f64;
+    let ranked = view.segments.iter().filter(|s| s.org_ranks().is_some()).count() as f64;
+    // Only where the lookups the ranks save outweigh a count by ranks.
+    if family != Family::Org || keys * KEY_COST <= ORG_RANK_COST || ranked == 0.0 {
+        return None;
+    }
+    // Dead rows cost both ways alike (the lists' sizes count them out by
+    // reading each), so each segment with ranks saves the difference.
+    let ranges = ranges(view.segments, q, false);
+    let (shape, _, cost) = org_ranked(view, q, &ranges)?;
+    let rest = (view.segments.len() as f64 - ranked) * keys * KEY_COST;
+    Some((shape, ranges, cost + rest))
 }
 
 /// What a row of a walk in id order costs against a row a collecting driver
