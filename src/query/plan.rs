@@ -370,18 +370,12 @@ impl<'a, I: WindowId> Plan<'a, I> {
         } else {
             let ranges = ranges(view.segments, &q, false);
             match org_ranked(view, &q, &ranges) {
-                Some((shape, marks, marked_cost)) if marks.iter().any(|&m| m) => {
-                    let (rest_driver, rest_cost) = if marks.iter().all(|&m| m) {
-                        // Only the write buffer is left to scan.
-                        (Driver::TimeRange, 0.0)
-                    } else {
-                        let rest: Ranges<I> = ranges
-                            .iter()
-                            .zip(&marks)
-                            .map(|(r, &m)| if m { r.map(|t| TierScan { hi: t.lo, ..t }) } else { *r })
-                            .collect();
-                        choose(view.segments, &rest, &q, None, f64::INFINITY)
-                    };
+                Some((shape, marked_cost)) => {
+                    // Where every segment has ranks, only the write buffer
+                    // is left to scan.
+                    let (rest_driver, rest_cost) =
+                        choose_without(view.segments, &ranges, &q, |s| s.org_ranks().is_some())
+                            .unwrap_or((Driver::TimeRange, 0.0));
                     let rank_cost = marked_cost + rest_cost;
                     // Scans are costed only as far as the ranks cost: a scope
                     // of hundreds of organizations opens a few of its lists.
@@ -392,7 +386,7 @@ impl<'a, I: WindowId> Plan<'a, I> {
                         (Access::Scan(driver), ranges, cost, driver)
                     }
                 }
-                _ => {
+                None => {
                     let (driver, cost) = choose(view.segments, &ranges, &q, None, f64::INFINITY);
                     (Access::Scan(driver), ranges, cost, driver)
                 }
@@ -450,31 +444,20 @@ const MAX_RANK_RUNS: usize = 16;
 const DEAD_ROW_COST: f64 = 2.0;
 
 /// For a count that organization ranks can answer (a rank shape, an
-/// organization set of few runs and no other filter), its shape, which
-/// segments have ranks, and what counting them by their ranks costs.
-fn org_ranked<I: WindowId>(
-    view: &View<'_, I>,
-    q: &Resolved<'_, I>,
-    ranges: &Ranges<I>,
-) -> Option<(RankShape, Vec<bool>, f64)> {
+/// organization set of few runs and no other filter, a segment with
+/// ranks), its shape and what counting the segments with ranks by them
+/// costs.
+fn org_ranked<I: WindowId>(view: &View<'_, I>, q: &Resolved<'_, I>, ranges: &Ranges<I>) -> Option<(RankShape, f64)> {
     let shape = RankShape::of(&q.tb)?;
     if q.only_family() != Some(Family::Org) || q.orgs.as_ref()?.runs().len() > MAX_RANK_RUNS {
         return None;
     }
-    let mut cost = 0.0;
-    let marks = view
-        .live_segments()
-        .zip(ranges)
-        .map(|(seg, r)| {
-            let ranked = seg.org_ranks().is_some();
-            if ranked {
-                let dead: u64 = if seg.has_dead() { r.iter().map(|t| seg.dead_in(t.lo..t.hi)).sum() } else { 0 };
-                cost += ORG_RANK_COST + dead as f64 * DEAD_ROW_COST;
-            }
-            ranked
-        })
-        .collect();
-    Some((shape, marks, cost))
+    let mut cost = None;
+    for (seg, r) in view.live_segments().zip(ranges).filter(|(seg, _)| seg.org_ranks().is_some()) {
+        let dead: u64 = if seg.has_dead() { r.iter().map(|t| seg.dead_in(t.lo..t.hi)).sum() } else { 0 };
+        *cost.get_or_insert(0.0) += ORG_RANK_COST + dead as f64 * DEAD_ROW_COST;
+    }
+    Some((shape, cost?))
 }
 
 /// For a count of an organization set with no time bound, which posting
@@ -497,7 +480,7 @@ fn org_ranked_sizes<I: WindowId>(
     // Dead rows cost both ways alike (the lists' sizes count them out by
     // reading each), so each segment with ranks saves the difference.
     let ranges = ranges(view.segments, q, false);
-    let (shape, _, cost) = org_ranked(view, q, &ranges)?;
+    let (shape, cost) = org_ranked(view, q, &ranges)?;
     let rest = (view.segments.len() as f64 - ranked) * keys * KEY_COST;
     Some((shape, ranges, cost + rest))
 }
@@ -556,15 +539,27 @@ fn plan_by_id<I: WindowId>(segments: &[Segment<I>], q: &Resolved<'_, I>, need: u
 /// id blocks: [`choose`] over the ranges with those of the others emptied.
 fn collect_without_blocks<I: WindowId>(segments: &[Segment<I>], ranges: &Ranges<I>, q: &Resolved<'_, I>) -> Driver {
     // A fresh bulk load is one segment with blocks: nothing is collected.
-    if segments.iter().all(|seg| seg.id_blocks().is_some()) {
-        return Driver::Nothing;
+    choose_without(segments, ranges, q, |seg| seg.id_blocks().is_some()).map_or(Driver::Nothing, |(driver, _)| driver)
+}
+
+/// The cheapest collecting driver and its cost over `ranges` with the
+/// ranges of the segments `skip` picks emptied (another driver reads
+/// them); `None` if it picks every segment.
+fn choose_without<I: WindowId>(
+    segments: &[Segment<I>],
+    ranges: &Ranges<I>,
+    q: &Resolved<'_, I>,
+    skip: impl Fn(&Segment<I>) -> bool,
+) -> Option<(Driver, f64)> {
+    if segments.iter().all(&skip) {
+        return None;
     }
-    let small: Ranges<I> = segments
+    let rest: Ranges<I> = segments
         .iter()
         .zip(ranges)
-        .map(|(seg, r)| if seg.id_blocks().is_some() { r.map(|t| TierScan { hi: t.lo, ..t }) } else { *r })
+        .map(|(seg, r)| if skip(seg) { r.map(|t| TierScan { hi: t.lo, ..t }) } else { *r })
         .collect();
-    choose(segments, &small, q, None, f64::INFINITY).0
+    Some(choose(segments, &rest, q, None, f64::INFINITY))
 }
 
 /// The id blocks a page of `need` matches takes where `density` of the rows

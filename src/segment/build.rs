@@ -175,6 +175,8 @@ impl<I: WindowId> SegmentData<I> {
         });
         let clock = start_clock(first.min(last), last);
         let column = |f: fn(Place) -> u32| -> Vec<u32> { rows.iter().map(|r| f(places.at(r.place))).collect() };
+        // Large segments have id blocks and organization ranks.
+        let large = n >= if parallel { ID_BLOCK_MIN_ROWS } else { ID_BLOCK_SERIAL_MIN_ROWS };
         // Split so the two halves take about as long.
         let id_index = || {
             let (ids, id_rows) = dense_id_index(rows).unwrap_or_else(|| {
@@ -183,12 +185,10 @@ impl<I: WindowId> SegmentData<I> {
                 let ids = SortedIds::new(by_id.len(), |k| by_id[k].0);
                 (ids, huge_pages::collect(by_id.iter().map(|&(_, r)| r)))
             });
-            let min = if parallel { ID_BLOCK_MIN_ROWS } else { ID_BLOCK_SERIAL_MIN_ROWS };
-            let id_blocks = (n >= min).then(|| id_blocks(&id_rows, rows, tier_ends, clock));
-            // Segments with id blocks have organization ranks: their ends
-            // are sorted with each row's organization, which the ranks take
-            // in that order.
-            let (ends, end_ranks) = if n >= min {
+            let id_blocks = large.then(|| id_blocks(&id_rows, rows, tier_ends, clock));
+            // With organization ranks, the ends are sorted with each row's
+            // organization, which the ranks take in that order.
+            let (ends, end_ranks) = if large {
                 let orgs = column(|p| p.org);
                 let (ends, end_orgs) = end_order(rows, &orgs);
                 (ends, Some(end_matrix(bits_of(&orgs), end_orgs, orgs)))
@@ -213,8 +213,7 @@ impl<I: WindowId> SegmentData<I> {
                 Postings::build(&sites, rows, tier_ends, clock),
                 Postings::build(&orgs, rows, tier_ends, clock),
             ];
-            let min = if parallel { ID_BLOCK_MIN_ROWS } else { ID_BLOCK_SERIAL_MIN_ROWS };
-            let start_ranks = (n >= min).then(|| start_matrix(rows, &tiers, orgs));
+            let start_ranks = large.then(|| start_matrix(rows, &tiers, orgs));
             (p, (max_end, min_end, start_dirs), start_ranks)
         };
         let ((ids, id_rows, ends, (id_blocks, end_ranks)), (postings, blocks, start_ranks)) =

@@ -146,7 +146,8 @@ pub(crate) fn end_order<I>(rows: &[Row<I>], orgs: &[u32]) -> (Vec<i64>, Vec<u32>
     let (min, max) = rows.iter().fold((i64::MAX, i64::MIN), |(a, b), r| (a.min(r.end), b.max(r.end)));
     let span = max.wrapping_sub(min) as u64;
     let mask = (1u64 << bits) - 1;
-    if rows.is_empty() || bits < 64 && span < 1u64 << (64 - bits) {
+    // `bits` is at most 32; no rows make a span of 1.
+    if span < 1u64 << (64 - bits) {
         let mut keys: Vec<u64> = crate::memory::huge_pages::collect(
             rows.iter().zip(orgs).map(|(r, &o)| (r.end.wrapping_sub(min) as u64) << bits | u64::from(o)),
         );
