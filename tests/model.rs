@@ -905,16 +905,56 @@ fn organizations_added_through_apply_take_windows_and_scopes() {
     run(1, usize::MAX, ROOTS.to_vec(), ops);
 }
 
+/// Draws below a bound from a linear congruential generator seeded with
+/// `seed`.
+fn draws(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut x = seed;
+    move |m| {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) % m
+    }
+}
+
+/// An index (write buffer 64, merges up to 4,096 rows inline) of the
+/// organizations `orgs` (`(id, parent)`, parents first) with `initial`
+/// bulk-loaded, payloads their ids, and its model.
+fn bulk_loaded(orgs: impl IntoIterator<Item = (u64, Option<u64>)>, initial: Vec<W>) -> (Index<u64, u32>, Model) {
+    let mut builder = Index::<u64, u32>::builder().write_buffer(64).inline_merge_rows(4_096);
+    let mut model = Model::default();
+    for (org, parent) in orgs {
+        builder = builder.organization(OrgId(org), parent.map(OrgId));
+        model.parent.insert(org, parent);
+    }
+    let mut index = builder.build().unwrap();
+    let items: Vec<(Window<u64>, u32)> = initial.iter().map(|w| (w.window(), w.id as u32)).collect();
+    index.bulk_insert(items).unwrap();
+    model.windows.extend(initial.into_iter().map(|w| (w.clone(), w.id as u32)));
+    (index, model)
+}
+
+/// Moves `n` windows drawn by `next` by up to a day either way, with
+/// payloads from 100,000 on.
+fn move_windows(index: &mut Index<u64, u32>, model: &mut Model, next: &mut impl FnMut(u64) -> u64, n: u32) {
+    for i in 0..n {
+        let k = next(model.windows.len() as u64) as usize;
+        let (mut w, _) = model.windows[k].clone();
+        let shift = (next(48) as i64 - 24) * HOUR;
+        (w.start, w.end) = (w.start + shift, w.end + shift);
+        index.upsert(w.window(), 100_000 + i).unwrap();
+        model.windows[k] = (w, 100_000 + i);
+    }
+}
+
+/// The organizations of the large-index tests: 1 the parent of 2 and 3, 2
+/// of 4 and 5, 6 of 7; 8 alone.
+const LARGE_TREE: [Option<u64>; 8] = [None, Some(1), Some(1), Some(2), Some(2), None, Some(6), None];
+
 /// `n` windows with ids `0..n` starting over a year: 60% of them 1-8
 /// hours long, 30% 1-7 days, 10% 30-90 days (so about 2% are active at an
 /// instant), on chargers 0..6 and sites 0..4 (80% of them), organizations
 /// 1..=8.
 fn year_of_windows(n: usize, seed: u64) -> Vec<W> {
-    let mut x = seed;
-    let mut next = move |m: u64| {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (x >> 33) % m
-    };
+    let mut next = draws(seed);
     (0..n as u64)
         .map(|id| {
             let start = BASE + next(365 * 24 * 60) as i64 * 60_000_000;
@@ -939,18 +979,8 @@ fn year_of_windows(n: usize, seed: u64) -> Vec<W> {
 /// counted by the ranks; all equal the model.
 #[test]
 fn org_rank_counts_match_the_model() {
-    let tree = [None, Some(1), Some(1), Some(2), Some(2), None, Some(6), None];
-    let mut builder = Index::<u64, u32>::builder().write_buffer(64).inline_merge_rows(4_096);
-    let mut model = Model::default();
-    for (i, parent) in tree.iter().enumerate() {
-        builder = builder.organization(OrgId(i as u64 + 1), parent.map(OrgId));
-        model.parent.insert(i as u64 + 1, *parent);
-    }
-    let mut index = builder.build().unwrap();
-    let initial = year_of_windows(70_000, 13);
-    let items: Vec<(Window<u64>, u32)> = initial.iter().map(|w| (w.window(), w.id as u32)).collect();
-    index.bulk_insert(items).unwrap();
-    model.windows.extend(initial.into_iter().map(|w| (w.clone(), w.id as u32)));
+    let orgs = LARGE_TREE.iter().enumerate().map(|(i, &parent)| (i as u64 + 1, parent));
+    let (mut index, mut model) = bulk_loaded(orgs, year_of_windows(70_000, 13));
     let day = 24 * HOUR;
     let check = |index: &Index<u64, u32>, model: &Model, min_ranked: usize| {
         index.check_invariants().unwrap();
@@ -989,19 +1019,8 @@ fn org_rank_counts_match_the_model() {
     };
     check(&index, &model, 150);
 
-    let mut x = 7u64;
-    let mut next = move |n: u64| {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (x >> 33) % n
-    };
-    for i in 0..600 {
-        let k = next(model.windows.len() as u64) as usize;
-        let (mut w, _) = model.windows[k].clone();
-        let shift = (next(48) as i64 - 24) * HOUR;
-        (w.start, w.end) = (w.start + shift, w.end + shift);
-        index.upsert(w.window(), 100_000 + i).unwrap();
-        model.windows[k] = (w, 100_000 + i);
-    }
+    let mut next = draws(7);
+    move_windows(&mut index, &mut model, &mut next, 600);
     for (i, mut w) in year_of_windows(300, 98).into_iter().enumerate() {
         w.id += 1 << 20;
         index.insert(w.window(), 200_000 + i as u32).unwrap();
@@ -1032,26 +1051,20 @@ fn org_rank_counts_match_the_model() {
 /// sizes), with dead rows, and after `compact()`.
 #[test]
 fn scope_sizes_by_org_ranks_match_the_model() {
-    let mut builder = Index::<u64, u32>::builder().write_buffer(64).inline_merge_rows(4_096);
-    let mut model = Model::default();
     // Organization 1 has 39 descendants; 41 to 50 are roots of their own.
-    for org in 1..=50u64 {
+    let orgs = (1..=50u64).map(|org| {
         let parent = match org {
             1 | 41.. => None,
             2..=10 => Some(1),
             _ => Some(2 + org % 9),
         };
-        builder = builder.organization(OrgId(org), parent.map(OrgId));
-        model.parent.insert(org, parent);
-    }
-    let mut index = builder.build().unwrap();
+        (org, parent)
+    });
     let mut initial = year_of_windows(70_000, 17);
     for w in &mut initial {
         w.org = 1 + w.id * 7 % 50;
     }
-    let items: Vec<(Window<u64>, u32)> = initial.iter().map(|w| (w.window(), w.id as u32)).collect();
-    index.bulk_insert(items).unwrap();
-    model.windows.extend(initial.into_iter().map(|w| (w.clone(), w.id as u32)));
+    let (mut index, mut model) = bulk_loaded(orgs, initial);
     let check = |index: &Index<u64, u32>, model: &Model| {
         index.check_invariants().unwrap();
         let mut ranked = 0;
@@ -1066,11 +1079,7 @@ fn scope_sizes_by_org_ranks_match_the_model() {
         assert!(ranked >= 2, "only {ranked} counts by organization ranks");
     };
     check(&index, &model);
-    let mut x = 9u64;
-    let mut next = move |n: u64| {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (x >> 33) % n
-    };
+    let mut next = draws(9);
     for i in 0..400 {
         let k = next(model.windows.len() as u64) as usize;
         let (mut w, _) = model.windows[k].clone();
@@ -1135,18 +1144,8 @@ fn walk_by_id(index: &Index<u64, u32>, model: &Model, q: &Q, max: usize) -> Vec<
 /// pages exactly.
 #[test]
 fn id_block_walks_match_the_model() {
-    let tree = [None, Some(1), Some(1), Some(2), Some(2), None, Some(6), None];
-    let mut builder = Index::<u64, u32>::builder().write_buffer(64).inline_merge_rows(4_096);
-    let mut model = Model::default();
-    for (i, parent) in tree.iter().enumerate() {
-        builder = builder.organization(OrgId(i as u64 + 1), parent.map(OrgId));
-        model.parent.insert(i as u64 + 1, *parent);
-    }
-    let mut index = builder.build().unwrap();
-    let initial = year_of_windows(70_000, 11);
-    let items: Vec<(Window<u64>, u32)> = initial.iter().map(|w| (w.window(), w.id as u32)).collect();
-    index.bulk_insert(items).unwrap();
-    model.windows.extend(initial.into_iter().map(|w| (w.clone(), w.id as u32)));
+    let orgs = LARGE_TREE.iter().enumerate().map(|(i, &parent)| (i as u64 + 1, parent));
+    let (mut index, mut model) = bulk_loaded(orgs, year_of_windows(70_000, 11));
     let check = |index: &Index<u64, u32>, model: &Model| {
         index.check_invariants().unwrap();
         let mut on_blocks = 0;
@@ -1163,19 +1162,8 @@ fn id_block_walks_match_the_model() {
     };
     check(&index, &model);
 
-    let mut x = 5u64;
-    let mut next = move |n: u64| {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (x >> 33) % n
-    };
-    for i in 0..3_000 {
-        let k = next(model.windows.len() as u64) as usize;
-        let (mut w, _) = model.windows[k].clone();
-        let shift = (next(48) as i64 - 24) * HOUR;
-        (w.start, w.end) = (w.start + shift, w.end + shift);
-        index.upsert(w.window(), 100_000 + i).unwrap();
-        model.windows[k] = (w, 100_000 + i);
-    }
+    let mut next = draws(5);
+    move_windows(&mut index, &mut model, &mut next, 3_000);
     for _ in 0..1_000 {
         let k = next(model.windows.len() as u64) as usize;
         let (w, _) = model.windows.swap_remove(k);
