@@ -659,3 +659,63 @@ fn regression_kills_moved_into_tombstones_run_the_merge_policy_again() {
     shared.compact();
     shared.check_invariants().unwrap();
 }
+
+/// The write buffer and the kills are two-layer sorted runs (a shared base,
+/// a tail of under 32): with the default buffer of 256 and thousands of
+/// kills, moves of windows already in the buffer's base, of windows in
+/// segments, and deletes all agree with a map, and a view pinned midway
+/// answers as it did when it was taken.
+#[test]
+fn buffer_and_kill_runs_agree_with_a_map_through_moves_of_buffered_windows() {
+    let t = |m: i64| Timestamp::from_secs(m * 60).unwrap();
+    let window = |id: u64, s: i64| Window::new(id, t(s), t(s + 7), OrgId(1)).unwrap();
+    let index: Index<u64, u32> = Index::builder()
+        .organization(OrgId(1), None)
+        .build_from((0..20_000u64).map(|i| (window(i, i as i64), 0)))
+        .unwrap();
+    let shared = SharedIndex::from(index);
+    let mut model: HashMap<u64, (i64, u32)> = (0..20_000u64).map(|i| (i, (i as i64, 0))).collect();
+    let mut rng = Rng(11);
+    let mut recent: Vec<u64> = Vec::new();
+    let all = Query::new().overlapping(t(-10), t(100_000)).page_size(50);
+    let mut pinned = None;
+    for n in 1..=8_000u32 {
+        let id = match rng.below(4) {
+            // A window written in the last few hundred writes: in the
+            // buffer's base or tail, or a sealed buffer.
+            0 if !recent.is_empty() => recent[rng.below(recent.len() as u64) as usize],
+            _ => rng.below(21_000),
+        };
+        if rng.below(5) == 0 {
+            let gone = shared.delete(id).map(|(w, p)| (w.start(), p));
+            assert_eq!(gone, model.remove(&id).map(|(s, p)| (t(s), p)), "delete of {id} at write {n}");
+        } else {
+            let s = rng.below(30_000) as i64;
+            let before = shared.upsert(window(id, s), n).unwrap();
+            assert_eq!(before, model.insert(id, (s, n)).map(|(_, p)| p), "upsert of {id} at write {n}");
+            recent.push(id);
+            if recent.len() > 300 {
+                recent.remove(0);
+            }
+        }
+        if n % 1_000 == 0 {
+            shared.check_invariants().unwrap();
+            assert_eq!(shared.count(&Query::new()).unwrap(), model.len() as u64);
+            for probe in (0..21_000u64).step_by(97) {
+                let got = shared.get(probe).map(|e| (e.window.start(), e.payload));
+                assert_eq!(got, model.get(&probe).map(|&(s, p)| (t(s), p)), "get {probe} at write {n}");
+            }
+        }
+        if n == 4_000 {
+            let view = shared.view();
+            let ids = walk_view(&view, &all);
+            let mut want: Vec<(i64, u64)> = model.iter().map(|(&id, &(s, _))| (s, id)).collect();
+            want.sort_unstable();
+            assert_eq!(ids, want.iter().map(|&(_, id)| id).collect::<Vec<_>>());
+            pinned = Some((view, ids));
+        }
+    }
+    let (view, ids) = pinned.expect("pinned at write 4,000");
+    assert_eq!(walk_view(&view, &all), ids);
+    view.check_invariants().unwrap();
+}

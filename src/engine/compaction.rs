@@ -613,7 +613,7 @@ type Input<I, P> = (Arc<SegmentData<I>>, ChunkedBits, Arc<Vec<P>>);
 fn input<I: WindowId, P>(parts: &Parts<I, P>, s: usize, kills: &PendingKills<'_>) -> Input<I, P> {
     let seg = &parts.segments[s];
     let mut dead = seg.dead_rows().clone();
-    for k in kills.of(seg) {
+    for k in kills.of(seg).iter() {
         dead.insert(k.row);
     }
     (Arc::clone(seg.data()), dead, Arc::clone(parts.payloads_of(s)))

@@ -72,7 +72,7 @@ impl<I: WindowId, P: Clone> Version<I, P> {
             std::iter::once((&self.buffer, &self.log)).chain(self.sealed.buffers.iter().zip(&self.sealed.logs));
         let mut out = Vec::new();
         for (buffer, payloads) in buffers {
-            for row in &buffer.rows {
+            for (_, row) in buffer.numbered() {
                 if let Some(p) = log::read(payloads, row.slot) {
                     out.push((state.window_of(row), p.clone()));
                 }

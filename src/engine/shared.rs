@@ -689,7 +689,7 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     pub fn retained_bytes(&self, view: &PinnedView<I, P>) -> usize {
         let current = self.inner.current.load();
         let old = &view.version;
-        let own = old.own_bytes();
+        let own = old.bytes_beside(&current);
         if Arc::ptr_eq(&old.parts, &current.parts) {
             return own;
         }

@@ -89,11 +89,11 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
     /// newest rows), then the segments, oldest first: at most one row of an
     /// id is live.
     pub(crate) fn get(&self, id: I) -> Option<Entry<'a, I, P>> {
-        if let Some(i) = self.buffer.rows.iter().position(|r| r.id == id) {
+        if let Some(i) = self.buffer.position(id) {
             return self.entry(BUFFER, row32(i));
         }
         for (k, sealed) in self.sealed.buffers.iter().enumerate() {
-            if let Some(i) = sealed.rows.iter().position(|r| r.id == id) {
+            if let Some(i) = sealed.position(id) {
                 return self.entry(sealed_src(k), row32(i));
             }
         }
@@ -142,9 +142,9 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
     #[inline]
     pub(crate) fn row(&self, src: u32, row: u32) -> &'a Row<I> {
         if src == BUFFER {
-            &self.buffer.rows[row as usize]
+            self.buffer.row(row as usize)
         } else if let Some(k) = sealed_of(src) {
-            &self.sealed.buffers[k].rows[row as usize]
+            self.sealed.buffers[k].row(row as usize)
         } else {
             &self.parts.segments[src as usize].rows[row as usize]
         }
@@ -200,7 +200,7 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
             Ok(())
         };
         let mut slots = std::collections::HashSet::new();
-        for row in &self.buffer.rows {
+        for (_, row) in self.buffer.numbered() {
             check_row(row)?;
             if !slots.insert(row.slot) || log::read(self.log, row.slot).is_none() {
                 return Err(format!("buffered id {} has a shared or empty payload slot {}", row.id, row.slot));
@@ -212,7 +212,7 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
         for (sealed, log) in self.sealed.buffers.iter().zip(&self.sealed.logs) {
             sealed.check_invariants()?;
             let mut slots = std::collections::HashSet::new();
-            for row in &sealed.rows {
+            for (_, row) in sealed.numbered() {
                 check_row(row)?;
                 live += 1;
                 if !slots.insert(row.slot) || log::read(log, row.slot).is_none() {

@@ -50,19 +50,19 @@ const WARM_MIN_ROWS: usize = 1 << 16;
 /// The buffers of a version no one holds any more, for the next one.
 #[derive(Debug)]
 pub(crate) struct Spare<I> {
-    rows: Vec<Row<I>>,
+    buffer: WriteBuffer<I>,
     kills: Kills,
 }
 
 impl<I> Default for Spare<I> {
     fn default() -> Self {
-        Spare { rows: Vec::new(), kills: Kills::default() }
+        Spare { buffer: WriteBuffer::default(), kills: Kills::default() }
     }
 }
 
 impl<I, P> From<Version<I, P>> for Spare<I> {
     fn from(v: Version<I, P>) -> Self {
-        Spare { rows: v.buffer.rows, kills: v.kills }
+        Spare { buffer: v.buffer, kills: v.kills }
     }
 }
 
@@ -95,16 +95,17 @@ pub(crate) struct Store<I, P> {
     /// Rows of `parts` deleted since it was last replaced.
     kills: Kills,
     buffer: WriteBuffer<I>,
-    /// The ids of `buffer`'s rows in the same order: finding an id scans
-    /// this compact column (a few cache lines) rather than the rows.
-    buffer_ids: Vec<I>,
+    /// The keys of `buffer`'s rows, in no order: finding an id scans this
+    /// compact column (a few cache lines) rather than the rows, then finds
+    /// the row by its key.
+    buffer_keys: Vec<(i64, I)>,
     log: PayloadLog<P>,
     /// Full write buffers sealed for a background build, oldest first,
     /// shared with versions.
     sealed: Arc<Sealed<I, P>>,
     /// The ids of each sealed buffer's rows, in the same order.
     sealed_ids: Vec<Vec<I>>,
-    /// Which ids `buffer_ids` and `sealed_ids` may hold.
+    /// Which ids `buffer_keys` and `sealed_ids` may hold.
     recent: RecentIds,
     /// The build of each sealed buffer, oldest first.
     builds: VecDeque<Build<I, P>>,
@@ -133,29 +134,31 @@ impl<I: WindowId, P: Clone> Clone for Store<I, P> {
     /// and no merge in flight (the copy holds the inputs).
     fn clone(&self) -> Self {
         let mut log = PayloadLog::new(self.write_buffer);
-        let mut buffer = self.buffer.clone();
-        for row in &mut buffer.rows {
+        let mut rows = self.buffer.clone().take();
+        for row in &mut rows {
             let payload = self.log.get(row.slot).cloned();
             debug_assert!(payload.is_some(), "buffered window {} has no payload", row.id);
             row.slot = payload.and_then(|p| log.put(p)).unwrap_or(u32::MAX);
         }
+        let buffer = WriteBuffer::of_sorted(rows);
         // The copy builds the sealed buffers itself: the builds in flight
         // are this store's.
         let mut parts = Arc::clone(&self.parts);
         for (sealed, log) in self.sealed.buffers.iter().zip(&self.sealed.logs) {
-            Arc::make_mut(&mut parts).push(build_sealed(sealed.rows.clone(), log, &self.catalog.view().places));
+            let rows = sealed.numbered().map(|(_, r)| *r).collect();
+            Arc::make_mut(&mut parts).push(build_sealed(rows, log, &self.catalog.view().places));
         }
         Store {
             parts,
             kills: self.kills.clone(),
             buffer,
-            buffer_ids: self.buffer_ids.clone(),
+            buffer_keys: self.buffer_keys.clone(),
             log,
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
             recent: {
                 let mut recent = RecentIds::default();
-                self.buffer_ids.iter().for_each(|&id| recent.add(id));
+                self.buffer_keys.iter().for_each(|&(_, id)| recent.add(id));
                 recent
             },
             builds: VecDeque::new(),
@@ -178,7 +181,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             parts: Arc::new(Parts::new(key)),
             kills: Kills::default(),
             buffer: WriteBuffer::default(),
-            buffer_ids: Vec::new(),
+            buffer_keys: Vec::new(),
             log: PayloadLog::new(write_buffer),
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
@@ -264,19 +267,16 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// version no one holds any more) rather than new ones: the rows are
     /// aligned, and an aligned allocation costs far more than the copy.
     pub(crate) fn publish_reusing(&self, spare: &mut Spare<I>) -> Version<I, P> {
-        let mut rows = std::mem::take(&mut spare.rows);
-        rows.clear();
-        // Room for a full buffer: the next version's copy then fits too.
-        rows.reserve(self.write_buffer.max(self.buffer.len()));
-        rows.extend_from_slice(&self.buffer.rows);
+        let mut buffer = std::mem::take(&mut spare.buffer);
+        buffer.copy_from(&self.buffer);
         let mut kills = std::mem::take(&mut spare.kills);
-        kills.copy_from(&self.kills, self.write_buffer);
+        kills.copy_from(&self.kills);
         Version {
             number: self.version,
             len: self.len,
             parts: Arc::clone(&self.parts),
             kills,
-            buffer: WriteBuffer { rows, max_len: self.buffer.max_len },
+            buffer,
             log: Arc::clone(self.log.shared()),
             sealed: Arc::clone(&self.sealed),
             catalog: Arc::clone(self.catalog.view()),
@@ -492,7 +492,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         let state = self.state();
         match self.locate(id)? {
             Loc::Buffer(i) => {
-                let row = &self.buffer.rows[i];
+                let row = self.buffer.row(i);
                 Some(Entry { window: state.window_of(row), payload: state.payload(BUFFER, row)? })
             }
             Loc::Sealed(k, i) => {
@@ -513,8 +513,10 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// a segment's range of ids is ruled out by its directory without a read.
     fn locate(&self, id: I) -> Option<Loc> {
         if self.recent.may_hold(id) {
-            if let Some(i) = self.buffer_ids.iter().position(|&x| x == id) {
-                return Some(Loc::Buffer(i));
+            if let Some(&(start, _)) = self.buffer_keys.iter().find(|&&(_, x)| x == id) {
+                let i = self.buffer.find((start, id));
+                debug_assert!(i.is_some(), "buffered id {id} has no row");
+                return i.map(Loc::Buffer);
             }
             for (k, ids) in self.sealed_ids.iter().enumerate() {
                 if let Some(i) = ids.iter().position(|&x| x == id) {
@@ -545,8 +547,11 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         self.len -= 1;
         match loc {
             Loc::Buffer(i) => {
-                self.recent.remove(self.buffer_ids.remove(i));
                 let row = self.buffer.remove(i);
+                if let Some(k) = self.buffer_keys.iter().position(|&(_, x)| x == row.id) {
+                    self.buffer_keys.swap_remove(k);
+                }
+                self.recent.remove(row.id);
                 (row, self.log.get(row.slot).cloned())
             }
             Loc::Sealed(..) => unreachable!("rows of sealed buffers are installed before they are removed"),
@@ -590,8 +595,8 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         let slot = self.log.put(payload);
         debug_assert!(slot.is_some(), "the payload log was left full");
         row.slot = slot.unwrap_or(u32::MAX);
-        let at = self.buffer.insert(row);
-        self.buffer_ids.insert(at, row.id);
+        self.buffer.insert(row);
+        self.buffer_keys.push((row.start, row.id));
         self.recent.add(row.id);
         self.len += 1;
     }
@@ -634,9 +639,9 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         if self.builds.len() >= MAX_WAITING_BUILDS {
             self.install_through(1);
         }
-        let max_len = self.buffer.max_len;
         let rows = self.buffer.take();
-        let ids = std::mem::take(&mut self.buffer_ids);
+        self.buffer_keys.clear();
+        let ids = rows.iter().map(|r| r.id).collect();
         let log = std::mem::replace(&mut self.log, PayloadLog::new(self.write_buffer));
         let log = Arc::clone(log.shared());
         let build = Build::new();
@@ -650,7 +655,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             task();
         }
         let sealed = Arc::make_mut(&mut self.sealed);
-        sealed.buffers.push(WriteBuffer { rows, max_len });
+        sealed.buffers.push(WriteBuffer::of_sorted(rows));
         sealed.logs.push(log);
         self.sealed_ids.push(ids);
         self.builds.push_back(build);
@@ -667,7 +672,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             for id in self.sealed_ids.remove(0) {
                 self.recent.remove(id);
             }
-            let part = built.unwrap_or_else(|| build_sealed(buffer.rows, &log, &self.catalog.view().places));
+            let part = built.unwrap_or_else(|| build_sealed(buffer.clone().take(), &log, &self.catalog.view().places));
             self.change_parts(|parts, compactor, places, kills| {
                 parts.push(part);
                 compactor.maintain(parts, places, kills);
@@ -679,7 +684,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// a new log.
     fn flush(&mut self) {
         let mut rows = self.buffer.take();
-        for id in self.buffer_ids.drain(..) {
+        for (_, id) in self.buffer_keys.drain(..) {
             self.recent.remove(id);
         }
         let log = std::mem::replace(&mut self.log, PayloadLog::new(self.write_buffer));
@@ -825,7 +830,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     pub(crate) fn index_bytes(&self) -> usize {
         self.parts.heap_bytes()
             + self.buffer.heap_bytes()
-            + self.buffer_ids.capacity() * size_of::<I>()
+            + self.buffer_keys.capacity() * size_of::<(i64, I)>()
             + self.recent.heap_bytes()
             + self.kills.heap_bytes()
             + self.sealed.buffers.iter().map(WriteBuffer::heap_bytes).sum::<usize>()
@@ -837,8 +842,10 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
         self.catalog.check_invariants()?;
         self.state().check_invariants(self.len)?;
-        if !self.buffer.rows.iter().map(|r| r.id).eq(self.buffer_ids.iter().copied()) {
-            return Err("write buffer id column disagrees with its rows".into());
+        let mut keys = self.buffer_keys.clone();
+        keys.sort_unstable();
+        if !self.buffer.sorted().map(|r| (r.start, r.id)).eq(keys) {
+            return Err("write buffer key column disagrees with its rows".into());
         }
         if self.sealed_ids.len() != self.sealed.len()
             || self.builds.len() != self.sealed.len()
@@ -847,11 +854,12 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
                 .buffers
                 .iter()
                 .zip(&self.sealed_ids)
-                .any(|(b, ids)| !b.rows.iter().map(|r| r.id).eq(ids.iter().copied()))
+                .any(|(b, ids)| !b.numbered().map(|(_, r)| r.id).eq(ids.iter().copied()))
         {
             return Err("sealed buffers, their id columns and their builds disagree".into());
         }
-        self.recent.check_invariants(self.buffer_ids.iter().chain(self.sealed_ids.iter().flatten()).copied())?;
+        let buffered = self.buffer_keys.iter().map(|&(_, id)| id);
+        self.recent.check_invariants(buffered.chain(self.sealed_ids.iter().flatten().copied()))?;
         self.log.check_invariants()?;
         self.compactor.check_invariants(&self.parts.segments)
     }

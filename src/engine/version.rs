@@ -51,9 +51,9 @@ impl<I: WindowId, P> Version<I, P> {
         self.state().check_invariants(self.len)
     }
 
-    /// Bytes this version holds beyond what it shares: its copy of the write
-    /// buffer and of the kills.
-    pub(crate) fn own_bytes(&self) -> usize {
-        size_of::<Self>() + self.buffer.heap_bytes() + self.kills.heap_bytes()
+    /// Bytes of this version's write buffer and kills that `current` does
+    /// not share: the tails it owns, and each base `current` no longer holds.
+    pub(crate) fn bytes_beside(&self, current: &Version<I, P>) -> usize {
+        size_of::<Self>() + self.buffer.bytes_beside(&current.buffer) + self.kills.bytes_beside(&current.kills)
     }
 }

@@ -130,7 +130,7 @@ pub(crate) fn rank_count<I: WindowId>(seg: &LiveSegment<'_, I>, tb: &TimeBox, sh
 mod tests {
     use super::*;
     use crate::catalog::{NONE, Place, PlacesView};
-    use crate::segment::{Kill, Row, Segment};
+    use crate::segment::{Kill, Row, SegKills, Segment};
 
     const HOUR: i64 = 3_600_000_000;
 
@@ -172,7 +172,7 @@ mod tests {
             segments.push(seg);
             kills.push(mine);
         }
-        let segs = || segments.iter().zip(&kills).map(|(seg, k)| LiveSegment::new(seg, k));
+        let segs = || segments.iter().zip(&kills).map(|(seg, k)| LiveSegment::new(seg, SegKills::of_slice(k)));
         let count = |tb: &TimeBox, shape| segs().map(|s| rank_count(&s, tb, shape)).sum::<u64>();
         for (a, b) in [(0, 10 * HOUR), (500 * HOUR, 501 * HOUR), (-HOUR, 3_000 * HOUR), (1_200 * HOUR, 1_300 * HOUR)] {
             let boxes = [

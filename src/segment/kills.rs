@@ -14,6 +14,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use super::chunked_bits::WordCursor;
+use super::sorted_run::{RunKey, SortedRun};
 use super::{Segment, SegmentData};
 
 /// Row `row` of segment `seg` died; its times are kept so counts need not
@@ -26,9 +27,74 @@ pub(crate) struct Kill {
     pub(crate) end: i64,
 }
 
-/// Kills sorted by segment, then row; at most one per row.
+impl RunKey for Kill {
+    type Key = (u32, u32);
+
+    #[inline]
+    fn key(&self) -> (u32, u32) {
+        (self.seg, self.row)
+    }
+}
+
+/// Kills sorted by segment, then row; at most one per row. A
+/// [`SortedRun`]: a version's copy is the shared base and a short tail.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Kills(Vec<Kill>);
+pub(crate) struct Kills(SortedRun<Kill>);
+
+/// The kills of one segment, by row, in the run's two layers.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SegKills<'a>([&'a [Kill]; 2]);
+
+impl<'a> SegKills<'a> {
+    /// Kills given as one sorted slice.
+    #[cfg(test)]
+    pub(crate) fn of_slice(kills: &'a [Kill]) -> Self {
+        SegKills([kills, &[]])
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0[0].is_empty() && self.0[1].is_empty()
+    }
+
+    #[inline]
+    fn parts(&self) -> [&'a [Kill]; 2] {
+        self.0
+    }
+
+    /// Every kill, in no particular order across the layers.
+    #[inline]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &'a Kill> + use<'a> {
+        self.0[0].iter().chain(self.0[1])
+    }
+
+    /// The killed rows, ascending.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = u32> + use<'a> {
+        merged(self.0[0].iter().map(|k| k.row), self.0[1].iter().map(|k| k.row))
+    }
+
+    /// Kills with `row` in `range`.
+    #[inline]
+    fn count_in(&self, range: &std::ops::Range<u32>) -> usize {
+        self.0
+            .iter()
+            .map(|part| {
+                let at = |r: u32| part.partition_point(|k| k.row < r);
+                at(range.end) - at(range.start)
+            })
+            .sum()
+    }
+}
+
+/// Two ascending sequences merged into one.
+fn merged<T: Ord + Copy>(a: impl Iterator<Item = T>, b: impl Iterator<Item = T>) -> impl Iterator<Item = T> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(&x), Some(&y)) if y < x => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
+}
 
 impl Kills {
     pub(crate) fn len(&self) -> usize {
@@ -41,37 +107,30 @@ impl Kills {
 
     /// The kills in segment `seg`, by row.
     #[inline]
-    pub(crate) fn of(&self, seg: u32) -> &[Kill] {
+    pub(crate) fn of(&self, seg: u32) -> SegKills<'_> {
         if self.0.is_empty() {
-            return &[];
+            return SegKills::default();
         }
-        let lo = self.0.partition_point(|k| k.seg < seg);
-        let hi = lo + self.0[lo..].partition_point(|k| k.seg == seg);
-        &self.0[lo..hi]
+        SegKills(self.0.parts().map(|part| {
+            let lo = part.partition_point(|k| k.seg < seg);
+            let hi = lo + part[lo..].partition_point(|k| k.seg == seg);
+            &part[lo..hi]
+        }))
     }
 
     #[inline]
     pub(crate) fn contains(&self, seg: u32, row: u32) -> bool {
-        self.0.binary_search_by(|k| (k.seg, k.row).cmp(&(seg, row))).is_ok()
+        !self.0.is_empty() && self.0.find((seg, row)).is_some()
     }
 
     /// Adds `kill`; `false` if its row was killed already.
     pub(crate) fn insert(&mut self, kill: Kill) -> bool {
-        match self.0.binary_search_by(|k| (k.seg, k.row).cmp(&(kill.seg, kill.row))) {
-            Ok(_) => false,
-            Err(at) => {
-                self.0.insert(at, kill);
-                true
-            }
-        }
+        self.0.insert(kill)
     }
 
-    /// Makes this a copy of `other`, in the memory this holds, with room
-    /// for `room` kills.
-    pub(crate) fn copy_from(&mut self, other: &Kills, room: usize) {
-        self.0.clear();
-        self.0.reserve(room.max(other.0.len()));
-        self.0.extend_from_slice(&other.0);
+    /// Makes this a copy of `other`, in the memory this holds.
+    pub(crate) fn copy_from(&mut self, other: &Kills) {
+        self.0.copy_from(&other.0);
     }
 
     /// Renumbers the kills' segments after the segment list changed: `to`
@@ -85,19 +144,18 @@ impl Kills {
             }
             None => false,
         });
-        self.0.sort_unstable_by_key(|k| (k.seg, k.row));
     }
 
     /// Drops the kills of segment `seg` whose rows are in `rows` (sorted):
     /// they are in its tombstones now.
     pub(crate) fn forget(&mut self, seg: u32, rows: &[u32]) {
-        self.0.retain(|k| k.seg != seg || rows.binary_search(&k.row).is_err());
+        self.0.retain_mut(|k| k.seg != seg || rows.binary_search(&k.row).is_err());
     }
 
     /// The segments with kills, each with its killed rows (ascending).
     pub(crate) fn by_segment(&self) -> Vec<(u32, Vec<u32>)> {
         let mut out: Vec<(u32, Vec<u32>)> = Vec::new();
-        for k in &self.0 {
+        for k in self.0.sorted() {
             match out.last_mut() {
                 Some((s, rows)) if *s == k.seg => rows.push(k.row),
                 _ => out.push((k.seg, vec![k.row])),
@@ -106,22 +164,25 @@ impl Kills {
         out
     }
 
-    /// Takes every kill, leaving none.
+    /// Takes every kill, sorted, leaving none.
     pub(crate) fn take(&mut self) -> Vec<Kill> {
-        std::mem::take(&mut self.0)
+        self.0.take_sorted()
+    }
+
+    /// Bytes this copy holds that `other` does not share.
+    pub(crate) fn bytes_beside(&self, other: &Kills) -> usize {
+        self.0.bytes_beside(&other.0)
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.0.capacity() * size_of::<Kill>()
+        self.0.heap_bytes()
     }
 
     /// Checks the order, and that every kill names a live row of a segment
     /// among `segments` with the row's times.
     pub(crate) fn check_invariants<I: crate::WindowId>(&self, segments: &[Segment<I>]) -> Result<(), String> {
-        if !self.0.windows(2).all(|w| (w[0].seg, w[0].row) < (w[1].seg, w[1].row)) {
-            return Err("kills are not sorted by segment and row, or repeat one".into());
-        }
-        for k in &self.0 {
+        self.0.check_invariants().map_err(|e| format!("kills: {e}"))?;
+        for k in self.0.sorted() {
             let Some(seg) = segments.get(k.seg as usize) else {
                 return Err(format!("a kill names segment {} of {}", k.seg, segments.len()));
             };
@@ -138,27 +199,27 @@ impl Kills {
 /// rather than its number, which a change of the segment list moves.
 #[derive(Debug, Default)]
 pub(crate) struct PendingKills<'a> {
-    by_data: rustc_hash::FxHashMap<usize, &'a [Kill]>,
+    by_data: rustc_hash::FxHashMap<usize, SegKills<'a>>,
 }
 
 impl<'a> PendingKills<'a> {
     /// `kills`, whose segment `s` has its data at `data[s]`.
     pub(crate) fn new(kills: &'a Kills, data: &[usize]) -> Self {
         let mut by_data = rustc_hash::FxHashMap::default();
-        let mut rest = &kills.0[..];
-        while let Some(first) = rest.first() {
-            let n = rest.partition_point(|k| k.seg == first.seg);
-            if let Some(&d) = data.get(first.seg as usize) {
-                by_data.insert(d, &rest[..n]);
+        if !kills.is_empty() {
+            for (s, &d) in data.iter().enumerate() {
+                let mine = kills.of(super::row32(s));
+                if !mine.is_empty() {
+                    by_data.insert(d, mine);
+                }
             }
-            rest = &rest[n..];
         }
         PendingKills { by_data }
     }
 
     /// The kills of `seg`.
-    pub(crate) fn of<I: crate::WindowId>(&self, seg: &Segment<I>) -> &'a [Kill] {
-        self.by_data.get(&(Arc::as_ptr(seg.data()) as usize)).copied().unwrap_or(&[])
+    pub(crate) fn of<I: crate::WindowId>(&self, seg: &Segment<I>) -> SegKills<'a> {
+        self.by_data.get(&(Arc::as_ptr(seg.data()) as usize)).copied().unwrap_or_default()
     }
 }
 
@@ -166,7 +227,7 @@ impl<'a> PendingKills<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LiveSegment<'a, I> {
     seg: &'a Segment<I>,
-    kills: &'a [Kill],
+    kills: SegKills<'a>,
 }
 
 impl<I> Deref for LiveSegment<'_, I> {
@@ -180,7 +241,7 @@ impl<I> Deref for LiveSegment<'_, I> {
 
 impl<'a, I: crate::WindowId> LiveSegment<'a, I> {
     #[inline]
-    pub(crate) fn new(seg: &'a Segment<I>, kills: &'a [Kill]) -> Self {
+    pub(crate) fn new(seg: &'a Segment<I>, kills: SegKills<'a>) -> Self {
         LiveSegment { seg, kills }
     }
 
@@ -192,14 +253,16 @@ impl<'a, I: crate::WindowId> LiveSegment<'a, I> {
 
     #[inline]
     pub(crate) fn is_dead(&self, r: u32) -> bool {
-        self.seg.is_dead(r) || (!self.kills.is_empty() && self.kills.binary_search_by(|k| k.row.cmp(&r)).is_ok())
+        self.seg.is_dead(r)
+            || (!self.kills.is_empty()
+                && self.kills.parts().iter().any(|p| p.binary_search_by(|k| k.row.cmp(&r)).is_ok()))
     }
 
     /// A reader of the dead bits of blocks of 64 rows, fastest when blocks
     /// are visited in ascending order.
     #[inline]
     pub(crate) fn dead_words(&self) -> DeadWords<'a> {
-        DeadWords { tombstones: self.seg.dead_words(), kills: self.kills, at: 0 }
+        DeadWords { tombstones: self.seg.dead_words(), kills: self.kills.parts(), at: [0; 2] }
     }
 
     /// [`Segment::rank_positions`]: rows dead or alive.
@@ -215,25 +278,13 @@ impl<'a, I: crate::WindowId> LiveSegment<'a, I> {
     /// Dead rows in `range`: tombstones and kills.
     #[inline]
     pub(crate) fn dead_in(&self, range: std::ops::Range<u32>) -> u64 {
-        let killed = if self.kills.is_empty() {
-            0
-        } else {
-            let at = |r: u32| self.kills.partition_point(|k| k.row < r);
-            at(range.end) - at(range.start)
-        };
+        let killed = if self.kills.is_empty() { 0 } else { self.kills.count_in(&range) };
         self.seg.dead_count_in(range) + killed as u64
     }
 
     /// The dead rows, ascending.
     pub(crate) fn dead_rows(&self) -> impl Iterator<Item = u32> + '_ {
-        let mut tombs = self.seg.dead_rows().iter().peekable();
-        let mut kills = self.kills.iter().map(|k| k.row).peekable();
-        std::iter::from_fn(move || match (tombs.peek(), kills.peek()) {
-            (Some(&t), Some(&k)) if t < k => tombs.next(),
-            (_, Some(_)) => kills.next(),
-            (Some(_), None) => tombs.next(),
-            (None, None) => None,
-        })
+        merged(self.seg.dead_rows().iter(), self.kills.rows())
     }
 
     /// [`Segment::live_ranks`] less the kills: a killed row counts where its
@@ -245,7 +296,7 @@ impl<'a, I: crate::WindowId> LiveSegment<'a, I> {
         ends_at_most: [i64; E],
     ) -> ([u64; S], [u64; E]) {
         let (mut starts, mut ends) = self.seg.live_ranks(starts_below, ends_at_most);
-        for k in self.kills {
+        for k in self.kills.iter() {
             for (n, &t) in starts.iter_mut().zip(&starts_below) {
                 *n -= u64::from(k.start < t);
             }
@@ -260,9 +311,9 @@ impl<'a, I: crate::WindowId> LiveSegment<'a, I> {
 /// The dead bits of blocks: tombstones and kills.
 pub(crate) struct DeadWords<'a> {
     tombstones: WordCursor<'a>,
-    kills: &'a [Kill],
-    /// The first kill not below the last block asked for.
-    at: usize,
+    kills: [&'a [Kill]; 2],
+    /// In each layer, the first kill not below the last block asked for.
+    at: [usize; 2],
 }
 
 impl DeadWords<'_> {
@@ -270,22 +321,24 @@ impl DeadWords<'_> {
     #[inline]
     pub(crate) fn get(&mut self, w: usize) -> u64 {
         let mut bits = self.tombstones.get(w);
-        if self.kills.is_empty() {
-            return bits;
-        }
         let first = (w * 64) as u64;
-        if self.at > 0 && u64::from(self.kills[self.at - 1].row) >= first {
-            self.at = self.kills.partition_point(|k| u64::from(k.row) < first);
-        }
-        while let Some(k) = self.kills.get(self.at) {
-            let r = u64::from(k.row);
-            if r >= first + 64 {
-                break;
+        for (kills, at) in self.kills.iter().zip(&mut self.at) {
+            if kills.is_empty() {
+                continue;
             }
-            if r >= first {
-                bits |= 1 << (r - first);
+            if *at > 0 && u64::from(kills[*at - 1].row) >= first {
+                *at = kills.partition_point(|k| u64::from(k.row) < first);
             }
-            self.at += 1;
+            while let Some(k) = kills.get(*at) {
+                let r = u64::from(k.row);
+                if r >= first + 64 {
+                    break;
+                }
+                if r >= first {
+                    bits |= 1 << (r - first);
+                }
+                *at += 1;
+            }
         }
         bits
     }

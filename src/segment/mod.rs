@@ -20,6 +20,7 @@ mod org_ranks;
 mod postings;
 mod row;
 mod sorted_ids;
+mod sorted_run;
 mod tombstones;
 mod wavelet;
 mod wire;
@@ -28,6 +29,8 @@ mod write_buffer;
 use std::sync::Arc;
 
 pub(crate) use clock::Clock;
+#[cfg(test)]
+pub(crate) use kills::SegKills;
 pub(crate) use kills::{Kill, Kills, LiveSegment, PendingKills};
 pub(crate) use org_ranks::{ArchivedOrgRanksWire, OrgRanks};
 pub(crate) use postings::{ArchivedPostings, Entry, Family, Fit, Postings, Stream, last_key_at_most, lower_bounds};
