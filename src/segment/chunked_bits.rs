@@ -1,4 +1,4 @@
-//! A set of row numbers (or positions) in chunks of 4,096 bits, with the
+//! A set of row numbers (or positions) in chunks of 2,048 bits, with the
 //! number of set bits below any position in `O(log n)`.
 //!
 //! Chunks are allocated only once a bit in them is set, and shared between
@@ -7,7 +7,7 @@
 //! (`Arc`s of chunk arrays) that copies share; the set itself is a table of
 //! `u32`s naming each chunk's store and slot. A copy therefore costs a
 //! memory copy of the table and one reference count per store, not one per
-//! chunk: at 10M rows a segment has 2,441 chunks, and copying (then
+//! chunk: at 10M rows a segment has 4,883 chunks, and copying (then
 //! dropping) an `Arc` of each, every cache line of them touched, was a
 //! sixth of the background work of sustained moves. An insert changes a
 //! chunk in place when no copy shares its store, and otherwise copies it
@@ -18,20 +18,25 @@
 
 use std::sync::Arc;
 
-/// Bits a chunk holds, and their log2.
-const CHUNK_BITS: usize = 4096;
-const CHUNK_SHIFT: u32 = 12;
+/// Bits a chunk holds, and their log2. A move of kills into a large
+/// segment's tombstones copies, per kill, the chunk it changes in both sets
+/// (and later, gathering, about as much again), and per move of 128 kills
+/// the table and tree of both sets: at 10M rows 2,048 bits costs about 1.8
+/// KB a kill against 2.5 KB for 4,096 (1,024: 1.9 KB).
+const CHUNK_BITS: usize = 2048;
+const CHUNK_SHIFT: u32 = 11;
 /// Words (of 64 bits) in a chunk.
 const CHUNK_WORDS: usize = CHUNK_BITS / 64;
 
 /// Words a rank inside a chunk counts bit by bit, at most.
 const GROUP_WORDS: usize = 8;
 
-/// Stores a set draws its chunks from before it gathers them into one.
-const MAX_STORES: usize = 16;
+/// Stores a set draws its chunks from before it gathers them into one (a
+/// copy of every live chunk: with 32 rather than 16, half as often).
+const MAX_STORES: usize = 32;
 
 /// A table entry: the store in the high bits, the slot in the low ones.
-const SLOT_BITS: u32 = 27;
+const SLOT_BITS: u32 = 26;
 const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
 /// A table entry for a chunk with no bit set (none allocated).
 const NO_CHUNK: u32 = u32::MAX;
@@ -39,7 +44,7 @@ const _: () = assert!(MAX_STORES < (1 << (32 - SLOT_BITS)) - 1, "store numbers m
 // A set of up to 2^32 numbers has 2^20 chunks: every store's slots fit.
 const _: () = assert!(32 - CHUNK_SHIFT <= SLOT_BITS);
 
-/// 4,096 bits, with the number set before each group of 8 words, so a rank
+/// 2,048 bits, with the number set before each group of 8 words, so a rank
 /// inside the chunk counts at most 8 words.
 #[derive(Clone, Debug)]
 struct Chunk {
