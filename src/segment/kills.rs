@@ -4,11 +4,12 @@
 //! A version of the index is published after every write, and must cost
 //! little to make. Setting a tombstone would change a segment, and with it
 //! the segment list every version shares; a kill is instead one small entry
-//! in a short sorted list that each version copies (a few hundred bytes).
-//! When the writer next replaces the segment list (a flush of the write
-//! buffer, a merge), it moves the kills into the tombstones and empties the
-//! list. Queries see a segment through [`LiveSegment`]: its tombstones and
-//! its kills together.
+//! in a short sorted run (a [`SortedRun`]: each version shares its base and
+//! copies a tail of under 32 kills). From half a write buffer's worth, the
+//! build thread moves them into the tombstones of copies of their segments,
+//! which the writer installs (an `Index`, whose segment list no version
+//! holds, kills in the tombstones at once). Queries see a segment through
+//! [`LiveSegment`]: its tombstones and its kills together.
 
 use std::ops::Deref;
 use std::sync::Arc;
