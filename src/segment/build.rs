@@ -8,6 +8,7 @@ use super::ends::SortedEnds;
 use super::org_ranks::{OrgRanks, bits_of, end_matrix, end_order, start_matrix};
 use super::postings::{Postings, start_clock};
 use super::prefix_key;
+use super::radix;
 use super::row::{BLOCK, Row, TIERS, Tier, row32};
 use super::sorted_ids::SortedIds;
 use super::{ID_BLOCK, ID_BLOCK_MIN_ROWS, ID_BLOCK_SERIAL_MIN_ROWS, SegmentData, id_block_of};
@@ -181,7 +182,12 @@ impl<I: WindowId> SegmentData<I> {
         let id_index = || {
             let (ids, id_rows) = dense_id_index(rows).unwrap_or_else(|| {
                 let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, row32(i))).collect();
-                by_id.sort_unstable_by_key(|&(id, _)| id);
+                if I::EXACT_PREFIX {
+                    // The prefix is the whole id, in order.
+                    radix::sort_by_key(&mut by_id, |&(id, _)| id.prefix());
+                } else {
+                    by_id.sort_unstable_by_key(|&(id, _)| id);
+                }
                 let ids = SortedIds::new(by_id.len(), |k| by_id[k].0);
                 (ids, huge_pages::collect(by_id.iter().map(|&(_, r)| r)))
             });
@@ -194,7 +200,7 @@ impl<I: WindowId> SegmentData<I> {
                 (ends, Some(end_matrix(bits_of(&orgs), end_orgs, orgs)))
             } else {
                 let mut ends: Vec<i64> = huge_pages::collect(rows.iter().map(|r| r.end));
-                ends.sort_unstable();
+                radix::sort_by_key(&mut ends, |&e| radix::signed_key(e));
                 (ends, None)
             };
             (ids, id_rows, ends, (id_blocks, end_ranks))

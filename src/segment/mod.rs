@@ -18,6 +18,7 @@ mod ends;
 mod kills;
 mod org_ranks;
 mod postings;
+mod radix;
 mod row;
 mod sorted_ids;
 mod sorted_run;

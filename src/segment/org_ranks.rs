@@ -151,7 +151,7 @@ pub(crate) fn end_order<I>(rows: &[Row<I>], orgs: &[u32]) -> (Vec<i64>, Vec<u32>
         let mut keys: Vec<u64> = crate::memory::huge_pages::collect(
             rows.iter().zip(orgs).map(|(r, &o)| (r.end.wrapping_sub(min) as u64) << bits | u64::from(o)),
         );
-        keys.sort_unstable();
+        super::radix::sort_by_key(&mut keys, |&k| k);
         let end_orgs = crate::memory::huge_pages::collect(keys.iter().map(|&k| (k & mask) as u32));
         // The keys become the ends in place (collected into their own
         // allocation: same size and alignment).

@@ -592,7 +592,12 @@ fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>], clock: &Clock) ->
         .filter(|&(_, &k)| k != NONE)
         .map(|(row, &k)| (u64::from(k) << 32) | row as u64)
         .collect();
-    pairs.sort_unstable();
+    if super::radix::suits(pairs.len()) {
+        // Rows ascend already: a stable sort by key alone keeps them so.
+        super::radix::radix_sort_by_key(&mut pairs, |&p| p >> 32);
+    } else {
+        pairs.sort_unstable();
+    }
     let mut keys = Vec::new();
     let mut offsets = vec![0u32];
     for (i, p) in pairs.iter().enumerate() {
