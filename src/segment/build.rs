@@ -30,6 +30,21 @@ const PARALLEL_BUILD_ROWS: usize = 1 << 18;
 /// are unique (ids are), so stability never changes the result.
 fn sort_rows<I: WindowId>(rows: &mut [Row<I>], parallel: bool) {
     let key = |r: &Row<I>| (r.tier(), r.start, r.id);
+    // A sealed write buffer arrives sorted by `(start, id)`, its tiers
+    // interleaved: a stable split by tier sorts it in one pass (a
+    // comparison sort took a sixth of a 256-row build).
+    if rows.len() <= SPLIT_BY_TIER_MAX && rows.windows(2).all(|w| (w[0].start, w[0].id) < (w[1].start, w[1].id)) {
+        let mut by_tier: [Vec<Row<I>>; TIERS] = Default::default();
+        for r in rows.iter() {
+            by_tier[r.tier()].push(*r);
+        }
+        let mut at = 0;
+        for tier in &by_tier {
+            rows[at..at + tier.len()].copy_from_slice(tier);
+            at += tier.len();
+        }
+        return;
+    }
     let descents = rows.windows(2).filter(|w| key(&w[0]) > key(&w[1])).count();
     if descents <= FEW_RUNS {
         rows.sort_by_key(key);
@@ -52,6 +67,11 @@ fn sort_rows<I: WindowId>(rows: &mut [Row<I>], parallel: bool) {
         rows.sort_unstable_by_key(key);
     }
 }
+
+/// Rows in `(start, id)` order up to which [`sort_rows`] splits them by tier
+/// through a copy (every write buffer: at most 65,536 rows), rather than
+/// sorting them in place.
+const SPLIT_BY_TIER_MAX: usize = 1 << 16;
 
 /// Keys sampled, evenly spaced, to split a bulk load for the parallel sort:
 /// the two sides differ by a few percent at most.
@@ -283,6 +303,25 @@ mod tests {
         assert!(dense_id_index(&repeat).is_none(), "a repeat is left to the sorted path");
         assert!(dense_id_index(&rows[..1]).is_some_and(|(ids, r)| ids.is_dense() && r == [0]));
         assert!(dense_id_index::<u64>(&[]).is_none());
+    }
+
+    #[test]
+    fn rows_in_start_order_split_by_tier_like_a_sort() {
+        // Lengths of every tier, interleaved, in `(start, id)` order.
+        let lens = [60, 86_400, 40 * 86_400, 3_600, 9 * 86_400];
+        let rows: Vec<Row<u64>> = (0..5_000u64)
+            .map(|i| {
+                let start = (i / 3) as i64 * 1_000_000;
+                Row { start, end: start + lens[(i * 7 % 5) as usize] * 1_000_000, id: i, place: 0, slot: 0 }
+            })
+            .collect();
+        assert!(rows.windows(2).all(|w| (w[0].start, w[0].id) < (w[1].start, w[1].id)));
+        let mut split = rows.clone();
+        sort_rows(&mut split, false);
+        let mut want = rows;
+        want.sort_by_key(|r| (r.tier(), r.start, r.id));
+        assert!(split.iter().zip(&want).all(|(a, b)| (a.start, a.end, a.id) == (b.start, b.end, b.id)));
+        assert_eq!(split.len(), want.len());
     }
 
     #[test]
