@@ -124,11 +124,13 @@ impl<V> Pins<V> {
         self.held.lock().len()
     }
 
-    /// Drops the expired pins if a sweep is due; cheap (one atomic load)
-    /// when it is not. Returns the versions dropped.
+    /// Drops the expired pins if a sweep is due; cheap when it is not (one
+    /// atomic load, and a clock read only while a pin is held). Returns the
+    /// versions dropped.
     #[must_use]
     pub(crate) fn sweep_if_due(&self) -> Vec<Arc<V>> {
-        if self.nanos(Instant::now()) < self.next_sweep.load(Ordering::Relaxed) {
+        let next = self.next_sweep.load(Ordering::Relaxed);
+        if next == u64::MAX || self.nanos(Instant::now()) < next {
             return Vec::new();
         }
         self.sweep()
