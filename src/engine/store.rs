@@ -69,6 +69,9 @@ impl<I, P> From<Version<I, P>> for Spare<I> {
 /// Kills being moved into tombstones on the build thread.
 type Fold<I> = Pending<Vec<Folded<I>>>;
 
+/// A killed row of a segment, and its end.
+type KilledRow = (u32, i64);
+
 /// A segment as a move of kills found it, and with them in its tombstones.
 #[derive(Debug)]
 struct Folded<I> {
@@ -734,7 +737,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         let parts = Arc::make_mut(&mut self.parts);
         let mut touched = Vec::new();
         for k in &kills {
-            parts.segments[k.seg as usize].kill(k.row);
+            parts.segments[k.seg as usize].kill_ended(k.row, k.end);
             if touched.last() != Some(&k.seg) {
                 touched.push(k.seg);
             }
@@ -770,7 +773,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         if self.fold.is_some() {
             return;
         }
-        let work: Vec<(Segment<I>, Vec<u32>)> = self
+        let work: Vec<(Segment<I>, Vec<KilledRow>)> = self
             .kills
             .by_segment()
             .into_iter()
@@ -782,12 +785,13 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             let _done = SetOnDrop(done);
             let folded = work
                 .into_iter()
-                .map(|(before, rows)| {
+                .map(|(before, killed)| {
                     let mut after = before.clone();
-                    for &r in &rows {
-                        after.kill(r);
+                    // The kills carry their rows' ends: no row is read.
+                    for &(r, end) in &killed {
+                        after.kill_ended(r, end);
                     }
-                    Folded { before, after, rows }
+                    Folded { before, after, rows: killed.iter().map(|&(r, _)| r).collect() }
                 })
                 .collect();
             *output.lock() = Some(folded);

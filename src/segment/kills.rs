@@ -153,13 +153,14 @@ impl Kills {
         self.0.retain_mut(|k| k.seg != seg || rows.binary_search(&k.row).is_err());
     }
 
-    /// The segments with kills, each with its killed rows (ascending).
-    pub(crate) fn by_segment(&self) -> Vec<(u32, Vec<u32>)> {
-        let mut out: Vec<(u32, Vec<u32>)> = Vec::new();
+    /// The segments with kills, each with its killed rows (ascending) and
+    /// their ends.
+    pub(crate) fn by_segment(&self) -> Vec<(u32, Vec<(u32, i64)>)> {
+        let mut out: Vec<(u32, Vec<(u32, i64)>)> = Vec::new();
         for k in self.0.sorted() {
             match out.last_mut() {
-                Some((s, rows)) if *s == k.seg => rows.push(k.row),
-                _ => out.push((k.seg, vec![k.row])),
+                Some((s, rows)) if *s == k.seg => rows.push((k.row, k.end)),
+                _ => out.push((k.seg, vec![(k.row, k.end)])),
             }
         }
         out

@@ -531,6 +531,13 @@ impl<I: WindowId> Segment<I> {
     /// the segment shares them).
     pub(crate) fn kill(&mut self, r: u32) {
         let end = self.data.rows[r as usize].end;
+        self.kill_ended(r, end);
+    }
+
+    /// [`Segment::kill`] of row `r`, whose end the caller knows (a kill
+    /// carries it): no read of the row, a cache miss in a large segment.
+    pub(crate) fn kill_ended(&mut self, r: u32, end: i64) {
+        debug_assert_eq!(self.data.rows.get(r as usize).map(|row| row.end), Some(end), "row {r} ends elsewhere");
         Arc::make_mut(&mut self.dead).kill(r, end, &self.data.ends);
     }
 
