@@ -195,17 +195,23 @@ fn writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>) {
     let fresh = world.windows(ops, 777);
     let moved = workload::moved(gens, &mut rng, ops);
     let offset = 1u64 << 40;
-    println!("\n| write through the handle ({ops} ops at {n}) | ops/s | p50 µs | p99 µs | p99.9 µs | longest µs |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "\n| write through the handle ({ops} ops at {n}) | ops/s | p50 µs | p99 µs | p99.9 µs | longest µs | CPU µs/op |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     // `--kinds insert,move,delete,mixed` runs only those (a profile of one).
     let kinds = arg("--kinds");
     let wanted = |kind: &str| kinds.as_deref().is_none_or(|k| k.split(',').any(|x| x == kind));
+    // CPU µs an operation, by thread name, printed after the table.
+    let per_thread = std::cell::RefCell::new(Vec::new());
     let run = |label: &str, op: &dyn Fn(usize)| {
         let kind = label.split(' ').next().unwrap_or(label);
         if !wanted(kind) {
             return;
         }
         let mut ns = Vec::with_capacity(ops);
+        let threads = thread_cpu();
+        let cpu = process_cpu();
         let t = Instant::now();
         for i in 0..ops {
             let s = Instant::now();
@@ -213,8 +219,17 @@ fn writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>) {
             ns.push(s.elapsed().as_nanos() as u64);
         }
         let rate = ops as f64 / t.elapsed().as_secs_f64();
+        // Every thread's CPU time over the run (the writer's and the
+        // background work its writes caused), less noisy than the rate on
+        // shared cores; work still queued at the end counts in the next run.
+        let cpu = (process_cpu() - cpu).as_secs_f64() * 1e6 / ops as f64;
         let s = stats(ns);
-        println!("| {label} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.0} |", s.p50, s.p99, s.p999, s.max);
+        println!("| {label} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {cpu:.2} |", s.p50, s.p99, s.p999, s.max);
+        let by_thread: Vec<String> = thread_cpu_since(&threads)
+            .into_iter()
+            .map(|(name, t)| format!("{name} {:.2}", t.as_secs_f64() * 1e6 / ops as f64))
+            .collect();
+        per_thread.borrow_mut().push(format!("{kind}: {}", by_thread.join(", ")));
     };
     let fresh_at = |i: usize| {
         let mut g = fresh[i];
@@ -245,6 +260,10 @@ fn writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>) {
             shared.delete(mix_at(i - 4).id);
         }
     });
+    println!("\nCPU µs an operation by thread (`/proc/self/task`):");
+    for line in per_thread.borrow().iter() {
+        println!("- {line}");
+    }
     let view = shared.view();
     let before = shared.version();
     for i in 0..100_000usize {
@@ -256,4 +275,58 @@ fn writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>) {
         shared.version() - before,
         shared.retained_bytes(&view) as f64 / 1e6
     );
+}
+
+/// User and system CPU time of every thread of this process so far.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn process_cpu() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given, and RUSAGE_SELF is valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// No CPU time where `getrusage` is not available.
+#[cfg(not(unix))]
+fn process_cpu() -> Duration {
+    Duration::ZERO
+}
+
+/// Each thread's name and CPU time (user and system) so far, from
+/// `/proc/self/task` (empty where there is none).
+fn thread_cpu() -> Vec<(String, Duration)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
+    // Clock ticks a second: 100 on Linux.
+    let tick = Duration::from_millis(10);
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        // `pid (name) state ...`: the fields after the name, utime the 12th.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let name = stat[open + 1..close].to_string();
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u32>().ok()).unwrap_or(0);
+        out.push((format!("{name}#{}", task.file_name().to_string_lossy()), tick * (ticks(11) + ticks(12))));
+    }
+    out
+}
+
+/// CPU time by thread name since `before` (threads of one name summed).
+fn thread_cpu_since(before: &[(String, Duration)]) -> Vec<(String, Duration)> {
+    let mut by_name: Vec<(String, Duration)> = Vec::new();
+    for (task, now) in thread_cpu() {
+        let then = before.iter().find(|(t, _)| *t == task).map_or(Duration::ZERO, |&(_, d)| d);
+        let name = task.split('#').next().unwrap_or(&task).to_string();
+        match by_name.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, d)) => *d += now.saturating_sub(then),
+            None => by_name.push((name, now.saturating_sub(then))),
+        }
+    }
+    by_name.retain(|(_, d)| !d.is_zero());
+    by_name
 }
