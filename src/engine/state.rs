@@ -102,17 +102,17 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
     }
 
     /// The segment and row of the live window `id`, if a segment holds it.
-    /// The row's payload starts loading once the row is found (whoever asks
-    /// reads it next: a write returns it, a `get` answers with it).
+    /// The row and its payload start loading as soon as the row's number is
+    /// known, before its tombstone is read, so the three cache misses
+    /// overlap (whoever asks reads the row and payload next: a write returns
+    /// them, a `get` answers with them).
     pub(crate) fn find(&self, id: I) -> Option<(usize, u32)> {
-        let (s, r) = self
-            .parts
-            .segments
-            .iter()
-            .enumerate()
-            .find_map(|(s, seg)| seg.find(id).filter(|&r| !self.kills.contains(row32(s), r)).map(|r| (s, r)))?;
-        self.parts.prefetchers()[s].slot(r);
-        Some((s, r))
+        self.parts.segments.iter().enumerate().find_map(|(s, seg)| {
+            let r = seg.row_of(id)?;
+            seg.prefetch_row(r);
+            self.parts.prefetchers()[s].slot(r);
+            (!seg.is_dead(r) && !self.kills.contains(row32(s), r)).then_some((s, r))
+        })
     }
 
     /// The page of `found`'s hits, with their windows and payloads.

@@ -546,8 +546,14 @@ impl<I: WindowId> Segment<I> {
     /// it, a `get`), and the two cache misses then overlap.
     pub(crate) fn find(&self, id: I) -> Option<u32> {
         let r = self.row_of(id)?;
-        crate::memory::Prefetch::of(&self.data.rows).slot(r);
+        self.prefetch_row(r);
         (!self.is_dead(r)).then_some(r)
+    }
+
+    /// Starts loading row `r` (a hint: nothing waits for it).
+    #[inline]
+    pub(crate) fn prefetch_row(&self, r: u32) {
+        crate::memory::Prefetch::of(&self.data.rows).slot(r);
     }
 
     /// The number of live rows with `start < t` for each `t` of
