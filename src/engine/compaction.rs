@@ -671,7 +671,7 @@ fn merge_inline<I: WindowId, P: Clone>(
 /// the merge began.
 fn kill_ids<I: WindowId>(out: &mut Segment<I>, ids: impl Iterator<Item = I>) {
     for id in ids {
-        match out.find(id) {
+        match out.find(id, |_| ()) {
             Some(r) => out.kill(r),
             None => debug_assert!(false, "window {id} deleted during a merge is missing from its output"),
         }

@@ -108,10 +108,8 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
     /// them, a `get` answers with them).
     pub(crate) fn find(&self, id: I) -> Option<(usize, u32)> {
         self.parts.segments.iter().enumerate().find_map(|(s, seg)| {
-            let r = seg.row_of(id)?;
-            seg.prefetch_row(r);
-            self.parts.prefetchers()[s].slot(r);
-            (!seg.is_dead(r) && !self.kills.contains(row32(s), r)).then_some((s, r))
+            let r = seg.find(id, |r| self.parts.prefetchers()[s].slot(r))?;
+            (!self.kills.contains(row32(s), r)).then_some((s, r))
         })
     }
 

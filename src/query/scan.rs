@@ -497,9 +497,6 @@ fn scan_buffer<I: WindowId, S: Sink<I>>(buffer: &WriteBuffer<I>, src: u32, q: &R
     let (earliest, _) = q.tb.start_range(0, buffer.max_len);
     let mut first = 0;
     for rows in buffer.parts() {
-        if rows.is_empty() {
-            continue;
-        }
         let mut from = rows.partition_point(|r| r.start < earliest);
         if let (Order::StartThenId, Some(key)) = (q.order, q.after_key) {
             from = from.max(rows.partition_point(|r| (r.start, r.id) <= key));

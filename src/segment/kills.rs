@@ -15,7 +15,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use super::chunked_bits::WordCursor;
-use super::sorted_run::{RunKey, SortedRun};
+use super::sorted_run::{RunKey, SortedRun, merge_by_key};
 use super::{Segment, SegmentData};
 
 /// Row `row` of segment `seg` died; its times are kept so counts need not
@@ -71,7 +71,7 @@ impl<'a> SegKills<'a> {
 
     /// The killed rows, ascending.
     pub(crate) fn rows(&self) -> impl Iterator<Item = u32> + use<'a> {
-        merged(self.0[0].iter().map(|k| k.row), self.0[1].iter().map(|k| k.row))
+        merge_by_key(self.0[0].iter().map(|k| k.row), self.0[1].iter().map(|k| k.row), |&r| r)
     }
 
     /// Kills with `row` in `range`.
@@ -85,16 +85,6 @@ impl<'a> SegKills<'a> {
             })
             .sum()
     }
-}
-
-/// Two ascending sequences merged into one.
-fn merged<T: Ord + Copy>(a: impl Iterator<Item = T>, b: impl Iterator<Item = T>) -> impl Iterator<Item = T> {
-    let (mut a, mut b) = (a.peekable(), b.peekable());
-    std::iter::from_fn(move || match (a.peek(), b.peek()) {
-        (Some(&x), Some(&y)) if y < x => b.next(),
-        (Some(_), _) => a.next(),
-        (None, _) => b.next(),
-    })
 }
 
 impl Kills {
@@ -286,7 +276,7 @@ impl<'a, I: crate::WindowId> LiveSegment<'a, I> {
 
     /// The dead rows, ascending.
     pub(crate) fn dead_rows(&self) -> impl Iterator<Item = u32> + '_ {
-        merged(self.seg.dead_rows().iter(), self.kills.rows())
+        merge_by_key(self.seg.dead_rows().iter(), self.kills.rows(), |&r| r)
     }
 
     /// [`Segment::live_ranks`] less the kills: a killed row counts where its

@@ -542,18 +542,15 @@ impl<I: WindowId> Segment<I> {
     }
 
     /// The live row holding `id`, if any. The row's load starts before its
-    /// tombstone is read: the caller reads the row next (a write removing
-    /// it, a `get`), and the two cache misses then overlap.
-    pub(crate) fn find(&self, id: I) -> Option<u32> {
+    /// tombstone is read, and `warm` gets the row's number then, to start
+    /// loading what the caller reads next (its payload): the caller reads
+    /// the row next (a write removing it, a `get`), and the cache misses
+    /// then overlap.
+    pub(crate) fn find(&self, id: I, warm: impl FnOnce(u32)) -> Option<u32> {
         let r = self.row_of(id)?;
-        self.prefetch_row(r);
-        (!self.is_dead(r)).then_some(r)
-    }
-
-    /// Starts loading row `r` (a hint: nothing waits for it).
-    #[inline]
-    pub(crate) fn prefetch_row(&self, r: u32) {
         crate::memory::Prefetch::of(&self.data.rows).slot(r);
+        warm(r);
+        (!self.is_dead(r)).then_some(r)
     }
 
     /// The number of live rows with `start < t` for each `t` of

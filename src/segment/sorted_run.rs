@@ -91,12 +91,7 @@ impl<T: Copy + RunKey> SortedRun<T> {
 
     /// Every item in key order.
     pub(crate) fn sorted(&self) -> impl Iterator<Item = &T> {
-        let (mut base, mut tail) = (self.base.iter().peekable(), self.tail.iter().peekable());
-        std::iter::from_fn(move || match (base.peek(), tail.peek()) {
-            (Some(b), Some(t)) if t.key() < b.key() => tail.next(),
-            (Some(_), _) => base.next(),
-            (None, _) => tail.next(),
-        })
+        merge_by_key(self.base.iter(), self.tail.iter(), |x| x.key())
     }
 
     /// Adds `item`; `false` (and no change) if its key is there already.
@@ -180,6 +175,21 @@ impl<T: Copy + RunKey> SortedRun<T> {
         }
         Ok(())
     }
+}
+
+/// Two sequences ascending by `key` merged into one (on equal keys, `a`'s
+/// item first).
+pub(crate) fn merge_by_key<T, K: Ord>(
+    a: impl Iterator<Item = T>,
+    b: impl Iterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> impl Iterator<Item = T> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if key(y) < key(x) => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
 }
 
 #[cfg(test)]
