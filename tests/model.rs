@@ -945,6 +945,15 @@ fn move_windows(index: &mut Index<u64, u32>, model: &mut Model, next: &mut impl 
     }
 }
 
+/// Deletes `n` windows drawn by `next` from both `index` and `model`.
+fn delete_windows(index: &mut Index<u64, u32>, model: &mut Model, next: &mut impl FnMut(u64) -> u64, n: u32) {
+    for _ in 0..n {
+        let k = next(model.windows.len() as u64) as usize;
+        let (w, _) = model.windows.swap_remove(k);
+        index.delete(w.id).unwrap();
+    }
+}
+
 /// The organizations of the large-index tests: 1 the parent of 2 and 3, 2
 /// of 4 and 5, 6 of 7; 8 alone.
 const LARGE_TREE: [Option<u64>; 8] = [None, Some(1), Some(1), Some(2), Some(2), None, Some(6), None];
@@ -1087,11 +1096,7 @@ fn scope_sizes_by_org_ranks_match_the_model() {
         index.upsert(w.window(), 300_000 + i).unwrap();
         model.windows[k] = (w, 300_000 + i);
     }
-    for _ in 0..300 {
-        let k = next(model.windows.len() as u64) as usize;
-        let (w, _) = model.windows.swap_remove(k);
-        index.delete(w.id).unwrap();
-    }
+    delete_windows(&mut index, &mut model, &mut next, 300);
     for (i, mut w) in year_of_windows(5_000, 77).into_iter().enumerate() {
         w.id += 1 << 20;
         w.org = 1 + w.id % 50;
@@ -1164,11 +1169,7 @@ fn id_block_walks_match_the_model() {
 
     let mut next = draws(5);
     move_windows(&mut index, &mut model, &mut next, 3_000);
-    for _ in 0..1_000 {
-        let k = next(model.windows.len() as u64) as usize;
-        let (w, _) = model.windows.swap_remove(k);
-        index.delete(w.id).unwrap();
-    }
+    delete_windows(&mut index, &mut model, &mut next, 1_000);
     for (i, mut w) in year_of_windows(500, 99).into_iter().enumerate() {
         w.id += 1 << 20;
         index.insert(w.window(), 200_000 + i as u32).unwrap();
