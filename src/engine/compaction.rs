@@ -21,6 +21,7 @@ use parking_lot::Mutex;
 
 use super::parts::{self, Part, Parts};
 use super::signal::{SetOnDrop, Signal};
+use super::task_queue::TaskQueue;
 use crate::WindowId;
 use crate::catalog::PlacesView;
 use crate::memory::huge_pages;
@@ -87,46 +88,49 @@ pub(crate) type Task = Box<dyn FnOnce() + Send>;
 /// with strace at 1M windows, the writer's `clone3` calls took up to 3 ms
 /// while a merge or a free ran. The threads end when the index drops.
 struct Pool {
-    merges: Sender<Task>,
-    frees: Sender<Task>,
+    merges: Arc<TaskQueue<Task>>,
+    frees: Arc<TaskQueue<Task>>,
     /// Builds of sealed write buffers (`true`) and the smallest merges
     /// (`false`), on a thread of their own that runs the builds first:
     /// behind merges they would leave sealed buffers piling up.
-    builds: Sender<(bool, Task)>,
+    builds: Arc<TaskQueue<(bool, Task)>>,
 }
 
 impl Pool {
     /// Starts the threads; `None` if any cannot start (the ones that did
-    /// then end, their queue gone).
+    /// then end, their queue closed).
     fn start() -> Option<Pool> {
-        let (merges, queue) = std::sync::mpsc::channel::<Task>();
-        let queue = Arc::new(Mutex::new(queue));
+        let pool = Pool { merges: TaskQueue::new(), frees: TaskQueue::new(), builds: TaskQueue::new() };
         for _ in 0..MAX_JOBS {
-            worker("mwindex-merge", Arc::clone(&queue), true)?;
+            worker("mwindex-merge", Arc::clone(&pool.merges))?;
         }
-        let (frees, queue) = std::sync::mpsc::channel::<Task>();
-        worker("mwindex-free", Arc::new(Mutex::new(queue)), true)?;
-        // At the writer's priority: builds keep pace with writes, which
-        // otherwise wait for them.
-        let (builds, queue) = std::sync::mpsc::channel::<(bool, Task)>();
-        build_worker(queue)?;
-        Some(Pool { merges, frees, builds })
+        worker("mwindex-free", Arc::clone(&pool.frees))?;
+        build_worker(Arc::clone(&pool.builds))?;
+        Some(pool)
+    }
+}
+
+impl Drop for Pool {
+    /// The threads end once they have run the tasks queued.
+    fn drop(&mut self) {
+        self.merges.close();
+        self.frees.close();
+        self.builds.close();
     }
 }
 
 /// The build thread: runs the tasks of `queue`, builds (`true`) before
-/// merges, until every sender is gone.
-fn build_worker(queue: Receiver<(bool, Task)>) -> Option<()> {
+/// merges, until the queue closes.
+fn build_worker(queue: Arc<TaskQueue<(bool, Task)>>) -> Option<()> {
     let started = std::thread::Builder::new().name("mwindex-build".into()).spawn(move || {
         set_nice(BUILD_NICE);
         let (mut builds, mut merges) = (std::collections::VecDeque::new(), std::collections::VecDeque::new());
         loop {
             if builds.is_empty() && merges.is_empty() {
-                let Ok(first) = queue.recv() else { return };
-                let (build, task) = first;
+                let Some((build, task)) = queue.pop() else { return };
                 if build { builds.push_back(task) } else { merges.push_back(task) }
             }
-            for (build, task) in queue.try_iter() {
+            while let Some((build, task)) = queue.try_pop() {
                 if build { builds.push_back(task) } else { merges.push_back(task) }
             }
             if let Some(task) = builds.pop_front().or_else(|| merges.pop_front()) {
@@ -138,17 +142,12 @@ fn build_worker(queue: Receiver<(bool, Task)>) -> Option<()> {
     started.ok().map(drop)
 }
 
-/// A thread running tasks from `queue` until every sender is gone, at the
-/// lowest priority if `background`.
-fn worker(name: &str, queue: Arc<Mutex<Receiver<Task>>>, background: bool) -> Option<()> {
+/// A thread running tasks from `queue`, at the lowest priority, until the
+/// queue closes.
+fn worker(name: &str, queue: Arc<TaskQueue<Task>>) -> Option<()> {
     let started = std::thread::Builder::new().name(name.into()).spawn(move || {
-        if background {
-            yield_to_foreground();
-        }
-        loop {
-            // The guard drops at the end of the statement: the other
-            // workers wait only while this one takes a task.
-            let Ok(task) = queue.lock().recv() else { return };
+        yield_to_foreground();
+        while let Some(task) = queue.pop() {
             // A panic is a bug; it must not take the thread down with it.
             // A merge's job is then marked done with no output, and its
             // inputs stay in place (see `install`).
@@ -196,7 +195,7 @@ impl<I, P> Compactor<I, P> {
     /// run it.
     pub(crate) fn spawn_build(&mut self, task: Task) -> Result<(), Task> {
         match self.pool() {
-            Some(pool) => pool.builds.send((true, task)).map_err(|e| e.0.1),
+            Some(pool) => pool.builds.push((true, task)).map_err(|(_, task)| task),
             None => Err(task),
         }
     }
@@ -417,7 +416,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         // the writer also waits for. The rest run at the lowest priority.
         let small = self.inline_rows == 0 && rows <= BUILD_THREAD_MERGE_ROWS;
         let sent = self.pool().is_some_and(|pool| {
-            if small { pool.builds.send((false, task)).is_ok() } else { pool.merges.send(task).is_ok() }
+            if small { pool.builds.push((false, task)).is_ok() } else { pool.merges.push(task).is_ok() }
         });
         if sent {
             self.jobs.push(Job { inputs, rows, deletes, output, done });
@@ -494,7 +493,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
         };
         if let Some(pool) = pool {
             // If the thread is gone, the task (and the value) drop here.
-            let _ = pool.frees.send(Box::new(move || drop(value)));
+            let _ = pool.frees.push(Box::new(move || drop(value)));
         }
     }
 

@@ -18,6 +18,7 @@ mod shared;
 mod signal;
 mod state;
 mod store;
+mod task_queue;
 mod version;
 
 pub use builder::IndexBuilder;
