@@ -719,3 +719,71 @@ fn buffer_and_kill_runs_agree_with_a_map_through_moves_of_buffered_windows() {
     assert_eq!(walk_view(&view, &all), ids);
     view.check_invariants().unwrap();
 }
+
+/// Deletes and moves of windows whose write buffer is sealed (its segment
+/// being built on the build thread) take them out of the sealed buffer at
+/// once and kill them in the segment when it is installed: every read
+/// agrees with a map before and after, a view pinned before them keeps
+/// them, and a buffer whose every window is removed leaves no segment.
+#[test]
+fn windows_removed_from_a_sealed_buffer_stay_removed_once_it_is_built() {
+    let t = |m: i64| Timestamp::from_secs(m * 60).unwrap();
+    let window = |id: u64, s: i64| Window::new(id, t(s), t(s + 7), OrgId(1)).unwrap();
+    let all = Query::new().overlapping(t(-10), t(100_000)).page_size(50);
+    for round in 0..20u64 {
+        let shared: SharedIndex<u64, u32> =
+            SharedIndex::builder().organization(OrgId(1), None).write_buffer(8).build_shared().unwrap();
+        let mut model: HashMap<u64, (i64, u32)> = HashMap::new();
+        // Eight windows fill the buffer: the eighth insert seals it.
+        for id in 0..8u64 {
+            shared.insert(window(id, id as i64 * 10), id as u32).unwrap();
+            model.insert(id, (id as i64 * 10, id as u32));
+        }
+        let before = shared.view();
+        // Removed right after the seal, so the rows are still in the
+        // sealed buffer whether or not its build has ended.
+        let moved = round % 8;
+        assert_eq!(shared.upsert(window(moved, 500), 99).unwrap(), Some(moved as u32));
+        model.insert(moved, (500, 99));
+        for id in (0..8u64).filter(|&id| id != moved && id % 3 == round % 3) {
+            assert_eq!(shared.delete(id).map(|(w, p)| (w.start(), p)), Some((t(id as i64 * 10), id as u32)));
+            assert!(shared.delete(id).is_none(), "a removed window is gone");
+            model.remove(&id);
+        }
+        let check = |shared: &SharedIndex<u64, u32>, model: &HashMap<u64, (i64, u32)>| {
+            shared.check_invariants().unwrap();
+            let mut want: Vec<(i64, u64)> = model.iter().map(|(&id, &(s, _))| (s, id)).collect();
+            want.sort_unstable();
+            assert_eq!(walk_view(&shared.view(), &all), want.iter().map(|&(_, id)| id).collect::<Vec<_>>());
+            assert_eq!(shared.count(&Query::new()).unwrap(), model.len() as u64);
+            for id in (0..8u64).chain(100..120) {
+                let got = shared.get(id).map(|e| (e.window.start(), e.payload));
+                assert_eq!(got, model.get(&id).map(|&(s, p)| (t(s), p)), "round {round}, window {id}");
+            }
+        };
+        check(&shared, &model);
+        // More writes install the built segment; then everything merges.
+        for id in 100..120u64 {
+            shared.insert(window(id, id as i64), 0).unwrap();
+            model.insert(id, (id as i64, 0));
+        }
+        check(&shared, &model);
+        shared.compact();
+        check(&shared, &model);
+        assert_eq!(walk_view(&before, &all), (0..8).collect::<Vec<_>>(), "the view pinned before keeps them");
+        before.check_invariants().unwrap();
+    }
+    // Every window of a sealed buffer removed: no segment is left of it.
+    let shared: SharedIndex<u64, u32> =
+        SharedIndex::builder().organization(OrgId(1), None).write_buffer(4).build_shared().unwrap();
+    for id in 0..4u64 {
+        shared.insert(window(id, 0), 0).unwrap();
+    }
+    for id in 0..4u64 {
+        assert!(shared.delete(id).is_some());
+    }
+    shared.compact();
+    shared.check_invariants().unwrap();
+    assert_eq!(shared.count(&Query::new()).unwrap(), 0);
+    assert_eq!(shared.explain(&Query::new()).unwrap().segments, 0);
+}

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::compaction::Compactor;
-use super::log::PayloadLog;
+use super::log::{self, PayloadLog};
 use super::mutation::{Applied, Mutation};
 use super::parts::{self, Part, Parts};
 use super::recent::RecentIds;
@@ -108,6 +108,9 @@ pub(crate) struct Store<I, P> {
     sealed: Arc<Sealed<I, P>>,
     /// The ids of each sealed buffer's rows, in the same order.
     sealed_ids: Vec<Vec<I>>,
+    /// The ids removed from each sealed buffer since it was sealed: its
+    /// build still holds their rows, which die in its segment at install.
+    sealed_dead: Vec<Vec<I>>,
     /// Which ids `buffer_keys` and `sealed_ids` may hold.
     recent: RecentIds,
     /// The build of each sealed buffer, oldest first.
@@ -159,6 +162,7 @@ impl<I: WindowId, P: Clone> Clone for Store<I, P> {
             log,
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
+            sealed_dead: Vec::new(),
             recent: {
                 let mut recent = RecentIds::default();
                 self.buffer_keys.iter().for_each(|&(_, id)| recent.add(id));
@@ -188,6 +192,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             log: PayloadLog::new(write_buffer),
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
+            sealed_dead: Vec::new(),
             recent: RecentIds::default(),
             builds: VecDeque::new(),
             fold: None,
@@ -335,7 +340,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// Validate (room if the id is new), make the row (which checks the
     /// organization), then move the window.
     fn upsert(&mut self, window: Window<I>, payload: P) -> Result<Option<P>, Error> {
-        let loc = self.locate_for_removal(window.id());
+        let loc = self.locate(window.id());
         if loc.is_none() && self.len as u64 >= CAPACITY {
             return Err(Error::CapacityExceeded(CAPACITY));
         }
@@ -405,7 +410,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     }
 
     fn delete(&mut self, id: I) -> Option<(Window<I>, P)> {
-        let loc = self.locate_for_removal(id)?;
+        let loc = self.locate(id)?;
         let (row, payload) = self.remove_at(loc);
         let window = self.state().window_of(&row);
         // Install finished merges now, as every write does: a merge's output
@@ -530,20 +535,6 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         self.state().find(id).map(|(s, r)| Loc::Seg(s, r))
     }
 
-    /// [`Store::locate`], for a write that removes the row: a sealed
-    /// buffer's rows never change, so if the row is in one, its segment (and
-    /// those of the buffers sealed before it) is installed first, and the
-    /// row is found there.
-    fn locate_for_removal(&mut self, id: I) -> Option<Loc> {
-        match self.locate(id)? {
-            Loc::Sealed(k, _) => {
-                self.install_through(k + 1);
-                self.locate(id)
-            }
-            loc => Some(loc),
-        }
-    }
-
     /// Removes the live row at `loc` (a kill, for a segment's row), returning
     /// it with a copy of its payload.
     fn remove_at(&mut self, loc: Loc) -> (Row<I>, Option<P>) {
@@ -557,7 +548,17 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
                 self.recent.remove(row.id);
                 (row, self.log.get(row.slot).cloned())
             }
-            Loc::Sealed(..) => unreachable!("rows of sealed buffers are installed before they are removed"),
+            // The build has the row: it dies in the segment at install
+            // (see `install_through`); the writer never waits for a build.
+            Loc::Sealed(k, i) => {
+                let sealed = Arc::make_mut(&mut self.sealed);
+                let row = sealed.buffers[k].remove(i);
+                let payload = log::read(&sealed.logs[k], row.slot).cloned();
+                self.sealed_ids[k].remove(i);
+                self.sealed_dead[k].push(row.id);
+                self.recent.remove(row.id);
+                (row, payload)
+            }
             Loc::Seg(s, r) => {
                 let seg = &self.parts.segments[s];
                 let row = seg.row(r);
@@ -661,11 +662,13 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         sealed.buffers.push(WriteBuffer::of_sorted(rows));
         sealed.logs.push(log);
         self.sealed_ids.push(ids);
+        self.sealed_dead.push(Vec::new());
         self.builds.push_back(build);
     }
 
     /// Installs the segments of the oldest `n` sealed buffers, waiting for
-    /// their builds (a build that panicked, a bug, is done again here).
+    /// their builds (a build that panicked, a bug, is done again here), the
+    /// rows removed from the buffers meanwhile killed in them.
     fn install_through(&mut self, n: usize) {
         for _ in 0..n.min(self.builds.len()) {
             let Some(build) = self.builds.pop_front() else { return };
@@ -675,9 +678,28 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             for id in self.sealed_ids.remove(0) {
                 self.recent.remove(id);
             }
-            let part = built.unwrap_or_else(|| build_sealed(buffer.clone().take(), &log, &self.catalog.view().places));
+            let removed = self.sealed_dead.remove(0);
+            let part = match built {
+                Some(mut part) => {
+                    for id in removed {
+                        match part.0.find(id, |_| ()) {
+                            Some(r) => part.0.kill(r),
+                            None => {
+                                debug_assert!(false, "window {id} removed from a sealed buffer is not in its build")
+                            }
+                        }
+                    }
+                    part
+                }
+                // Built again from the buffer as it is now, without them.
+                None => build_sealed(buffer.clone().take(), &log, &self.catalog.view().places),
+            };
+            // A buffer whose every row was removed leaves no segment.
+            let live = part.0.len() > part.0.dead_len();
             self.change_parts(|parts, compactor, places, kills| {
-                parts.push(part);
+                if live {
+                    parts.push(part);
+                }
                 compactor.maintain(parts, places, kills);
             });
         }
@@ -852,6 +874,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             return Err("write buffer key column disagrees with its rows".into());
         }
         if self.sealed_ids.len() != self.sealed.len()
+            || self.sealed_dead.len() != self.sealed.len()
             || self.builds.len() != self.sealed.len()
             || self
                 .sealed
