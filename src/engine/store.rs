@@ -69,9 +69,6 @@ impl<I, P> From<Version<I, P>> for Spare<I> {
 /// Kills being moved into tombstones on the build thread.
 type Fold<I> = Pending<Vec<Folded<I>>>;
 
-/// A killed row of a segment, and its end.
-type KilledRow = (u32, i64);
-
 /// A segment as a move of kills found it, and with them in its tombstones.
 #[derive(Debug)]
 struct Folded<I> {
@@ -790,24 +787,23 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
 
     /// Starts moving the kills into their segments' tombstones on the build
     /// thread (a copy of each segment with its kills applied), unless a move
-    /// is under way.
+    /// is under way. The writer hands over the kills and the segment list
+    /// as they are (two reference counts and the kills' short tail); the
+    /// build thread groups the kills by segment.
     fn start_fold(&mut self) {
         if self.fold.is_some() {
             return;
         }
-        let work: Vec<(Segment<I>, Vec<KilledRow>)> = self
-            .kills
-            .by_segment()
-            .into_iter()
-            .map(|(s, rows)| (self.parts.segments[s as usize].clone(), rows))
-            .collect();
+        let (kills, parts) = (self.kills.clone(), Arc::clone(&self.parts));
         let fold = Fold::new();
         let (output, done) = (Arc::clone(&fold.output), Arc::clone(&fold.done));
         let task: super::compaction::Task = Box::new(move || {
             let _done = SetOnDrop(done);
-            let folded = work
+            let folded = kills
+                .by_segment()
                 .into_iter()
-                .map(|(before, killed)| {
+                .map(|(s, killed)| {
+                    let before = parts.segments[s as usize].clone();
                     let mut after = before.clone();
                     // The kills carry their rows' ends: no row is read.
                     for &(r, end) in &killed {
