@@ -334,14 +334,17 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         Ok(())
     }
 
-    /// Validate (room if the id is new), make the row (which checks the
-    /// organization), then move the window.
+    /// Make the row (which checks the organization), validate (room if the
+    /// id is new), then move the window. The placement's lookup comes
+    /// before the id's: the two are independent, so their cache misses
+    /// overlap (a placement numbered for a write that then fails is
+    /// harmless: no query can observe it).
     fn upsert(&mut self, window: Window<I>, payload: P) -> Result<Option<P>, Error> {
+        let row = self.make_row(&window)?;
         let loc = self.locate(window.id());
         if loc.is_none() && self.len as u64 >= CAPACITY {
             return Err(Error::CapacityExceeded(CAPACITY));
         }
-        let row = self.make_row(&window)?;
         let previous = loc.map(|loc| self.remove_at(loc).1);
         self.push(row, payload);
         self.settle();
