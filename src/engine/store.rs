@@ -833,16 +833,18 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         let Some(fold) = self.fold.take() else { return };
         let Some(folded) = fold.wait() else { return };
         let parts = Arc::make_mut(&mut self.parts);
-        let mut touched = Vec::new();
+        let mut moved: Vec<(u32, Vec<u32>)> = Vec::new();
         for Folded { before, after, rows } in folded {
             let at = parts.segments.iter().position(|s| Arc::ptr_eq(s.data(), before.data()));
             // A segment whose tombstones changed meanwhile keeps its kills.
             if let Some(s) = at.filter(|&s| parts.segments[s].shares_tombstones(&before)) {
                 parts.segments[s] = after;
-                self.kills.forget(row32(s), &rows);
-                touched.push(row32(s));
+                moved.push((row32(s), rows));
             }
         }
+        let forgotten: Vec<(u32, &[u32])> = moved.iter().map(|(s, rows)| (*s, rows.as_slice())).collect();
+        self.kills.forget(&forgotten);
+        let touched: Vec<u32> = moved.iter().map(|&(s, _)| s).collect();
         self.rebuild_if_mostly_dead(&touched);
     }
 

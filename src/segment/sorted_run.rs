@@ -124,6 +124,16 @@ impl<T: Copy + RunKey> SortedRun<T> {
         Arc::try_unwrap(base).unwrap_or_else(|shared| shared.as_ref().clone())
     }
 
+    /// Keeps the items `keep` says to, in order: the base is copied without
+    /// the others (a linear pass; no sort), the tail filtered in place.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let base: Vec<T> = self.base.iter().filter(|&t| keep(t)).copied().collect();
+        if base.len() < self.base.len() {
+            self.base = Arc::new(base);
+        }
+        self.tail.retain(|t| keep(t));
+    }
+
     /// Keeps the items `keep` says to, changing them in place first (their
     /// keys may change: the run is sorted again).
     pub(crate) fn retain_mut(&mut self, keep: impl FnMut(&mut T) -> bool) {
@@ -241,6 +251,14 @@ mod tests {
         for (copy, then) in &copies {
             assert_eq!(copy.sorted().copied().collect::<Vec<_>>(), *then);
         }
+        // Kept in order, with a copy taken before still whole.
+        let before = run.clone();
+        run.retain(|v| v % 3 != 0);
+        run.check_invariants().unwrap();
+        model.retain(|v| v % 3 != 0);
+        assert_eq!(run.sorted().copied().collect::<Vec<_>>(), model);
+        assert!(before.sorted().copied().filter(|v| v % 3 != 0).eq(model.iter().copied()));
+        assert!(before.sorted().any(|v| v % 3 == 0), "the copy keeps what the run dropped");
         // Keys may change (the run sorts again), each to a distinct one.
         run.retain_mut(|v| {
             *v = 5_000 - *v;
