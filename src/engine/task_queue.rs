@@ -6,9 +6,9 @@
 //! through the hypervisor. Measured at 10M windows with one writer
 //! deleting windows through the shared handle (`concurrency --only
 //! writes`), a send on a channel that woke the idle build thread took the
-//! writer over 10 µs in 4,160 to 7,689 of some 5,000 to 7,800 sends (every
-//! move of kills into tombstones is one), enough to set the writes' 99.9th
-//! percentile. So a thread that runs out of work keeps looking for more,
+//! writer over 10 µs in 3,201 to 7,689 of 4,795 to 7,764 sends a run
+//! (every move of kills into tombstones is one): most of them, enough to
+//! set the deletes' 99th percentile. So a thread that runs out of work keeps looking for more,
 //! sleeping [`POLL`] between looks, for [`LINGER`]; only then does it sleep
 //! until a push wakes it. Under a steady stream of writes (a task every few
 //! hundred microseconds) it never sleeps that long, and pushes only take a

@@ -126,6 +126,7 @@ impl<T: Copy + RunKey> SortedRun<T> {
 
     /// Keeps the items `keep` says to, in order: the base is copied without
     /// the others (a linear pass; no sort), the tail filtered in place.
+    /// `keep` sees the base's items in key order, then the tail's.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         let base: Vec<T> = self.base.iter().filter(|&t| keep(t)).copied().collect();
         if base.len() < self.base.len() {
