@@ -40,6 +40,16 @@ fn rss_bytes() -> usize {
     pages * 4096
 }
 
+/// The process's peak resident bytes so far (`VmHWM`).
+fn peak_rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok());
+    kb.unwrap_or(0) * 1024
+}
+
 fn trim() {
     // SAFETY: malloc_trim only returns free heap pages to the OS.
     #[allow(unsafe_code)]
@@ -48,7 +58,9 @@ fn trim() {
     }
 }
 
-/// Child mode: build one structure and print the resident bytes it added.
+/// Child mode: build one structure and print the resident bytes it added,
+/// then the most it added at any moment of the build (its input included,
+/// as a caller holding the windows would).
 fn measure_memory(name: &str, n: usize) {
     let world = World::new(7);
     let gens = world.windows(n, 42);
@@ -65,14 +77,17 @@ fn measure_memory(name: &str, n: usize) {
     trim();
     let after = rss_bytes();
     std::hint::black_box(&keep);
-    println!("{}", after.saturating_sub(before));
+    println!("{} {}", after.saturating_sub(before), peak_rss_bytes().saturating_sub(before));
 }
 
-fn memory_of(name: &str, n: usize) -> Option<f64> {
+/// Resident bytes a window after building `name`, and at the build's peak.
+fn memory_of(name: &str, n: usize) -> Option<(f64, f64)> {
     let exe = std::env::current_exe().ok()?;
     let out = std::process::Command::new(exe).args(["--memory-of", name, "--windows", &n.to_string()]).output().ok()?;
-    let bytes: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
-    Some(bytes / n as f64)
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut bytes = text.split_whitespace().map(|v| v.parse::<f64>().ok());
+    let (resident, peak) = (bytes.next()??, bytes.next()??);
+    Some((resident / n as f64, peak / n as f64))
 }
 
 struct Stats {
@@ -343,11 +358,11 @@ fn main() {
         steady(&world, &gens, &mut mw, runs);
     }
 
-    println!("\n| structure | build s | resident bytes/window |");
-    println!("|---|---:|---:|");
+    println!("\n| structure | build s | resident bytes/window | peak during the build, bytes/window |");
+    println!("|---|---:|---:|---:|");
     for (name, secs) in &builds {
         let mem = memory_of(name, n);
-        println!("| {name} | {secs:.2} | {} |", fmt(mem));
+        println!("| {name} | {secs:.2} | {} | {} |", fmt(mem.map(|m| m.0)), fmt(mem.map(|m| m.1)));
     }
     // The bar counts the index alone: rows, tiers, postings, id index,
     // sorted ends, directories, dictionaries; not the payload slab.

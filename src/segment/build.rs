@@ -226,7 +226,6 @@ impl<I: WindowId> SegmentData<I> {
             (ids, id_rows, ends, (id_blocks, end_ranks))
         };
         let postings = || {
-            let (chargers, sites, orgs) = (column(|p| p.charger), column(|p| p.site), column(|p| p.org));
             let mut max_end = Vec::with_capacity(n.div_ceil(BLOCK));
             let mut min_end = Vec::with_capacity(n.div_ceil(BLOCK));
             for chunk in rows.chunks(BLOCK) {
@@ -234,11 +233,13 @@ impl<I: WindowId> SegmentData<I> {
                 min_end.push(chunk.iter().map(|r| r.end).min().unwrap_or(i64::MAX));
             }
             let start_dirs = tiers.map(|t| Directory::build(t.lo as usize, t.hi as usize, |i| rows[i].start));
-            let p = [
-                Postings::build(&chargers, rows, tier_ends, clock),
-                Postings::build(&sites, rows, tier_ends, clock),
-                Postings::build(&orgs, rows, tier_ends, clock),
-            ];
+            // Each family's column lives only while its lists are built (the
+            // organizations' also while their ranks are): all three at once
+            // were part of a bulk load's peak.
+            let by_charger = Postings::build(&column(|p| p.charger), rows, tier_ends, clock);
+            let by_site = Postings::build(&column(|p| p.site), rows, tier_ends, clock);
+            let orgs = column(|p| p.org);
+            let p = [by_charger, by_site, Postings::build(&orgs, rows, tier_ends, clock)];
             let start_ranks = large.then(|| start_matrix(rows, &tiers, orgs));
             (p, (max_end, min_end, start_dirs), start_ranks)
         };
