@@ -332,7 +332,9 @@ impl Peer for Coi {
         let mut hits = Vec::new();
         let mut count = 0u64;
         self.tree.query(secs(a), secs(b - 1), |iv| {
-            let i = iv.metadata as usize;
+            // coitrees hands the metadata by value, or by reference in its
+            // AVX2 build (`-C target-cpu=native`): `Borrow` takes either.
+            let i = *std::borrow::Borrow::<u32>::borrow(&iv.metadata) as usize;
             if self.ends[i] > a && self.starts[i] < b {
                 count += 1;
                 if q.limit.is_some() {
