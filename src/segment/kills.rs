@@ -301,6 +301,14 @@ impl<'a, I: crate::WindowId> LiveSegment<'a, I> {
 
     /// [`Segment::live_ranks`] less the kills: a killed row counts where its
     /// start is below a bound, or its end at most one.
+    ///
+    /// A layer of kills is in row order, so within each tier in order of
+    /// start: those started below a bound are a prefix (a binary search),
+    /// and of those that ended by a bound only the ones that started within
+    /// the tier's spread of lengths before it need their end read (started
+    /// `max_len` or more before, a row has ended; less than `min_len`
+    /// before, it has not). A count used to read every kill of the segment,
+    /// up to 1,024 under sustained moves.
     #[inline]
     pub(crate) fn live_ranks<const S: usize, const E: usize>(
         &self,
@@ -308,17 +316,43 @@ impl<'a, I: crate::WindowId> LiveSegment<'a, I> {
         ends_at_most: [i64; E],
     ) -> ([u64; S], [u64; E]) {
         let (mut starts, mut ends) = self.seg.live_ranks(starts_below, ends_at_most);
-        for k in self.kills.iter() {
-            for (n, &t) in starts.iter_mut().zip(&starts_below) {
-                *n -= u64::from(k.start < t);
+        for layer in self.kills.parts() {
+            if layer.len() <= FEW_KILLS {
+                for k in layer {
+                    for (n, &t) in starts.iter_mut().zip(&starts_below) {
+                        *n -= u64::from(k.start < t);
+                    }
+                    for (n, &t) in ends.iter_mut().zip(&ends_at_most) {
+                        *n -= u64::from(k.end <= t);
+                    }
+                }
+                continue;
             }
-            for (n, &t) in ends.iter_mut().zip(&ends_at_most) {
-                *n -= u64::from(k.end <= t);
+            for tier in &self.seg.tiers {
+                let from = layer.partition_point(|k| k.row < tier.lo);
+                let kills = &layer[from..from + layer[from..].partition_point(|k| k.row < tier.hi)];
+                if kills.is_empty() {
+                    continue;
+                }
+                for (n, &t) in starts.iter_mut().zip(&starts_below) {
+                    *n -= kills.partition_point(|k| k.start < t) as u64;
+                }
+                for (n, &t) in ends.iter_mut().zip(&ends_at_most) {
+                    let ended = kills.partition_point(|k| k.start <= t.saturating_sub(tier.max_len));
+                    let unsure = kills.partition_point(|k| k.start <= t.saturating_sub(tier.min_len));
+                    let band = kills[ended..unsure.max(ended)].iter().filter(|k| k.end <= t).count();
+                    *n -= (ended + band) as u64;
+                }
             }
         }
         (starts, ends)
     }
 }
+
+/// Kills of a layer up to which a count reads each one: at 1M rows a
+/// count less 100 kills took as long either way, less 1,000 kills 757 ns
+/// read one by one and 433 searched by tier (247 with none).
+const FEW_KILLS: usize = 128;
 
 /// The dead bits of blocks: tombstones and kills.
 pub(crate) struct DeadWords<'a> {
@@ -361,6 +395,48 @@ mod tests {
     use super::*;
     use crate::catalog::{NONE, Place, PlacesView};
     use crate::segment::Row;
+
+    /// Counts less many kills (searched by tier, not read one by one) equal
+    /// a scan of the live rows at every kill's start and end and either
+    /// side, with lengths spread across each tier so that bounds fall where
+    /// a kill's end must be read.
+    #[test]
+    fn counts_less_many_kills_equal_a_scan_at_every_kills_times() {
+        const MIN: i64 = 60_000_000;
+        // Spreads within tiers of up to 8 hours, 7 days and beyond.
+        let spreads = [(MIN, 8 * 60 * MIN), (9 * 60 * MIN, 7 * 24 * 60 * MIN), (8 * 24 * 60 * MIN, 90 * 24 * 60 * MIN)];
+        let rows: Vec<Row<u64>> = (0..3_000u64)
+            .map(|i| {
+                let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let (lo, hi) = spreads[(x % 3) as usize];
+                let start = ((x >> 8) % (400 * 24 * 60)) as i64 * MIN;
+                let len = lo + ((x >> 32) as i64).rem_euclid(hi - lo + 1);
+                Row { start, end: start + len, id: i, place: 0, slot: i as u32 }
+            })
+            .collect();
+        let places = [Place { charger: NONE, site: NONE, org: 0 }];
+        let mut seg = Segment::build(rows, &PlacesView::of(&places));
+        for r in (0..3_000).step_by(11) {
+            seg.kill(r);
+        }
+        // Kills in a base and a tail (every 32 inserts the tail merges).
+        let mut kills = Kills::default();
+        for r in (0..3_000u32).filter(|r| r % 11 != 0 && r % 4 == 1).take(300) {
+            let row = seg.row(r);
+            assert!(kills.insert(Kill { seg: 0, row: r, start: row.start, end: row.end }));
+        }
+        let [base, tail] = kills.of(0).parts();
+        assert!(base.len() > FEW_KILLS && !tail.is_empty(), "both layers, the base past the short path");
+        let live = LiveSegment::new(&seg, kills.of(0));
+        let alive: Vec<Row<u64>> = (0..3_000u32).filter(|&r| !live.is_dead(r)).map(|r| seg.row(r)).collect();
+        let times = kills.0.sorted().flat_map(|k| [k.start, k.end]).flat_map(|t| [t - 1, t, t + 1]);
+        for t in times.chain([i64::MIN, i64::MAX]) {
+            let (starts, ends) = live.live_ranks([t], [t]);
+            let s = alive.iter().filter(|r| r.start < t).count() as u64;
+            let e = alive.iter().filter(|r| r.end <= t).count() as u64;
+            assert_eq!((starts, ends), ([s], [e]), "ranks at {t}");
+        }
+    }
 
     #[test]
     fn forgetting_moved_kills_keeps_every_other_kill_in_order() {
