@@ -406,7 +406,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
             // One thread, unless someone waits for it: the writer keeps the
             // other core.
             let mut out = parts::build(rows, payloads, &view, waited_for);
-            kill_ids(&mut out.0, deleted.try_iter());
+            out.0.kill_ids(deleted.try_iter());
             *handover.lock() = Some((out, deleted));
         });
         // With every merge in the background, the smallest share the build
@@ -465,7 +465,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
             debug_assert!(false, "a merge's inputs moved while it ran");
             return;
         }
-        kill_ids(&mut out.0, deleted.try_iter());
+        out.0.kill_ids(deleted.try_iter());
         let replaced = if out.0.live() == 0 { segments.splice(run, None) } else { segments.splice(run, Some(out)) };
         drop(job.inputs);
         self.free_elsewhere(replaced);
@@ -664,17 +664,6 @@ fn merge_inline<I: WindowId, P: Clone>(
     drop(inputs);
     let out = (!rows.is_empty()).then(|| parts::build(rows, payloads, places, true));
     segments.splice(run, out)
-}
-
-/// Kills the rows of `ids` in `out`, a merge's output that held them when
-/// the merge began.
-fn kill_ids<I: WindowId>(out: &mut Segment<I>, ids: impl Iterator<Item = I>) {
-    for id in ids {
-        match out.find(id, |_| ()) {
-            Some(r) => out.kill(r),
-            None => debug_assert!(false, "window {id} deleted during a merge is missing from its output"),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -691,14 +691,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             let removed = self.sealed_dead.remove(0);
             let part = match built {
                 Some(mut part) => {
-                    for id in removed {
-                        match part.0.find(id, |_| ()) {
-                            Some(r) => part.0.kill(r),
-                            None => {
-                                debug_assert!(false, "window {id} removed from a sealed buffer is not in its build")
-                            }
-                        }
-                    }
+                    part.0.kill_ids(removed);
                     part
                 }
                 // Built again from the buffer as it is now, without them.
@@ -852,8 +845,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
                 moved.push((row32(s), rows));
             }
         }
-        let forgotten: Vec<(u32, &[u32])> = moved.iter().map(|(s, rows)| (*s, rows.as_slice())).collect();
-        self.kills.forget(&forgotten);
+        self.kills.forget(&moved);
         let touched: Vec<u32> = moved.iter().map(|&(s, _)| s).collect();
         self.rebuild_if_mostly_dead(&touched);
     }

@@ -142,7 +142,7 @@ impl Kills {
     /// the kills in order, a cursor per segment walking its rows beside
     /// them (a pass per segment, each sorting the kills again, took the
     /// writer over 10 µs in about half of these installs at 10M windows).
-    pub(crate) fn forget(&mut self, moved: &[(u32, &[u32])]) {
+    pub(crate) fn forget(&mut self, moved: &[(u32, impl AsRef<[u32]>)]) {
         if moved.is_empty() {
             return;
         }
@@ -151,7 +151,7 @@ impl Kills {
         let mut at = vec![(0usize, 0u32); moved.len()];
         self.0.retain(|k| {
             let Some(m) = moved.iter().position(|&(seg, _)| seg == k.seg) else { return true };
-            let (rows, (next, last)) = (moved[m].1, &mut at[m]);
+            let (rows, (next, last)) = (moved[m].1.as_ref(), &mut at[m]);
             if k.row < *last {
                 *next = 0;
             }

@@ -541,6 +541,18 @@ impl<I: WindowId> Segment<I> {
         Arc::make_mut(&mut self.dead).kill(r, end, &self.data.ends);
     }
 
+    /// Kills the rows of `ids`, each live here: windows deleted after the
+    /// segment's rows were taken (from a merge's inputs, or a sealed write
+    /// buffer) and before it was installed.
+    pub(crate) fn kill_ids(&mut self, ids: impl IntoIterator<Item = I>) {
+        for id in ids {
+            match self.find(id, |_| ()) {
+                Some(r) => self.kill(r),
+                None => debug_assert!(false, "window {id} killed by id is not live in the segment"),
+            }
+        }
+    }
+
     /// The live row holding `id`, if any. The row's load starts before its
     /// tombstone is read, and `warm` gets the row's number then, to start
     /// loading what the caller reads next (its payload): the caller reads
