@@ -1,12 +1,14 @@
 //! The shared index under load: queries through the handle against the
 //! single-threaded `Index` on the same segments, writes through the handle,
-//! and reads on 1 and 2 threads beside no writer, a writer at 10,000 writes
-//! a second, and a writer at full speed.
+//! and reads on 1 and 2 threads beside no writer, a thread that only wakes
+//! 10,000 times a second (what the wake-ups alone cost the readers), a
+//! writer at 10,000 writes a second, and a writer at full speed.
 //!
 //! ```text
 //! cargo run --release --example concurrency -- --windows 1000000
 //! cargo run --release --example concurrency -- --windows 10000000
 //! cargo run --release --example concurrency -- --windows 10000000 --only writes
+//! cargo run --release --example concurrency -- --windows 10000000 --only reads
 //! cargo run --release --example concurrency -- --windows 10000000 --only writes --kinds move --write-ops 1000000
 //! ```
 
@@ -71,6 +73,12 @@ fn main() {
         writes(&world, &gens, &shared);
         return;
     }
+    if arg("--only").as_deref() == Some("reads") {
+        drop(mw);
+        println!("mwindex reads beside writers: {n} windows");
+        concurrent(&world, &gens, &shared, Duration::from_secs(secs));
+        return;
+    }
     println!("mwindex concurrency report: {n} windows, {runs} random queries per kind\n");
     queries(&world, &mut mw, &shared, runs);
     drop(mw);
@@ -109,8 +117,9 @@ fn queries(world: &World, mw: &mut Mwindex, shared: &SharedIndex<u64, u32>, runs
     }
 }
 
-/// Reads on 1 and 2 threads beside no writer, a writer paced at 10,000
-/// writes a second, and one at full speed.
+/// Reads on 1 and 2 threads beside no writer, a thread that wakes 10,000
+/// times a second and writes nothing, a writer paced at 10,000 writes a
+/// second, and one at full speed.
 fn concurrent(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>, each: Duration) {
     // A mix of every page and count kind, in a fixed random order.
     let mut qs: Vec<Question> = Vec::new();
@@ -125,7 +134,16 @@ fn concurrent(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>, each:
     let moves = Arc::new(workload::moved(gens, &mut rng, 4_000_000));
     println!("\n| readers | writer | reads/s | read p50 µs | read p99 µs | writes/s |");
     println!("|---:|---|---:|---:|---:|---:|");
-    for (label, rate) in [("none", None), ("10,000/s", Some(10_000u64)), ("full speed", Some(0))] {
+    // The second row's writer wakes as the third's does but writes
+    // nothing: what waking a thread 10,000 times a second costs the
+    // readers on this machine, whatever the thread then does.
+    let paced = [
+        ("none", None, true),
+        ("wakes 10,000/s, writes nothing", Some(10_000u64), false),
+        ("10,000/s", Some(10_000), true),
+        ("full speed", Some(0), true),
+    ];
+    for (label, rate, write) in paced {
         for readers in [1usize, 2] {
             let stop = Arc::new(AtomicBool::new(false));
             let writer = rate.map(|rate| {
@@ -142,7 +160,11 @@ fn concurrent(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>, each:
                             }
                         }
                         let g = &moves[done as usize % moves.len()];
-                        index.upsert(peers::window(g), 0).expect("a valid move");
+                        if write {
+                            index.upsert(peers::window(g), 0).expect("a valid move");
+                        } else {
+                            std::hint::black_box(g);
+                        }
                         done += 1;
                     }
                     done as f64 / start.elapsed().as_secs_f64()
