@@ -9,6 +9,7 @@
 //! cargo run --release --example concurrency -- --windows 10000000
 //! cargo run --release --example concurrency -- --windows 10000000 --only writes
 //! cargo run --release --example concurrency -- --windows 10000000 --only reads
+//! cargo run --release --example concurrency -- --windows 10000000 --only reads --max-segments 32
 //! cargo run --release --example concurrency -- --windows 10000000 --only writes --kinds move --write-ops 1000000
 //! ```
 
@@ -62,7 +63,12 @@ fn main() {
     let gens = world.windows(n, 42);
     eprintln!("workload: {n} windows; building...");
     let began = Instant::now();
-    let mut mw = Mwindex::build(&world.orgs, &gens);
+    // `--max-segments N`: the limit past which writes wait for merges.
+    let max_segments: Option<usize> = arg("--max-segments").and_then(|v| v.parse().ok());
+    let mut mw = Mwindex::build_with(&world.orgs, &gens, |b| match max_segments {
+        Some(n) => b.max_segments(n),
+        None => b,
+    });
     eprintln!("built in {:.2} s", began.elapsed().as_secs_f64());
     // The handle over a copy of the index: the two share every segment.
     let shared = SharedIndex::from(mw.index.clone());

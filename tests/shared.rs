@@ -787,3 +787,32 @@ fn windows_removed_from_a_sealed_buffer_stay_removed_once_it_is_built() {
     assert_eq!(shared.count(&Query::new()).unwrap(), 0);
     assert_eq!(shared.explain(&Query::new()).unwrap().segments, 0);
 }
+
+#[test]
+fn writes_wait_for_merges_rather_than_pass_the_segment_limit() {
+    let mut rng = Rng(41);
+    let shared: SharedIndex<u64, u32> = SharedIndex::builder()
+        .organizations(ORGS.iter().map(|&(o, p)| (OrgId(o), p.map(OrgId))))
+        .write_buffer(1)
+        .max_segments(16)
+        .build_shared()
+        .unwrap();
+    let mut live: Vec<u64> = Vec::new();
+    let mut most = 0;
+    for id in 0..3_000u64 {
+        // Inserts, and moves of earlier windows: every write seals a buffer.
+        if id % 3 == 2 {
+            let moved = live[rng.below(live.len() as u64) as usize];
+            shared.upsert(window(&mut rng, moved), 1).unwrap();
+        } else {
+            shared.insert(window(&mut rng, id), 0).unwrap();
+            live.push(id);
+        }
+        let segments = shared.explain(&Query::new()).unwrap().segments;
+        assert!(segments <= 16, "{segments} segments after write {id}");
+        most = most.max(segments);
+    }
+    assert!(most > 1, "the writes left segments to merge");
+    shared.check_invariants().unwrap();
+    assert_eq!(shared.count(&Query::new()).unwrap(), live.len() as u64);
+}

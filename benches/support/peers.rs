@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use coitrees::{COITree, IntervalTree};
-use mwindex::{ChargerId, Index, OrgId, Query, SiteId, Status, Timestamp, Window};
+use mwindex::{ChargerId, Index, IndexBuilder, OrgId, Query, SiteId, Status, Timestamp, Window};
 use rust_lapper::{Interval, Lapper};
 
 use super::workload::{Gen, T0};
@@ -120,9 +120,18 @@ fn ts(micros: i64) -> Timestamp {
 
 impl Mwindex {
     pub fn build(orgs: &[(u64, Option<u64>)], gens: &[Gen]) -> Self {
+        Self::build_with(orgs, gens, |b| b)
+    }
+
+    /// [`Mwindex::build`] with settings of the caller's beside the
+    /// organizations.
+    pub fn build_with(
+        orgs: &[(u64, Option<u64>)],
+        gens: &[Gen],
+        settings: impl FnOnce(IndexBuilder<u64, u32>) -> IndexBuilder<u64, u32>,
+    ) -> Self {
         let items = gens.iter().map(|g| (window(g), g.id as u32));
-        let index = Index::builder()
-            .organizations(orgs.iter().map(|&(o, p)| (OrgId(o), p.map(OrgId))))
+        let index = settings(Index::builder().organizations(orgs.iter().map(|&(o, p)| (OrgId(o), p.map(OrgId)))))
             .build_from(items)
             .expect("the workload is valid");
         Mwindex { index }

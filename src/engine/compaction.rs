@@ -55,8 +55,14 @@ const SMALL_JOB_ROWS: usize = 1 << 18;
 
 /// Segments beyond this make the writer wait for a background merge: under
 /// a sustained write rate above what merging keeps up with, the writer slows
-/// down instead of queries.
-const MAX_SEGMENTS: usize = 96;
+/// down instead of queries (the default of
+/// [`IndexBuilder::max_segments`](crate::IndexBuilder::max_segments)).
+pub const DEFAULT_MAX_SEGMENTS: usize = 96;
+
+/// The fewest segments [`IndexBuilder::max_segments`](crate::IndexBuilder::max_segments)
+/// allows: below the count a geometric policy holds at rest (a few per
+/// size class), the writer would wait at every write.
+pub(crate) const MIN_MAX_SEGMENTS: usize = 16;
 
 /// A merge's output and the deletes its thread has not read, once built.
 type Handover<I, P> = Arc<Mutex<Option<(Part<I, P>, Receiver<I>)>>>;
@@ -169,11 +175,25 @@ pub(crate) struct Compactor<I, P> {
     /// Whether the policy found nothing to merge when it last ran and no
     /// delete has changed a segment since: the segments are then geometric.
     settled: bool,
+    /// Segments beyond this make the writer wait for a merge.
+    max_segments: usize,
 }
 
 impl<I, P> Compactor<I, P> {
     pub(crate) fn new(inline_rows: usize) -> Self {
-        Compactor { jobs: Vec::new(), inline_rows, configured_inline_rows: inline_rows, pool: None, settled: false }
+        Compactor {
+            jobs: Vec::new(),
+            inline_rows,
+            configured_inline_rows: inline_rows,
+            pool: None,
+            settled: false,
+            max_segments: DEFAULT_MAX_SEGMENTS,
+        }
+    }
+
+    /// Sets how many segments make the writer wait for a merge.
+    pub(crate) fn limit_segments(&mut self, max: usize) {
+        self.max_segments = max.max(MIN_MAX_SEGMENTS);
     }
 
     /// The background threads, started on first use; `None` if they cannot
@@ -216,7 +236,11 @@ impl<I, P> Clone for Compactor<I, P> {
     /// A clone starts with no merge in flight: the clone of the index still
     /// holds the inputs, so it is complete without them.
     fn clone(&self) -> Self {
-        Compactor { inline_rows: self.inline_rows, ..Compactor::new(self.configured_inline_rows) }
+        Compactor {
+            inline_rows: self.inline_rows,
+            max_segments: self.max_segments,
+            ..Compactor::new(self.configured_inline_rows)
+        }
     }
 }
 
@@ -267,6 +291,12 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
             let sizes: Vec<usize> = segments.segments.iter().map(Segment::live).collect();
             let busy: Vec<bool> = segments.segments.iter().map(|s| self.is_busy(s)).collect();
             let Some(run) = plan(&sizes, &busy) else {
+                // Nothing more to start: the merges running cover what the
+                // policy wants. Past the limit, wait for one of them.
+                if segments.len() > self.max_segments && !self.jobs.is_empty() {
+                    self.install_finished(segments, true);
+                    continue;
+                }
                 self.settled = true;
                 break;
             };
@@ -290,7 +320,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Compactor<I, P> {
             }
             match small_run(&sizes, &busy, self.inline_rows) {
                 Some(run) => self.merge_here(segments, run, places, kills),
-                None if segments.len() > MAX_SEGMENTS => self.install_finished(segments, true),
+                None if segments.len() > self.max_segments => self.install_finished(segments, true),
                 None => break,
             }
         }

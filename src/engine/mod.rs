@@ -22,6 +22,7 @@ mod task_queue;
 mod version;
 
 pub use builder::IndexBuilder;
+pub use compaction::DEFAULT_MAX_SEGMENTS;
 pub(crate) use image::{Image, SegmentParts};
 pub use index::Index;
 pub use mutation::{Applied, Mutation};

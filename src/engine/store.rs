@@ -224,6 +224,11 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         &self.catalog
     }
 
+    /// Sets how many segments make the writer wait for a merge.
+    pub(crate) fn limit_segments(&mut self, max: usize) {
+        self.compactor.limit_segments(max);
+    }
+
     /// [`Store::set_background`], as the caller's choice.
     pub(crate) fn choose_background(&mut self, background: bool) {
         self.background_chosen = true;
