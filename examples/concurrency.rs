@@ -10,6 +10,7 @@
 //! cargo run --release --example concurrency -- --windows 10000000 --only writes
 //! cargo run --release --example concurrency -- --windows 10000000 --only reads
 //! cargo run --release --example concurrency -- --windows 10000000 --only reads --max-segments 32
+//! cargo run --release --example concurrency -- --windows 10000000 --only writes --write-buffer 1024
 //! cargo run --release --example concurrency -- --windows 10000000 --only writes --kinds move --write-ops 1000000
 //! ```
 
@@ -63,11 +64,18 @@ fn main() {
     let gens = world.windows(n, 42);
     eprintln!("workload: {n} windows; building...");
     let began = Instant::now();
-    // `--max-segments N`: the limit past which writes wait for merges.
+    // `--max-segments N`: the limit past which writes wait for merges;
+    // `--write-buffer N`: windows buffered before a segment is built.
     let max_segments: Option<usize> = arg("--max-segments").and_then(|v| v.parse().ok());
-    let mut mw = Mwindex::build_with(&world.orgs, &gens, |b| match max_segments {
-        Some(n) => b.max_segments(n),
-        None => b,
+    let write_buffer: Option<usize> = arg("--write-buffer").and_then(|v| v.parse().ok());
+    let mut mw = Mwindex::build_with(&world.orgs, &gens, |mut b| {
+        if let Some(n) = max_segments {
+            b = b.max_segments(n);
+        }
+        if let Some(n) = write_buffer {
+            b = b.write_buffer(n);
+        }
+        b
     });
     eprintln!("built in {:.2} s", began.elapsed().as_secs_f64());
     // The handle over a copy of the index: the two share every segment.
