@@ -374,6 +374,12 @@ impl DeadWords<'_> {
             }
             if *at > 0 && u64::from(kills[*at - 1].row) >= first {
                 *at = kills.partition_point(|k| u64::from(k.row) < first);
+            } else if kills.get(*at).is_some_and(|k| u64::from(k.row) < first) {
+                // Past kills below this block by a search, not one by one:
+                // a scan starts mid-segment, beyond most of them (a page
+                // of a time range at 10M windows read 0.2-0.3 us more with
+                // 400 kills pending than with none, walking them).
+                *at += kills[*at..].partition_point(|k| u64::from(k.row) < first);
             }
             while let Some(k) = kills.get(*at) {
                 let r = u64::from(k.row);
