@@ -1,7 +1,7 @@
 //! Building an index: the cursor key, the organization tree, the write
 //! buffer and merge settings, and optionally the first windows.
 
-use super::compaction::{INLINE_ROWS, MIN_MAX_SEGMENTS};
+use super::compaction::INLINE_ROWS;
 use super::image::Image;
 use super::index::Index;
 use super::payload::Payload;
@@ -207,7 +207,7 @@ impl<I, P> IndexBuilder<I, P> {
     /// ```
     #[must_use]
     pub fn max_segments(mut self, segments: usize) -> Self {
-        self.max_segments = Some(segments.max(MIN_MAX_SEGMENTS));
+        self.max_segments = Some(segments);
         self
     }
 

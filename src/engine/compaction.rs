@@ -62,7 +62,7 @@ pub const DEFAULT_MAX_SEGMENTS: usize = 96;
 /// The fewest segments [`IndexBuilder::max_segments`](crate::IndexBuilder::max_segments)
 /// allows: below the count a geometric policy holds at rest (a few per
 /// size class), the writer would wait at every write.
-pub(crate) const MIN_MAX_SEGMENTS: usize = 16;
+const MIN_MAX_SEGMENTS: usize = 16;
 
 /// A merge's output and the deletes its thread has not read, once built.
 type Handover<I, P> = Arc<Mutex<Option<(Part<I, P>, Receiver<I>)>>>;
