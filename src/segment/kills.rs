@@ -402,6 +402,18 @@ mod tests {
     use crate::catalog::{NONE, Place, PlacesView};
     use crate::segment::Row;
 
+    /// A segment of `rows`, all at one placement, with every `step`-th row
+    /// dead in its tombstones.
+    fn segment_with_tombstones(rows: Vec<Row<u64>>, step: usize) -> Segment<u64> {
+        let n = rows.len() as u32;
+        let places = [Place { charger: NONE, site: NONE, org: 0 }];
+        let mut seg = Segment::build(rows, &PlacesView::of(&places));
+        for r in (0..n).step_by(step) {
+            seg.kill(r);
+        }
+        seg
+    }
+
     /// Counts less many kills (searched by tier, not read one by one) equal
     /// a scan of the live rows at every kill's start and end and either
     /// side, with lengths spread across each tier so that bounds fall where
@@ -420,11 +432,7 @@ mod tests {
                 Row { start, end: start + len, id: i, place: 0, slot: i as u32 }
             })
             .collect();
-        let places = [Place { charger: NONE, site: NONE, org: 0 }];
-        let mut seg = Segment::build(rows, &PlacesView::of(&places));
-        for r in (0..3_000).step_by(11) {
-            seg.kill(r);
-        }
+        let seg = segment_with_tombstones(rows, 11);
         // Kills in a base and a tail (every 32 inserts the tail merges).
         let mut kills = Kills::default();
         for r in (0..3_000u32).filter(|r| r % 11 != 0 && r % 4 == 1).take(300) {
@@ -481,11 +489,7 @@ mod tests {
                 Row { start, end: start + 50 + i64::from(i % 3) * 400, id: u64::from(i), place: 0, slot: i }
             })
             .collect();
-        let places = [Place { charger: NONE, site: NONE, org: 0 }];
-        let mut seg = Segment::build(rows, &PlacesView::of(&places));
-        for r in (0..1_000).step_by(7) {
-            seg.kill(r);
-        }
+        let seg = segment_with_tombstones(rows, 7);
         let mut kills = Kills::default();
         for r in (0..1_000u32).step_by(5).filter(|r| r % 7 != 0) {
             let row = seg.row(r);
