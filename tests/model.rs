@@ -905,6 +905,67 @@ fn organizations_added_through_apply_take_windows_and_scopes() {
     run(1, usize::MAX, ROOTS.to_vec(), ops);
 }
 
+/// Kills (deletes not yet in their segment's tombstones) follow their
+/// segment through a change of the segment list, found by its identity: it
+/// was the address of the segment's data, and a merge that freed one input
+/// and allocated its output at the same address handed the output the
+/// input's kills (a row counted dead twice, or a live row dead). An `Index`
+/// with background builds has kills only while a move of kills to
+/// tombstones runs on the build thread, so the race needs many short runs:
+/// before the fix, 300 of them (write buffer 1, a compaction now and then
+/// merging segments in a row) broke an invariant within the first 50.
+#[test]
+fn regression_kills_stay_with_their_segment_when_a_merge_reuses_an_address() {
+    let mut next = draws(17);
+    for _ in 0..300 {
+        let mut index = Index::<u64, u32>::builder()
+            .organization(OrgId(1), None)
+            .write_buffer(1)
+            .inline_merge_rows(BACKGROUND)
+            .background_builds(true)
+            .build()
+            .unwrap();
+        let mut model: std::collections::HashMap<u64, (Window<u64>, u32)> = Default::default();
+        for step in 0..300u32 {
+            let window = |id: u64, next: &mut dyn FnMut(u64) -> u64| {
+                let start = BASE + next(1_000) as i64 * HOUR;
+                w(id, start, start + HOUR, 1).window()
+            };
+            match next(20) {
+                0..=5 => {
+                    let win = window(next(30), &mut next);
+                    let old = index.upsert(win, step).unwrap();
+                    assert_eq!(old, model.insert(win.id(), (win, step)).map(|(_, p)| p));
+                }
+                6..=7 => {
+                    let batch: Vec<_> = (0..next(8)).map(|_| (window(next(30), &mut next), step)).collect();
+                    index.upsert_all(batch.clone()).unwrap();
+                    model.extend(batch.into_iter().map(|(win, p)| (win.id(), (win, p))));
+                }
+                8..=9 => {
+                    let batch: Vec<_> = (0..next(4)).map(|_| (window(100 + next(1_000), &mut next), step)).collect();
+                    let fresh = batch.iter().map(|(win, _)| win.id()).collect::<HashSet<_>>().len() == batch.len()
+                        && batch.iter().all(|(win, _)| !model.contains_key(&win.id()));
+                    assert_eq!(index.bulk_insert(batch.clone()).is_ok(), fresh);
+                    if fresh {
+                        model.extend(batch.into_iter().map(|(win, p)| (win.id(), (win, p))));
+                    }
+                }
+                10 => index.compact(),
+                _ => {
+                    let id = if next(4) == 0 { 100 + next(1_000) } else { next(30) };
+                    assert_eq!(index.delete(id), model.remove(&id));
+                }
+            }
+            index.check_invariants().unwrap();
+        }
+        assert_eq!(index.len(), model.len());
+        for (id, (win, p)) in &model {
+            assert_eq!(index.get(*id).map(|e| (e.window, *e.payload)), Some((*win, *p)));
+        }
+    }
+}
+
 /// Draws below a bound from a linear congruential generator seeded with
 /// `seed`.
 fn draws(seed: u64) -> impl FnMut(u64) -> u64 {

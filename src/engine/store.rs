@@ -743,20 +743,16 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     ) {
         let parts = Arc::make_mut(&mut self.parts);
         let places = &self.catalog.view().places;
-        let before: Vec<usize> = parts.segments.iter().map(|s| Arc::as_ptr(s.data()) as usize).collect();
+        let before: Vec<u64> = parts.segments.iter().map(Segment::serial).collect();
         // The change may move segments before it merges one: the kills go
-        // with their segment's data, not its number.
+        // with their segment, not its number.
         let pending = PendingKills::new(&self.kills, &before);
         change(parts, &mut self.compactor, places, &pending);
-        let moved = parts.segments.len() < before.len()
-            || parts.segments.iter().zip(&before).any(|(s, &b)| Arc::as_ptr(s.data()) as usize != b);
+        let moved =
+            parts.segments.len() < before.len() || parts.segments.iter().zip(&before).any(|(s, &b)| s.serial() != b);
         if moved && !self.kills.is_empty() {
-            let now: rustc_hash::FxHashMap<usize, u32> = parts
-                .segments
-                .iter()
-                .enumerate()
-                .map(|(s, seg)| (Arc::as_ptr(seg.data()) as usize, row32(s)))
-                .collect();
+            let now: rustc_hash::FxHashMap<u64, u32> =
+                parts.segments.iter().enumerate().map(|(s, seg)| (seg.serial(), row32(s))).collect();
             self.kills.renumber(|s| before.get(s as usize).and_then(|b| now.get(b).copied()));
         }
     }
@@ -843,7 +839,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         let parts = Arc::make_mut(&mut self.parts);
         let mut moved: Vec<(u32, Vec<u32>)> = Vec::new();
         for Folded { before, after, rows } in folded {
-            let at = parts.segments.iter().position(|s| Arc::ptr_eq(s.data(), before.data()));
+            let at = parts.segments.iter().position(|s| s.serial() == before.serial());
             // A segment whose tombstones changed meanwhile keeps its kills.
             if let Some(s) = at.filter(|&s| parts.segments[s].shares_tombstones(&before)) {
                 parts.segments[s] = after;

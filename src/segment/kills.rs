@@ -12,7 +12,6 @@
 //! [`LiveSegment`]: its tombstones and its kills together.
 
 use std::ops::Deref;
-use std::sync::Arc;
 
 use super::chunked_bits::WordCursor;
 use super::sorted_run::{RunKey, SortedRun, merge_by_key};
@@ -207,31 +206,31 @@ impl Kills {
     }
 }
 
-/// The kills of each segment, found by the segment's data (its address)
-/// rather than its number, which a change of the segment list moves.
+/// The kills of each segment, found by the segment's serial number rather
+/// than its place in the list, which a change of the segment list moves.
 #[derive(Debug, Default)]
 pub(crate) struct PendingKills<'a> {
-    by_data: rustc_hash::FxHashMap<usize, SegKills<'a>>,
+    by_serial: rustc_hash::FxHashMap<u64, SegKills<'a>>,
 }
 
 impl<'a> PendingKills<'a> {
-    /// `kills`, whose segment `s` has its data at `data[s]`.
-    pub(crate) fn new(kills: &'a Kills, data: &[usize]) -> Self {
-        let mut by_data = rustc_hash::FxHashMap::default();
+    /// `kills`, whose segment `s` has the serial number `serials[s]`.
+    pub(crate) fn new(kills: &'a Kills, serials: &[u64]) -> Self {
+        let mut by_serial = rustc_hash::FxHashMap::default();
         if !kills.is_empty() {
-            for (s, &d) in data.iter().enumerate() {
+            for (s, &serial) in serials.iter().enumerate() {
                 let mine = kills.of(super::row32(s));
                 if !mine.is_empty() {
-                    by_data.insert(d, mine);
+                    by_serial.insert(serial, mine);
                 }
             }
         }
-        PendingKills { by_data }
+        PendingKills { by_serial }
     }
 
     /// The kills of `seg`.
     pub(crate) fn of<I: crate::WindowId>(&self, seg: &Segment<I>) -> SegKills<'a> {
-        self.by_data.get(&(Arc::as_ptr(seg.data()) as usize)).copied().unwrap_or_default()
+        self.by_serial.get(&seg.serial()).copied().unwrap_or_default()
     }
 }
 

@@ -458,7 +458,12 @@ pub(crate) struct Segment<I> {
     /// Shared between copies of the segment list until one of them kills a
     /// row here.
     dead: Arc<Tombstones>,
+    /// Which segment this is (see [`Segment::serial`]).
+    serial: u64,
 }
+
+/// The serial number the next segment built takes.
+static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl<I> std::ops::Deref for Segment<I> {
     type Target = SegmentData<I>;
@@ -479,7 +484,17 @@ impl<I: WindowId> Segment<I> {
     /// A segment over `data`, with no row dead.
     pub(crate) fn from_data(data: Arc<SegmentData<I>>) -> Self {
         let dead = Arc::new(Tombstones::new(data.len()));
-        Segment { data, dead }
+        let serial = NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Segment { data, dead, serial }
+    }
+
+    /// The segment's number, unique in the process and kept by its copies
+    /// (whatever their tombstones): what follows a segment through changes
+    /// of the segment list, which move it. Not its data's address, which a
+    /// segment built after this one was freed may take.
+    #[inline]
+    pub(crate) fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// The shared data, for a merge to read.
