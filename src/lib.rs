@@ -101,8 +101,8 @@ pub use durable::{
     LOCK_FILE, LogStats, MAX_RECORD, Mapped, Op, Persist, PowerCut, Recovery, Storage, StorageFile, SyncPolicy,
 };
 pub use engine::{
-    Applied, DEFAULT_MAX_SEGMENTS, DEFAULT_WRITE_BUFFER, Index, IndexBuilder, Mutation, Payload, PinPolicy, PinnedView,
-    SharedIndex,
+    Applied, DEFAULT_BACKGROUND_MAX_SEGMENTS, DEFAULT_BACKGROUND_WRITE_BUFFER, DEFAULT_MAX_SEGMENTS,
+    DEFAULT_WRITE_BUFFER, Index, IndexBuilder, Mutation, Payload, PinPolicy, PinnedView, SharedIndex,
 };
 pub use query::{
     Consistency, CursorKey, DEFAULT_PAGE_SIZE, Driver, Entry, Explain, MAX_PAGE_SIZE, Order, OwnedEntry, OwnedPage,

@@ -7,7 +7,7 @@ use super::index::Index;
 use super::payload::Payload;
 use super::pins::PinPolicy;
 use super::shared::SharedIndex;
-use super::store::{DEFAULT_WRITE_BUFFER, Store};
+use super::store::Store;
 use crate::catalog::{Catalog, OrgTree};
 use crate::query::CursorKey;
 use crate::{Error, OrgId, Window, WindowId};
@@ -137,11 +137,14 @@ impl<I, P> IndexBuilder<I, P> {
         self
     }
 
-    /// How many recent writes are buffered before being sorted into a segment
-    /// (clamped to `1..=65_536`; default [`DEFAULT_WRITE_BUFFER`]). A query
-    /// scans the buffered windows whose starts can match, and a write shifts
-    /// the buffer's later rows, so larger buffers build fewer segments and
-    /// cost queries and writes more.
+    /// How many recent writes are buffered before being built into a
+    /// segment (clamped to `1..=65_536`; default
+    /// [`DEFAULT_WRITE_BUFFER`](crate::DEFAULT_WRITE_BUFFER) where the
+    /// writer's thread builds segments, an [`Index`]'s default, and
+    /// [`DEFAULT_BACKGROUND_WRITE_BUFFER`](crate::DEFAULT_BACKGROUND_WRITE_BUFFER)
+    /// where a background thread does, a [`SharedIndex`]'s). A query scans
+    /// the buffered windows whose starts can match, so larger buffers build
+    /// fewer segments and cost queries a little more.
     ///
     /// # Example
     ///
@@ -185,15 +188,18 @@ impl<I, P> IndexBuilder<I, P> {
 
     /// How many segments the index may hold before a write waits for a
     /// background merge to finish (at least 16; default
-    /// [`DEFAULT_MAX_SEGMENTS`](crate::DEFAULT_MAX_SEGMENTS)). Every query visits every segment, so this
-    /// bounds how much slower reads get while writes outpace merging (as
-    /// RocksDB's `level0_stop_writes_trigger` does): a lower limit keeps
-    /// reads fast during write bursts and slows the writer sooner. At 10M
-    /// windows on two cores, with one reader beside a writer at full speed
-    /// (`concurrency --only reads`), the default let segments pile up to 96
-    /// and a read cost 19 µs of CPU (45,000 reads a second, 326,000
-    /// writes); with 32, 73,000 reads and 283,000-305,000 writes a second,
-    /// and writes alone 4-12% slower (`concurrency --only writes`).
+    /// [`DEFAULT_MAX_SEGMENTS`](crate::DEFAULT_MAX_SEGMENTS) where the
+    /// writer's thread builds segments, an [`Index`]'s default, and
+    /// [`DEFAULT_BACKGROUND_MAX_SEGMENTS`](crate::DEFAULT_BACKGROUND_MAX_SEGMENTS)
+    /// where a background thread does, a [`SharedIndex`]'s). Every query
+    /// visits every segment, so this bounds how much slower reads get while
+    /// writes outpace merging (as RocksDB's `level0_stop_writes_trigger`
+    /// does): a lower limit keeps reads fast during write bursts and slows
+    /// the writer sooner. At 10M windows on two cores, with one reader
+    /// beside a writer at full speed (`concurrency --only reads`, a write
+    /// buffer of 256), a limit of 96 let segments pile up and a read cost
+    /// 19 µs of CPU (45,000 reads a second, 326,000 writes); with 32,
+    /// 73,000 reads and 283,000-305,000 writes a second.
     ///
     /// # Example
     ///
@@ -341,7 +347,7 @@ impl<I: WindowId, P: Payload> IndexBuilder<I, P> {
         let mut store = Store::new(
             Catalog::new(tree),
             self.key.unwrap_or_else(CursorKey::random),
-            self.write_buffer.unwrap_or(DEFAULT_WRITE_BUFFER),
+            self.write_buffer,
             self.inline_merge_rows.unwrap_or(INLINE_ROWS),
         );
         if let Some(on) = self.background_builds {

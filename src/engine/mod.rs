@@ -22,7 +22,7 @@ mod task_queue;
 mod version;
 
 pub use builder::IndexBuilder;
-pub use compaction::DEFAULT_MAX_SEGMENTS;
+pub use compaction::{DEFAULT_BACKGROUND_MAX_SEGMENTS, DEFAULT_MAX_SEGMENTS};
 pub(crate) use image::{Image, SegmentParts};
 pub use index::Index;
 pub use mutation::{Applied, Mutation};
@@ -30,5 +30,5 @@ pub use payload::Payload;
 pub use pins::PinPolicy;
 pub(crate) use shared::{Journal, Outcome, WeakShared};
 pub use shared::{PinnedView, SharedIndex};
-pub use store::DEFAULT_WRITE_BUFFER;
+pub use store::{DEFAULT_BACKGROUND_WRITE_BUFFER, DEFAULT_WRITE_BUFFER};
 pub(crate) use version::Version;

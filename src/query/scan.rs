@@ -485,34 +485,37 @@ fn scan_ids<I: WindowId, S: Sink<I>>(seg: &LiveSegment<'_, I>, src: u32, q: &Res
 }
 
 /// Tests the buffered rows whose starts can match (a write buffer is small,
-/// and each of its two layers is sorted by `(start, id)`); their hits come
-/// from source `src`.
+/// and each of its two layers is sorted by tier, then `(start, id)`); their
+/// hits come from source `src`.
 fn scan_buffer<I: WindowId, S: Sink<I>>(buffer: &WriteBuffer<I>, src: u32, q: &Resolved<'_, I>, sink: &mut S) {
-    // Rows start in order: none before the earliest start that can still
-    // reach the query's ends (given the buffer's longest row) matches, nor
-    // any from `s_hi` on, whatever the query's order.
+    // Each tier's rows start in order: none before the earliest start that
+    // can still reach the query's ends (given the tier's longest row)
+    // matches, nor any from `s_hi` on, whatever the query's order.
     if buffer.len() == 0 {
         return;
     }
-    let (earliest, _) = q.tb.start_range(0, buffer.max_len);
-    let mut first = 0;
-    for rows in buffer.parts() {
-        let mut from = rows.partition_point(|r| r.start < earliest);
-        if let (Order::StartThenId, Some(key)) = (q.order, q.after_key) {
-            from = from.max(rows.partition_point(|r| (r.start, r.id) <= key));
-        }
-        for (i, r) in rows.iter().enumerate().skip(from) {
-            if r.start >= q.tb.s_hi {
-                break;
+    for layer in buffer.tiers() {
+        for (t, (first, rows)) in layer.into_iter().enumerate() {
+            if rows.is_empty() {
+                continue;
             }
-            if q.tb.contains(r.start, r.end)
-                && q.place_ok(r.place)
-                && !sink.offer(Hit::of(r, src, row32(first + i)))
-                && q.order == Order::StartThenId
-            {
-                break;
+            let (earliest, _) = q.tb.start_range(0, buffer.max_len[t]);
+            let mut from = rows.partition_point(|r| r.start < earliest);
+            if let (Order::StartThenId, Some(key)) = (q.order, q.after_key) {
+                from = from.max(rows.partition_point(|r| (r.start, r.id) <= key));
+            }
+            for (i, r) in rows.iter().enumerate().skip(from) {
+                if r.start >= q.tb.s_hi {
+                    break;
+                }
+                if q.tb.contains(r.start, r.end)
+                    && q.place_ok(r.place)
+                    && !sink.offer(Hit::of(r, src, row32(first + i)))
+                    && q.order == Order::StartThenId
+                {
+                    break;
+                }
             }
         }
-        first += rows.len();
     }
 }

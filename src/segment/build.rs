@@ -30,22 +30,11 @@ const PARALLEL_BUILD_ROWS: usize = 1 << 18;
 /// are unique (ids are), so stability never changes the result.
 fn sort_rows<I: WindowId>(rows: &mut [Row<I>], parallel: bool) {
     let key = |r: &Row<I>| (r.tier(), r.start, r.id);
-    // A sealed write buffer arrives sorted by `(start, id)`, its tiers
-    // interleaved: a stable split by tier sorts it in one pass (a
-    // comparison sort took a sixth of a 256-row build).
-    if rows.len() <= SPLIT_BY_TIER_MAX && rows.windows(2).all(|w| (w[0].start, w[0].id) < (w[1].start, w[1].id)) {
-        let mut by_tier: [Vec<Row<I>>; TIERS] = Default::default();
-        for r in rows.iter() {
-            by_tier[r.tier()].push(*r);
-        }
-        let mut at = 0;
-        for tier in &by_tier {
-            rows[at..at + tier.len()].copy_from_slice(tier);
-            at += tier.len();
-        }
+    let descents = rows.windows(2).filter(|w| key(&w[0]) > key(&w[1])).count();
+    // A sealed write buffer arrives in this order already.
+    if descents == 0 {
         return;
     }
-    let descents = rows.windows(2).filter(|w| key(&w[0]) > key(&w[1])).count();
     if descents <= FEW_RUNS {
         rows.sort_by_key(key);
     } else if parallel && rows.len() >= PARALLEL_BUILD_ROWS {
@@ -67,11 +56,6 @@ fn sort_rows<I: WindowId>(rows: &mut [Row<I>], parallel: bool) {
         rows.sort_unstable_by_key(key);
     }
 }
-
-/// Rows in `(start, id)` order up to which [`sort_rows`] splits them by tier
-/// through a copy (every write buffer: at most 65,536 rows), rather than
-/// sorting them in place.
-const SPLIT_BY_TIER_MAX: usize = 1 << 16;
 
 /// Keys sampled, evenly spaced, to split a bulk load for the parallel sort:
 /// the two sides differ by a few percent at most.

@@ -36,8 +36,9 @@ pub(crate) use kills::{Kill, Kills, LiveSegment, PendingKills};
 pub(crate) use org_ranks::{ArchivedOrgRanksWire, OrgRanks};
 pub(crate) use postings::{ArchivedPostings, Entry, Family, Fit, Postings, Stream, last_key_at_most, lower_bounds};
 pub(crate) use row::{BLOCK, Row, TIERS, Tier, TierScan, row32};
+pub(crate) use sorted_run::RunKey;
 pub(crate) use wire::{ArchivedSegmentWire, Extras, SegmentWire, repeated_live_id, segment_from_archived};
-pub(crate) use write_buffer::WriteBuffer;
+pub(crate) use write_buffer::{BufferKey, WriteBuffer};
 
 pub(crate) use chunked_bits::ChunkedBits;
 use directory::{Directory, PER_BUCKET};

@@ -3,55 +3,79 @@
 //! a copy: a [`SortedRun`], so the copy is the shared base's `Arc` and a
 //! tail of at most [`TAIL`](super::sorted_run::TAIL) rows.
 
-use super::row::Row;
+use super::row::{Row, TIERS};
 use super::sorted_run::{RunKey, SortedRun};
 use crate::WindowId;
 
+/// A run of a buffer's rows, all of one tier, with the number of its first.
+pub(crate) type TierRows<'a, I> = (usize, &'a [Row<I>]);
+
+/// Where a row sits in a write buffer: its length tier, start and id, the
+/// order a segment keeps its rows in.
+pub(crate) type BufferKey<I> = (u8, i64, I);
+
 impl<I: WindowId> RunKey for Row<I> {
-    type Key = (i64, I);
+    type Key = BufferKey<I>;
 
     #[inline]
-    fn key(&self) -> (i64, I) {
-        (self.start, self.id)
+    fn key(&self) -> BufferKey<I> {
+        (self.tier() as u8, self.start, self.id)
     }
 }
 
-/// Recent windows, sorted by `(start, id)` in each of the run's two layers.
-/// Small by construction (the store's flush threshold), so a query scans
-/// the rows whose starts can match (bounded by the longest row's length).
-/// Rows are numbered as the run numbers them (base, then tail).
+/// Recent windows in the order a segment keeps its rows: by length tier,
+/// then `(start, id)`, in each of the run's two layers. A full buffer is
+/// then built into a segment without a sort, and a query scans each tier
+/// from the earliest start its longest row allows (one long window no
+/// longer makes every scan read the whole buffer). Rows are numbered as the
+/// run numbers them (base, then tail).
 #[derive(Clone, Debug)]
 pub(crate) struct WriteBuffer<I> {
     rows: SortedRun<Row<I>>,
-    /// At least the longest row's length (the longest since the buffer was
-    /// last emptied): a window that ends after `t` starts after
-    /// `t - max_len`, so a scan skips every row starting before that.
-    pub(crate) max_len: i64,
+    /// Per tier, at least its longest row's length (the longest since the
+    /// buffer was last emptied): a window of the tier that ends after `t`
+    /// starts after `t - max_len[tier]`, so a scan skips every row of the
+    /// tier starting before that.
+    pub(crate) max_len: [i64; TIERS],
 }
 
 impl<I> Default for WriteBuffer<I> {
     fn default() -> Self {
-        WriteBuffer { rows: SortedRun::default(), max_len: 0 }
+        WriteBuffer { rows: SortedRun::default(), max_len: [0; TIERS] }
     }
 }
 
 impl<I: WindowId> WriteBuffer<I> {
-    /// A buffer of `rows`, sorted by `(start, id)` (a sealed buffer).
+    /// A buffer of `rows`, in key order (a sealed buffer).
     pub(crate) fn of_sorted(rows: Vec<Row<I>>) -> Self {
-        let max_len = rows.iter().map(|r| r.end.saturating_sub(r.start)).max().unwrap_or(0);
+        let mut max_len = [0; TIERS];
+        for r in &rows {
+            max_len[r.tier()] = max_len[r.tier()].max(r.end.saturating_sub(r.start));
+        }
         WriteBuffer { rows: SortedRun::of_sorted(rows), max_len }
+    }
+
+    /// Each layer's rows split by tier: `[layer][tier]`, with the number of
+    /// each slice's first row.
+    #[inline]
+    pub(crate) fn tiers(&self) -> [[TierRows<'_, I>; TIERS]; 2] {
+        let mut first = 0;
+        self.rows.parts().map(|rows| {
+            let mut at = 0;
+            let split = std::array::from_fn(|t| {
+                let end = if t + 1 == TIERS { rows.len() } else { rows.partition_point(|r| r.tier() <= t) };
+                let slice = (first + at, &rows[at..end]);
+                at = end;
+                slice
+            });
+            first += rows.len();
+            split
+        })
     }
 
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.rows.len()
-    }
-
-    /// The rows in two sorted layers; the second's rows are numbered after
-    /// the first's.
-    #[inline]
-    pub(crate) fn parts(&self) -> [&[Row<I>]; 2] {
-        self.rows.parts()
     }
 
     /// Row number `i`.
@@ -66,13 +90,13 @@ impl<I: WindowId> WriteBuffer<I> {
         self.rows.numbered().find(|(_, r)| r.id == id).map(|(i, _)| i)
     }
 
-    /// The number of the row with key `(start, id)`.
+    /// The number of the row with `key`.
     #[inline]
-    pub(crate) fn find(&self, key: (i64, I)) -> Option<usize> {
+    pub(crate) fn find(&self, key: BufferKey<I>) -> Option<usize> {
         self.rows.find(key)
     }
 
-    /// Every row, in `(start, id)` order.
+    /// Every row, in key order.
     pub(crate) fn sorted(&self) -> impl Iterator<Item = &Row<I>> {
         self.rows.sorted()
     }
@@ -86,16 +110,17 @@ impl<I: WindowId> WriteBuffer<I> {
     pub(crate) fn insert(&mut self, row: Row<I>) {
         let fresh = self.rows.insert(row);
         debug_assert!(fresh, "window {} buffered twice", row.id);
-        self.max_len = self.max_len.max(row.end.saturating_sub(row.start));
+        let t = row.tier();
+        self.max_len[t] = self.max_len[t].max(row.end.saturating_sub(row.start));
     }
 
     pub(crate) fn remove(&mut self, at: usize) -> Row<I> {
         self.rows.remove(at)
     }
 
-    /// Every row, sorted, leaving the buffer empty.
+    /// Every row, in key order, leaving the buffer empty.
     pub(crate) fn take(&mut self) -> Vec<Row<I>> {
-        self.max_len = 0;
+        self.max_len = [0; TIERS];
         self.rows.take_sorted()
     }
 
@@ -119,7 +144,7 @@ impl<I: WindowId> WriteBuffer<I> {
         if let Some((_, r)) = self.rows.numbered().find(|(_, r)| r.end <= r.start) {
             return Err(format!("write buffer row {:?} has end <= start", r.id));
         }
-        if let Some((_, r)) = self.rows.numbered().find(|(_, r)| r.end - r.start > self.max_len) {
+        if let Some((_, r)) = self.rows.numbered().find(|(_, r)| r.end - r.start > self.max_len[r.tier()]) {
             return Err(format!("write buffer row {:?} is longer than the recorded longest", r.id));
         }
         Ok(())
