@@ -184,7 +184,7 @@ impl<I: WindowId, P: Clone> Clone for Store<I, P> {
             sealed_ids: Vec::new(),
             sealed_dead: Vec::new(),
             recent: {
-                let mut recent = RecentIds::default();
+                let mut recent = RecentIds::for_buffer(self.write_buffer);
                 self.buffer_keys.iter().for_each(|&(_, _, id)| recent.add(id));
                 recent
             },
@@ -218,7 +218,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
             sealed_dead: Vec::new(),
-            recent: RecentIds::default(),
+            recent: RecentIds::for_buffer(write_buffer),
             builds: VecDeque::new(),
             fold: None,
             background: false,
@@ -277,6 +277,12 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         self.background = background;
         if !self.write_buffer_chosen {
             self.write_buffer = if background { DEFAULT_BACKGROUND_WRITE_BUFFER } else { DEFAULT_WRITE_BUFFER };
+            // The filter of buffered ids is sized for the buffer.
+            self.recent = RecentIds::for_buffer(self.write_buffer);
+            let sealed = self.sealed_ids.iter().flatten().copied();
+            for id in self.buffer_keys.iter().map(|&(_, _, id)| id).chain(sealed) {
+                self.recent.add(id);
+            }
         }
         if !self.max_segments_chosen {
             let max = if background { DEFAULT_BACKGROUND_MAX_SEGMENTS } else { DEFAULT_MAX_SEGMENTS };
