@@ -816,3 +816,43 @@ fn writes_wait_for_merges_rather_than_pass_the_segment_limit() {
     shared.check_invariants().unwrap();
     assert_eq!(shared.count(&Query::new()).unwrap(), live.len() as u64);
 }
+
+/// Once writes stop, the index installs what its background threads built
+/// and builds what its write buffer holds, without a write to do it: reads
+/// after a burst of writes then meet segments, not a buffer to scan, and a
+/// version with the same number and contents.
+#[test]
+fn an_index_left_alone_after_writes_builds_its_buffers_and_installs_them() {
+    let shared: SharedIndex<u64, u32> = SharedIndex::builder()
+        .organizations(ORGS.iter().map(|&(o, p)| (OrgId(o), p.map(OrgId))))
+        .build_shared()
+        .unwrap();
+    let mut rng = Rng(61);
+    let n = mwindex::DEFAULT_BACKGROUND_WRITE_BUFFER as u64 * 5 / 2;
+    for id in 0..n {
+        shared.insert(window(&mut rng, id), id as u32).unwrap();
+    }
+    for id in (0..n).step_by(7) {
+        shared.upsert(window(&mut rng, id), 7).unwrap();
+    }
+    let version = shared.version();
+    let before = shared.explain(&Query::new()).unwrap();
+    assert!(before.buffered > 0, "the burst left windows buffered: {before:?}");
+    let count = shared.count(&Query::new()).unwrap();
+    // The tidying thread looks every 100 ms once writes stop; 10 s is a
+    // watchdog, not an expectation.
+    let began = std::time::Instant::now();
+    let after = loop {
+        let plan = shared.explain(&Query::new()).unwrap();
+        if plan.buffered == 0 {
+            break plan;
+        }
+        assert!(began.elapsed() < Duration::from_secs(10), "still {plan:?} after 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(after.segments >= 1);
+    assert_eq!(shared.version(), version, "tidying changes where windows are, not which");
+    assert_eq!(shared.count(&Query::new()).unwrap(), count);
+    assert_eq!(shared.len() as u64, count);
+    shared.check_invariants().unwrap();
+}

@@ -3,6 +3,7 @@
 //! turns, each write publishing a new version before it returns.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -11,6 +12,7 @@ use super::index::Index;
 use super::mutation::{Applied, Mutation};
 use super::payload::Payload;
 use super::pins::{PinPolicy, Pins};
+use super::signal::Closing;
 use super::store::{Spare, Store};
 use super::version::Version;
 use crate::query::{Consistency, Entry, Explain, OwnedEntry, OwnedPage, Page, Query, cursor_pin};
@@ -81,6 +83,58 @@ struct Inner<I, P> {
     /// Where writes go first when the index is durable (set once, when it
     /// is opened).
     journal: OnceLock<Box<dyn Journal<I, P>>>,
+    /// Set when the index drops, which ends the tidying thread (see
+    /// [`tidy_loop`]).
+    closing: Arc<Closing>,
+}
+
+impl<I, P> Drop for Inner<I, P> {
+    fn drop(&mut self) {
+        self.closing.close();
+    }
+}
+
+/// How often the tidying thread looks for work to install while windows
+/// are buffered or work runs in the background: it acts only if no write
+/// came since its last look (a writer installs what ended at each write,
+/// and the thread taking its lock meanwhile only delays it). After a
+/// burst of 1,000 moves at 10M windows, counts took 0.98 µs with the
+/// write buffer left holding them, 0.42 once it was built into a segment.
+const TIDY_EVERY: Duration = Duration::from_millis(100);
+
+/// How often it looks when nothing is buffered or running (a write that
+/// leaves the buffer short of full makes nothing for it to wait on).
+const IDLE_LOOK: Duration = Duration::from_secs(1);
+
+/// The tidying thread of a shared index: once writes stop, installs the
+/// background work that ended (built write buffers, merges, kills moved
+/// into tombstones) and seals a write buffer left holding windows, then
+/// publishes the result under the same version number. Without it an
+/// index read after a burst of writes kept the burst's unmerged segments
+/// and unbuilt buffers until the next write (30,000 moves at 10M windows,
+/// then reads only: 16 segments and 1,072 buffered windows, counts 3.3-4.3
+/// µs against 0.4 on the fresh index; 1.5 µs with 4 segments once tidied).
+/// Ends when the index drops.
+fn tidy_loop<I: WindowId, P: Payload>(index: WeakShared<I, P>, closing: Arc<Closing>) {
+    let mut seen: Option<u64> = None;
+    let mut wait = IDLE_LOOK;
+    while !closing.wait(wait) {
+        let Some(index) = index.upgrade() else { return };
+        let version = index.version();
+        if seen != Some(version) {
+            // Writes came since the last look: the writer installs.
+            seen = Some(version);
+            wait = TIDY_EVERY;
+            continue;
+        }
+        let mut writer = index.inner.writer.lock();
+        let tidied = writer.store.tidy();
+        if tidied.changed {
+            index.publish(&mut writer);
+        }
+        drop(writer);
+        wait = if tidied.pending { TIDY_EVERY } else { IDLE_LOOK };
+    }
 }
 
 /// What a write answers: what it did and the version it made.
@@ -160,9 +214,17 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     pub fn from_index(index: Index<I, P>, pins: PinPolicy) -> Self {
         let mut store = index.into_store();
         store.default_background();
+        let closing = Closing::new();
         let current = ArcSwap::from_pointee(store.publish());
         let writer = Mutex::new(Writer { store, spare: Spare::default() });
-        SharedIndex { inner: Arc::new(Inner { writer, current, pins: Pins::new(pins), journal: OnceLock::new() }) }
+        let inner =
+            Inner { writer, current, pins: Pins::new(pins), journal: OnceLock::new(), closing: Arc::clone(&closing) };
+        let shared = SharedIndex { inner: Arc::new(inner) };
+        let weak = shared.downgrade();
+        // Without the thread (none could start), work that ends is
+        // installed by the next write, as in an `Index`.
+        let _ = std::thread::Builder::new().name("mwindex-tidy".into()).spawn(move || tidy_loop(weak, closing));
+        shared
     }
 
     /// The number of the latest version: how many writes were applied

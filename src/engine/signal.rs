@@ -1,5 +1,6 @@
 //! A flag a background thread sets once its work ends, which the writer
-//! checks without waiting or blocks on until it is set.
+//! checks without waiting or blocks on until it is set; and the flag that
+//! ends a shared index's tidying thread.
 //!
 //! Waiting used to be a loop of short sleeps; a sleep of 20 µs lasts about
 //! 70 (the kernel's default timer slack is 50 µs), and the writer waited
@@ -62,6 +63,35 @@ impl Drop for SetOnDrop {
     }
 }
 
+/// Set once, when a shared index drops: its tidying thread, which looks
+/// now and then for work to install, waits on it between looks.
+#[derive(Debug, Default)]
+pub(crate) struct Closing {
+    closed: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Closing {
+    pub(crate) fn new() -> Arc<Closing> {
+        Arc::new(Closing::default())
+    }
+
+    /// Marks the index gone and wakes the waiter.
+    pub(crate) fn close(&self) {
+        *self.closed.lock() = true;
+        self.wake.notify_all();
+    }
+
+    /// Waits for at most `timeout`; `true` once closed.
+    pub(crate) fn wait(&self, timeout: std::time::Duration) -> bool {
+        let mut closed = self.closed.lock();
+        if !*closed {
+            self.wake.wait_for(&mut closed, timeout);
+        }
+        *closed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +114,19 @@ mod tests {
             waiter.join().unwrap();
             assert!(signal.is_set() && seen.load(Ordering::SeqCst));
         }
+    }
+
+    #[test]
+    fn closing_wakes_its_waiter_at_once_and_stays_closed() {
+        let closing = Closing::new();
+        assert!(!closing.wait(std::time::Duration::from_millis(1)));
+        let waiter = {
+            let closing = Arc::clone(&closing);
+            std::thread::spawn(move || closing.wait(std::time::Duration::from_secs(30)))
+        };
+        closing.close();
+        assert!(waiter.join().unwrap());
+        assert!(closing.wait(std::time::Duration::from_secs(30)));
     }
 
     #[test]

@@ -40,6 +40,15 @@ pub const DEFAULT_WRITE_BUFFER: usize = 256;
 /// a second, two 83,000-89,000 -> 111,000-131,000.
 pub const DEFAULT_BACKGROUND_WRITE_BUFFER: usize = 1_024;
 
+/// What [`Store::tidy`] did and left.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tidied {
+    /// Something readers see moved (a version must be published).
+    pub(crate) changed: bool,
+    /// Windows are buffered or work runs in the background.
+    pub(crate) pending: bool,
+}
+
 /// Windows whose lookups [`Store::upsert_all`] makes together.
 const WRITE_BATCH: usize = 32;
 
@@ -691,6 +700,33 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         } else if self.compactor.running() > 0 && self.compactor.has_finished() {
             self.change_parts(|parts, compactor, places, kills| compactor.maintain(parts, places, kills));
         }
+    }
+
+    /// Installs the background work that ended (built buffers, kills moved
+    /// into tombstones, merges), as a write's [`Store::settle`] would, for
+    /// an index no write comes to, and seals a write buffer holding
+    /// windows, so reads stop scanning it once its segment is installed.
+    pub(crate) fn tidy(&mut self) -> Tidied {
+        let mut changed = false;
+        if self.background && self.buffer.len() > 0 {
+            self.seal();
+            changed = true;
+        }
+        if self.fold.as_ref().is_some_and(Fold::is_done) {
+            self.finish_fold(false);
+            changed = true;
+        }
+        while self.builds.front().is_some_and(Build::is_done) {
+            self.install_through(1);
+            changed = true;
+        }
+        if self.compactor.running() > 0 && self.compactor.has_finished() {
+            self.change_parts(|parts, compactor, places, kills| compactor.maintain(parts, places, kills));
+            changed = true;
+        }
+        let pending =
+            self.buffer.len() > 0 || !self.builds.is_empty() || self.fold.is_some() || self.compactor.running() > 0;
+        Tidied { changed, pending }
     }
 
     /// Seals the write buffer for a build on the build thread (or on this
