@@ -87,6 +87,11 @@ fn main() {
         writes(&world, &gens, &shared);
         return;
     }
+    if arg("--only").as_deref() == Some("after-writes") {
+        println!("mwindex reads after writes stop: {n} windows");
+        after_writes(&world, &gens, &mw, runs);
+        return;
+    }
     if arg("--only").as_deref() == Some("reads") {
         drop(mw);
         println!("mwindex reads beside writers: {n} windows");
@@ -98,6 +103,63 @@ fn main() {
     drop(mw);
     concurrent(&world, &gens, &shared, Duration::from_secs(secs));
     writes(&world, &gens, &shared);
+}
+
+/// Reads once writes stop (`--only after-writes`): every query kind's
+/// median through a handle on the fresh index, then after `--after N`
+/// writes (30,000 by default) of one kind and the index left alone until
+/// its tidying thread has built and installed what they left (at most 5 s),
+/// then after `compact()`: what a reader meets after a burst of moves, or
+/// of deletes alone (no new segments: only the large segment's deaths).
+fn after_writes(world: &World, gens: &[Gen], mw: &Mwindex, runs: usize) {
+    let writes: usize = arg("--after").and_then(|v| v.parse().ok()).unwrap_or(30_000).min(gens.len());
+    let kinds = peers::KINDS;
+    let qs: Vec<Vec<Question>> =
+        kinds.iter().enumerate().map(|(k, kind)| peers::questions(kind, world, 91 + k as u64, runs)).collect();
+    let medians = |index: &SharedIndex<u64, u32>| -> Vec<String> {
+        qs.iter()
+            .map(|qs| {
+                let mut ns: Vec<u64> = Vec::with_capacity(qs.len() * 3);
+                for _ in 0..3 {
+                    for q in qs {
+                        let t = Instant::now();
+                        std::hint::black_box(answer_shared(index, q));
+                        ns.push(t.elapsed().as_nanos() as u64);
+                    }
+                }
+                format!("{:.2}", stats(ns).p50)
+            })
+            .collect()
+    };
+    println!("\n| after | segments | buffered | {} |", kinds.join(" | "));
+    println!("|---|---:|---:|{}", "---:|".repeat(kinds.len()));
+    let row = |label: &str, index: &SharedIndex<u64, u32>| {
+        let plan = index.explain(&mwindex::Query::new()).expect("an empty query is valid");
+        println!("| {label} | {} | {} | {} |", plan.segments, plan.buffered, medians(index).join(" | "));
+    };
+    let mut rng = Rng::new(17);
+    let moved = workload::moved(gens, &mut rng, writes);
+    for deletes in [false, true] {
+        let index = SharedIndex::from(mw.index.clone());
+        row("nothing (fresh)", &index);
+        for g in &moved {
+            if deletes {
+                index.delete(g.id);
+            } else {
+                index.upsert(peers::window(g), 0).expect("a valid move");
+            }
+        }
+        let began = Instant::now();
+        while index.explain(&mwindex::Query::new()).map_or(0, |p| p.buffered) > 0 && began.elapsed().as_secs() < 5 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Merges the installs started, installed by the next look.
+        std::thread::sleep(Duration::from_millis(500));
+        let label = if deletes { format!("{writes} deletes") } else { format!("{writes} moves") };
+        row(&label, &index);
+        index.compact();
+        row(&format!("{label}, compact()"), &index);
+    }
 }
 
 /// Every query kind on the index and through the handle, interleaved,

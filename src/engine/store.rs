@@ -704,13 +704,19 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
 
     /// Installs the background work that ended (built buffers, kills moved
     /// into tombstones, merges), as a write's [`Store::settle`] would, for
-    /// an index no write comes to, and seals a write buffer holding
-    /// windows, so reads stop scanning it once its segment is installed.
+    /// an index no write comes to; seals a write buffer holding windows and
+    /// starts moving the kills left into tombstones, so reads stop scanning
+    /// the buffer and searching the kills once those are installed.
     pub(crate) fn tidy(&mut self) -> Tidied {
         let mut changed = false;
         if self.background && self.buffer.len() > 0 {
             self.seal();
             changed = true;
+        }
+        // Kills short of the number that starts a move into tombstones
+        // would stay, and every read would search them.
+        if self.background && !self.kills.is_empty() && self.fold.is_none() {
+            self.start_fold();
         }
         if self.fold.as_ref().is_some_and(Fold::is_done) {
             self.finish_fold(false);
