@@ -23,7 +23,8 @@ pub(crate) struct Tombstones {
     /// The ends of the newest dead rows, not yet placed in `by_end`: placing
     /// one costs a search of the sorted ends (a few dependent cache misses),
     /// so a delete only notes its end, and every [`PENDING_ENDS`] notes are
-    /// placed together, their searches in lockstep.
+    /// placed together, their searches in lockstep. Sorted: a count read
+    /// them all to find those `<= t`, a twelfth of its instructions.
     pending_ends: Vec<i64>,
 }
 
@@ -65,7 +66,7 @@ impl Tombstones {
     /// ends that are `<= t`.
     #[inline]
     pub(crate) fn count_ended(&self, p: u32, t: i64) -> u64 {
-        let pending = self.pending_ends.iter().filter(|&&e| e <= t).count() as u64;
+        let pending = self.pending_ends.partition_point(|&e| e <= t) as u64;
         self.by_end.rank(p) + pending
     }
 
@@ -79,7 +80,9 @@ impl Tombstones {
     pub(crate) fn kill(&mut self, r: u32, end: i64, ends: &SortedEnds) {
         let fresh = self.rows.insert(r);
         debug_assert!(fresh, "row {r} killed twice");
-        self.pending_ends.push(end);
+        // Kept sorted, so a count finds those `<= t` by a search.
+        let at = self.pending_ends.partition_point(|&e| e <= end);
+        self.pending_ends.insert(at, end);
         if self.pending_ends.len() >= PENDING_ENDS {
             self.place_pending_ends(ends);
         }
