@@ -107,9 +107,9 @@ fn main() {
 
 /// Reads once writes stop (`--only after-writes`): every query kind's
 /// median through a handle on the fresh index, then after `--after N`
-/// writes (30,000 by default) of one kind and the index left alone until
-/// its tidying thread has built and installed what they left (at most 5 s),
-/// then after `compact()`: what a reader meets after a burst of moves, or
+/// writes (30,000 by default) of one kind and the index left alone while
+/// its tidying thread builds and installs what they left (2.5 s once
+/// nothing is buffered), then after `compact()`: what a reader meets after a burst of moves, or
 /// of deletes alone (no new segments: only the large segment's deaths).
 fn after_writes(world: &World, gens: &[Gen], mw: &Mwindex, runs: usize) {
     let writes: usize = arg("--after").and_then(|v| v.parse().ok()).unwrap_or(30_000).min(gens.len());
@@ -153,8 +153,10 @@ fn after_writes(world: &World, gens: &[Gen], mw: &Mwindex, runs: usize) {
         while index.explain(&mwindex::Query::new()).map_or(0, |p| p.buffered) > 0 && began.elapsed().as_secs() < 5 {
             std::thread::sleep(Duration::from_millis(20));
         }
-        // Merges the installs started, installed by the next look.
-        std::thread::sleep(Duration::from_millis(500));
+        // The tidying thread's first look after the writes comes within a
+        // second, and its moves of kills into tombstones and the merges its
+        // installs start are installed at its next looks, 100 ms apart.
+        std::thread::sleep(Duration::from_millis(2_500));
         let label = if deletes { format!("{writes} deletes") } else { format!("{writes} moves") };
         row(&label, &index);
         index.compact();
