@@ -41,6 +41,14 @@ use crate::{Error, OrgId, Window, WindowId};
 /// deleted since the last flush). A version nobody holds is freed when the
 /// next one replaces it.
 ///
+/// Segments are built and merged on background threads, which each write
+/// installs once done. An index no write comes to is tidied by a thread of
+/// its own (`mwindex-tidy`, ended when the last handle drops): about 100 ms
+/// after the last write it installs what the background threads finished,
+/// builds the windows left in the write buffer into a segment, and
+/// publishes the result under the same version number, so reads after a
+/// burst of writes do not keep paying for it.
+///
 /// # Example
 ///
 /// ```
