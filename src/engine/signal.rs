@@ -1,6 +1,6 @@
 //! A flag a background thread sets once its work ends, which the writer
-//! checks without waiting or blocks on until it is set; and the flag that
-//! ends a shared index's tidying thread.
+//! checks without waiting or blocks on until it is set (also the flag a
+//! shared index sets when it drops, which ends its tidying thread).
 //!
 //! Waiting used to be a loop of short sleeps; a sleep of 20 µs lasts about
 //! 70 (the kernel's default timer slack is 50 µs), and the writer waited
@@ -52,6 +52,17 @@ impl Signal {
             self.wake.wait(&mut guard);
         }
     }
+
+    /// Blocks until the work ended or `timeout` passed; whether it ended.
+    pub(crate) fn wait_for(&self, timeout: std::time::Duration) -> bool {
+        if !self.is_set() {
+            let mut guard = self.lock.lock();
+            if !self.is_set() {
+                self.wake.wait_for(&mut guard, timeout);
+            }
+        }
+        self.is_set()
+    }
 }
 
 /// Sets its signal when dropped: however the work ends, a panic included.
@@ -60,35 +71,6 @@ pub(crate) struct SetOnDrop(pub(crate) Arc<Signal>);
 impl Drop for SetOnDrop {
     fn drop(&mut self) {
         self.0.set();
-    }
-}
-
-/// Set once, when a shared index drops: its tidying thread, which looks
-/// now and then for work to install, waits on it between looks.
-#[derive(Debug, Default)]
-pub(crate) struct Closing {
-    closed: Mutex<bool>,
-    wake: Condvar,
-}
-
-impl Closing {
-    pub(crate) fn new() -> Arc<Closing> {
-        Arc::new(Closing::default())
-    }
-
-    /// Marks the index gone and wakes the waiter.
-    pub(crate) fn close(&self) {
-        *self.closed.lock() = true;
-        self.wake.notify_all();
-    }
-
-    /// Waits for at most `timeout`; `true` once closed.
-    pub(crate) fn wait(&self, timeout: std::time::Duration) -> bool {
-        let mut closed = self.closed.lock();
-        if !*closed {
-            self.wake.wait_for(&mut closed, timeout);
-        }
-        *closed
     }
 }
 
@@ -117,16 +99,16 @@ mod tests {
     }
 
     #[test]
-    fn closing_wakes_its_waiter_at_once_and_stays_closed() {
-        let closing = Closing::new();
-        assert!(!closing.wait(std::time::Duration::from_millis(1)));
+    fn a_timed_wait_times_out_unset_and_wakes_at_once_when_set() {
+        let closing = Signal::new();
+        assert!(!closing.wait_for(std::time::Duration::from_millis(1)));
         let waiter = {
             let closing = Arc::clone(&closing);
-            std::thread::spawn(move || closing.wait(std::time::Duration::from_secs(30)))
+            std::thread::spawn(move || closing.wait_for(std::time::Duration::from_secs(30)))
         };
-        closing.close();
+        closing.set();
         assert!(waiter.join().unwrap());
-        assert!(closing.wait(std::time::Duration::from_secs(30)));
+        assert!(closing.wait_for(std::time::Duration::from_secs(30)));
     }
 
     #[test]
