@@ -33,10 +33,16 @@ pub(crate) struct RecentIds {
 }
 
 impl RecentIds {
-    /// A filter for write buffers of `buffer` windows.
-    pub(crate) fn for_buffer(buffer: usize) -> Self {
+    /// A filter for write buffers of `buffer` windows, holding `ids`.
+    pub(crate) fn of<I: WindowId>(buffer: usize, ids: impl Iterator<Item = I>) -> Self {
         let slots = buffer.saturating_mul(SLOTS_PER_WINDOW).next_power_of_two().clamp(MIN_SLOTS, MAX_SLOTS);
-        RecentIds { counts: Vec::new(), slots }
+        RecentIds { counts: Vec::new(), slots }.with(ids)
+    }
+
+    /// This filter with `ids` added.
+    fn with<I: WindowId>(mut self, ids: impl Iterator<Item = I>) -> Self {
+        ids.for_each(|id| self.add(id));
+        self
     }
 
     #[inline]
@@ -77,8 +83,7 @@ impl RecentIds {
 
     /// Checks the counts against the ids buffered.
     pub(crate) fn check_invariants<I: WindowId>(&self, ids: impl Iterator<Item = I>) -> Result<(), String> {
-        let mut want = RecentIds { counts: Vec::new(), slots: self.slots };
-        ids.for_each(|id| want.add(id));
+        let want = RecentIds { counts: Vec::new(), slots: self.slots }.with(ids);
         let zero = |c: &[u32]| c.iter().all(|&c| c == 0);
         if want.counts != self.counts && !(zero(&want.counts) && zero(&self.counts)) {
             return Err("the recent-id filter disagrees with the buffered ids".into());

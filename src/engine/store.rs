@@ -192,11 +192,8 @@ impl<I: WindowId, P: Clone> Clone for Store<I, P> {
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
             sealed_dead: Vec::new(),
-            recent: {
-                let mut recent = RecentIds::for_buffer(self.write_buffer);
-                self.buffer_keys.iter().for_each(|&(_, _, id)| recent.add(id));
-                recent
-            },
+            // The copy seals nothing: its buffered ids are the buffer's.
+            recent: RecentIds::of(self.write_buffer, self.buffer_keys.iter().map(|&(_, _, id)| id)),
             builds: VecDeque::new(),
             fold: None,
             background: self.background,
@@ -227,7 +224,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
             sealed_dead: Vec::new(),
-            recent: RecentIds::for_buffer(write_buffer),
+            recent: RecentIds::of(write_buffer, std::iter::empty::<I>()),
             builds: VecDeque::new(),
             fold: None,
             background: false,
@@ -287,11 +284,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         if !self.write_buffer_chosen {
             self.write_buffer = if background { DEFAULT_BACKGROUND_WRITE_BUFFER } else { DEFAULT_WRITE_BUFFER };
             // The filter of buffered ids is sized for the buffer.
-            self.recent = RecentIds::for_buffer(self.write_buffer);
-            let sealed = self.sealed_ids.iter().flatten().copied();
-            for id in self.buffer_keys.iter().map(|&(_, _, id)| id).chain(sealed) {
-                self.recent.add(id);
-            }
+            self.recent = RecentIds::of(self.write_buffer, self.buffered_ids());
         }
         if !self.max_segments_chosen {
             let max = if background { DEFAULT_BACKGROUND_MAX_SEGMENTS } else { DEFAULT_MAX_SEGMENTS };
@@ -693,12 +686,23 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         } else if !self.background && self.kills.len() >= self.write_buffer {
             self.fold_here();
         }
+        self.install_done();
+    }
+
+    /// Installs the built buffers and the merges that ended (installing a
+    /// built buffer runs the merge policy, which installs those merges
+    /// too); whether anything was installed.
+    fn install_done(&mut self) -> bool {
         if self.builds.front().is_some_and(Build::is_done) {
             while self.builds.front().is_some_and(Build::is_done) {
                 self.install_through(1);
             }
+            true
         } else if self.compactor.running() > 0 && self.compactor.has_finished() {
             self.change_parts(|parts, compactor, places, kills| compactor.maintain(parts, places, kills));
+            true
+        } else {
+            false
         }
     }
 
@@ -718,18 +722,8 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         if self.background && !self.kills.is_empty() && self.fold.is_none() {
             self.start_fold();
         }
-        if self.fold.as_ref().is_some_and(Fold::is_done) {
-            self.finish_fold(false);
-            changed = true;
-        }
-        while self.builds.front().is_some_and(Build::is_done) {
-            self.install_through(1);
-            changed = true;
-        }
-        if self.compactor.running() > 0 && self.compactor.has_finished() {
-            self.change_parts(|parts, compactor, places, kills| compactor.maintain(parts, places, kills));
-            changed = true;
-        }
+        changed |= self.finish_fold(false);
+        changed |= self.install_done();
         let pending =
             self.buffer.len() > 0 || !self.builds.is_empty() || self.fold.is_some() || self.compactor.running() > 0;
         Tidied { changed, pending }
@@ -913,13 +907,13 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
 
     /// Installs the finished move of kills (waiting for it with `wait`):
     /// each segment unchanged since the move began takes its new tombstones,
-    /// and its kills they hold leave the list.
-    fn finish_fold(&mut self, wait: bool) {
+    /// and its kills they hold leave the list. Whether a move was installed.
+    fn finish_fold(&mut self, wait: bool) -> bool {
         if !wait && !self.fold.as_ref().is_some_and(Fold::is_done) {
-            return;
+            return false;
         }
-        let Some(fold) = self.fold.take() else { return };
-        let Some(folded) = fold.wait() else { return };
+        let Some(fold) = self.fold.take() else { return false };
+        let Some(folded) = fold.wait() else { return false };
         let parts = Arc::make_mut(&mut self.parts);
         let mut moved: Vec<(u32, Vec<u32>)> = Vec::new();
         for Folded { before, after, rows } in folded {
@@ -933,11 +927,17 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         self.kills.forget(&moved);
         let touched: Vec<u32> = moved.iter().map(|&(s, _)| s).collect();
         self.rebuild_if_mostly_dead(&touched);
+        true
     }
 
     /// Drops `value`, holding about `rows` rows, on the freeing thread.
     pub(crate) fn drop_elsewhere<T: Send + 'static>(&mut self, value: T, rows: usize) {
         self.compactor.drop_elsewhere(value, rows);
+    }
+
+    /// The ids of the write buffer's rows and of the sealed buffers'.
+    fn buffered_ids(&self) -> impl Iterator<Item = I> + '_ {
+        self.buffer_keys.iter().map(|&(_, _, id)| id).chain(self.sealed_ids.iter().flatten().copied())
     }
 
     /// Bytes held by the index structures, payloads excluded.
@@ -973,8 +973,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         {
             return Err("sealed buffers, their id columns and their builds disagree".into());
         }
-        let buffered = self.buffer_keys.iter().map(|&(_, _, id)| id);
-        self.recent.check_invariants(buffered.chain(self.sealed_ids.iter().flatten().copied()))?;
+        self.recent.check_invariants(self.buffered_ids())?;
         self.log.check_invariants()?;
         self.compactor.check_invariants(&self.parts.segments)
     }
