@@ -1104,3 +1104,39 @@ fn org_ranks_survive_a_snapshot_and_older_files_count_without_them() {
         other => panic!("{:?}", other.map(|_| ())),
     }
 }
+
+/// A snapshot's blocks are encoded straight into the file, a large one in
+/// many writes: a write failing anywhere inside one (here in a segment of
+/// 70,000 windows, several MB) fails the checkpoint with the storage's
+/// error, and the directory still opens to everything written.
+#[test]
+fn a_write_failing_inside_a_large_snapshot_block_fails_the_checkpoint_and_loses_nothing() {
+    let disk = FaultyStorage::new();
+    let d = open(&disk).expect("open");
+    let windows = (0..70_000u64).map(|id| (window(id, (id * 7_919 % 31_536_000) as i64, 3_600), format!("w{id}")));
+    d.bulk_insert(windows).expect("bulk");
+    d.insert(window(70_000, 5, 60), "last".into()).expect("insert");
+    let want = contents(&d);
+    // Count the writes a whole checkpoint makes, on a copy of the disk.
+    let writes = {
+        let copy = disk.power_cut(PowerCut::DropUnsynced);
+        let d = open(&copy).expect("open the copy");
+        let before = copy.calls(mwindex::Op::Write);
+        d.checkpoint().expect("checkpoint of the copy");
+        copy.calls(mwindex::Op::Write) - before
+    };
+    assert!(writes > 8, "a large block is written in several writes, not {writes}");
+    for nth in [2, writes / 2, writes - 2] {
+        let disk = disk.power_cut(PowerCut::DropUnsynced);
+        let d = open(&disk).expect("open");
+        disk.fail(mwindex::Op::Write, disk.calls(mwindex::Op::Write) + nth, false);
+        match d.checkpoint() {
+            Err(Error::Io { operation: "write", .. }) => {}
+            other => panic!("write {nth} of {writes} failed, and the checkpoint answered {other:?}"),
+        }
+        drop(d);
+        let d = open(&disk).expect("reopen");
+        assert_eq!(contents(&d), want, "after write {nth} of {writes} failed");
+        d.check_invariants().expect("invariants");
+    }
+}

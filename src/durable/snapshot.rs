@@ -92,20 +92,48 @@ struct Out<'a> {
     bytes: u64,
     blocks: u64,
     unsynced: usize,
+    /// The error of a write made while rkyv was encoding (its own error
+    /// type would lose it).
+    failed: Option<Error>,
 }
 
 impl Out<'_> {
     fn block(&mut self, kind: u32, body: &[u8]) -> Result<(), Error> {
-        let mut head = Vec::with_capacity(BLOCK_HEADER);
-        put_u32(&mut head, kind);
-        put_u32(&mut head, crc32c::crc32c(body));
-        put_u64(&mut head, body.len() as u64);
-        self.write(&head)?;
+        self.header(kind, crc32c::crc32c(body), body.len())?;
         for chunk in body.chunks(SYNC_EVERY) {
             self.write(chunk)?;
         }
-        let pad = body.len().next_multiple_of(ALIGN) - body.len();
-        self.write(&[0; ALIGN][..pad])?;
+        self.pad(body.len())
+    }
+
+    /// A block whose body is the rkyv archive of `value`, encoded straight
+    /// into the file: a first pass measures it (length and CRC-32C, for
+    /// the header ahead of it), a second writes it through a small buffer.
+    /// No copy of the whole archive is ever held: at 10M windows that copy
+    /// was 850 MB of fresh memory and most of a snapshot's CPU time.
+    fn archived<T: Encode>(&mut self, kind: u32, value: &T) -> Result<(), Error> {
+        let measured = encode(value, Sink::measure())?;
+        self.header(kind, measured.crc, measured.pos)?;
+        let written = encode(value, Sink::stream(self)).map_err(|e| self.failed.take().unwrap_or(e))?;
+        if (written.pos, written.crc) != (measured.pos, measured.crc) {
+            // The value is an immutable version: its two encodings agree.
+            // Should they not, the file must not be completed.
+            return Err(Error::Halted("a snapshot block encoded differently on its second pass".into()));
+        }
+        self.pad(written.pos)
+    }
+
+    fn header(&mut self, kind: u32, crc: u32, len: usize) -> Result<(), Error> {
+        let mut head = Vec::with_capacity(BLOCK_HEADER);
+        put_u32(&mut head, kind);
+        put_u32(&mut head, crc);
+        put_u64(&mut head, len as u64);
+        self.write(&head)
+    }
+
+    /// Zeroes after a body of `len` bytes up to the next block's alignment.
+    fn pad(&mut self, len: usize) -> Result<(), Error> {
+        self.write(&[0; ALIGN][..len.next_multiple_of(ALIGN) - len])?;
         self.blocks += 1;
         Ok(())
     }
@@ -122,16 +150,110 @@ impl Out<'_> {
     }
 }
 
-fn archive<T>(value: &T) -> Result<AlignedVec, Error>
-where
-    T: for<'a> rkyv::Serialize<
-            rancor::Strategy<
-                rkyv::ser::Serializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::ser::sharing::Share>,
-                rancor::Error,
-            >,
-        >,
-{
-    rkyv::to_bytes::<rancor::Error>(value).map_err(|e| Error::Halted(format!("a snapshot could not be encoded: {e}")))
+/// Bytes an archive being written gathers before they go to the file.
+const STREAM_CHUNK: usize = 1 << 20;
+
+/// Where rkyv writes an archive: its length and CRC-32C, and, when
+/// streaming, the file (through a buffer of [`STREAM_CHUNK`] bytes). Its
+/// position starts at 0 at a block body's first byte, which the file
+/// aligns to 16 bytes: rkyv's alignment within the archive is its
+/// alignment in the file.
+struct Sink<'o, 'p> {
+    out: Option<&'o mut Out<'p>>,
+    buf: Vec<u8>,
+    pos: usize,
+    crc: u32,
+}
+
+impl<'o, 'p> Sink<'o, 'p> {
+    fn measure() -> Self {
+        Sink { out: None, buf: Vec::new(), pos: 0, crc: 0 }
+    }
+
+    fn stream(out: &'o mut Out<'p>) -> Self {
+        Sink { out: Some(out), buf: Vec::with_capacity(STREAM_CHUNK), pos: 0, crc: 0 }
+    }
+
+    fn flush(&mut self) -> Result<(), rancor::Error> {
+        let bytes = std::mem::take(&mut self.buf);
+        self.send(&bytes)?;
+        self.buf = bytes;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes `bytes` to the file, if streaming; a failure is kept in the
+    /// file's [`Out`].
+    fn send(&mut self, bytes: &[u8]) -> Result<(), rancor::Error> {
+        match self.out.as_deref_mut() {
+            Some(out) if !bytes.is_empty() => out.write(bytes).map_err(|e| {
+                out.failed = Some(e);
+                rancor::Source::new(SinkFailed)
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The error rkyv carries out of a [`Sink`] whose file failed (the file's
+/// own error is kept in its [`Out`]).
+#[derive(Debug)]
+struct SinkFailed;
+
+impl std::fmt::Display for SinkFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the snapshot file could not be written")
+    }
+}
+
+impl std::error::Error for SinkFailed {}
+
+impl rkyv::ser::Positional for Sink<'_, '_> {
+    fn pos(&self) -> usize {
+        self.pos
+    }
+}
+
+impl rkyv::ser::Writer<rancor::Error> for Sink<'_, '_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), rancor::Error> {
+        self.crc = crc32c::crc32c_append(self.crc, bytes);
+        self.pos += bytes.len();
+        if self.out.is_none() {
+            return Ok(());
+        }
+        if self.buf.len() + bytes.len() > STREAM_CHUNK {
+            self.flush()?;
+        }
+        if bytes.len() >= STREAM_CHUNK {
+            // A large array goes to the file as it lies.
+            self.send(bytes)?;
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+}
+
+/// A value a snapshot block holds as an rkyv archive.
+trait Encode: for<'a, 'o, 'p> rkyv::Serialize<Strategy<'a, 'o, 'p>> {}
+
+impl<T: for<'a, 'o, 'p> rkyv::Serialize<Strategy<'a, 'o, 'p>>> Encode for T {}
+
+type Strategy<'a, 'o, 'p> =
+    rkyv::api::high::HighSerializer<Sink<'o, 'p>, rkyv::ser::allocator::ArenaHandle<'a>, rancor::Error>;
+
+/// What an encoding wrote: its length and CRC-32C.
+struct Encoded {
+    pos: usize,
+    crc: u32,
+}
+
+/// Encodes `value` into `sink`.
+fn encode<T: Encode>(value: &T, sink: Sink<'_, '_>) -> Result<Encoded, Error> {
+    let halted = |e: rancor::Error| Error::Halted(format!("a snapshot could not be encoded: {e}"));
+    let mut sink = rkyv::api::high::to_bytes_in::<_, rancor::Error>(value, sink).map_err(halted)?;
+    sink.flush().map_err(halted)?;
+    Ok(Encoded { pos: sink.pos, crc: sink.crc })
 }
 
 /// Writes `version`, which covers the log through record `seq`, as a
@@ -146,7 +268,7 @@ pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     let path = dir.join(snapshot_name(seq));
     let tmp = dir.join(format!("{}.tmp", snapshot_name(seq)));
     let file = at("create", &tmp, storage.create(&tmp))?;
-    let mut out = Out { file, path: &tmp, bytes: 0, blocks: 0, unsynced: 0 };
+    let mut out = Out { file, path: &tmp, bytes: 0, blocks: 0, unsynced: 0, failed: None };
     let mut header = Vec::with_capacity(HEADER);
     header.extend_from_slice(MAGIC);
     put_u32(&mut header, SNAPSHOT_VERSION);
@@ -158,18 +280,18 @@ pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     put_u32(&mut header, crc);
     out.write(&header)?;
 
-    out.block(CATALOG, &archive(&version.catalog_wire())?)?;
+    out.archived(CATALOG, &version.catalog_wire())?;
     let mut windows = 0u64;
     let mut bytes = Vec::new();
     for s in 0..version.segment_count() {
         let SegmentParts { wire, id_blocks, org_ranks, payloads } = version.segment_wire(s);
-        out.block(SEGMENT, &archive(&wire)?)?;
+        out.archived(SEGMENT, &wire)?;
         drop(wire);
         if let Some(blocks) = id_blocks {
-            out.block(ID_BLOCKS, &archive(blocks)?)?;
+            out.archived(ID_BLOCKS, blocks)?;
         }
         if let Some(ranks) = org_ranks {
-            out.block(ORG_RANKS, &archive(&ranks.to_wire())?)?;
+            out.archived(ORG_RANKS, &ranks.to_wire())?;
         }
         bytes.clear();
         put_u32(&mut bytes, len32(payloads.len()));
