@@ -10,7 +10,7 @@ use super::parts::Parts;
 use super::sealed::Sealed;
 use crate::catalog::CatalogView;
 use crate::query::{
-    BUFFER, Driver, Entry, Explain, Found, MAX_SEALED, Page, Plan, Query, View, Warm, sealed_of, sealed_src,
+    BUFFER, Driver, Entry, Explain, Hits, MAX_SEALED, Page, Plan, Query, View, Warm, sealed_of, sealed_src,
 };
 use crate::segment::{Kills, Row, WriteBuffer, row32};
 use crate::{Error, Window, WindowId};
@@ -61,8 +61,9 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
         let view = self.view();
         let mut plan = Plan::page(&view, query)?;
         plan.pin = pin;
-        let found = crate::query::page(&view, &plan, self.warm());
-        Ok(self.page(found, plan.driver()))
+        let mut hits = Hits::new();
+        let next_cursor = crate::query::page(&view, &plan, self.warm(), &mut hits);
+        Ok(self.page(&hits, next_cursor, plan.driver()))
     }
 
     /// The number of windows matching `query`.
@@ -115,11 +116,10 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
 
     /// The page of `found`'s hits, with their windows and payloads.
     #[inline]
-    fn page(&self, found: Found<I>, driver: Driver) -> Page<'a, I, P> {
+    fn page(&self, hits: &Hits<I>, next_cursor: Option<String>, driver: Driver) -> Page<'a, I, P> {
         // Find every row and payload first: the loads are independent, so
         // their cache misses overlap instead of queueing behind each entry's
         // construction.
-        let Found { hits, next_cursor } = found;
         let found: Vec<(&Row<I>, Option<&P>)> = hits
             .iter()
             .map(|h| {

@@ -4,46 +4,39 @@ use super::count::{org_rank_count, posting_count, rank_count};
 use super::plan::{Access, Driver, Plan};
 use super::request::Order;
 use super::scan;
-use super::sink::{Counter, Hit, IdTopK, StartTopK, Warm};
+use super::sink::{Counter, Hits, IdTopK, StartTopK, Warm};
 use super::view::View;
 use crate::WindowId;
 
-/// The windows of one page, as hits in the store, and the cursor after them.
-#[derive(Debug)]
-pub(crate) struct Found<I> {
-    pub(crate) hits: Vec<Hit<I>>,
-    pub(crate) next_cursor: Option<String>,
-}
-
-/// Runs a page plan. `warm` starts loading what the page will read of each
-/// hit it keeps (payloads, placements) while the scan goes on.
+/// Runs a page plan: gathers the page's hits (windows as rows in the store)
+/// into `hits`, which the caller keeps on its stack, and returns the cursor
+/// after them if more follow. `warm` starts loading what the page will read
+/// of each hit it keeps (payloads, placements) while the scan goes on.
 #[inline]
-pub(crate) fn page<I: WindowId>(view: &View<'_, I>, plan: &Plan<'_, I>, warm: Warm<'_>) -> Found<I> {
+pub(crate) fn page<I: WindowId>(
+    view: &View<'_, I>,
+    plan: &Plan<'_, I>,
+    warm: Warm<'_>,
+    hits: &mut Hits<I>,
+) -> Option<String> {
     let q = &plan.q;
     // One more than the page, so `has_next` is exact.
     let need = q.limit + 1;
-    let mut hits = match plan.access {
-        Access::Scan(driver) => match q.order {
-            Order::StartThenId => {
-                let mut sink = StartTopK::new(need, warm);
-                scan::run(view, plan, &mut sink);
-                sink.hits
-            }
+    hits.clear();
+    if let Access::Scan(driver) = plan.access {
+        match q.order {
+            Order::StartThenId => scan::run(view, plan, &mut StartTopK::new(need, warm, hits)),
             Order::Id => {
-                let mut sink = IdTopK::new(need, q.after_id, driver == Driver::IdOrder, warm);
-                scan::run(view, plan, &mut sink);
-                sink.hits
+                scan::run(view, plan, &mut IdTopK::new(need, q.after_id, driver == Driver::IdOrder, warm, hits))
             }
-        },
-        Access::Nothing | Access::Ranks(_) | Access::Postings(_) | Access::OrgRanks(_) => Vec::new(),
-    };
-    let next_cursor = if hits.len() > q.limit {
+        }
+    }
+    if hits.len() > q.limit {
         hits.truncate(q.limit);
         hits.last().map(|h| plan.cursor_after(view.key, h))
     } else {
         None
-    };
-    Found { hits, next_cursor }
+    }
 }
 
 /// Runs a count plan.

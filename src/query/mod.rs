@@ -25,7 +25,7 @@ pub use plan::{Driver, Explain};
 pub use request::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, Query, Status};
 
 pub(crate) use cursor::pin_of as cursor_pin;
-pub(crate) use exec::{Found, count, page};
+pub(crate) use exec::{count, page};
 pub(crate) use plan::Plan;
-pub(crate) use sink::{BUFFER, MAX_SEALED, Warm, sealed_of, sealed_src};
+pub(crate) use sink::{BUFFER, Hits, MAX_SEALED, Warm, sealed_of, sealed_src};
 pub(crate) use view::View;

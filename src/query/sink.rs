@@ -1,6 +1,9 @@
 //! Sinks: where a scan's matching rows go. One keeps the first page in
 //! `(start, id)` order, one the smallest ids, one only counts.
 
+use arrayvec::ArrayVec;
+
+use super::request::MAX_PAGE_SIZE;
 use crate::WindowId;
 use crate::catalog::PlacesView;
 use crate::memory::Prefetch;
@@ -107,21 +110,31 @@ pub(crate) trait Sink<I> {
     }
 }
 
+/// Room for the hits of a page: the page, one more (so `has_next` is
+/// exact), and one a sink inserts before it drops its last.
+const HITS: usize = MAX_PAGE_SIZE + 2;
+
+/// A page's hits, on the stack.
+pub(crate) type Hits<I> = ArrayVec<Hit<I>, HITS>;
+
 /// Keeps the first `need` hits in `(start, id)` order. A stream ordered the
 /// same way stops once its rows cannot enter the page.
-pub(crate) struct StartTopK<'a, I> {
+pub(crate) struct StartTopK<'a, 'h, I> {
     need: usize,
     warm: Warm<'a>,
-    pub(crate) hits: Vec<Hit<I>>,
+    hits: &'h mut Hits<I>,
 }
 
-impl<'a, I: WindowId> StartTopK<'a, I> {
-    pub(crate) fn new(need: usize, warm: Warm<'a>) -> Self {
-        StartTopK { need, warm, hits: Vec::with_capacity(need + 1) }
+impl<'a, 'h, I: WindowId> StartTopK<'a, 'h, I> {
+    /// Gathers into `hits` (emptied first) at most `MAX_PAGE_SIZE + 1`
+    /// (a page and one more).
+    pub(crate) fn new(need: usize, warm: Warm<'a>, hits: &'h mut Hits<I>) -> Self {
+        hits.clear();
+        StartTopK { need: need.min(HITS - 1), warm, hits }
     }
 }
 
-impl<I: WindowId> Sink<I> for StartTopK<'_, I> {
+impl<I: WindowId> Sink<I> for StartTopK<'_, '_, I> {
     const ORDERED: bool = true;
 
     #[inline]
@@ -160,21 +173,24 @@ impl<I: WindowId> Sink<I> for StartTopK<'_, I> {
 
 /// Keeps the `need` smallest ids greater than `after`. With `ordered`, the
 /// stream delivers ascending ids and may stop once the page is full.
-pub(crate) struct IdTopK<'a, I> {
+pub(crate) struct IdTopK<'a, 'h, I> {
     need: usize,
     after: Option<I>,
     ordered: bool,
     warm: Warm<'a>,
-    pub(crate) hits: Vec<Hit<I>>,
+    hits: &'h mut Hits<I>,
 }
 
-impl<'a, I: WindowId> IdTopK<'a, I> {
-    pub(crate) fn new(need: usize, after: Option<I>, ordered: bool, warm: Warm<'a>) -> Self {
-        IdTopK { need, after, ordered, warm, hits: Vec::with_capacity(need + 1) }
+impl<'a, 'h, I: WindowId> IdTopK<'a, 'h, I> {
+    /// Gathers into `hits` (emptied first) at most `MAX_PAGE_SIZE + 1`
+    /// (a page and one more).
+    pub(crate) fn new(need: usize, after: Option<I>, ordered: bool, warm: Warm<'a>, hits: &'h mut Hits<I>) -> Self {
+        hits.clear();
+        IdTopK { need: need.min(HITS - 1), after, ordered, warm, hits }
     }
 }
 
-impl<I: WindowId> Sink<I> for IdTopK<'_, I> {
+impl<I: WindowId> Sink<I> for IdTopK<'_, '_, I> {
     #[inline]
     fn offer(&mut self, hit: Hit<I>) -> bool {
         if self.after.is_some_and(|a| hit.id <= a) {
