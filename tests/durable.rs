@@ -1140,3 +1140,47 @@ fn a_write_failing_inside_a_large_snapshot_block_fails_the_checkpoint_and_loses_
         d.check_invariants().expect("invariants");
     }
 }
+
+/// A large segment's blocks have their checksums verified while the
+/// segment converts: a byte flipped in any of them (the segment, its id
+/// blocks, its organization ranks, its payloads) is still a checksum
+/// failure naming that block's offset, not whatever the conversion made of
+/// the damaged bytes.
+#[test]
+fn damage_in_any_block_of_a_large_segment_is_a_checksum_failure_at_that_block() {
+    let day = 86_400;
+    let disk = FaultyStorage::new();
+    let d = open(&disk).expect("open");
+    let windows = (0..70_000u64).map(|id| {
+        let len = if id % 10 == 0 { 5 * day } else { 3_600 * (1 + id as i64 % 8) };
+        (window(id, (id * 7_919 % 31_536_000) as i64, len), format!("w{id}"))
+    });
+    d.bulk_insert(windows).expect("bulk");
+    d.checkpoint().expect("checkpoint");
+    d.close().expect("close");
+    let path = file(&disk, "snapshot-");
+    let bytes = disk.read(&path).expect("read");
+    // Each block's offset, kind and length.
+    let mut blocks = Vec::new();
+    let mut at = 64;
+    while at + 16 <= bytes.len() {
+        let kind = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let len = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().expect("8 bytes")) as usize;
+        blocks.push((at, kind, len));
+        at = (at + 16 + len).next_multiple_of(16);
+    }
+    let kinds: Vec<u32> = blocks.iter().map(|b| b.1).collect();
+    assert!(kinds.starts_with(&[1, 2, 5, 6, 3]), "catalog, segment, id blocks, ranks, payloads: {kinds:?}");
+    for &(offset, kind, len) in &blocks[1..5] {
+        for at in [0, len / 3, len - 1] {
+            let mut damaged = bytes.clone();
+            damaged[offset + 16 + at] ^= 0x10;
+            match open(&disk_of(&[(path.clone(), damaged)])) {
+                Err(Error::Corrupt { problem: Corruption::Checksum, offset: o, .. }) => {
+                    assert_eq!(o, offset as u64, "a byte of block kind {kind} at {at}")
+                }
+                other => panic!("block kind {kind}, byte {at}: {:?}", other.map(|_| ())),
+            }
+        }
+    }
+}
