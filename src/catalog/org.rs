@@ -23,7 +23,23 @@ pub(crate) struct OrgTree {
     /// a query scoped to a parent of 250 organizations; queries repeat the
     /// same few scopes. Emptied by every change to the tree, and when it
     /// would outgrow [`SCOPE_CACHE_BYTES`].
-    scopes: RwLock<FxHashMap<u32, Option<Arc<OrgSet>>>>,
+    scopes: RwLock<ScopeCache>,
+}
+
+/// Scopes by root, and the bytes their sets hold.
+#[derive(Debug, Default)]
+struct ScopeCache {
+    sets: FxHashMap<u32, Option<Arc<OrgSet>>>,
+    /// Kept as sets come and go: summed over the map at every insertion,
+    /// it made the thousandth new scope cost a thousand steps.
+    bytes: usize,
+}
+
+impl ScopeCache {
+    fn clear(&mut self) {
+        self.sets.clear();
+        self.bytes = 0;
+    }
 }
 
 /// The most memory the scope cache holds (sets' lists and bitsets).
@@ -200,17 +216,21 @@ impl OrgTree {
     /// The scope of `root`: it and its descendants, or `None` if that is
     /// every organization (the scope then filters nothing).
     pub(crate) fn scope(&self, root: u32) -> Option<Arc<OrgSet>> {
-        if let Some(known) = self.scopes.read().get(&root) {
+        if let Some(known) = self.scopes.read().sets.get(&root) {
             return known.clone();
         }
         let all = self.subtree(root);
         let set = (all.len() < self.len()).then(|| Arc::new(OrgSet::from_list(all, self.len())));
+        let bytes = set.as_ref().map_or(0, |s| s.heap_bytes());
         let mut scopes = self.scopes.write();
-        let held: usize = scopes.values().flatten().map(|s| s.heap_bytes()).sum();
-        if held + set.as_ref().map_or(0, |s| s.heap_bytes()) > SCOPE_CACHE_BYTES {
+        if scopes.bytes + bytes > SCOPE_CACHE_BYTES {
             scopes.clear();
         }
-        scopes.insert(root, set.clone());
+        // Another reader may have put the same root in meanwhile.
+        if let Some(old) = scopes.sets.insert(root, set.clone()) {
+            scopes.bytes -= old.map_or(0, |s| s.heap_bytes());
+        }
+        scopes.bytes += bytes;
         set
     }
 
@@ -250,5 +270,43 @@ impl OrgTree {
             return Err(format!("{child_links} child links but {parent_links} parent links"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cache's count of bytes follows its sets: every new scope adds
+    /// its set's bytes, a clear (when full, or by a change to the tree)
+    /// starts over, and the cache never holds more than its bound.
+    #[test]
+    fn the_scope_cache_counts_what_it_holds() {
+        let mut tree = OrgTree::default();
+        tree.add(OrgId(0), None).expect("root");
+        for id in 1..8_000u64 {
+            tree.add(OrgId(id), Some(OrgId((id - 1) / 4))).expect("child");
+        }
+        let held = |tree: &OrgTree| {
+            let cache = tree.scopes.read();
+            let sum: usize = cache.sets.values().flatten().map(|s| s.heap_bytes()).sum();
+            (cache.bytes, sum, cache.sets.len())
+        };
+        let (mut most, mut clears, mut last) = (0, 0, 0);
+        for round in 0..2 {
+            for root in (0..8_000u32).rev() {
+                let set = tree.scope(root);
+                assert_eq!(set.as_ref().map(|s| s.contains(root)), (root != 0).then_some(true));
+                let (bytes, sum, len) = held(&tree);
+                assert_eq!(bytes, sum, "round {round}, root {root}");
+                assert!(bytes <= SCOPE_CACHE_BYTES);
+                most = most.max(len);
+                clears += usize::from(len < last);
+                last = len;
+            }
+        }
+        assert!(most > 1_000 && clears > 0, "the cache held at most {most} scopes, emptied {clears} times");
+        tree.add(OrgId(9_999), None).expect("another root");
+        assert_eq!(held(&tree), (0, 0, 0), "a change to the tree empties the cache");
     }
 }

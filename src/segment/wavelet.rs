@@ -141,6 +141,7 @@ impl WaveletMatrix {
     /// For each `(x, v)` of `chains`, how many of the first `x` values are
     /// below `v` (`x` at most the length). The chains descend the levels
     /// together.
+    #[inline]
     pub(crate) fn counts_below<const K: usize>(&self, chains: [(usize, u32); K]) -> [u64; K] {
         const { assert!(K <= MAX_CHAINS, "too many chains") };
         let mut lo = [0usize; K];
