@@ -10,7 +10,8 @@
 //! `KIND` is a report question (`Q1` .. `Q11`, `Q9` counting the 19 pages
 //! after the first of each walk, `Q10` and `Q10p` every page of up to 20 of
 //! each walk, the count of pages printed), `move` or `insert` (on the `Index`), or
-//! `handle-move` or `handle-insert` (through a `SharedIndex`); a
+//! `handle-move` or `handle-insert` (through a `SharedIndex`), or a
+//! question asked through the handle (`handle-Q1`, ..., pages and counts); a
 //! leading `s` (`sQ1`) asks it after 20,000 moves with every merge inline,
 //! so every binary meets the same segments. Divide the collected count by `N`.
 #[path = "../benches/support/peers.rs"]
@@ -54,6 +55,17 @@ fn measured_id_pages(mw: &Mwindex, pages: &[mwindex::Query<u64>]) -> usize {
 #[inline(never)]
 fn measured_counts(mw: &Mwindex, qs: &[mwindex::Query<u64>]) -> usize {
     qs.iter().map(|q| mw.index.count(q).map_or(0, |c| c as usize)).sum()
+}
+
+/// Pages and counts through the shared handle (owned pages).
+#[inline(never)]
+fn measured_shared_queries(index: &mwindex::SharedIndex<u64, u32>, qs: &[mwindex::Query<u64>], pages: bool) -> usize {
+    qs.iter()
+        .map(|q| match pages {
+            true => index.query(q).map_or(0, |p| p.items().len()),
+            false => index.count(q).map_or(0, |c| c as usize),
+        })
+        .sum()
 }
 
 #[inline(never)]
@@ -109,7 +121,14 @@ fn main() {
         None => kind,
     };
     mw.index.compact();
-    let out = if let Some(write) = kind.strip_prefix("handle-") {
+    let out = if let Some(base) = kind.strip_prefix("handle-Q").map(|k| format!("Q{k}")) {
+        // A question asked through the shared handle (the index moved into it).
+        let shared = mwindex::SharedIndex::from(std::mem::take(&mut mw.index));
+        let questions = peers::questions(&base, &world, 1, n);
+        let pages = questions.first().is_some_and(|q| q.limit.is_some());
+        let qs: Vec<mwindex::Query<u64>> = questions.iter().map(Mwindex::query).collect();
+        measured_shared_queries(&shared, &qs, pages)
+    } else if let Some(write) = kind.strip_prefix("handle-") {
         // Writes through the shared handle (the index moved into it).
         let shared = mwindex::SharedIndex::from(std::mem::take(&mut mw.index));
         let mut rng = Rng::new(5);

@@ -300,7 +300,7 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     pub fn query(&self, query: &Query<I>) -> Result<OwnedPage<I, P>, Error> {
         if !query.consistent {
             let v = self.inner.current.load();
-            return Ok(v.state().query(query, None)?.into_owned(v.number, Consistency::Latest));
+            return v.state().query_owned(query, None, v.number, Consistency::Latest);
         }
         let current = self.inner.current.load_full();
         let wanted = query.cursor.as_deref().and_then(|c| cursor_pin::<I>(&current.parts.key, c));
@@ -311,8 +311,7 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
             },
             None => (current, Consistency::Pinned),
         };
-        let page = version.state().query(query, Some(version.number))?;
-        let owned = page.into_owned(version.number, consistency);
+        let owned = version.state().query_owned(query, Some(version.number), version.number, consistency)?;
         if owned.has_next() {
             drop(self.inner.pins.pin(version.number, &version));
         }

@@ -10,7 +10,8 @@ use super::parts::Parts;
 use super::sealed::Sealed;
 use crate::catalog::CatalogView;
 use crate::query::{
-    BUFFER, Driver, Entry, Explain, Hits, MAX_SEALED, Page, Plan, Query, View, Warm, sealed_of, sealed_src,
+    BUFFER, Consistency, Driver, Entry, Explain, Hits, MAX_SEALED, OwnedEntry, OwnedPage, Page, Plan, Query, View,
+    Warm, sealed_of, sealed_src,
 };
 use crate::segment::{Kills, Row, WriteBuffer, row32};
 use crate::{Error, Window, WindowId};
@@ -58,12 +59,45 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
     /// if given.
     #[inline]
     pub(crate) fn query(&self, query: &Query<I>, pin: Option<u64>) -> Result<Page<'a, I, P>, Error> {
+        let (items, next_cursor, driver) = self.query_with(query, pin, |window, payload| Entry { window, payload })?;
+        Ok(Page { items, next_cursor, driver })
+    }
+
+    /// The page of windows matching `query` as `version` holds them, with
+    /// clones of their payloads (what a shared index returns: made from
+    /// the rows directly, not from a borrowed page copied).
+    #[inline]
+    pub(crate) fn query_owned(
+        &self,
+        query: &Query<I>,
+        pin: Option<u64>,
+        version: u64,
+        consistency: Consistency,
+    ) -> Result<OwnedPage<I, P>, Error>
+    where
+        P: Clone,
+    {
+        let (items, next_cursor, driver) =
+            self.query_with(query, pin, |window, payload: &P| OwnedEntry { window, payload: payload.clone() })?;
+        Ok(OwnedPage { items, next_cursor, driver, version, consistency })
+    }
+
+    /// The items of the page of windows matching `query`, each made by
+    /// `item` from its window and payload; its cursor (pinning version
+    /// `pin` if given) and driver.
+    #[inline]
+    fn query_with<E>(
+        &self,
+        query: &Query<I>,
+        pin: Option<u64>,
+        item: impl Fn(Window<I>, &'a P) -> E,
+    ) -> Result<(Vec<E>, Option<String>, Driver), Error> {
         let view = self.view();
         let mut plan = Plan::page(&view, query)?;
         plan.pin = pin;
         let mut hits = Hits::new();
         let next_cursor = crate::query::page(&view, &plan, self.warm(), &mut hits);
-        Ok(self.page(&hits, next_cursor, plan.driver()))
+        Ok((self.items(&hits, item), next_cursor, plan.driver()))
     }
 
     /// The number of windows matching `query`.
@@ -114,9 +148,9 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
         })
     }
 
-    /// The page of `found`'s hits, with their windows and payloads.
+    /// The items of `hits`, each made by `item` from its window and payload.
     #[inline]
-    fn page(&self, hits: &Hits<I>, next_cursor: Option<String>, driver: Driver) -> Page<'a, I, P> {
+    fn items<E>(&self, hits: &Hits<I>, item: impl Fn(Window<I>, &'a P) -> E) -> Vec<E> {
         // Find every row and payload first: the loads are independent, so
         // their cache misses overlap instead of queueing behind each entry's
         // construction.
@@ -129,15 +163,13 @@ impl<'a, I: WindowId, P> State<'a, I, P> {
             .collect();
         debug_assert!(found.iter().all(|(_, p)| p.is_some()), "a live window lost its payload");
         let mut items = Vec::with_capacity(found.len());
-        items.extend(
-            found.iter().filter_map(|&(row, payload)| Some(Entry { window: self.window_of(row), payload: payload? })),
-        );
-        Page { items, next_cursor, driver }
+        items.extend(found.iter().filter_map(|&(row, payload)| Some(item(self.window_of(row), payload?))));
+        items
     }
 
     /// Row `row` of source `src` (a segment number, [`BUFFER`] or a sealed
     /// buffer's source).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn row(&self, src: u32, row: u32) -> &'a Row<I> {
         if src == BUFFER {
             self.buffer.row(row as usize)

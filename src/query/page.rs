@@ -331,17 +331,3 @@ impl<I, P> OwnedPage<I, P> {
         self.consistency
     }
 }
-
-impl<I: Copy, P: Clone> Page<'_, I, P> {
-    /// The page with clones of its payloads, borrowing nothing; `version`
-    /// and `consistency` say what it was read at.
-    pub(crate) fn into_owned(self, version: u64, consistency: Consistency) -> OwnedPage<I, P> {
-        OwnedPage {
-            items: self.items.iter().map(|e| OwnedEntry { window: e.window, payload: e.payload.clone() }).collect(),
-            next_cursor: self.next_cursor,
-            driver: self.driver,
-            version,
-            consistency,
-        }
-    }
-}
