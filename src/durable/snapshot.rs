@@ -114,7 +114,8 @@ impl Out<'_> {
     fn archived<T: Encode>(&mut self, kind: u32, value: &T) -> Result<(), Error> {
         let measured = encode(value, Sink::measure())?;
         self.header(kind, measured.crc, measured.pos)?;
-        let written = encode(value, Sink::stream(self)).map_err(|e| self.failed.take().unwrap_or(e))?;
+        let sink = Sink::stream(self, measured.pos);
+        let written = encode(value, sink).map_err(|e| self.failed.take().unwrap_or(e))?;
         if (written.pos, written.crc) != (measured.pos, measured.crc) {
             // The value is an immutable version: its two encodings agree.
             // Should they not, the file must not be completed.
@@ -170,8 +171,9 @@ impl<'o, 'p> Sink<'o, 'p> {
         Sink { out: None, buf: Vec::new(), pos: 0, crc: 0 }
     }
 
-    fn stream(out: &'o mut Out<'p>) -> Self {
-        Sink { out: Some(out), buf: Vec::with_capacity(STREAM_CHUNK), pos: 0, crc: 0 }
+    /// A sink writing an archive of `len` bytes to `out`.
+    fn stream(out: &'o mut Out<'p>, len: usize) -> Self {
+        Sink { out: Some(out), buf: Vec::with_capacity(len.min(STREAM_CHUNK)), pos: 0, crc: 0 }
     }
 
     fn flush(&mut self) -> Result<(), rancor::Error> {
