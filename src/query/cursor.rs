@@ -4,18 +4,22 @@
 //!
 //! | bytes | field |
 //! |---|---|
-//! | 1 | format version (`3`) |
+//! | 1 | format version (`3`: pinned; `2`: not pinned) |
 //! | 1 | order (`0` = start then id, `1` = id) |
 //! | 8 | fingerprint of the query's filters, scope and order |
-//! | 8 | pinned version plus one (`0`: none; see [`SharedIndex`](crate::SharedIndex)), big-endian, masked |
+//! | 8 | format `3` only: the pinned version plus one (see [`SharedIndex`](crate::SharedIndex)), big-endian, masked |
 //! | 8 | start of the last window returned, microseconds, big-endian (0 in id order) |
 //! | `I::WIDTH` | id of the last window returned |
 //! | 16 | SipHash-2-4-128 tag over everything before it |
 //!
-//! Format `2` (the same without the pinned version) is still read. The
-//! pinned version is masked with a keyed hash of the cursor's position (so
-//! the field looks random): a version number counts the writes of every
-//! tenant, which a cursor must not tell its holder.
+//! A cursor that pins no version is written in format `2`, which has no
+//! version field (the format before pinned versions, so their cursors
+//! still read): it saves the mask's hash on every page of every query not
+//! asking for consistency. The pinned version is masked with a keyed hash
+//! of the cursor's position (so the field looks random): a version number
+//! counts the writes of every tenant, which a cursor must not tell its
+//! holder. A format `3` cursor whose field holds no pin (as every cursor
+//! was written before) reads as unpinned.
 //!
 //! The tag is a keyed PRF over 42 to 50 bytes: SipHash-2-4 with a 128-bit key
 //! and output does that in a couple of hundred instructions, a fifth of a
@@ -148,18 +152,21 @@ fn pin_mask(key: &CursorKey, fingerprint: u64, start: i64, id: &[u8]) -> u64 {
 }
 
 pub(crate) fn encode<I: WindowId>(key: &CursorKey, pos: &Position<I>) -> String {
-    // One buffer: the header with the pin field left for last, the id, then
+    // One buffer: the header (a pin's field left for last), the id, then
     // the tag; the pin's mask reads the id where it lies.
     let mut body = Vec::with_capacity(HEADER_LEN + I::WIDTH + TAG_LEN);
-    body.push(VERSION);
+    body.push(if pos.pin.is_some() { VERSION } else { VERSION_UNPINNED });
     body.push(pos.order);
     body.extend_from_slice(&pos.fingerprint.to_be_bytes());
-    body.extend_from_slice(&[0; 8]);
+    if pos.pin.is_some() {
+        body.extend_from_slice(&[0; 8]);
+    }
     body.extend_from_slice(&pos.start.to_be_bytes());
     pos.id.to_bytes(&mut body);
-    let pin =
-        pos.pin.map_or(0, |v| v.saturating_add(1)) ^ pin_mask(key, pos.fingerprint, pos.start, &body[HEADER_LEN..]);
-    body[10..18].copy_from_slice(&pin.to_be_bytes());
+    if let Some(pin) = pos.pin {
+        let masked = pin.saturating_add(1) ^ pin_mask(key, pos.fingerprint, pos.start, &body[HEADER_LEN..]);
+        body[10..18].copy_from_slice(&masked.to_be_bytes());
+    }
     let t = tag(key, &body);
     body.extend_from_slice(&t);
     URL_SAFE_NO_PAD.encode(body)
@@ -303,10 +310,11 @@ mod tests {
         fn by_the_table<I: WindowId>(key: &CursorKey, pos: &Position<I>) -> String {
             let mut id = Vec::new();
             pos.id.to_bytes(&mut id);
-            let pin = pos.pin.map_or(0, |v| v + 1) ^ pin_mask(key, pos.fingerprint, pos.start, &id);
-            let mut body = vec![VERSION, pos.order];
+            let mut body = vec![if pos.pin.is_some() { VERSION } else { VERSION_UNPINNED }, pos.order];
             body.extend(pos.fingerprint.to_be_bytes());
-            body.extend(pin.to_be_bytes());
+            if let Some(pin) = pos.pin {
+                body.extend(((pin + 1) ^ pin_mask(key, pos.fingerprint, pos.start, &id)).to_be_bytes());
+            }
             body.extend(pos.start.to_be_bytes());
             body.extend(&id);
             let t = tag(key, &body);
@@ -345,8 +353,28 @@ mod tests {
         let b = Position { pin: Some(41), id: 78, ..pos() };
         assert_ne!(raw(&a), 42u64.to_be_bytes().to_vec());
         assert_ne!(raw(&a), raw(&b));
-        assert_ne!(raw(&pos()), [0u8; 8].to_vec(), "no pin is masked too");
         assert_eq!(decode::<u64>(&key(), &encode(&key(), &b), 0, 0xdead_beef), Ok(b));
+        // A cursor pinning nothing has no version field at all.
+        let unpinned = URL_SAFE_NO_PAD.decode(encode(&key(), &pos())).unwrap();
+        assert_eq!((unpinned[0], unpinned.len()), (VERSION_UNPINNED, HEADER_LEN - 8 + 8 + TAG_LEN));
+    }
+
+    /// A format 3 cursor whose version field holds no pin (as every
+    /// unpinned cursor was written before) still reads as unpinned.
+    #[test]
+    fn a_pinned_format_cursor_without_a_pin_is_read() {
+        let mut id = Vec::new();
+        77u64.to_bytes(&mut id);
+        let mut body = vec![VERSION, 0];
+        body.extend_from_slice(&0xdead_beef_u64.to_be_bytes());
+        body.extend_from_slice(&pin_mask(&key(), 0xdead_beef, -5, &id).to_be_bytes());
+        body.extend_from_slice(&(-5i64).to_be_bytes());
+        body.extend_from_slice(&id);
+        let t = tag(&key(), &body);
+        body.extend_from_slice(&t);
+        let text = URL_SAFE_NO_PAD.encode(body);
+        assert_eq!(decode::<u64>(&key(), &text, 0, 0xdead_beef), Ok(pos()));
+        assert_eq!(pin_of::<u64>(&key(), &text), None);
     }
 
     /// Cursors of the format before pinned versions still continue a walk.
