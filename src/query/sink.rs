@@ -126,10 +126,10 @@ pub(crate) struct StartTopK<'a, 'h, I> {
 }
 
 impl<'a, 'h, I: WindowId> StartTopK<'a, 'h, I> {
-    /// Gathers into `hits` (emptied first) at most `MAX_PAGE_SIZE + 1`
-    /// (a page and one more).
+    /// Gathers into `hits` (empty) at most `MAX_PAGE_SIZE + 1` (a page
+    /// and one more).
     pub(crate) fn new(need: usize, warm: Warm<'a>, hits: &'h mut Hits<I>) -> Self {
-        hits.clear();
+        debug_assert!(hits.is_empty());
         StartTopK { need: need.min(HITS - 1), warm, hits }
     }
 }
@@ -182,10 +182,10 @@ pub(crate) struct IdTopK<'a, 'h, I> {
 }
 
 impl<'a, 'h, I: WindowId> IdTopK<'a, 'h, I> {
-    /// Gathers into `hits` (emptied first) at most `MAX_PAGE_SIZE + 1`
-    /// (a page and one more).
+    /// Gathers into `hits` (empty) at most `MAX_PAGE_SIZE + 1` (a page
+    /// and one more).
     pub(crate) fn new(need: usize, after: Option<I>, ordered: bool, warm: Warm<'a>, hits: &'h mut Hits<I>) -> Self {
-        hits.clear();
+        debug_assert!(hits.is_empty());
         IdTopK { need: need.min(HITS - 1), after, ordered, warm, hits }
     }
 }
