@@ -374,6 +374,11 @@ pub(crate) fn parse<I: WindowId, P: Persist + Send>(path: &Path, bytes: &[u8]) -
     let mut secret = [0u8; 32];
     secret.copy_from_slice(&bytes[24..56]);
 
+    // A checksum failure of the first of `blocks` whose bytes are damaged.
+    let verified = |blocks: &[Unchecked<'_>]| match first_damaged(blocks) {
+        Some(offset) => Err(corrupt(offset, Corruption::Checksum)),
+        None => Ok(()),
+    };
     let mut at = HEADER;
     let mut blocks = 0u64;
     // The next block, which must be of one of the kinds `wants`, its
@@ -391,14 +396,14 @@ pub(crate) fn parse<I: WindowId, P: Persist + Send>(path: &Path, bytes: &[u8]) -
         // A block of the wrong kind, or with damaged padding, is named as
         // damaged if its bytes are.
         if !wants.contains(&kind) {
-            block.check().map_err(|offset| corrupt(offset, Corruption::Checksum))?;
+            verified(&[block])?;
             let want = wants.iter().map(u32::to_string).collect::<Vec<_>>().join(" or ");
             return Err(corrupt(at, Corruption::Invalid(format!("block of kind {kind} where kind {want} belongs"))));
         }
         let end = at + BLOCK_HEADER + len as usize;
         let padded = end.next_multiple_of(ALIGN).min(bytes.len());
         if bytes[end..padded].iter().any(|&b| b != 0) {
-            block.check().map_err(|offset| corrupt(offset, Corruption::Checksum))?;
+            verified(&[block])?;
             return Err(corrupt(end, Corruption::Invalid("padding after a block is not zero".into())));
         }
         at = padded;
@@ -407,16 +412,11 @@ pub(crate) fn parse<I: WindowId, P: Persist + Send>(path: &Path, bytes: &[u8]) -
     };
     // `error`, unless one of `blocks` is damaged: damage is named before
     // anything read from it.
-    let damaged = |blocks: &[Unchecked<'_>], error: Error| match first_damaged(blocks) {
-        Some(offset) => corrupt(offset, Corruption::Checksum),
-        None => error,
-    };
+    let damaged = |blocks: &[Unchecked<'_>], error: Error| verified(blocks).err().unwrap_or(error);
     let invalid = |offset: usize, what: String| corrupt(offset, Corruption::Invalid(what));
 
     let catalog_block = next(&[CATALOG])?;
-    if let Some(offset) = first_damaged(&[catalog_block]) {
-        return Err(corrupt(offset, Corruption::Checksum));
-    }
+    verified(&[catalog_block])?;
     let catalog = with_archive::<ArchivedCatalogWire, _>(catalog_block.body, Catalog::from_archived)
         .map_err(|e| invalid(catalog_block.offset, format!("catalog: {e}")))?;
     let places = catalog.places_len();
@@ -425,9 +425,7 @@ pub(crate) fn parse<I: WindowId, P: Persist + Send>(path: &Path, bytes: &[u8]) -
     let loose = loop {
         let first = next(&[SEGMENT, LOOSE])?;
         if first.kind == LOOSE {
-            if let Some(offset) = first_damaged(&[first]) {
-                return Err(corrupt(offset, Corruption::Checksum));
-            }
+            verified(&[first])?;
             break loose_windows::<I, P>(first.body)
                 .map_err(|e| invalid(first.offset, format!("loose windows: {e}")))?;
         }
@@ -490,9 +488,7 @@ pub(crate) fn parse<I: WindowId, P: Persist + Send>(path: &Path, bytes: &[u8]) -
             }
             (seg, pays.unwrap_or_else(|_| Err("a thread reading them panicked".into())))
         } else {
-            if let Some(offset) = first_damaged(&group) {
-                return Err(corrupt(offset, Corruption::Checksum));
-            }
+            verified(&group)?;
             (convert(), payload_values::<P>(pay.body))
         };
         let seg = seg.map_err(|e| invalid(first.offset, format!("segment {}: {e}", segments.len())))?;
@@ -511,9 +507,7 @@ pub(crate) fn parse<I: WindowId, P: Persist + Send>(path: &Path, bytes: &[u8]) -
         return Err(invalid(HEADER, format!("window {id} is live in two segments")));
     }
     let end = next(&[END])?;
-    if let Some(offset) = first_damaged(&[end]) {
-        return Err(corrupt(offset, Corruption::Checksum));
-    }
+    verified(&[end])?;
     let mut b = Bytes::new(end.body);
     let (count, total) = (b.u64(), b.u64());
     if count != Ok(blocks) || total != Ok(windows) || !b.is_empty() || at != bytes.len() {
@@ -535,16 +529,9 @@ struct Unchecked<'a> {
     body: &'a [u8],
 }
 
-impl Unchecked<'_> {
-    /// Whether the body matches its checksum; else the block's offset.
-    fn check(&self) -> Result<(), usize> {
-        if crc32c::crc32c(self.body) == self.crc { Ok(()) } else { Err(self.offset) }
-    }
-}
-
 /// The offset of the first of `blocks` whose body fails its checksum.
 fn first_damaged(blocks: &[Unchecked<'_>]) -> Option<usize> {
-    blocks.iter().find_map(|b| b.check().err())
+    blocks.iter().find(|b| crc32c::crc32c(b.body) != b.crc).map(|b| b.offset)
 }
 
 /// Runs `f` on the validated archive in `body` (copied to aligned memory
