@@ -58,10 +58,10 @@ impl<T: Clone> Clone for SortedRun<T> {
 }
 
 impl<T: Copy + RunKey> SortedRun<T> {
-    /// A run of `items`, sorted by key with no key twice.
-    pub(crate) fn of_sorted(items: Vec<T>) -> Self {
+    /// A run of `items`, sorted by key with no key twice, sharing them.
+    pub(crate) fn of_shared(items: Arc<Vec<T>>) -> Self {
         debug_assert!(items.windows(2).all(|w| w[0].key() < w[1].key()));
-        SortedRun { base: Arc::new(items), tail: Vec::new(), spares: Vec::new() }
+        SortedRun { base: items, tail: Vec::new(), spares: Vec::new() }
     }
 
     #[inline]
@@ -132,9 +132,14 @@ impl<T: Copy + RunKey> SortedRun<T> {
 
     /// Takes every item, in key order, leaving the run empty.
     pub(crate) fn take_sorted(&mut self) -> Vec<T> {
+        Arc::unwrap_or_clone(self.take_shared())
+    }
+
+    /// Takes every item, in key order, as the base the copies of the run
+    /// may still share (nothing is copied), leaving the run empty.
+    pub(crate) fn take_shared(&mut self) -> Arc<Vec<T>> {
         self.merge_tail();
-        let base = std::mem::take(&mut self.base);
-        Arc::try_unwrap(base).unwrap_or_else(|shared| shared.as_ref().clone())
+        std::mem::take(&mut self.base)
     }
 
     /// Keeps the items `keep` says to, in order: the base is copied without

@@ -4,6 +4,8 @@
 //! tail of at most [`TAIL`](super::sorted_run::TAIL) rows.
 
 use super::row::{Row, TIERS};
+use std::sync::Arc;
+
 use super::sorted_run::{RunKey, SortedRun};
 use crate::WindowId;
 
@@ -46,13 +48,13 @@ impl<I> Default for WriteBuffer<I> {
 }
 
 impl<I: WindowId> WriteBuffer<I> {
-    /// A buffer of `rows`, in key order (a sealed buffer).
-    pub(crate) fn of_sorted(rows: Vec<Row<I>>) -> Self {
+    /// A buffer of `rows`, in key order (a sealed buffer), sharing them.
+    pub(crate) fn of_shared(rows: Arc<Vec<Row<I>>>) -> Self {
         let mut max_len = [0; TIERS];
-        for r in &rows {
+        for r in rows.iter() {
             max_len[r.tier()] = max_len[r.tier()].max(r.end.saturating_sub(r.start));
         }
-        WriteBuffer { rows: SortedRun::of_sorted(rows), max_len }
+        WriteBuffer { rows: SortedRun::of_shared(rows), max_len }
     }
 
     /// Each layer's rows split by tier: `[layer][tier]`, with the number of
@@ -122,6 +124,13 @@ impl<I: WindowId> WriteBuffer<I> {
     pub(crate) fn take(&mut self) -> Vec<Row<I>> {
         self.max_len = [0; TIERS];
         self.rows.take_sorted()
+    }
+
+    /// Takes every row, in key order, as rows the buffer's copies may
+    /// still share (nothing is copied), leaving the buffer empty.
+    pub(crate) fn take_shared(&mut self) -> Arc<Vec<Row<I>>> {
+        self.max_len = [0; TIERS];
+        self.rows.take_shared()
     }
 
     /// Makes this a copy of `other` in the memory this holds.
