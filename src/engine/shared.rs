@@ -817,17 +817,19 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     }
 }
 
-/// Drops `old`, the version just replaced, if no one holds it: on the
-/// freeing thread if it was the last to hold a replaced segment list (a
-/// large free never stalls the writer), else keeping its buffers for the
-/// next version.
+/// Drops `old`, the version just replaced, if no one holds it, keeping its
+/// buffers for the next version; its segment list goes to the freeing
+/// thread if it was the last to hold it (a large free never stalls the
+/// writer). Only the list: the buffers are the writer's memory, which the
+/// freeing thread would return under the lock of the writer's allocator
+/// arena (and the next versions reuse them).
 fn retire<I: WindowId, P: Payload>(store: &mut Store<I, P>, spare: &mut Spare<I>, old: Arc<Version<I, P>>) {
     if let Some(old) = Arc::into_inner(old) {
-        if Arc::strong_count(&old.parts) == 1 {
-            let rows = old.parts.segments.iter().map(|s| s.len()).sum();
-            store.drop_elsewhere(old, rows);
-        } else {
-            *spare = Spare::from(old);
+        let (buffers, parts) = Spare::split(old);
+        *spare = buffers;
+        if Arc::strong_count(&parts) == 1 {
+            let rows = parts.segments.iter().map(|s| s.len()).sum();
+            store.drop_elsewhere(parts, rows);
         }
     }
 }

@@ -86,9 +86,11 @@ impl<I> Default for Spare<I> {
     }
 }
 
-impl<I, P> From<Version<I, P>> for Spare<I> {
-    fn from(v: Version<I, P>) -> Self {
-        Spare { buffer: v.buffer, kills: v.kills }
+impl<I> Spare<I> {
+    /// The buffers of `v`, a version no one holds any more, and its
+    /// segment list; the rest of it is dropped here.
+    pub(crate) fn split<P>(v: Version<I, P>) -> (Spare<I>, Arc<Parts<I, P>>) {
+        (Spare { buffer: v.buffer, kills: v.kills }, v.parts)
     }
 }
 

@@ -27,6 +27,23 @@ const POLL: Duration = Duration::from_micros(50);
 /// How long an idle worker keeps looking before it sleeps until woken.
 const LINGER: Duration = Duration::from_millis(2);
 
+impl<T> State<T> {
+    /// Whether a sleeping worker must be woken for the items waiting: more
+    /// of them than workers looking.
+    fn needs_waking(&self) -> bool {
+        self.parked > 0 && self.items.len() > self.polling
+    }
+}
+
+/// An item [`TaskQueue::push_awake`] gave back.
+#[derive(Debug)]
+pub(crate) enum Refused<T> {
+    /// The queue takes no more items.
+    Closed(T),
+    /// Taking it would mean waking a sleeping worker.
+    Asleep(T),
+}
+
 /// Work for one or more background threads, first in, first out.
 #[derive(Debug)]
 pub(crate) struct TaskQueue<T> {
@@ -39,6 +56,9 @@ struct State<T> {
     items: VecDeque<T>,
     /// Workers asleep until a push wakes them.
     parked: usize,
+    /// Workers out of work and looking every [`POLL`]: one of them takes
+    /// the next item without being woken.
+    polling: usize,
     /// No more pushes; workers end once the queue is empty.
     closed: bool,
 }
@@ -47,21 +67,38 @@ impl<T> TaskQueue<T> {
     /// An empty, open queue.
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(TaskQueue {
-            state: Mutex::new(State { items: VecDeque::new(), parked: 0, closed: false }),
+            state: Mutex::new(State { items: VecDeque::new(), parked: 0, polling: 0, closed: false }),
             wake: Condvar::new(),
         })
     }
 
-    /// Adds `item` at the back, waking a worker only if every one is
-    /// asleep; gives it back if the queue is closed.
+    /// Adds `item` at the back, waking a sleeping worker only if the
+    /// workers looking for work are fewer than the items waiting; gives it
+    /// back if the queue is closed.
     pub(crate) fn push(&self, item: T) -> Result<(), T> {
         let mut state = self.state.lock();
         if state.closed {
             return Err(item);
         }
         state.items.push_back(item);
-        if state.parked > 0 {
+        if state.needs_waking() {
             self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Adds `item` at the back if that wakes no thread: a worker looking
+    /// for work takes it, or none sleeps (each is busy and takes it next).
+    /// Otherwise, or if the queue is closed, gives it back.
+    pub(crate) fn push_awake(&self, item: T) -> Result<(), Refused<T>> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(Refused::Closed(item));
+        }
+        state.items.push_back(item);
+        if state.needs_waking() {
+            let item = state.items.pop_back().expect("just pushed");
+            return Err(Refused::Asleep(item));
         }
         Ok(())
     }
@@ -76,22 +113,28 @@ impl<T> TaskQueue<T> {
     /// closed and empty.
     pub(crate) fn pop(&self) -> Option<T> {
         let idle_since = Instant::now();
+        let mut polling = false;
         loop {
             {
                 let mut state = self.state.lock();
-                if let Some(item) = state.items.pop_front() {
-                    return Some(item);
-                }
-                if state.closed {
-                    return None;
+                let item = state.items.pop_front();
+                if item.is_some() || state.closed {
+                    state.polling -= usize::from(polling);
+                    return item;
                 }
                 if idle_since.elapsed() >= LINGER {
+                    state.polling -= usize::from(polling);
+                    polling = false;
                     // The push that follows takes the lock after this wait
                     // released it, sees the count and wakes a worker.
                     state.parked += 1;
                     self.wake.wait(&mut state);
                     state.parked -= 1;
                     continue;
+                }
+                if !polling {
+                    state.polling += 1;
+                    polling = true;
                 }
             }
             std::thread::sleep(POLL);
@@ -153,5 +196,52 @@ mod tests {
         assert_eq!(queue.try_pop(), Some(1));
         assert_eq!(queue.pop(), Some(2));
         assert_eq!(queue.pop(), None);
+    }
+
+    /// Waits (up to 5 s) until `ready` holds of the queue's state.
+    fn wait_until<T>(queue: &TaskQueue<T>, ready: impl Fn(&State<T>) -> bool) {
+        let began = Instant::now();
+        while !ready(&queue.state.lock()) {
+            assert!(began.elapsed() < Duration::from_secs(5), "the worker never reached the state awaited");
+            std::thread::sleep(POLL);
+        }
+    }
+
+    #[test]
+    fn a_push_that_would_wake_a_sleeping_worker_is_given_back_and_a_plain_push_wakes_it() {
+        let queue = TaskQueue::new();
+        let (sent, got) = std::sync::mpsc::channel();
+        let worker = {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || {
+                while let Some(x) = queue.pop() {
+                    sent.send(x).expect("the test listens");
+                }
+            })
+        };
+        // Asleep: only a plain push takes the item, and wakes the worker.
+        wait_until(&queue, |s| s.parked == 1);
+        assert!(matches!(queue.push_awake(1u32), Err(Refused::Asleep(1))));
+        assert!(queue.state.lock().items.is_empty(), "an item given back is not queued");
+        queue.push(1).expect("open");
+        assert_eq!(got.recv_timeout(Duration::from_secs(5)), Ok(1));
+        // Looking for work (for LINGER after an item): taken without a
+        // wake. (On a loaded machine the worker may fall asleep between the
+        // look at its state and the push: then wake it and try again.)
+        for attempt in 0.. {
+            wait_until(&queue, |s| s.polling == 1);
+            match queue.push_awake(2) {
+                Ok(()) => break,
+                Err(refused) => {
+                    assert!(matches!(refused, Refused::Asleep(2)) && attempt < 100, "{refused:?}");
+                    queue.push(0).expect("open");
+                    assert_eq!(got.recv_timeout(Duration::from_secs(5)), Ok(0));
+                }
+            }
+        }
+        assert_eq!(got.recv_timeout(Duration::from_secs(5)), Ok(2));
+        queue.close();
+        assert!(matches!(queue.push_awake(3), Err(Refused::Closed(3))));
+        worker.join().expect("no panic");
     }
 }
