@@ -150,12 +150,13 @@ pub(crate) fn build_unique<I: WindowId, P>(
 /// so the reads a few rows ahead are started early and their misses overlap.
 fn gather<I: WindowId, P>(data: &mut SegmentData<I>, payloads: &mut [Option<P>]) -> Arc<Vec<P>> {
     let ahead = Prefetch::of(payloads);
-    let mut out = huge_pages::with_capacity(data.rows.len());
-    for r in 0..data.rows.len() {
-        if let Some(next) = data.rows.get(r + PAYLOAD_PREFETCH) {
+    let rows = data.rows.to_mut();
+    let mut out = huge_pages::with_capacity(rows.len());
+    for r in 0..rows.len() {
+        if let Some(next) = rows.get(r + PAYLOAD_PREFETCH) {
             ahead.slot(next.slot);
         }
-        let row = &mut data.rows[r];
+        let row = &mut rows[r];
         let payload = payloads.get_mut(row.slot as usize).and_then(Option::take);
         debug_assert!(payload.is_some(), "row {} has no payload", row.id);
         if let Some(p) = payload {

@@ -2,7 +2,9 @@
 //! prefetches that overlap cache misses. Neither changes what a program
 //! computes, only how fast its memory answers.
 
+mod column;
 pub(crate) mod huge_pages;
 mod prefetch;
 
+pub(crate) use column::Column;
 pub(crate) use prefetch::Prefetch;

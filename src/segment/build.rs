@@ -169,7 +169,7 @@ impl<I: WindowId> SegmentData<I> {
         seg.tiers = tiers;
         let long = tiers[TIERS - 1];
         seg.long_ends = EndColumn::new(rows[long.lo as usize..long.hi as usize].iter().map(|r| r.end));
-        seg.rows = rows;
+        seg.rows = rows.into();
         let rows = &seg.rows;
         // The id index, the sorted ends and the postings are independent: on
         // large segments they are built on two threads.
@@ -240,8 +240,10 @@ impl<I: WindowId> SegmentData<I> {
             };
         let [by_charger, by_site, by_org] = postings;
         (seg.by_charger, seg.by_site, seg.by_org) = (by_charger, by_site, by_org);
-        (seg.block_max_end, seg.block_min_end, seg.start_dirs) = blocks;
-        (seg.ids_sorted, seg.id_rows, seg.ends) = (ids, id_rows, SortedEnds::new(ends));
+        let (block_max_end, block_min_end, start_dirs) = blocks;
+        (seg.block_max_end, seg.block_min_end, seg.start_dirs) =
+            (block_max_end.into(), block_min_end.into(), start_dirs);
+        (seg.ids_sorted, seg.id_rows, seg.ends) = (ids, id_rows.into(), SortedEnds::new(ends));
         seg.by_id_block = id_blocks;
         seg.org_ranks = start_ranks.zip(end_ranks).map(|(starts, ends)| OrgRanks::of(starts, ends));
         seg.id_dir = id_directory(&seg.ids_sorted);

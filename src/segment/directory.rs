@@ -9,7 +9,7 @@
 //! so the worst case stays logarithmic.
 
 use super::row::row32;
-use crate::memory::huge_pages;
+use crate::memory::{Column, huge_pages};
 
 /// Values per bucket the directory aims for on average.
 pub(crate) const PER_BUCKET: usize = 8;
@@ -25,7 +25,7 @@ pub(crate) struct Directory {
     shift: u32,
     /// `first[k]`: the first position whose value is at least bucket `k`'s
     /// lower bound; one entry more than there are buckets, the last `hi`.
-    first: Vec<u32>,
+    first: Column<u32>,
 }
 
 impl Directory {
@@ -38,7 +38,7 @@ impl Directory {
         }
         let mut first = Vec::new();
         let (base, shift) = build_into(lo, hi, PER_BUCKET, key, &mut first);
-        Directory { lo: lo32, hi: hi32, base, shift, first }
+        Directory { lo: lo32, hi: hi32, base, shift, first: first.into() }
     }
 
     /// Positions `from..to` holding the partition point of both `v < t` and
@@ -95,7 +95,7 @@ impl Directory {
 
     /// Bytes held on the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.first.capacity() * std::mem::size_of::<u32>()
+        self.first.bytes()
     }
 
     /// A directory read back from a snapshot, checked to be one over
@@ -107,7 +107,7 @@ impl Directory {
             hi: a.hi.to_native(),
             base: a.base.to_native(),
             shift: a.shift.to_native(),
-            first: huge_pages::collect(a.first.iter().map(|f| f.to_native())),
+            first: huge_pages::collect(a.first.iter().map(|f| f.to_native())).into(),
         };
         if (dir.lo as usize, dir.hi as usize) != expect {
             return Err(format!(

@@ -12,6 +12,7 @@
 //! 16-byte register, so a block of 64 is tested in 32 comparisons.
 
 use super::clock::Clock;
+use crate::memory::Column;
 
 /// A column of ends as quanta.
 #[derive(Clone, Debug, Default, rkyv::Archive, rkyv::Serialize)]
@@ -19,7 +20,7 @@ pub(crate) struct EndColumn {
     clock: Clock,
     /// Each end's quantum with its top bit flipped: signed, so the baseline
     /// x86-64 comparison of 32-bit lanes (signed only) orders them.
-    quanta: Vec<i32>,
+    quanta: Column<i32>,
 }
 
 /// A query's bounds on the column: an end may lie in the bounds only if its
@@ -75,7 +76,7 @@ impl EndColumn {
             return Err(format!("an end column of {} rows for a tier of {len}", a.quanta.len()));
         }
         let quanta = crate::memory::huge_pages::collect(a.quanta.iter().map(|q| q.to_native()));
-        Ok(EndColumn { clock: Clock::from_archived(&a.clock)?, quanta })
+        Ok(EndColumn { clock: Clock::from_archived(&a.clock)?, quanta: quanta.into() })
     }
 
     /// Positions in the column.
@@ -85,7 +86,7 @@ impl EndColumn {
 
     /// Bytes the column holds on the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.quanta.capacity() * std::mem::size_of::<i32>()
+        self.quanta.bytes()
     }
 }
 

@@ -3,11 +3,12 @@
 //! [`Tombstones`](super::tombstones::Tombstones)).
 
 use super::directory::Directory;
+use crate::memory::Column;
 
 /// Every row's end, ascending.
 #[derive(Clone, Debug, Default, rkyv::Archive, rkyv::Serialize)]
 pub(crate) struct SortedEnds {
-    values: Vec<i64>,
+    values: Column<i64>,
     dir: Directory,
 }
 
@@ -16,7 +17,7 @@ impl SortedEnds {
     pub(crate) fn new(values: Vec<i64>) -> Self {
         debug_assert!(values.is_sorted(), "ends must be sorted");
         let dir = Directory::build(0, values.len(), |i| values[i]);
-        SortedEnds { values, dir }
+        SortedEnds { values: values.into(), dir }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -59,12 +60,12 @@ impl SortedEnds {
             return Err("sorted ends out of order".into());
         }
         let dir = Directory::from_archived(&a.dir, (0, len))?;
-        Ok(SortedEnds { values, dir })
+        Ok(SortedEnds { values: values.into(), dir })
     }
 
     /// Bytes held on the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.values.capacity() * std::mem::size_of::<i64>() + self.dir.heap_bytes()
+        self.values.bytes() + self.dir.heap_bytes()
     }
 
     /// Checks that the column holds exactly `ends` (in any order) and that
@@ -72,7 +73,7 @@ impl SortedEnds {
     pub(crate) fn check_invariants(&self, ends: impl Iterator<Item = i64>) -> Result<(), String> {
         let mut want: Vec<i64> = ends.collect();
         want.sort_unstable();
-        if want != self.values {
+        if want[..] != self.values[..] {
             return Err("the sorted ends are not the rows' ends".into());
         }
         if self.dir != Directory::build(0, self.values.len(), |i| self.values[i]) {

@@ -49,6 +49,7 @@ use tombstones::Tombstones;
 
 use crate::WindowId;
 use crate::catalog::{NONE, Place, PlacesView};
+use crate::memory::Column;
 
 /// A directory bucket wider than this is searched rather than scanned.
 const WIDE_BUCKET: usize = 4 * PER_BUCKET;
@@ -61,17 +62,17 @@ const MAX_PROBES: usize = 2 * TIERS + 2;
 #[derive(Clone, Debug)]
 pub(crate) struct SegmentData<I> {
     /// Row-major: a page's rows are read whole, one cache line each.
-    pub(crate) rows: Vec<Row<I>>,
+    pub(crate) rows: Column<Row<I>>,
     pub(crate) tiers: [Tier; TIERS],
-    pub(crate) block_max_end: Vec<i64>,
-    pub(crate) block_min_end: Vec<i64>,
+    pub(crate) block_max_end: Column<i64>,
+    pub(crate) block_min_end: Column<i64>,
     /// The ends of the longest tier's rows, in row order, as quanta: a scan
     /// there tests 4 bytes a row instead of reading a whole row, and reads
     /// only the rows that pass. The tier is the rarest, so this costs little.
     pub(crate) long_ends: EndColumn,
     /// Ids in ascending order, with the row holding each.
     pub(crate) ids_sorted: SortedIds<I>,
-    pub(crate) id_rows: Vec<u32>,
+    pub(crate) id_rows: Column<u32>,
     /// All ends, ascending: counts of `end <= t` by binary search.
     pub(crate) ends: SortedEnds,
     /// Radix directories over each tier's starts.
@@ -120,13 +121,13 @@ pub(crate) const ID_BLOCK_SERIAL_MIN_ROWS: usize = 1 << 21;
 impl<I> Default for SegmentData<I> {
     fn default() -> Self {
         SegmentData {
-            rows: Vec::new(),
+            rows: Column::default(),
             tiers: [Tier::default(); TIERS],
-            block_max_end: Vec::new(),
-            block_min_end: Vec::new(),
+            block_max_end: Column::default(),
+            block_min_end: Column::default(),
             long_ends: EndColumn::default(),
             ids_sorted: SortedIds::default(),
-            id_rows: Vec::new(),
+            id_rows: Column::default(),
             ends: SortedEnds::default(),
             start_dirs: Default::default(),
             id_dir: Directory::default(),
@@ -279,15 +280,12 @@ impl<I: WindowId> SegmentData<I> {
     /// Approximate bytes of memory held (capacity, not length, of every vector;
     /// bitmaps by their serialized size, close to their in-memory size).
     pub(crate) fn heap_bytes(&self) -> usize {
-        fn v<T>(x: &Vec<T>) -> usize {
-            x.capacity() * std::mem::size_of::<T>()
-        }
-        v(&self.rows)
-            + v(&self.block_max_end)
-            + v(&self.block_min_end)
+        self.rows.bytes()
+            + self.block_max_end.bytes()
+            + self.block_min_end.bytes()
             + self.long_ends.heap_bytes()
             + self.ids_sorted.heap_bytes()
-            + v(&self.id_rows)
+            + self.id_rows.bytes()
             + self.ends.heap_bytes()
             + self.start_dirs.iter().map(Directory::heap_bytes).sum::<usize>()
             + self.id_dir.heap_bytes()

@@ -21,7 +21,7 @@ use super::directory;
 use super::row::{Row, TIERS, row32};
 use crate::WindowId;
 use crate::catalog::NONE;
-use crate::memory::huge_pages;
+use crate::memory::{Column, huge_pages};
 
 /// Bits of an entry's key that hold the length code.
 const LEN_BITS: u32 = 12;
@@ -192,7 +192,7 @@ struct Line(List);
 /// build insert small values, and the lists are written once, in order).
 #[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize)]
 enum Keys {
-    Dense(Vec<Line>),
+    Dense(Column<Line>),
     Sparse { index: FxHashMap<u32, u32>, lists: Vec<List> },
 }
 
@@ -208,9 +208,9 @@ pub(crate) struct Postings {
     keys: Keys,
     clock: Clock,
     /// Entries, list after list.
-    entries: Vec<Entry>,
+    entries: Column<Entry>,
     /// The bucket starts of every run's directory, back to back.
-    first: Vec<u32>,
+    first: Column<u32>,
 }
 
 /// One key's list.
@@ -436,12 +436,12 @@ impl Postings {
             for (key, list) in lists {
                 table[key as usize] = Line(list);
             }
-            Keys::Dense(table)
+            Keys::Dense(table.into())
         } else {
             let index = keys.iter().enumerate().map(|(i, &key)| (key, row32(i))).collect();
             Keys::Sparse { index, lists: lists.map(|(_, list)| list).collect() }
         };
-        Postings { keys, clock, entries, first }
+        Postings { keys, clock, entries: entries.into(), first: first.into() }
     }
 
     #[inline]
@@ -499,7 +499,7 @@ impl Postings {
         };
         let keys = match &a.keys {
             ArchivedKeys::Dense(table) => {
-                Keys::Dense(table.iter().map(|l| list(&l.0).map(Line)).collect::<Result<_, _>>()?)
+                Keys::Dense(table.iter().map(|l| list(&l.0).map(Line)).collect::<Result<Vec<_>, _>>()?.into())
             }
             ArchivedKeys::Sparse { index, lists } => {
                 let lists: Vec<List> = lists.iter().map(list).collect::<Result<_, _>>()?;
@@ -510,7 +510,7 @@ impl Postings {
                 Keys::Sparse { index, lists }
             }
         };
-        Ok(Postings { keys, clock: Clock::from_archived(&a.clock)?, entries, first })
+        Ok(Postings { keys, clock: Clock::from_archived(&a.clock)?, entries: entries.into(), first: first.into() })
     }
 
     /// Every entry of the family, lists back to back.
@@ -536,14 +536,13 @@ impl Postings {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         let keys = match &self.keys {
-            Keys::Dense(table) => table.capacity() * std::mem::size_of::<Line>(),
+            Keys::Dense(table) => table.bytes(),
             Keys::Sparse { index, lists } => {
                 index.capacity() * (std::mem::size_of::<(u32, u32)>() + 1)
                     + lists.capacity() * std::mem::size_of::<List>()
             }
         };
-        keys + self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.first.capacity() * std::mem::size_of::<u32>()
+        keys + self.entries.bytes() + self.first.bytes()
     }
 }
 

@@ -10,6 +10,7 @@
 //! segments keep the ids whole.
 
 use crate::WindowId;
+use crate::memory::Column;
 
 /// Ids ascending: a dense run, offsets, or whole.
 #[derive(Clone, Debug)]
@@ -22,14 +23,14 @@ pub(crate) enum SortedIds<I> {
     /// `prefix = base + offset` for every id.
     Offsets {
         base: u64,
-        offsets: Vec<u32>,
+        offsets: Column<u32>,
     },
-    Whole(Vec<I>),
+    Whole(Column<I>),
 }
 
 impl<I> Default for SortedIds<I> {
     fn default() -> Self {
-        SortedIds::Whole(Vec::new())
+        SortedIds::Whole(Column::default())
     }
 }
 
@@ -44,10 +45,10 @@ impl<I: WindowId> SortedIds<I> {
             }
             if id(n - 1).prefix() - base <= u64::from(u32::MAX) {
                 let offsets = crate::memory::huge_pages::collect((0..n).map(|k| (id(k).prefix() - base) as u32));
-                return SortedIds::Offsets { base, offsets };
+                return SortedIds::Offsets { base, offsets: offsets.into() };
             }
         }
-        SortedIds::Whole(crate::memory::huge_pages::collect((0..n).map(id)))
+        SortedIds::Whole(crate::memory::huge_pages::collect((0..n).map(id)).into())
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -144,8 +145,8 @@ impl<I: WindowId> SortedIds<I> {
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
             SortedIds::Dense { .. } => 0,
-            SortedIds::Offsets { offsets, .. } => offsets.capacity() * std::mem::size_of::<u32>(),
-            SortedIds::Whole(ids) => ids.capacity() * std::mem::size_of::<I>(),
+            SortedIds::Offsets { offsets, .. } => offsets.bytes(),
+            SortedIds::Whole(ids) => ids.bytes(),
         }
     }
 }

@@ -15,6 +15,8 @@
 //! first word, the ones before each of the line's other words in the second
 //! (nine bits each, as in Vigna's rank9), and 384 bits in the other six.
 
+use crate::memory::Column;
+
 /// Bits of one line.
 const LINE_BITS: usize = 384;
 
@@ -49,7 +51,7 @@ pub(crate) struct WaveletMatrix {
     len: usize,
     bits: u32,
     /// `bits` levels of `lines_per_level` lines, the highest bit's first.
-    lines: Vec<Line>,
+    lines: Column<Line>,
     /// Per level, its zeros (where its ones start on the next level).
     zeros: Vec<u32>,
 }
@@ -113,7 +115,7 @@ impl WaveletMatrix {
             }
             std::mem::swap(&mut cur, &mut next);
         }
-        WaveletMatrix { len, bits, lines, zeros }
+        WaveletMatrix { len, bits, lines: lines.into(), zeros }
     }
 
     /// Values in the sequence.
@@ -189,7 +191,7 @@ impl WaveletMatrix {
 
     /// Bytes held on the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.lines.capacity() * size_of::<Line>() + self.zeros.capacity() * 4
+        self.lines.bytes() + self.zeros.capacity() * 4
     }
 
     /// The wire form: the lines' words, flat.
@@ -235,7 +237,7 @@ impl WaveletMatrix {
                 return Err(format!("wavelet level {l} counts {} zeros and {ones} ones for {len} values", zeros[l]));
             }
         }
-        Ok(WaveletMatrix { len, bits, lines, zeros })
+        Ok(WaveletMatrix { len, bits, lines: lines.into(), zeros })
     }
 }
 

@@ -28,7 +28,7 @@ pub(crate) enum IdsWire<'a> {
     Offsets {
         base: u64,
         #[rkyv(with = Inline)]
-        offsets: &'a Vec<u32>,
+        offsets: &'a crate::memory::Column<u32>,
     },
     Whole(Vec<u8>),
     /// Added last, so the tags of the others (and the files of format 1)
@@ -53,14 +53,14 @@ pub(crate) struct SegmentWire<'a> {
     ids: Columns<'a>,
     tiers: [Tier; TIERS],
     #[rkyv(with = Inline)]
-    block_max_end: &'a Vec<i64>,
+    block_max_end: &'a crate::memory::Column<i64>,
     #[rkyv(with = Inline)]
-    block_min_end: &'a Vec<i64>,
+    block_min_end: &'a crate::memory::Column<i64>,
     #[rkyv(with = Inline)]
     long_ends: &'a EndColumn,
     ids_sorted: IdsWire<'a>,
     #[rkyv(with = Inline)]
-    id_rows: &'a Vec<u32>,
+    id_rows: &'a crate::memory::Column<u32>,
     #[rkyv(with = Inline)]
     sorted_ends: &'a SortedEnds,
     #[rkyv(with = Inline)]
@@ -120,7 +120,7 @@ type Columns<'a> = &'a dyn RowColumns;
 
 /// The row columns a snapshot stores.
 #[derive(Clone, Copy)]
-enum Column {
+enum Field {
     Start,
     End,
     Place,
@@ -133,10 +133,10 @@ trait RowColumns: Sync {
     /// Bytes of one id.
     fn id_width(&self) -> usize;
     /// Appends the archived (little-endian) bytes of `column` for `rows`.
-    fn column_bytes(&self, column: Column, rows: std::ops::Range<usize>, out: &mut Vec<u8>);
+    fn column_bytes(&self, column: Field, rows: std::ops::Range<usize>, out: &mut Vec<u8>);
 }
 
-impl<I: WindowId> RowColumns for Vec<Row<I>> {
+impl<I: WindowId> RowColumns for crate::memory::Column<Row<I>> {
     fn rows(&self) -> usize {
         self.len()
     }
@@ -145,13 +145,13 @@ impl<I: WindowId> RowColumns for Vec<Row<I>> {
         I::WIDTH
     }
 
-    fn column_bytes(&self, column: Column, rows: std::ops::Range<usize>, out: &mut Vec<u8>) {
+    fn column_bytes(&self, column: Field, rows: std::ops::Range<usize>, out: &mut Vec<u8>) {
         let rows = &self[rows];
         match column {
-            Column::Start => rows.iter().for_each(|r| out.extend_from_slice(&r.start.to_le_bytes())),
-            Column::End => rows.iter().for_each(|r| out.extend_from_slice(&r.end.to_le_bytes())),
-            Column::Place => rows.iter().for_each(|r| out.extend_from_slice(&r.place.to_le_bytes())),
-            Column::Id => rows.iter().for_each(|r| r.id.to_bytes(out)),
+            Field::Start => rows.iter().for_each(|r| out.extend_from_slice(&r.start.to_le_bytes())),
+            Field::End => rows.iter().for_each(|r| out.extend_from_slice(&r.end.to_le_bytes())),
+            Field::Place => rows.iter().for_each(|r| out.extend_from_slice(&r.place.to_le_bytes())),
+            Field::Id => rows.iter().for_each(|r| r.id.to_bytes(out)),
         }
     }
 }
@@ -161,7 +161,7 @@ const COLUMN_CHUNK: usize = 4096;
 
 /// Archives one column of rows as the `Vec` of `T` it would be: the same
 /// bytes, so files do not tell how they were written.
-fn serialize_column<T, S>(rows: Columns<'_>, column: Column, s: &mut S) -> Result<rkyv::vec::VecResolver, S::Error>
+fn serialize_column<T, S>(rows: Columns<'_>, column: Field, s: &mut S) -> Result<rkyv::vec::VecResolver, S::Error>
 where
     S: rkyv::rancor::Fallible + rkyv::ser::Writer + ?Sized,
 {
@@ -207,19 +207,19 @@ macro_rules! row_column {
 
 row_column!(
     /// Each row's start.
-    Starts, Column::Start, rkyv::rend::i64_le, |rows| rows.rows()
+    Starts, Field::Start, rkyv::rend::i64_le, |rows| rows.rows()
 );
 row_column!(
     /// Each row's end.
-    Ends, Column::End, rkyv::rend::i64_le, |rows| rows.rows()
+    Ends, Field::End, rkyv::rend::i64_le, |rows| rows.rows()
 );
 row_column!(
     /// Each row's placement.
-    Places, Column::Place, rkyv::rend::u32_le, |rows| rows.rows()
+    Places, Field::Place, rkyv::rend::u32_le, |rows| rows.rows()
 );
 row_column!(
     /// Each row's id as `WindowId::to_bytes` writes it, `WIDTH` bytes.
-    Ids, Column::Id, u8, |rows| rows.rows() * rows.id_width()
+    Ids, Field::Id, u8, |rows| rows.rows() * rows.id_width()
 );
 
 /// Ids from their bytes, `I::WIDTH` each.
@@ -324,9 +324,9 @@ fn columns_of<I: WindowId>(
             if !I::EXACT_PREFIX || offsets.last().is_some_and(|&o| base.checked_add(u64::from(o)).is_none()) {
                 return Err("id offsets that do not fit the id type".into());
             }
-            SortedIds::Offsets { base, offsets }
+            SortedIds::Offsets { base, offsets: offsets.into() }
         }
-        ArchivedIdsWire::Whole(bytes) => SortedIds::Whole(ids_of(bytes)?),
+        ArchivedIdsWire::Whole(bytes) => SortedIds::Whole(ids_of(bytes)?.into()),
         ArchivedIdsWire::Dense { base, len } => {
             let (base, len) = (base.to_native(), len.to_native());
             if !I::EXACT_PREFIX || len == 0 || len != n as u64 || base.checked_add(len - 1).is_none() {
@@ -437,13 +437,13 @@ pub(crate) fn segment_from_archived<I: WindowId>(
     let [s0, s1, s2] = start_dirs;
     let start_dirs = [s0?, s1?, s2?];
     let data = SegmentData {
-        rows,
+        rows: rows.into(),
         tiers,
-        block_max_end,
-        block_min_end,
+        block_max_end: block_max_end.into(),
+        block_min_end: block_min_end.into(),
         long_ends,
         ids_sorted,
-        id_rows,
+        id_rows: id_rows.into(),
         ends,
         start_dirs,
         id_dir,
