@@ -97,6 +97,53 @@ fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir).map(|it| it.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
 }
 
+/// Median µs of each report question (2,000 of each kind) on `index`.
+fn medians(index: &SharedIndex<u64, u32>, world: &World) -> Vec<f64> {
+    peers::KINDS
+        .iter()
+        .map(|kind| {
+            let qs: Vec<Query<u64>> =
+                peers::questions(kind, world, 9, 2_000).iter().map(peers::Mwindex::query).collect();
+            let counts = peers::questions(kind, world, 9, 1)[0].limit.is_none();
+            let mut ns: Vec<u128> = qs
+                .iter()
+                .map(|q| {
+                    let began = Instant::now();
+                    if counts {
+                        std::hint::black_box(index.count(q).expect("count"));
+                    } else {
+                        std::hint::black_box(index.query(q).expect("query"));
+                    }
+                    began.elapsed().as_nanos()
+                })
+                .collect();
+            ns.sort_unstable();
+            ns[ns.len() / 2] as f64 / 1e3
+        })
+        .collect()
+}
+
+/// `--only queries`: every report question on the index the bulk load
+/// built, then on the same index opened from its snapshot (its arrays read
+/// where they lie in the mapped file), two rounds each.
+fn queries_in_place(root: &Path, world: &World, gens: &[Gen]) {
+    let dir = fresh(root, "queries");
+    let d = Durable::open(&dir, options(world, SyncPolicy::None)).expect("open");
+    d.bulk_insert(gens.iter().map(|g| (window(g), g.id as u32))).expect("bulk");
+    d.checkpoint().expect("checkpoint");
+    let built: Vec<Vec<f64>> = (0..2).map(|_| medians(d.index(), world)).collect();
+    d.close().expect("close");
+    let d: Durable<u64, u32> = Durable::open(&dir, options(world, SyncPolicy::None)).expect("reopen");
+    let opened: Vec<Vec<f64>> = (0..2).map(|_| medians(d.index(), world)).collect();
+    println!("\n| query (median µs, two rounds) | built in memory | opened from its snapshot | ratio |");
+    println!("|---|---:|---:|---:|");
+    for (k, kind) in peers::KINDS.iter().enumerate() {
+        let (b, o) = ((built[0][k], built[1][k]), (opened[0][k], opened[1][k]));
+        let ratio = (o.0 + o.1) / (b.0 + b.1);
+        println!("| {kind} | {:.2}, {:.2} | {:.2}, {:.2} | {ratio:.2} |", b.0, b.1, o.0, o.1);
+    }
+}
+
 /// A few answers, to check an index against another.
 fn answers(index: &SharedIndex<u64, u32>) -> Vec<(Vec<u64>, u64)> {
     let t = |m: i64| Timestamp::from_micros(m).expect("in range");
@@ -177,6 +224,9 @@ fn main() {
     if arg("--only").as_deref() == Some("recovery") {
         recovery(&root, &world, &gens, n, 0.0);
         return recovery(&root, &world, &gens, n, 0.5);
+    }
+    if arg("--only").as_deref() == Some("queries") {
+        return queries_in_place(&root, &world, &gens);
     }
     if arg("--only").as_deref() == Some("open") {
         let times: usize = arg("--times").and_then(|v| v.parse().ok()).unwrap_or(5);

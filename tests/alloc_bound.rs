@@ -36,6 +36,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The tests of this binary run one at a time: each counts every
+/// allocation of the process.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const DIR: &str = "/data";
 
 fn options(disk: &FaultyStorage) -> DurableOptions<u64, String> {
@@ -107,6 +111,7 @@ fn good_files() -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn length_fields_that_claim_too_much_allocate_nothing() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let files = good_files();
     let total: usize = files.iter().map(|(_, b)| b.len()).sum();
     // What an open may hold at once: each file read whole (the test
@@ -157,4 +162,49 @@ fn length_fields_that_claim_too_much_allocate_nothing() {
         assert!(matches!(e, Error::Corrupt { .. }), "{what}: {e}");
         assert!(peak <= bound, "{what}: {peak} bytes allocated for {total} bytes of files");
     }
+}
+
+/// A snapshot on the file system opens with its segment's arrays where
+/// they lie in the mapped file (format 5: rows, ids, ends, directories,
+/// posting entries): the open allocates a small part of the rows' bytes.
+/// The previous format, whose rows are columns, copies them.
+#[test]
+fn a_snapshot_opens_with_its_arrays_where_they_lie_in_the_file() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let n = 70_000u64;
+    let rows_bytes = n as usize * 32;
+    let root = std::env::temp_dir().join(format!("mwindex-in-place-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let options = |previous: bool| {
+        DurableOptions::<u64, ()>::new()
+            .index(Index::builder().organization(OrgId(1), None).organization(OrgId(2), None))
+            .checkpoint_after_bytes(None)
+            .previous_snapshot_format(previous)
+    };
+    let peak_of_open = |previous: bool| {
+        let dir = root.join(if previous { "previous" } else { "current" });
+        let d = Durable::open(&dir, options(previous)).expect("open");
+        let windows = (0..n).map(|id| {
+            let s = Timestamp::from_secs((id * 7_919 % 31_536_000) as i64).expect("t");
+            let e = Timestamp::from_secs((id * 7_919 % 31_536_000) as i64 + 3_600 * (1 + id as i64 % 8)).expect("t");
+            (Window::new(id, s, e, OrgId(1 + id % 2)).expect("w"), ())
+        });
+        d.bulk_insert(windows).expect("bulk");
+        d.checkpoint().expect("checkpoint");
+        d.close().expect("close");
+        let base = LIVE.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        let d: Durable<u64, ()> = Durable::open(&dir, options(previous)).expect("reopen");
+        let peak = PEAK.load(Ordering::Relaxed) - base;
+        assert_eq!(d.len(), n as usize);
+        d.check_invariants().expect("invariants");
+        peak
+    };
+    let (current, previous) = (peak_of_open(false), peak_of_open(true));
+    let _ = std::fs::remove_dir_all(&root);
+    eprintln!("open allocated at most {current} bytes (previous format: {previous}); rows: {rows_bytes}");
+    if cfg!(target_endian = "little") {
+        assert!(current < rows_bytes / 2, "{current} bytes allocated opening {rows_bytes} bytes of rows");
+    }
+    assert!(previous > rows_bytes, "the previous format copies its rows: {previous}");
 }

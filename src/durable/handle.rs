@@ -301,6 +301,7 @@ impl<I: WindowId, P: Payload + Persist> Durable<I, P> {
             options.sync,
             options.segment_bytes,
             options.checkpoint_bytes,
+            options.previous_format,
             files,
             lock,
         ));

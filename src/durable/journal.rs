@@ -114,6 +114,8 @@ pub(crate) struct Log<I, P> {
     sync: SyncPolicy,
     segment_bytes: u64,
     checkpoint_bytes: Option<u64>,
+    /// Snapshots in the format before the current one.
+    previous_format: bool,
     turn: Mutex<Turn<I, P>>,
     turned: Condvar,
     pub(crate) files: Mutex<Files>,
@@ -161,6 +163,7 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
         sync: SyncPolicy,
         segment_bytes: u64,
         checkpoint_bytes: Option<u64>,
+        previous_format: bool,
         files: Files,
         lock: Box<dyn std::fmt::Debug + Send + Sync>,
     ) -> Self {
@@ -170,6 +173,7 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
             sync,
             segment_bytes,
             checkpoint_bytes,
+            previous_format,
             turn: Mutex::new(Turn { queue: VecDeque::new(), done: FxHashMap::default(), next_ticket: 0, busy: false }),
             turned: Condvar::new(),
             files: Mutex::new(files),
@@ -179,6 +183,11 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
             counters: Counters::default(),
             _lock: lock,
         }
+    }
+
+    /// The format snapshots are written in.
+    fn format(&self) -> u32 {
+        if self.previous_format { snapshot::SNAPSHOT_VERSION - 1 } else { snapshot::SNAPSHOT_VERSION }
     }
 
     fn commit(&self, index: &SharedIndex<I, P>, mutation: Mutation<I, P>) -> Outcome<I, P> {
@@ -369,7 +378,7 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
             let (through, cut) = self.cut_log()?;
             Ok::<_, Error>((index.latest(), through, cut, began.elapsed()))
         })?;
-        let written = snapshot::write(&*self.storage, &self.dir, &version, through)?;
+        let written = snapshot::write(&*self.storage, &self.dir, &version, through, self.format())?;
         drop(version);
         let mut done = self.retire(written, through, cut)?;
         done.paused = paused;
@@ -391,7 +400,7 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
                 .pop()
                 .unwrap_or(Err(Error::Halted("a mutation made no result".into())))?;
             let version = index.latest();
-            match snapshot::write(&*self.storage, &self.dir, &version, through) {
+            match snapshot::write(&*self.storage, &self.dir, &version, through, self.format()) {
                 Ok(written) => {
                     drop(version);
                     self.retire(written, through, cut)?;

@@ -21,6 +21,7 @@
 //! archives need.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rkyv::rancor;
 use rkyv::util::AlignedVec;
@@ -29,8 +30,11 @@ use super::codec::{self, Bytes, Persist, le_u32, le_u64, len32, put_sized, put_u
 use super::storage::{Storage, at};
 use crate::catalog::{ArchivedCatalogWire, Catalog};
 use crate::engine::{Image, SegmentParts, Version};
+use crate::memory::SharedBytes;
 use crate::query::CursorKey;
-use crate::segment::{ArchivedOrgRanksWire, ArchivedPostings, ArchivedSegmentWire, Extras, segment_from_archived};
+use crate::segment::{
+    ArchivedOrgRanksWire, ArchivedPostings, ArchivedSegmentWire, Extras, Row, records, segment_from_archived,
+};
 use crate::{Corruption, Error, WindowId};
 
 const MAGIC: &[u8; 8] = b"MWINDEXS";
@@ -42,8 +46,13 @@ const MAGIC: &[u8; 8] = b"MWINDEXS";
 /// when it is read. Format 4 added a segment's organization ranks, in a
 /// block after its id blocks; a segment of an older file is read without
 /// them (its counts by organization read posting lists, as they did) and
-/// has them once a merge or `compact()` rebuilds it.
-pub(crate) const SNAPSHOT_VERSION: u32 = 4;
+/// has them once a merge or `compact()` rebuilds it. Format 5 added a
+/// segment's rows block, right after the segment, for the crate's own id
+/// types: the rows as records laid out as in memory, which an open reads
+/// where they lie in the mapped file (the segment's row columns are then
+/// empty); a segment of an older file, or with other ids, keeps its rows
+/// in columns.
+pub(crate) const SNAPSHOT_VERSION: u32 = 5;
 
 /// The oldest snapshot format this build reads.
 const OLDEST_SNAPSHOT_VERSION: u32 = 1;
@@ -57,6 +66,7 @@ const PAYLOADS: u32 = 3;
 const LOOSE: u32 = 4;
 const ID_BLOCKS: u32 = 5;
 const ORG_RANKS: u32 = 6;
+const ROWS: u32 = 7;
 const END: u32 = 0xE0F;
 
 /// The file name of the snapshot covering the log through record `seq`.
@@ -122,6 +132,22 @@ impl Out<'_> {
             return Err(Error::Halted("a snapshot block encoded differently on its second pass".into()));
         }
         self.pad(written.pos)
+    }
+
+    /// A rows block of `rows` (see `segment::records`), made twice as an
+    /// archive is: a pass for its CRC-32C, then one to the file, a few
+    /// thousand rows at a time.
+    fn records<I: WindowId>(&mut self, rows: &[Row<I>]) -> Result<(), Error> {
+        let at = self.bytes as usize + BLOCK_HEADER;
+        let len = records::body_len::<I>(rows.len(), at);
+        let mut crc = 0;
+        records::encode::<I, Error>(rows, at, &mut |bytes| {
+            crc = crc32c::crc32c_append(crc, bytes);
+            Ok(())
+        })?;
+        self.header(ROWS, crc, len)?;
+        records::encode::<I, Error>(rows, at, &mut |bytes| self.write(bytes))?;
+        self.pad(len)
     }
 
     fn header(&mut self, kind: u32, crc: u32, len: usize) -> Result<(), Error> {
@@ -260,20 +286,24 @@ fn encode<T: Encode>(value: &T, sink: Sink<'_, '_>) -> Result<Encoded, Error> {
 
 /// Writes `version`, which covers the log through record `seq`, as a
 /// snapshot in `dir`: to a temporary file, synced, renamed into place, and
-/// the directory synced. Returns where and how large.
+/// the directory synced. Returns where and how large. `format` is
+/// [`SNAPSHOT_VERSION`] or the one before (no rows blocks).
 pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     storage: &dyn Storage,
     dir: &Path,
     version: &Version<I, P>,
     seq: u64,
+    format: u32,
 ) -> Result<Written, Error> {
+    debug_assert!(format == SNAPSHOT_VERSION || format + 1 == SNAPSHOT_VERSION, "format {format}");
+    let records = format >= 5;
     let path = dir.join(snapshot_name(seq));
     let tmp = dir.join(format!("{}.tmp", snapshot_name(seq)));
     let file = at("create", &tmp, storage.create(&tmp))?;
     let mut out = Out { file, path: &tmp, bytes: 0, blocks: 0, unsynced: 0, failed: None };
     let mut header = Vec::with_capacity(HEADER);
     header.extend_from_slice(MAGIC);
-    put_u32(&mut header, SNAPSHOT_VERSION);
+    put_u32(&mut header, format);
     put_u32(&mut header, len32(I::WIDTH));
     put_u64(&mut header, seq);
     header.extend_from_slice(&version.key_secret());
@@ -286,9 +316,12 @@ pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     let mut windows = 0u64;
     let mut bytes = Vec::new();
     for s in 0..version.segment_count() {
-        let SegmentParts { wire, id_blocks, org_ranks, payloads } = version.segment_wire(s);
+        let SegmentParts { wire, rows, id_blocks, org_ranks, payloads } = version.segment_wire(s, records);
         out.archived(SEGMENT, &wire)?;
         drop(wire);
+        if let Some(rows) = rows {
+            out.records(rows)?;
+        }
         if let Some(blocks) = id_blocks {
             out.archived(ID_BLOCKS, blocks)?;
         }
@@ -339,12 +372,17 @@ pub(crate) struct Loaded<I, P> {
 /// offset and the problem for an empty, cut, damaged, foreign or newer
 /// file, or contents that do not describe a valid index.
 pub(crate) fn read<I: WindowId, P: Persist + Send>(storage: &dyn Storage, path: &Path) -> Result<Loaded<I, P>, Error> {
-    let bytes = at("read", path, storage.map(path))?;
-    parse(path, &bytes)
+    let owner: SharedBytes = Arc::new(at("read", path, storage.map(path))?);
+    parse(path, owner.bytes(), Some(&owner))
 }
 
-/// [`read`] of bytes already in memory.
-pub(crate) fn parse<I: WindowId, P: Persist + Send>(path: &Path, bytes: &[u8]) -> Result<Loaded<I, P>, Error> {
+/// [`read`] of bytes already in memory: `owner`, if given, holds them (the
+/// segments then use their arrays where they lie, keeping it alive).
+pub(crate) fn parse<I: WindowId, P: Persist + Send>(
+    path: &Path,
+    bytes: &[u8],
+    owner: Option<&SharedBytes>,
+) -> Result<Loaded<I, P>, Error> {
     let corrupt =
         |offset: usize, problem| Error::Corrupt { path: path.display().to_string(), offset: offset as u64, problem };
     if bytes.is_empty() {
@@ -432,7 +470,19 @@ pub(crate) fn parse<I: WindowId, P: Persist + Send>(path: &Path, bytes: &[u8]) -
         // A segment's blocks: the segment, its id blocks and organization
         // ranks if it has them, then its payloads.
         let mut group = vec![first];
-        let mut block = next(&[ID_BLOCKS, ORG_RANKS, PAYLOADS]).map_err(|e| damaged(&group, e))?;
+        let mut block = next(&[ROWS, ID_BLOCKS, ORG_RANKS, PAYLOADS]).map_err(|e| damaged(&group, e))?;
+        let rows = if block.kind == ROWS {
+            group.push(block);
+            if version < 5 {
+                let e = invalid(block.offset, format!("a rows block in a file of format {version}"));
+                return Err(damaged(&group, e));
+            }
+            let rows = (block.body, block.offset + BLOCK_HEADER);
+            block = next(&[ID_BLOCKS, ORG_RANKS, PAYLOADS]).map_err(|e| damaged(&group, e))?;
+            Some(rows)
+        } else {
+            None
+        };
         let id_blocks = if block.kind == ID_BLOCKS {
             group.push(block);
             if version < 3 {
@@ -463,7 +513,8 @@ pub(crate) fn parse<I: WindowId, P: Persist + Send>(path: &Path, bytes: &[u8]) -
             with_archive::<ArchivedSegmentWire<'_>, _>(first.body, |a| {
                 with_optional_archive::<ArchivedPostings, _>(id_blocks, |b| {
                     with_optional_archive::<ArchivedOrgRanksWire, _>(org_ranks, |r| {
-                        segment_from_archived::<I>(a, places, Extras { id_blocks: b, org_ranks: r, build_id_blocks })
+                        let extras = Extras { id_blocks: b, org_ranks: r, build_id_blocks, owner, rows };
+                        segment_from_archived::<I>(a, places, extras)
                     })
                 })
             })

@@ -125,6 +125,14 @@ impl std::ops::Deref for Mapped {
     }
 }
 
+/// A file's bytes never move or change while held: a map is read-only and
+/// private, a vector read is never written again.
+impl crate::memory::Stable for Mapped {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
 impl fmt::Debug for Mapped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let how = if matches!(self.0, Bytes::Map(_)) { "mapped" } else { "read" };

@@ -12,14 +12,17 @@ use super::store::Store;
 use super::version::Version;
 use crate::catalog::{Catalog, CatalogWire};
 use crate::query::CursorKey;
-use crate::segment::{LiveSegment, OrgRanks, Postings, Segment, SegmentWire};
+use crate::segment::{LiveSegment, OrgRanks, Postings, Row, Segment, SegmentWire};
 use crate::{Error, Window, WindowId};
 
 /// A segment as a snapshot writes it: its wire form (its kills made dead
 /// rows), its id blocks and organization ranks if it has them, and its
 /// payloads in row order.
-pub(crate) struct SegmentParts<'a, P> {
+pub(crate) struct SegmentParts<'a, I, P> {
     pub(crate) wire: SegmentWire<'a>,
+    /// The rows, for a rows block, when the wire form leaves them out (see
+    /// [`records`](crate::segment::records)).
+    pub(crate) rows: Option<&'a [Row<I>]>,
     pub(crate) id_blocks: Option<&'a Postings>,
     pub(crate) org_ranks: Option<&'a OrgRanks>,
     pub(crate) payloads: &'a [P],
@@ -53,11 +56,15 @@ impl<I: WindowId, P: Clone> Version<I, P> {
     }
 
     /// Segment `s` as a snapshot writes it.
-    pub(crate) fn segment_wire(&self, s: usize) -> SegmentParts<'_, P> {
+    /// With `records`, the rows of the ids that admit it go in a rows
+    /// block (format 5), not in the wire form's columns.
+    pub(crate) fn segment_wire(&self, s: usize, records: bool) -> SegmentParts<'_, I, P> {
         let seg = &self.parts.segments[s];
         let dead = LiveSegment::new(seg, self.kills.of(crate::segment::row32(s))).dead_rows().collect();
+        let as_records = records && crate::segment::records::as_records::<I>();
         SegmentParts {
-            wire: SegmentWire::of(seg, dead),
+            wire: SegmentWire::of(seg, dead, !as_records),
+            rows: as_records.then_some(&seg.rows[..]),
             id_blocks: seg.id_blocks(),
             org_ranks: seg.org_ranks(),
             payloads: self.parts.payloads_of(s).as_slice(),

@@ -1,18 +1,80 @@
 //! Column: an immutable array of a segment, read as a slice.
 //!
-//! A segment's arrays never change once built; a column says so in its
-//! type, and reads at the cost of a slice (a pointer and a length). It is
-//! the seam through which a segment opened from a snapshot is to use the
-//! snapshot's mapped bytes in place, with nothing copied: a second kind of
-//! owner beside the vector, no change to any reader.
+//! A segment built in memory owns its arrays (`Vec`s, on huge pages where
+//! large). A segment opened from a snapshot uses the snapshot's bytes where
+//! they lie (a memory-mapped file) wherever the archived form of an array
+//! is laid out as the array is in memory: the column keeps the mapping
+//! alive and reads the elements in it, and nothing is copied or allocated
+//! (at 10M windows, opening copied some 800 MB into fresh memory, which
+//! the kernel zeroes first). Either way a column reads at the cost of a
+//! slice: a pointer and a length, no branch on which kind it is.
 
 use std::fmt;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 use rkyv::rancor::Fallible;
 use rkyv::ser::{Allocator, Writer};
 use rkyv::vec::{ArchivedVec, VecResolver};
 use rkyv::{Archive, Place, Serialize};
+
+/// Bytes that never move or change while an `Arc` holds them: a
+/// snapshot's mapping, which columns may point into.
+pub(crate) trait Stable: Send + Sync + 'static {
+    fn bytes(&self) -> &[u8];
+}
+
+/// Shared, stable bytes (see [`Stable`]).
+pub(crate) type SharedBytes = Arc<dyn Stable>;
+
+/// An archived array element whose layout is its native form's, on this
+/// target: same size, alignment, fields in the same places, each field's
+/// bytes the native value's. A slice of it can be read as a slice of `T`.
+///
+/// # Safety
+///
+/// `IN_PLACE` may be `true` only if every `Self` is bytewise a valid `T`
+/// of the same value as [`ArchivedAs::native`] returns, and `Self` and
+/// `T` have the same size.
+#[allow(unsafe_code)]
+pub(crate) unsafe trait ArchivedAs<T: Copy> {
+    /// Whether a `&[Self]` reads as a `&[T]` on this target.
+    const IN_PLACE: bool;
+    /// The value, converted.
+    fn native(&self) -> T;
+}
+
+// SAFETY: rend's little-endian integers are `repr(C, align(size))` wrappers
+// of the integer, holding its little-endian bytes: on a little-endian
+// target, the native integer's bytes.
+#[allow(unsafe_code)]
+unsafe impl ArchivedAs<u32> for rkyv::rend::u32_le {
+    const IN_PLACE: bool = cfg!(target_endian = "little");
+    #[inline]
+    fn native(&self) -> u32 {
+        self.to_native()
+    }
+}
+
+// SAFETY: as for `u32_le`.
+#[allow(unsafe_code)]
+unsafe impl ArchivedAs<i32> for rkyv::rend::i32_le {
+    const IN_PLACE: bool = cfg!(target_endian = "little");
+    #[inline]
+    fn native(&self) -> i32 {
+        self.to_native()
+    }
+}
+
+// SAFETY: as for `u32_le`.
+#[allow(unsafe_code)]
+unsafe impl ArchivedAs<i64> for rkyv::rend::i64_le {
+    const IN_PLACE: bool = cfg!(target_endian = "little");
+    #[inline]
+    fn native(&self) -> i64 {
+        self.to_native()
+    }
+}
 
 /// An immutable array: `Deref`s to `[T]`.
 pub(crate) struct Column<T> {
@@ -27,10 +89,13 @@ enum Owner<T> {
     /// The column's own elements (`ptr` points into this vector, which is
     /// never grown or shrunk while it is here).
     Vec(Vec<T>),
+    /// Bytes shared with others, which the elements lie in.
+    Shared(SharedBytes),
 }
 
-// SAFETY: a column is a read-only view of elements it owns (a `Vec<T>`):
-// sending or sharing it is sending a `Vec<T>` or sharing a `&[T]`.
+// SAFETY: a column is a read-only view of elements it owns (a `Vec<T>`) or
+// of stable bytes an `Arc` keeps alive (`Send + Sync`): sending or sharing
+// it is sending a `Vec<T>` or sharing a `&[T]`.
 #[allow(unsafe_code)]
 unsafe impl<T: Send + Sync> Send for Column<T> {}
 // SAFETY: as for `Send`: every access through `&Column<T>` is a `&[T]`.
@@ -50,19 +115,88 @@ impl<T> Column<T> {
         }
     }
 
-    /// The elements, to change in place.
-    pub(crate) fn to_mut(&mut self) -> &mut [T] {
-        let Owner::Vec(items) = &mut self.owner;
+    /// A column of `archived`, in place if it lies in `owner`'s bytes and
+    /// its layout is `T`'s, else a copy (on huge pages if large).
+    pub(crate) fn of_archived<A: ArchivedAs<T>>(archived: &[A], owner: Option<&SharedBytes>) -> Self
+    where
+        T: Copy,
+    {
+        if let Some(column) = owner.and_then(|o| Self::in_place(archived, o)) {
+            return column;
+        }
+        Column::from(super::huge_pages::collect(archived.iter().map(A::native)))
+    }
+
+    /// A column reading `archived` where it lies, if it lies in `owner`'s
+    /// bytes, its layout is `T`'s and it is aligned for `T`.
+    fn in_place<A: ArchivedAs<T>>(archived: &[A], owner: &SharedBytes) -> Option<Self>
+    where
+        T: Copy,
+    {
+        let bytes = owner.bytes().as_ptr_range();
+        let (start, size) = (archived.as_ptr() as usize, std::mem::size_of_val(archived));
+        let inside = bytes.start as usize <= start && start + size <= bytes.end as usize;
+        let fits = A::IN_PLACE && size_of::<A>() == size_of::<T>() && start.is_multiple_of(align_of::<T>());
+        if !(inside && fits) {
+            return None;
+        }
+        let ptr = NonNull::new(archived.as_ptr().cast_mut().cast::<T>())?;
+        // The elements are valid `T`s (`ArchivedAs`), aligned, inside bytes
+        // `owner` keeps alive and unchanged (`Stable`), held here.
+        Some(Column { ptr, len: archived.len(), owner: Owner::Shared(Arc::clone(owner)) })
+    }
+
+    /// A column reading `bytes` as elements where they lie, if they lie in
+    /// `owner`'s bytes, are aligned for `T` and are a whole number of them.
+    ///
+    /// # Safety
+    ///
+    /// Every `size_of::<T>()` bytes must be a valid `T`.
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn in_place_bytes(bytes: &[u8], owner: &SharedBytes) -> Option<Self> {
+        let within = owner.bytes().as_ptr_range();
+        let start = bytes.as_ptr() as usize;
+        let inside = within.start as usize <= start && start + bytes.len() <= within.end as usize;
+        let fits =
+            size_of::<T>() > 0 && bytes.len().is_multiple_of(size_of::<T>()) && start.is_multiple_of(align_of::<T>());
+        if !(inside && fits) {
+            return None;
+        }
+        let ptr = NonNull::new(bytes.as_ptr().cast_mut().cast::<T>())?;
+        // Valid `T`s (the caller), aligned, inside bytes `owner` keeps
+        // alive and unchanged (`Stable`), held here.
+        Some(Column { ptr, len: bytes.len() / size_of::<T>(), owner: Owner::Shared(Arc::clone(owner)) })
+    }
+
+    /// Whether the elements lie in shared bytes rather than a vector of
+    /// the column's own.
+    pub(crate) fn is_shared(&self) -> bool {
+        matches!(self.owner, Owner::Shared(_))
+    }
+
+    /// The elements, to change in place: a column in shared bytes first
+    /// copies them into a vector of its own.
+    pub(crate) fn to_mut(&mut self) -> &mut [T]
+    where
+        T: Clone,
+    {
+        if self.is_shared() {
+            *self = Column::from(self.as_slice().to_vec());
+        }
+        let Owner::Vec(items) = &mut self.owner else { unreachable!("owned above") };
         // Re-derived from the vector's mutable borrow, so later reads
         // through `ptr` come from this borrow, not from before it.
         self.ptr = NonNull::from(items.as_mut_slice()).cast();
         items.as_mut_slice()
     }
 
-    /// Bytes the elements take, for `heap_bytes` figures.
+    /// Bytes the elements take (in a vector or in shared bytes: memory
+    /// either way), for `heap_bytes` figures.
     pub(crate) fn bytes(&self) -> usize {
-        let Owner::Vec(items) = &self.owner;
-        items.capacity() * size_of::<T>()
+        match &self.owner {
+            Owner::Vec(items) => items.capacity() * size_of::<T>(),
+            Owner::Shared(_) => self.len * size_of::<T>(),
+        }
     }
 }
 
@@ -96,7 +230,10 @@ impl<T> std::ops::Deref for Column<T> {
 
 impl<T: Clone> Clone for Column<T> {
     fn clone(&self) -> Self {
-        Column::from(self.as_slice().to_vec())
+        match &self.owner {
+            Owner::Vec(_) => Column::from(self.as_slice().to_vec()),
+            Owner::Shared(owner) => Column { ptr: self.ptr, len: self.len, owner: Owner::Shared(Arc::clone(owner)) },
+        }
     }
 }
 
@@ -149,8 +286,44 @@ mod tests {
 
     impl<T> Column<T> {
         fn capacity_for_tests(&self) -> usize {
-            let Owner::Vec(items) = &self.owner;
-            items.capacity()
+            match &self.owner {
+                Owner::Vec(items) => items.capacity(),
+                Owner::Shared(_) => self.len,
+            }
         }
+    }
+
+    struct Bytes(rkyv::util::AlignedVec<16>);
+
+    impl Stable for Bytes {
+        fn bytes(&self) -> &[u8] {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn an_archived_array_inside_shared_bytes_is_read_in_place_and_one_outside_is_copied() {
+        let values: Vec<i64> = vec![-5, 0, 7, i64::MAX];
+        let archived = rkyv::to_bytes::<rkyv::rancor::Error>(&values).expect("serializes");
+        let mut held = rkyv::util::AlignedVec::<16>::new();
+        held.extend_from_slice(&archived);
+        let owner: SharedBytes = Arc::new(Bytes(held));
+        let a = rkyv::access::<rkyv::Archived<Vec<i64>>, rkyv::rancor::Error>(owner.bytes()).expect("valid");
+        let column = Column::<i64>::of_archived(a.as_slice(), Some(&owner));
+        assert_eq!(&column[..], &values[..]);
+        assert_eq!(column.is_shared(), cfg!(target_endian = "little"));
+        assert_eq!(std::ptr::eq(column.as_ptr().cast::<u8>(), a.as_slice().as_ptr().cast::<u8>()), column.is_shared());
+        // The copy an unaligned body would be read from is not the owner's.
+        let elsewhere = rkyv::access::<rkyv::Archived<Vec<i64>>, rkyv::rancor::Error>(&archived).expect("valid");
+        let copied = Column::<i64>::of_archived(elsewhere.as_slice(), Some(&owner));
+        assert!(!copied.is_shared());
+        assert_eq!(&copied[..], &values[..]);
+        // A column in shared bytes keeps them alive, and copies to change.
+        let mut column = column;
+        drop(owner);
+        assert_eq!(&column[..], &values[..]);
+        column.to_mut()[0] = 1;
+        assert!(!column.is_shared());
+        assert_eq!(&column[..], &[1, 0, 7, i64::MAX]);
     }
 }

@@ -6,5 +6,5 @@ mod column;
 pub(crate) mod huge_pages;
 mod prefetch;
 
-pub(crate) use column::Column;
+pub(crate) use column::{ArchivedAs, Column, SharedBytes, Stable};
 pub(crate) use prefetch::Prefetch;

@@ -9,7 +9,7 @@
 //! so the worst case stays logarithmic.
 
 use super::row::row32;
-use crate::memory::{Column, huge_pages};
+use crate::memory::{Column, SharedBytes};
 
 /// Values per bucket the directory aims for on average.
 pub(crate) const PER_BUCKET: usize = 8;
@@ -101,13 +101,18 @@ impl Directory {
     /// A directory read back from a snapshot, checked to be one over
     /// `lo..hi` (`expect`): its bucket starts ascend inside `lo..=hi` and
     /// end at `hi`, so a search never leaves the range.
-    pub(crate) fn from_archived(a: &ArchivedDirectory, expect: (usize, usize)) -> Result<Self, String> {
+    /// Its bucket starts are read in place if they lie in `owner`'s bytes.
+    pub(crate) fn from_archived(
+        a: &ArchivedDirectory,
+        expect: (usize, usize),
+        owner: Option<&SharedBytes>,
+    ) -> Result<Self, String> {
         let dir = Directory {
             lo: a.lo.to_native(),
             hi: a.hi.to_native(),
             base: a.base.to_native(),
             shift: a.shift.to_native(),
-            first: huge_pages::collect(a.first.iter().map(|f| f.to_native())).into(),
+            first: Column::of_archived(&a.first, owner),
         };
         if (dir.lo as usize, dir.hi as usize) != expect {
             return Err(format!(

@@ -12,7 +12,7 @@
 //! 16-byte register, so a block of 64 is tested in 32 comparisons.
 
 use super::clock::Clock;
-use crate::memory::Column;
+use crate::memory::{Column, SharedBytes};
 
 /// A column of ends as quanta.
 #[derive(Clone, Debug, Default, rkyv::Archive, rkyv::Serialize)]
@@ -71,12 +71,16 @@ impl EndColumn {
     }
 
     /// A column read back from a snapshot, checked to hold `len` ends.
-    pub(crate) fn from_archived(a: &ArchivedEndColumn, len: usize) -> Result<Self, String> {
+    /// The quanta are read in place if they lie in `owner`'s bytes.
+    pub(crate) fn from_archived(
+        a: &ArchivedEndColumn,
+        len: usize,
+        owner: Option<&SharedBytes>,
+    ) -> Result<Self, String> {
         if a.quanta.len() != len {
             return Err(format!("an end column of {} rows for a tier of {len}", a.quanta.len()));
         }
-        let quanta = crate::memory::huge_pages::collect(a.quanta.iter().map(|q| q.to_native()));
-        Ok(EndColumn { clock: Clock::from_archived(&a.clock)?, quanta: quanta.into() })
+        Ok(EndColumn { clock: Clock::from_archived(&a.clock)?, quanta: Column::of_archived(&a.quanta, owner) })
     }
 
     /// Positions in the column.

@@ -3,7 +3,7 @@
 //! [`Tombstones`](super::tombstones::Tombstones)).
 
 use super::directory::Directory;
-use crate::memory::Column;
+use crate::memory::{Column, SharedBytes};
 
 /// Every row's end, ascending.
 #[derive(Clone, Debug, Default, rkyv::Archive, rkyv::Serialize)]
@@ -51,16 +51,21 @@ impl SortedEnds {
 
     /// The column read back from a snapshot, checked to hold `len` ends in
     /// order under a directory over all of them.
-    pub(crate) fn from_archived(a: &ArchivedSortedEnds, len: usize) -> Result<Self, String> {
+    /// Both are read in place if they lie in `owner`'s bytes.
+    pub(crate) fn from_archived(
+        a: &ArchivedSortedEnds,
+        len: usize,
+        owner: Option<&SharedBytes>,
+    ) -> Result<Self, String> {
         if a.values.len() != len {
             return Err(format!("{} sorted ends for {len} rows", a.values.len()));
         }
-        let values = crate::memory::huge_pages::collect(a.values.iter().map(|v| v.to_native()));
+        let values = Column::of_archived(&a.values, owner);
         if !values.is_sorted() {
             return Err("sorted ends out of order".into());
         }
-        let dir = Directory::from_archived(&a.dir, (0, len))?;
-        Ok(SortedEnds { values: values.into(), dir })
+        let dir = Directory::from_archived(&a.dir, (0, len), owner)?;
+        Ok(SortedEnds { values, dir })
     }
 
     /// Bytes held on the heap.

@@ -19,6 +19,7 @@ mod kills;
 mod org_ranks;
 mod postings;
 mod radix;
+pub(crate) mod records;
 mod row;
 mod sorted_ids;
 mod sorted_run;

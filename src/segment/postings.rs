@@ -21,7 +21,7 @@ use super::directory;
 use super::row::{Row, TIERS, row32};
 use crate::WindowId;
 use crate::catalog::NONE;
-use crate::memory::{Column, huge_pages};
+use crate::memory::{ArchivedAs, Column, SharedBytes, huge_pages};
 
 /// Bits of an entry's key that hold the length code.
 const LEN_BITS: u32 = 12;
@@ -78,13 +78,33 @@ pub(crate) enum Family {
     Org,
 }
 
-/// One row of a list.
+/// One row of a list. `repr(C)`, as its archived form is: a snapshot's
+/// entries are read where they lie.
 #[derive(Clone, Copy, Debug, rkyv::Archive, rkyv::Serialize, PartialEq, Eq)]
+#[repr(C)]
 pub(crate) struct Entry {
     pub(crate) row: u32,
     /// The start's quantum (high bits) and the length's code (low bits):
     /// keys ascend with starts, so lists merge in time order by key.
     pub(crate) key: u32,
+}
+
+const _: () = {
+    assert!(size_of::<ArchivedEntry>() == size_of::<Entry>());
+    assert!(std::mem::offset_of!(ArchivedEntry, row) == std::mem::offset_of!(Entry, row));
+    assert!(std::mem::offset_of!(ArchivedEntry, key) == std::mem::offset_of!(Entry, key));
+};
+
+// SAFETY: both are `repr(C)` with the same fields in the same places (the
+// assertions above), each field a `u32_le` where the entry has a `u32`:
+// the same bytes on a little-endian target (see `ArchivedAs for u32_le`).
+#[allow(unsafe_code)]
+unsafe impl ArchivedAs<Entry> for ArchivedEntry {
+    const IN_PLACE: bool = <rkyv::rend::u32_le as ArchivedAs<u32>>::IN_PLACE;
+    #[inline]
+    fn native(&self) -> Entry {
+        Entry { row: self.row.to_native(), key: self.key.to_native() }
+    }
 }
 
 /// What an entry's coarse times tell of a query's time tests.
@@ -461,13 +481,18 @@ impl Postings {
     /// `rows` rows: every entry's row is one of them, every list lies
     /// inside the entries and every run directory inside its run, so no
     /// walk leaves its arrays.
-    pub(crate) fn from_archived(a: &ArchivedPostings, rows: usize) -> Result<Self, String> {
-        let entries =
-            huge_pages::collect(a.entries.iter().map(|e| Entry { row: e.row.to_native(), key: e.key.to_native() }));
+    /// The entries and run directories are read in place if they lie in
+    /// `owner`'s bytes.
+    pub(crate) fn from_archived(
+        a: &ArchivedPostings,
+        rows: usize,
+        owner: Option<&SharedBytes>,
+    ) -> Result<Self, String> {
+        let entries = Column::<Entry>::of_archived(&a.entries, owner);
         if entries.iter().any(|e| e.row as usize >= rows) {
             return Err("a posting entry past the segment's rows".into());
         }
-        let first: Vec<u32> = huge_pages::collect(a.first.iter().map(|f| f.to_native()));
+        let first = Column::<u32>::of_archived(&a.first, owner);
         let list = |l: &ArchivedList| -> Result<List, String> {
             let list = List {
                 at: l.at.to_native(),
@@ -510,7 +535,7 @@ impl Postings {
                 Keys::Sparse { index, lists }
             }
         };
-        Ok(Postings { keys, clock: Clock::from_archived(&a.clock)?, entries: entries.into(), first: first.into() })
+        Ok(Postings { keys, clock: Clock::from_archived(&a.clock)?, entries, first })
     }
 
     /// Every entry of the family, lists back to back.

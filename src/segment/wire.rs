@@ -17,9 +17,9 @@ use super::ends::SortedEnds;
 use super::org_ranks::{ArchivedOrgRanksWire, OrgRanks};
 use super::postings::{ArchivedPostings, Postings};
 use super::sorted_ids::SortedIds;
-use super::{BLOCK, ID_BLOCK, ID_BLOCK_MIN_ROWS, Row, Segment, SegmentData, TIERS, Tier, build, row32};
+use super::{BLOCK, ID_BLOCK, ID_BLOCK_MIN_ROWS, Row, Segment, SegmentData, TIERS, Tier, build, records, row32};
 use crate::WindowId;
-use crate::memory::huge_pages;
+use crate::memory::{Column, SharedBytes, huge_pages};
 
 /// A segment's ids, ascending: offsets (as in memory) or id bytes, or (from
 /// format 2 on) a dense run of integer ids, which has no id directory.
@@ -78,10 +78,12 @@ pub(crate) struct SegmentWire<'a> {
 }
 
 impl<'a> SegmentWire<'a> {
-    /// The wire form of `seg`, whose dead rows are `dead` (ascending).
-    pub(crate) fn of<I: WindowId>(seg: &'a Segment<I>, dead: Vec<u32>) -> Self {
+    /// The wire form of `seg`, whose dead rows are `dead` (ascending);
+    /// with its rows as columns, or without them (`columns` false: a rows
+    /// block holds them).
+    pub(crate) fn of<I: WindowId>(seg: &'a Segment<I>, dead: Vec<u32>, columns: bool) -> Self {
         let d: &'a SegmentData<I> = &seg.data;
-        let rows: Columns<'a> = &d.rows;
+        let rows: Columns<'a> = if columns { &d.rows } else { &NoRows };
         let ids_sorted = match &d.ids_sorted {
             SortedIds::Dense { base, len } => IdsWire::Dense { base: *base, len: *len as u64 },
             SortedIds::Offsets { base, offsets } => IdsWire::Offsets { base: *base, offsets },
@@ -154,6 +156,21 @@ impl<I: WindowId> RowColumns for crate::memory::Column<Row<I>> {
             Field::Id => rows.iter().for_each(|r| r.id.to_bytes(out)),
         }
     }
+}
+
+/// No rows: the columns of a segment whose rows a rows block holds.
+struct NoRows;
+
+impl RowColumns for NoRows {
+    fn rows(&self) -> usize {
+        0
+    }
+
+    fn id_width(&self) -> usize {
+        0
+    }
+
+    fn column_bytes(&self, _: Field, _: std::ops::Range<usize>, _: &mut Vec<u8>) {}
 }
 
 /// Rows a column is written from at a time.
@@ -239,27 +256,61 @@ const PARALLEL_ROWS: usize = 1 << 18;
 
 const PANICKED: &str = "a conversion thread panicked";
 
-type RowParts<I> = (Vec<Row<I>>, [Tier; TIERS], Vec<i64>, Vec<i64>, EndColumn);
-
-/// The rows, checked to be valid windows of known placements, tiled by
-/// the tiers in `(start, id)` order; the block augmentation and the long
+/// The rows built from the archive's row columns (`None` when they came
+/// from a rows block), the tiers, the block augmentation and the long
 /// tier's end column.
-fn rows_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, places: usize) -> Result<RowParts<I>, String> {
-    let n = a.starts.len();
-    let ids: Vec<I> = ids_of(&a.ids)?;
-    if a.ends.len() != n || a.places.len() != n || ids.len() != n {
-        return Err("a segment's row columns differ in length".into());
-    }
-    let mut rows = huge_pages::with_capacity(n);
-    let columns = a.starts.iter().zip(a.ends.iter()).zip(a.places.iter());
-    for (k, (((start, end), place), id)) in columns.zip(ids).enumerate() {
-        let (start, end, place) = (start.to_native(), end.to_native(), place.to_native());
+type RowParts<I> = (Option<Vec<Row<I>>>, [Tier; TIERS], Column<i64>, Column<i64>, EndColumn);
+
+/// The rows, from `records` (a rows block) or else the archive's row
+/// columns, checked to be valid windows of known placements with payload
+/// slots equal to their numbers, tiled by the tiers in `(start, id)`
+/// order; the block augmentation and the long tier's end column.
+fn rows_of<I: WindowId>(
+    a: &ArchivedSegmentWire<'_>,
+    places: usize,
+    records: Option<&Column<Row<I>>>,
+    owner: Option<&SharedBytes>,
+) -> Result<RowParts<I>, String> {
+    let valid = |k: usize, row: &Row<I>| {
         let in_range = |t: i64| crate::Timestamp::from_micros(t).is_ok();
-        if end <= start || !in_range(start) || !in_range(end) || place as usize >= places {
+        let (start, end, place) = (row.start, row.end, row.place);
+        if end <= start || !in_range(start) || !in_range(end) || place as usize >= places || row.slot as usize != k {
             return Err(format!("row {k} is not a valid window (start {start}, end {end}, placement {place})"));
         }
-        rows.push(Row { start, end, id, place, slot: row32(k) });
-    }
+        Ok(())
+    };
+    let built = match records {
+        Some(records) => {
+            if !a.starts.is_empty() || !a.ends.is_empty() || !a.places.is_empty() || !a.ids.is_empty() {
+                return Err("a segment with both row columns and a rows block".into());
+            }
+            records.iter().enumerate().try_for_each(|(k, row)| valid(k, row))?;
+            None
+        }
+        None => {
+            let n = a.starts.len();
+            let ids: Vec<I> = ids_of(&a.ids)?;
+            if a.ends.len() != n || a.places.len() != n || ids.len() != n {
+                return Err("a segment's row columns differ in length".into());
+            }
+            let mut rows = huge_pages::with_capacity(n);
+            let columns = a.starts.iter().zip(a.ends.iter()).zip(a.places.iter());
+            for (k, (((start, end), place), id)) in columns.zip(ids).enumerate() {
+                let row = Row {
+                    start: start.to_native(),
+                    end: end.to_native(),
+                    id,
+                    place: place.to_native(),
+                    slot: row32(k),
+                };
+                valid(k, &row)?;
+                rows.push(row);
+            }
+            Some(rows)
+        }
+    };
+    let rows: &[Row<I>] = built.as_deref().or(records.map(|r| &r[..])).unwrap_or_default();
+    let n = rows.len();
     let tiers = [0, 1, 2].map(|t| Tier::from_archived(&a.tiers[t]));
     let mut lo = 0;
     for (t, tier) in tiers.iter().enumerate() {
@@ -278,17 +329,17 @@ fn rows_of<I: WindowId>(a: &ArchivedSegmentWire<'_>, places: usize) -> Result<Ro
         return Err("the tiers do not cover the rows".into());
     }
     let blocks = n.div_ceil(BLOCK);
-    let block_max_end: Vec<i64> = a.block_max_end.iter().map(|v| v.to_native()).collect();
-    let block_min_end: Vec<i64> = a.block_min_end.iter().map(|v| v.to_native()).collect();
+    let block_max_end = Column::of_archived(&a.block_max_end, owner);
+    let block_min_end = Column::of_archived(&a.block_min_end, owner);
     if block_max_end.len() != blocks || block_min_end.len() != blocks {
         return Err("a block augmentation of the wrong length".into());
     }
     let long = tiers[TIERS - 1];
-    let long_ends = EndColumn::from_archived(&a.long_ends, (long.hi - long.lo) as usize)?;
-    Ok((rows, tiers, block_max_end, block_min_end, long_ends))
+    let long_ends = EndColumn::from_archived(&a.long_ends, (long.hi - long.lo) as usize, owner)?;
+    Ok((built, tiers, block_max_end, block_min_end, long_ends))
 }
 
-type ColumnParts<I> = (SortedIds<I>, Vec<u32>, SortedEnds, Directory, Option<Postings>);
+type ColumnParts<I> = (SortedIds<I>, Column<u32>, SortedEnds, Directory, Option<Postings>);
 
 /// The id blocks of a segment of `n` rows, checked as the other posting
 /// families are: every list inside the entries, every entry a row, every
@@ -296,11 +347,11 @@ type ColumnParts<I> = (SortedIds<I>, Vec<u32>, SortedEnds, Directory, Option<Pos
 /// lists exactly its block's rows is left to `DurableOptions::verify`, as
 /// the rows of the other families' lists are: sorting each block's rows to
 /// compare took a third of the open at 10M windows.
-fn id_blocks_of(a: &ArchivedPostings, n: usize) -> Result<Postings, String> {
+fn id_blocks_of(a: &ArchivedPostings, n: usize, owner: Option<&SharedBytes>) -> Result<Postings, String> {
     if n < ID_BLOCK_MIN_ROWS {
         return Err(format!("id blocks for a segment of {n} rows"));
     }
-    let blocks = Postings::from_archived(a, n)?;
+    let blocks = Postings::from_archived(a, n, owner)?;
     let lists = blocks.lists();
     let listed: usize = lists.iter().map(|(_, list)| list.entries().len()).sum();
     let count = n.div_ceil(ID_BLOCK);
@@ -316,15 +367,17 @@ fn columns_of<I: WindowId>(
     a: &ArchivedSegmentWire<'_>,
     n: usize,
     id_blocks: Option<&ArchivedPostings>,
+    records: Option<&Column<Row<I>>>,
+    owner: Option<&SharedBytes>,
 ) -> Result<ColumnParts<I>, String> {
     let ids_sorted = match &a.ids_sorted {
         ArchivedIdsWire::Offsets { base, offsets } => {
             let base = base.to_native();
-            let offsets: Vec<u32> = huge_pages::collect(offsets.iter().map(|o| o.to_native()));
+            let offsets = Column::<u32>::of_archived(offsets, owner);
             if !I::EXACT_PREFIX || offsets.last().is_some_and(|&o| base.checked_add(u64::from(o)).is_none()) {
                 return Err("id offsets that do not fit the id type".into());
             }
-            SortedIds::Offsets { base, offsets: offsets.into() }
+            SortedIds::Offsets { base, offsets }
         }
         ArchivedIdsWire::Whole(bytes) => SortedIds::Whole(ids_of(bytes)?.into()),
         ArchivedIdsWire::Dense { base, len } => {
@@ -338,22 +391,23 @@ fn columns_of<I: WindowId>(
     if ids_sorted.len() != n || !ids_sorted.strictly_ascending() {
         return Err("the sorted ids are not one per row, strictly ascending".into());
     }
-    let id_rows: Vec<u32> = huge_pages::collect(a.id_rows.iter().map(|r| r.to_native()));
+    let id_rows = Column::<u32>::of_archived(&a.id_rows, owner);
     // Each id must lead to the row holding it: a wrong one would make a
     // write kill another window's row, and the index hold one id twice
     // (found by the snapshot fuzz target). The ids are read from the
     // archive, so this runs beside the rows' conversion.
     let width = I::WIDTH;
-    let points_home = |(k, &r): (usize, &u32)| {
-        let at = r as usize * width;
-        a.ids.get(at..at + width).and_then(I::from_bytes).is_some_and(|id| ids_sorted.holds(k, id))
+    let id_of = |r: usize| match records {
+        Some(rows) => rows.get(r).map(|row| row.id),
+        None => a.ids.get(r * width..(r + 1) * width).and_then(I::from_bytes),
     };
+    let points_home = |(k, &r): (usize, &u32)| id_of(r as usize).is_some_and(|id| ids_sorted.holds(k, id));
     if id_rows.len() != n || !id_rows.iter().enumerate().all(points_home) {
         return Err("the id index does not lead to the rows holding its ids".into());
     }
-    let ends = SortedEnds::from_archived(&a.sorted_ends, n)?;
+    let ends = SortedEnds::from_archived(&a.sorted_ends, n, owner)?;
     // A dense run needs no directory: its ids are found by arithmetic.
-    let id_dir = Directory::from_archived(&a.id_dir, (0, if ids_sorted.is_dense() { 0 } else { n }))?;
+    let id_dir = Directory::from_archived(&a.id_dir, (0, if ids_sorted.is_dense() { 0 } else { n }), owner)?;
     // A format 1 file keeps a dense run as offsets (strictly ascending,
     // ending at n - 1: they can only be 0..n) with a directory; it becomes
     // the run a build of the same ids makes.
@@ -365,15 +419,15 @@ fn columns_of<I: WindowId>(
         }
         other => (other, id_dir),
     };
-    let id_blocks = id_blocks.map(|b| id_blocks_of(b, n)).transpose()?;
+    let id_blocks = id_blocks.map(|b| id_blocks_of(b, n, owner)).transpose()?;
     Ok((ids_sorted, id_rows, ends, id_dir, id_blocks))
 }
 
-fn postings_of(a: &ArchivedSegmentWire<'_>, n: usize) -> Result<[Postings; 3], String> {
+fn postings_of(a: &ArchivedSegmentWire<'_>, n: usize, owner: Option<&SharedBytes>) -> Result<[Postings; 3], String> {
     Ok([
-        Postings::from_archived(&a.by_charger, n)?,
-        Postings::from_archived(&a.by_site, n)?,
-        Postings::from_archived(&a.by_org, n)?,
+        Postings::from_archived(&a.by_charger, n, owner)?,
+        Postings::from_archived(&a.by_site, n, owner)?,
+        Postings::from_archived(&a.by_org, n, owner)?,
     ])
 }
 
@@ -386,6 +440,12 @@ pub(crate) struct Extras<'a> {
     /// A file of format 1 or 2, which has no id blocks: a large segment has
     /// them built.
     pub(crate) build_id_blocks: bool,
+    /// The bytes the archive lies in, if shared: the arrays whose archived
+    /// form is their in-memory one are then read there, not copied.
+    pub(crate) owner: Option<&'a SharedBytes>,
+    /// The segment's rows block (format 5 on, for the ids it admits; see
+    /// [`records`]): its body and the body's offset in the file.
+    pub(crate) rows: Option<(&'a [u8], usize)>,
 }
 
 /// The segment an archived wire form describes, checked: its rows valid
@@ -399,8 +459,10 @@ pub(crate) fn segment_from_archived<I: WindowId>(
     places: usize,
     extras: Extras<'_>,
 ) -> Result<Segment<I>, String> {
-    let Extras { id_blocks, org_ranks, build_id_blocks } = extras;
-    let n = a.starts.len();
+    let Extras { id_blocks, org_ranks, build_id_blocks, owner, rows: records } = extras;
+    let records = records.map(|(body, at)| records::decode::<I>(body, at, owner)).transpose()?;
+    let records = records.as_ref();
+    let n = records.map_or(a.starts.len(), |r| r.len());
     if n >= u32::MAX as usize {
         return Err(format!("a segment of {n} rows"));
     }
@@ -409,9 +471,9 @@ pub(crate) fn segment_from_archived<I: WindowId>(
     // included), a small one on this one.
     let (rows, columns, postings) = if n >= PARALLEL_ROWS {
         std::thread::scope(|s| {
-            let postings = s.spawn(|| postings_of(a, n));
-            let columns = s.spawn(|| columns_of::<I>(a, n, id_blocks));
-            let rows = rows_of::<I>(a, places);
+            let postings = s.spawn(|| postings_of(a, n, owner));
+            let columns = s.spawn(|| columns_of::<I>(a, n, id_blocks, records, owner));
+            let rows = rows_of::<I>(a, places, records, owner);
             (
                 rows,
                 columns.join().unwrap_or_else(|_| Err(PANICKED.into())),
@@ -419,9 +481,18 @@ pub(crate) fn segment_from_archived<I: WindowId>(
             )
         })
     } else {
-        (rows_of::<I>(a, places), columns_of::<I>(a, n, id_blocks), postings_of(a, n))
+        (
+            rows_of::<I>(a, places, records, owner),
+            columns_of::<I>(a, n, id_blocks, records, owner),
+            postings_of(a, n, owner),
+        )
     };
-    let (rows, tiers, block_max_end, block_min_end, long_ends) = rows?;
+    let (built, tiers, block_max_end, block_min_end, long_ends) = rows?;
+    let rows: Column<Row<I>> = match (built, records) {
+        (Some(rows), _) => rows.into(),
+        (None, Some(records)) => records.clone(),
+        (None, None) => Column::default(),
+    };
     let (ids_sorted, id_rows, ends, id_dir, by_id_block) = columns?;
     let [by_charger, by_site, by_org] = postings?;
     let org_ranks = org_ranks.map(|r| OrgRanks::from_archived(r, n)).transpose()?;
@@ -432,18 +503,18 @@ pub(crate) fn segment_from_archived<I: WindowId>(
         (build_id_blocks && n >= ID_BLOCK_MIN_ROWS)
             .then(|| build::id_blocks(&id_rows, &rows, tiers.map(|t| t.hi), *by_org.clock()))
     });
-    let start_dirs =
-        [0, 1, 2].map(|t| Directory::from_archived(&a.start_dirs[t], (tiers[t].lo as usize, tiers[t].hi as usize)));
+    let start_dirs = [0, 1, 2]
+        .map(|t| Directory::from_archived(&a.start_dirs[t], (tiers[t].lo as usize, tiers[t].hi as usize), owner));
     let [s0, s1, s2] = start_dirs;
     let start_dirs = [s0?, s1?, s2?];
     let data = SegmentData {
-        rows: rows.into(),
+        rows,
         tiers,
-        block_max_end: block_max_end.into(),
-        block_min_end: block_min_end.into(),
+        block_max_end,
+        block_min_end,
         long_ends,
         ids_sorted,
-        id_rows: id_rows.into(),
+        id_rows,
         ends,
         start_dirs,
         id_dir,
@@ -553,12 +624,12 @@ mod tests {
         old.ids_sorted = SortedIds::Offsets { base: 900, offsets: (0..5_000).collect() };
         old.id_dir = Directory::build(0, 5_000, |i| super::super::prefix_key(old.ids_sorted.prefix(i)));
         let old = Segment::from_data(Arc::new(old));
-        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&SegmentWire::of(&old, Vec::new())).unwrap();
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&SegmentWire::of(&old, Vec::new(), true)).unwrap();
         let archived = rkyv::access::<ArchivedSegmentWire<'_>, rkyv::rancor::Error>(&bytes).unwrap();
         let read: Segment<u64> = segment_from_archived(
             archived,
             places.len(),
-            Extras { id_blocks: None, org_ranks: None, build_id_blocks: true },
+            Extras { id_blocks: None, org_ranks: None, build_id_blocks: true, owner: None, rows: None },
         )
         .unwrap();
         assert!(read.ids_sorted.is_dense());
