@@ -133,6 +133,21 @@ impl crate::memory::Stable for Mapped {
     }
 }
 
+/// Maps `map`'s pages now (an open reads every one of them), asking for
+/// huge pages first: where the page cache holds a file in large folios,
+/// its pages are then mapped 2 MB at a time, and the segments read in
+/// place cost fewer TLB misses (with the advice, half of a 10M snapshot
+/// was mapped so, `FilePmdMapped` in smaps; without it, a fifth).
+#[cfg(target_os = "linux")]
+fn populate(map: &memmap2::Mmap) {
+    // Advice only: refused, the pages are mapped as they are first read.
+    let _ = map.advise(memmap2::Advice::HugePage);
+    let _ = map.advise(memmap2::Advice::PopulateRead);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn populate(_: &memmap2::Mmap) {}
+
 impl fmt::Debug for Mapped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let how = if matches!(self.0, Bytes::Map(_)) { "mapped" } else { "read" };
@@ -208,7 +223,8 @@ impl Storage for FileSystem {
         // the file regardless would change bytes under the reader; every
         // read of them is bounds-checked and validated, so the result is
         // an error or wrong data (the caveat every mmap reader carries).
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
+        let map = unsafe { memmap2::MmapOptions::new().map(&file)? };
+        populate(&map);
         Ok(Mapped(Bytes::Map(map)))
     }
 
