@@ -7,6 +7,10 @@
 //! cargo run --release --example durability -- --windows 1000000
 //! cargo run --release --example durability -- --windows 10000000 --dir /var/tmp/mwindex-bench
 //! ```
+//!
+//! `--only cpu`, `snapshot`, `open` (`--times N`), `recovery` or `queries`
+//! (every report question on the index the bulk load built and on the
+//! same index opened from its snapshot, in place) runs one part alone.
 
 #[path = "../benches/support/peers.rs"]
 mod peers;
