@@ -128,8 +128,9 @@ fn medians(index: &SharedIndex<u64, u32>, world: &World) -> Vec<f64> {
 }
 
 /// `--only queries`: every report question on the index the bulk load
-/// built, then on the same index opened from its snapshot (its arrays read
-/// where they lie in the mapped file), two rounds each.
+/// built (two rounds), then on the same index opened from its snapshot:
+/// at once (its arrays read where they lie in the mapped file) and 5 s
+/// later (moved onto memory of its own in the background).
 fn queries_in_place(root: &Path, world: &World, gens: &[Gen]) {
     let dir = fresh(root, "queries");
     let d = Durable::open(&dir, options(world, SyncPolicy::None)).expect("open");
@@ -138,13 +139,25 @@ fn queries_in_place(root: &Path, world: &World, gens: &[Gen]) {
     let built: Vec<Vec<f64>> = (0..2).map(|_| medians(d.index(), world)).collect();
     d.close().expect("close");
     let d: Durable<u64, u32> = Durable::open(&dir, options(world, SyncPolicy::None)).expect("reopen");
-    let opened: Vec<Vec<f64>> = (0..2).map(|_| medians(d.index(), world)).collect();
-    println!("\n| query (median µs, two rounds) | built in memory | opened from its snapshot | ratio |");
-    println!("|---|---:|---:|---:|");
+    // In place at once; on memory of its own once the background copy is
+    // done (it starts half a second after the open).
+    let opened = medians(d.index(), world);
+    std::thread::sleep(Duration::from_secs(5));
+    let moved: Vec<Vec<f64>> = (0..2).map(|_| medians(d.index(), world)).collect();
+    println!(
+        "\n| query (median µs; second rounds compared) | built in memory (two rounds) | opened, in place (one round) | opened, 5 s later (two rounds) | ratio, moved / built |"
+    );
+    println!("|---|---:|---:|---:|---:|");
     for (k, kind) in peers::KINDS.iter().enumerate() {
-        let (b, o) = ((built[0][k], built[1][k]), (opened[0][k], opened[1][k]));
-        let ratio = (o.0 + o.1) / (b.0 + b.1);
-        println!("| {kind} | {:.2}, {:.2} | {:.2}, {:.2} | {ratio:.2} |", b.0, b.1, o.0, o.1);
+        println!(
+            "| {kind} | {:.2}, {:.2} | {:.2} | {:.2}, {:.2} | {:.2} |",
+            built[0][k],
+            built[1][k],
+            opened[k],
+            moved[0][k],
+            moved[1][k],
+            moved[1][k] / built[1][k]
+        );
     }
 }
 

@@ -461,3 +461,72 @@ impl<I: WindowId, P: Payload + Persist> Durable<I, P> {
         self.log.sync()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::{Index, OrgId, Query, Timestamp, Window};
+
+    fn window(id: u64, shift: i64) -> Window<u64> {
+        let t = |s: i64| Timestamp::from_secs(s).expect("in range");
+        let start = (id * 7_919 % 3_000_000) as i64 + shift;
+        Window::new(id, t(start), t(start + 3_600 * (1 + id as i64 % 5)), OrgId(1 + id % 2)).expect("valid")
+    }
+
+    /// Every window of `index` with its payload, page by page.
+    fn contents(index: &SharedIndex<u64, u64>) -> BTreeMap<u64, (Window<u64>, u64)> {
+        let mut q = Query::new().page_size(50);
+        let mut all = BTreeMap::new();
+        loop {
+            let page = index.query(&q).expect("page");
+            all.extend(page.items().iter().map(|e| (e.window.id(), (e.window, e.payload))));
+            match page.next_cursor() {
+                Some(c) => q = q.cursor(c),
+                None => return all,
+            }
+        }
+    }
+
+    /// A snapshot opened in place moves onto memory of its own in the
+    /// background while writes go on, and nothing a reader sees changes:
+    /// the windows are those the writes leave, every structure checks.
+    #[test]
+    fn segments_opened_in_place_move_to_memory_of_their_own_while_writes_go_on() {
+        let dir = std::env::temp_dir().join(format!("mwindex-rehome-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let options = || {
+            DurableOptions::<u64, u64>::new()
+                .index(Index::builder().organization(OrgId(1), None).organization(OrgId(2), None))
+                .checkpoint_after_bytes(None)
+        };
+        let n = 70_000u64;
+        let d = Durable::open(&dir, options()).expect("open");
+        d.bulk_insert((0..n).map(|id| (window(id, 0), id))).expect("bulk");
+        d.checkpoint().expect("checkpoint");
+        let mut model = contents(d.index());
+        d.close().expect("close");
+
+        let d: Durable<u64, u64> = Durable::open(&dir, options()).expect("reopen");
+        for id in (0..n).step_by(7) {
+            if id % 2 == 0 {
+                assert!(d.delete(id).is_some());
+                model.remove(&id);
+            } else {
+                d.upsert(window(id, 60), id + 1).expect("move");
+                model.insert(id, (window(id, 60), id + 1));
+            }
+        }
+        let began = Instant::now();
+        while d.index().latest().shared_segment().is_some() {
+            assert!(began.elapsed() < Duration::from_secs(20), "segments still read in place");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        d.check_invariants().expect("invariants");
+        assert_eq!(contents(d.index()), model);
+        d.close().expect("close");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

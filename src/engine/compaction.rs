@@ -654,7 +654,7 @@ fn can_shrink<I: WindowId, P>(segments: &Parts<I, P>, kills: &PendingKills<'_>) 
 /// Lowers the calling thread's scheduling priority (nice 19; on Linux it is
 /// per thread), so a merge sharing a core with the writer or a query yields
 /// it to them: merges are throughput work, writes and queries latency work.
-fn yield_to_foreground() {
+pub(crate) fn yield_to_foreground() {
     set_nice(19);
 }
 

@@ -145,6 +145,49 @@ fn tidy_loop<I: WindowId, P: Payload>(index: WeakShared<I, P>, closing: Arc<Sign
     }
 }
 
+/// How long the moving thread waits before trying a segment again that a
+/// merge was reading (or a fold replaced) when it tried.
+const REHOME_RETRY: Duration = Duration::from_millis(100);
+
+/// How long after the open the moving thread starts: an index opened for a
+/// moment (a tool reading a few answers) never pays for the copies, and
+/// the open's own work is done by then.
+const REHOME_AFTER: Duration = Duration::from_millis(500);
+
+/// Tries the moving thread makes in all before it gives up.
+const REHOME_TRIES: usize = 1_000;
+
+/// The moving thread of an index opened from a snapshot in place: copies
+/// each segment that reads the snapshot's bytes into memory of its own
+/// (huge pages), oldest first, without any lock, then swaps the copy in
+/// under the writer's lock (a pointer) and publishes. Reads of the
+/// snapshot's pages cost TLB misses that huge pages save: queries on a
+/// 10M index opened in place ran at up to 1.13x the built index's medians.
+/// Ends when no segment reads the snapshot, or the index drops.
+fn rehome_loop<I: WindowId, P: Payload>(index: WeakShared<I, P>, closing: Arc<Signal>) {
+    super::compaction::yield_to_foreground();
+    if closing.wait_for(REHOME_AFTER) {
+        return;
+    }
+    for _ in 0..REHOME_TRIES {
+        let Some((serial, data)) = index.upgrade().and_then(|index| index.latest().shared_segment()) else { return };
+        // The copy takes seconds at 10M windows: no lock, and the index
+        // is not kept alive meanwhile.
+        let owned = Arc::new(data.owned());
+        let Some(index) = index.upgrade() else { return };
+        let mut writer = index.inner.writer.lock();
+        let moved = writer.store.rehome(serial, &data, owned);
+        if moved {
+            index.publish(&mut writer);
+        }
+        drop(writer);
+        drop(data);
+        if !moved && closing.wait_for(REHOME_RETRY) {
+            return;
+        }
+    }
+}
+
 /// What a write answers: what it did and the version it made.
 pub(crate) type Outcome<I, P> = Result<(Applied<I, P>, u64), Error>;
 
@@ -229,6 +272,12 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
             Inner { writer, current, pins: Pins::new(pins), journal: OnceLock::new(), closing: Arc::clone(&closing) };
         let shared = SharedIndex { inner: Arc::new(inner) };
         let weak = shared.downgrade();
+        if shared.latest().shared_segment().is_some() {
+            let (weak, closing) = (shared.downgrade(), Arc::clone(&closing));
+            // Without the thread, the segments read in place stay so
+            // until merges rewrite them.
+            let _ = std::thread::Builder::new().name("mwindex-rehome".into()).spawn(move || rehome_loop(weak, closing));
+        }
         // Without the thread (none could start), work that ends is
         // installed by the next write, as in an `Index`.
         let _ = std::thread::Builder::new().name("mwindex-tidy".into()).spawn(move || tidy_loop(weak, closing));

@@ -21,7 +21,7 @@ use super::version::Version;
 use crate::catalog::{CAPACITY, Catalog};
 use crate::memory::huge_pages;
 use crate::query::{BUFFER, CursorKey, Entry, sealed_src};
-use crate::segment::{BufferKey, Kill, Kills, PendingKills, Row, RunKey, Segment, WriteBuffer, row32};
+use crate::segment::{BufferKey, Kill, Kills, PendingKills, Row, RunKey, Segment, SegmentData, WriteBuffer, row32};
 use crate::{Error, Window, WindowId};
 
 /// Windows buffered before they are built into an immutable segment, where
@@ -924,13 +924,27 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             let at = parts.segments.iter().position(|s| s.serial() == before.serial());
             // A segment whose tombstones changed meanwhile keeps its kills.
             if let Some(s) = at.filter(|&s| parts.segments[s].shares_tombstones(&before)) {
-                parts.segments[s] = after;
+                // Its data may have moved meanwhile (`rehome`): keep where.
+                parts.segments[s] = after.with_data(Arc::clone(parts.segments[s].data()));
                 moved.push((row32(s), rows));
             }
         }
         self.kills.forget(&moved);
         let touched: Vec<u32> = moved.iter().map(|&(s, _)| s).collect();
         self.rebuild_if_mostly_dead(&touched);
+        true
+    }
+
+    /// Gives segment `serial`, if it still reads `old`, `owned`: a copy of
+    /// `old` in memory of its own (see `SegmentData::owned`). Its rows
+    /// stay where they are, so its kills, tombstones and every cursor hold.
+    /// A segment a merge reads is left alone (the merge finds its inputs by
+    /// their data). Whether the segment took the copy.
+    pub(crate) fn rehome(&mut self, serial: u64, old: &Arc<SegmentData<I>>, owned: Arc<SegmentData<I>>) -> bool {
+        let found = self.parts.segments.iter().position(|s| s.serial() == serial && Arc::ptr_eq(s.data(), old));
+        let Some(s) = found.filter(|&s| !self.compactor.is_busy(&self.parts.segments[s])) else { return false };
+        let parts = Arc::make_mut(&mut self.parts);
+        parts.segments[s] = parts.segments[s].with_data(owned);
         true
     }
 

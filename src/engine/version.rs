@@ -15,7 +15,7 @@ use super::sealed::Sealed;
 use super::state::State;
 use crate::WindowId;
 use crate::catalog::CatalogView;
-use crate::segment::{Kills, WriteBuffer};
+use crate::segment::{Kills, SegmentData, WriteBuffer};
 
 /// One state of the index, frozen.
 #[derive(Debug)]
@@ -44,6 +44,12 @@ impl<I: WindowId, P> Version<I, P> {
             sealed: &self.sealed,
             catalog: &self.catalog,
         }
+    }
+
+    /// The serial number and data of the oldest segment that reads a
+    /// snapshot's bytes in place, if one does.
+    pub(crate) fn shared_segment(&self) -> Option<(u64, Arc<SegmentData<I>>)> {
+        self.parts.segments.iter().find(|s| s.is_shared()).map(|s| (s.serial(), Arc::clone(s.data())))
     }
 
     /// Checks every layer of the version (see [`State::check_invariants`]).

@@ -168,6 +168,16 @@ impl<T> Column<T> {
         Some(Column { ptr, len: bytes.len() / size_of::<T>(), owner: Owner::Shared(Arc::clone(owner)) })
     }
 
+    /// A column of the same elements in memory of its own (on huge pages
+    /// if large): a copy of one in shared bytes; a clone of one that owns
+    /// its elements.
+    pub(crate) fn owned(&self) -> Self
+    where
+        T: Copy,
+    {
+        Column::from(super::huge_pages::collect(self.iter().copied()))
+    }
+
     /// Whether the elements lie in shared bytes rather than a vector of
     /// the column's own.
     pub(crate) fn is_shared(&self) -> bool {

@@ -98,6 +98,11 @@ impl Directory {
         self.first.bytes()
     }
 
+    /// The directory in memory of its own (see [`Column::owned`]).
+    pub(crate) fn owned(&self) -> Self {
+        Directory { first: self.first.owned(), ..*self }
+    }
+
     /// A directory read back from a snapshot, checked to be one over
     /// `lo..hi` (`expect`): its bucket starts ascend inside `lo..=hi` and
     /// end at `hi`, so a search never leaves the range.

@@ -83,6 +83,11 @@ impl EndColumn {
         Ok(EndColumn { clock: Clock::from_archived(&a.clock)?, quanta: Column::of_archived(&a.quanta, owner) })
     }
 
+    /// The column in memory of its own (see [`Column::owned`]).
+    pub(crate) fn owned(&self) -> Self {
+        EndColumn { clock: self.clock, quanta: self.quanta.owned() }
+    }
+
     /// Positions in the column.
     pub(crate) fn len(&self) -> usize {
         self.quanta.len()

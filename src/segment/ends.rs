@@ -68,6 +68,16 @@ impl SortedEnds {
         Ok(SortedEnds { values, dir })
     }
 
+    /// The column in memory of its own (see [`Column::owned`]).
+    pub(crate) fn owned(&self) -> Self {
+        SortedEnds { values: self.values.owned(), dir: self.dir.owned() }
+    }
+
+    /// Whether the values lie in shared bytes (a snapshot read in place).
+    pub(crate) fn is_shared(&self) -> bool {
+        self.values.is_shared()
+    }
+
     /// Bytes held on the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.values.bytes() + self.dir.heap_bytes()

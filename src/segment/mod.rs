@@ -278,6 +278,35 @@ impl<I: WindowId> SegmentData<I> {
         TierScan { lo: row32(a), hi: row32(b), from, to, after }
     }
 
+    /// Whether any array lies in shared bytes (a snapshot read in place)
+    /// rather than in memory of the segment's own.
+    pub(crate) fn is_shared(&self) -> bool {
+        self.rows.is_shared() || self.ends.is_shared() || self.by_charger.is_shared() || self.id_rows.is_shared()
+    }
+
+    /// The same segment in memory of its own, on huge pages: a segment
+    /// opened in place moves there in the background, where its reads
+    /// cost fewer TLB misses than in the page cache's pages.
+    pub(crate) fn owned(&self) -> Self {
+        SegmentData {
+            rows: self.rows.owned(),
+            tiers: self.tiers,
+            block_max_end: self.block_max_end.owned(),
+            block_min_end: self.block_min_end.owned(),
+            long_ends: self.long_ends.owned(),
+            ids_sorted: self.ids_sorted.owned(),
+            id_rows: self.id_rows.owned(),
+            ends: self.ends.owned(),
+            start_dirs: self.start_dirs.each_ref().map(Directory::owned),
+            id_dir: self.id_dir.owned(),
+            by_charger: self.by_charger.owned(),
+            by_site: self.by_site.owned(),
+            by_org: self.by_org.owned(),
+            by_id_block: self.by_id_block.as_ref().map(Postings::owned),
+            org_ranks: self.org_ranks.clone(),
+        }
+    }
+
     /// Approximate bytes of memory held (capacity, not length, of every vector;
     /// bitmaps by their serialized size, close to their in-memory size).
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -500,6 +529,13 @@ impl<I: WindowId> Segment<I> {
     /// The shared data, for a merge to read.
     pub(crate) fn data(&self) -> &Arc<SegmentData<I>> {
         &self.data
+    }
+
+    /// This segment (its serial number and tombstones) over `data`, which
+    /// must hold the same rows and structures (a copy of its data).
+    pub(crate) fn with_data(&self, data: Arc<SegmentData<I>>) -> Self {
+        debug_assert_eq!(data.rows.len(), self.data.rows.len(), "a copy of the segment's data");
+        Segment { data, dead: Arc::clone(&self.dead), serial: self.serial }
     }
 
     /// The dead rows, ascending.

@@ -538,6 +538,20 @@ impl Postings {
         Ok(Postings { keys, clock: Clock::from_archived(&a.clock)?, entries, first })
     }
 
+    /// The family in memory of its own (see [`Column::owned`]).
+    pub(crate) fn owned(&self) -> Self {
+        let keys = match &self.keys {
+            Keys::Dense(table) => Keys::Dense(table.owned()),
+            Keys::Sparse { index, lists } => Keys::Sparse { index: index.clone(), lists: lists.clone() },
+        };
+        Postings { keys, clock: self.clock, entries: self.entries.owned(), first: self.first.owned() }
+    }
+
+    /// Whether the entries lie in shared bytes (a snapshot read in place).
+    pub(crate) fn is_shared(&self) -> bool {
+        self.entries.is_shared()
+    }
+
     /// Every entry of the family, lists back to back.
     #[inline]
     pub(crate) fn all_entries(&self) -> &[Entry] {

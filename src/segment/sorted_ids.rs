@@ -51,6 +51,15 @@ impl<I: WindowId> SortedIds<I> {
         SortedIds::Whole(crate::memory::huge_pages::collect((0..n).map(id)).into())
     }
 
+    /// The column in memory of its own (see [`Column::owned`]).
+    pub(crate) fn owned(&self) -> Self {
+        match self {
+            SortedIds::Dense { base, len } => SortedIds::Dense { base: *base, len: *len },
+            SortedIds::Offsets { base, offsets } => SortedIds::Offsets { base: *base, offsets: offsets.owned() },
+            SortedIds::Whole(ids) => SortedIds::Whole(ids.owned()),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         match self {
             SortedIds::Dense { len, .. } => *len,
