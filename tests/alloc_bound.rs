@@ -197,7 +197,10 @@ fn a_snapshot_opens_with_its_arrays_where_they_lie_in_the_file() {
         let d: Durable<u64, ()> = Durable::open(&dir, options(previous)).expect("reopen");
         let peak = PEAK.load(Ordering::Relaxed) - base;
         assert_eq!(d.len(), n as usize);
-        d.check_invariants().expect("invariants");
+        // Closed at once: half a second after an open the index starts
+        // moving its segments onto memory of its own, which would count
+        // in the next measurement.
+        drop(d);
         peak
     };
     let (current, previous) = (peak_of_open(false), peak_of_open(true));
