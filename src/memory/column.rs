@@ -44,37 +44,25 @@ pub(crate) unsafe trait ArchivedAs<T: Copy> {
     fn native(&self) -> T;
 }
 
-// SAFETY: rend's little-endian integers are `repr(C, align(size))` wrappers
-// of the integer, holding its little-endian bytes: on a little-endian
-// target, the native integer's bytes.
-#[allow(unsafe_code)]
-unsafe impl ArchivedAs<u32> for rkyv::rend::u32_le {
-    const IN_PLACE: bool = cfg!(target_endian = "little");
-    #[inline]
-    fn native(&self) -> u32 {
-        self.to_native()
-    }
+/// `ArchivedAs` for rend's little-endian integers: `repr(C, align(size))`
+/// wrappers of the integer holding its little-endian bytes, on a
+/// little-endian target the native integer's bytes.
+macro_rules! little_endian_in_place {
+    ($($archived:ty => $native:ty),*) => {$(
+        // SAFETY: see the macro: same size, and on a little-endian target
+        // the same bytes as the native integer of the same value.
+        #[allow(unsafe_code)]
+        unsafe impl ArchivedAs<$native> for $archived {
+            const IN_PLACE: bool = cfg!(target_endian = "little");
+            #[inline]
+            fn native(&self) -> $native {
+                self.to_native()
+            }
+        }
+    )*};
 }
 
-// SAFETY: as for `u32_le`.
-#[allow(unsafe_code)]
-unsafe impl ArchivedAs<i32> for rkyv::rend::i32_le {
-    const IN_PLACE: bool = cfg!(target_endian = "little");
-    #[inline]
-    fn native(&self) -> i32 {
-        self.to_native()
-    }
-}
-
-// SAFETY: as for `u32_le`.
-#[allow(unsafe_code)]
-unsafe impl ArchivedAs<i64> for rkyv::rend::i64_le {
-    const IN_PLACE: bool = cfg!(target_endian = "little");
-    #[inline]
-    fn native(&self) -> i64 {
-        self.to_native()
-    }
-}
+little_endian_in_place!(rkyv::rend::u32_le => u32, rkyv::rend::i32_le => i32, rkyv::rend::i64_le => i64);
 
 /// An immutable array: `Deref`s to `[T]`.
 pub(crate) struct Column<T> {
