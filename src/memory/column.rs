@@ -121,17 +121,11 @@ impl<T> Column<T> {
     where
         T: Copy,
     {
-        let bytes = owner.bytes().as_ptr_range();
-        let (start, size) = (archived.as_ptr() as usize, std::mem::size_of_val(archived));
-        let inside = bytes.start as usize <= start && start + size <= bytes.end as usize;
-        let fits = A::IN_PLACE && size_of::<A>() == size_of::<T>() && start.is_multiple_of(align_of::<T>());
-        if !(inside && fits) {
-            return None;
-        }
-        let ptr = NonNull::new(archived.as_ptr().cast_mut().cast::<T>())?;
-        // The elements are valid `T`s (`ArchivedAs`), aligned, inside bytes
-        // `owner` keeps alive and unchanged (`Stable`), held here.
-        Some(Column { ptr, len: archived.len(), owner: Owner::Shared(Arc::clone(owner)) })
+        let fits = A::IN_PLACE && size_of::<A>() == size_of::<T>();
+        // SAFETY: the elements are valid `T`s (`ArchivedAs`) when they
+        // read in place and are as large.
+        #[allow(unsafe_code)]
+        fits.then(|| unsafe { Self::shared(archived.as_ptr().cast::<T>(), archived.len(), owner) })?
     }
 
     /// A column reading `bytes` as elements where they lie, if they lie in
@@ -142,18 +136,28 @@ impl<T> Column<T> {
     /// Every `size_of::<T>()` bytes must be a valid `T`.
     #[allow(unsafe_code)]
     pub(crate) unsafe fn in_place_bytes(bytes: &[u8], owner: &SharedBytes) -> Option<Self> {
+        let whole = size_of::<T>() > 0 && bytes.len().is_multiple_of(size_of::<T>());
+        // SAFETY: valid `T`s (the caller), as many as the bytes hold.
+        whole.then(|| unsafe { Self::shared(bytes.as_ptr().cast::<T>(), bytes.len() / size_of::<T>(), owner) })?
+    }
+
+    /// A column of the `len` `T`s at `ptr`, if they lie inside `owner`'s
+    /// bytes and `ptr` is aligned for `T`.
+    ///
+    /// # Safety
+    ///
+    /// The `len * size_of::<T>()` bytes at `ptr` must be valid `T`s.
+    #[allow(unsafe_code)]
+    unsafe fn shared(ptr: *const T, len: usize, owner: &SharedBytes) -> Option<Self> {
         let within = owner.bytes().as_ptr_range();
-        let start = bytes.as_ptr() as usize;
-        let inside = within.start as usize <= start && start + bytes.len() <= within.end as usize;
-        let fits =
-            size_of::<T>() > 0 && bytes.len().is_multiple_of(size_of::<T>()) && start.is_multiple_of(align_of::<T>());
-        if !(inside && fits) {
+        let (start, size) = (ptr as usize, len * size_of::<T>());
+        let inside = within.start as usize <= start && start + size <= within.end as usize;
+        if !inside || !start.is_multiple_of(align_of::<T>()) {
             return None;
         }
-        let ptr = NonNull::new(bytes.as_ptr().cast_mut().cast::<T>())?;
-        // Valid `T`s (the caller), aligned, inside bytes `owner` keeps
-        // alive and unchanged (`Stable`), held here.
-        Some(Column { ptr, len: bytes.len() / size_of::<T>(), owner: Owner::Shared(Arc::clone(owner)) })
+        // Aligned, inside bytes `owner` keeps alive and unchanged
+        // (`Stable`), held here.
+        Some(Column { ptr: NonNull::new(ptr.cast_mut())?, len, owner: Owner::Shared(Arc::clone(owner)) })
     }
 
     /// A column of the same elements in memory of its own (on huge pages

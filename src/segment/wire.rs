@@ -28,7 +28,7 @@ pub(crate) enum IdsWire<'a> {
     Offsets {
         base: u64,
         #[rkyv(with = Inline)]
-        offsets: &'a crate::memory::Column<u32>,
+        offsets: &'a Column<u32>,
     },
     Whole(Vec<u8>),
     /// Added last, so the tags of the others (and the files of format 1)
@@ -53,14 +53,14 @@ pub(crate) struct SegmentWire<'a> {
     ids: Columns<'a>,
     tiers: [Tier; TIERS],
     #[rkyv(with = Inline)]
-    block_max_end: &'a crate::memory::Column<i64>,
+    block_max_end: &'a Column<i64>,
     #[rkyv(with = Inline)]
-    block_min_end: &'a crate::memory::Column<i64>,
+    block_min_end: &'a Column<i64>,
     #[rkyv(with = Inline)]
     long_ends: &'a EndColumn,
     ids_sorted: IdsWire<'a>,
     #[rkyv(with = Inline)]
-    id_rows: &'a crate::memory::Column<u32>,
+    id_rows: &'a Column<u32>,
     #[rkyv(with = Inline)]
     sorted_ends: &'a SortedEnds,
     #[rkyv(with = Inline)]
@@ -138,7 +138,7 @@ trait RowColumns: Sync {
     fn column_bytes(&self, column: Field, rows: std::ops::Range<usize>, out: &mut Vec<u8>);
 }
 
-impl<I: WindowId> RowColumns for crate::memory::Column<Row<I>> {
+impl<I: WindowId> RowColumns for Column<Row<I>> {
     fn rows(&self) -> usize {
         self.len()
     }
