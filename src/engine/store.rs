@@ -639,8 +639,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
                         }
                     }
                     None => {
-                        let fresh = self.kills.insert(Kill { seg: row32(s), row: r, start: row.start, end: row.end });
-                        debug_assert!(fresh, "row {r} of segment {s} killed twice");
+                        self.kills.insert_new(Kill { seg: row32(s), row: r, start: row.start, end: row.end });
                     }
                 }
                 (row, payload)

@@ -113,9 +113,16 @@ impl Kills {
         !self.0.is_empty() && self.0.find((seg, row)).is_some()
     }
 
-    /// Adds `kill`; `false` if its row was killed already.
+    /// Adds `kill`; `false` if its row was killed already (the tests'
+    /// checked form of [`Kills::insert_new`]).
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, kill: Kill) -> bool {
         self.0.insert(kill)
+    }
+
+    /// Adds `kill` of a row not killed yet (a row a write found alive).
+    pub(crate) fn insert_new(&mut self, kill: Kill) {
+        self.0.insert_new(kill);
     }
 
     /// Makes this a copy of `other`, in the memory this holds.

@@ -110,8 +110,7 @@ impl<I: WindowId> WriteBuffer<I> {
 
     /// Adds `row`, whose id the buffer does not hold.
     pub(crate) fn insert(&mut self, row: Row<I>) {
-        let fresh = self.rows.insert(row);
-        debug_assert!(fresh, "window {} buffered twice", row.id);
+        self.rows.insert_new(row);
         let t = row.tier();
         self.max_len[t] = self.max_len[t].max(row.end.saturating_sub(row.start));
     }
