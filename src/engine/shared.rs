@@ -75,10 +75,10 @@ pub struct SharedIndex<I, P> {
     inner: Arc<Inner<I, P>>,
 }
 
-/// The writer's state and the buffers of the last version it retired.
+/// The writer's state and the last version it retired, if no one held it.
 struct Writer<I, P> {
     store: Store<I, P>,
-    spare: Spare<I>,
+    spare: Spare<I, P>,
 }
 
 struct Inner<I, P> {
@@ -536,10 +536,10 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     /// no one holds any more.
     fn publish(&self, writer: &mut Writer<I, P>) {
         let Writer { store, spare } = writer;
-        let old = self.inner.current.swap(Arc::new(store.publish_reusing(spare)));
-        retire(store, spare, old);
+        let old = self.inner.current.swap(store.publish_into(spare));
+        store.keep_spare(spare, old);
         for expired in self.inner.pins.sweep_if_due() {
-            retire(store, spare, expired);
+            store.keep_spare(spare, expired);
         }
     }
 
@@ -863,23 +863,6 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
         }
         current.check_invariants()?;
         self.inner.pins.check_invariants()
-    }
-}
-
-/// Drops `old`, the version just replaced, if no one holds it, keeping its
-/// buffers for the next version; its segment list goes to the freeing
-/// thread if it was the last to hold it (a large free never stalls the
-/// writer). Only the list: the buffers are the writer's memory, which the
-/// freeing thread would return under the lock of the writer's allocator
-/// arena (and the next versions reuse them).
-fn retire<I: WindowId, P: Payload>(store: &mut Store<I, P>, spare: &mut Spare<I>, old: Arc<Version<I, P>>) {
-    if let Some(old) = Arc::into_inner(old) {
-        let (buffers, parts) = Spare::split(old);
-        *spare = buffers;
-        if Arc::strong_count(&parts) == 1 {
-            let rows = parts.segments.iter().map(|s| s.len()).sum();
-            store.drop_elsewhere(parts, rows);
-        }
     }
 }
 
