@@ -427,15 +427,34 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// overlap (a placement numbered for a write that then fails is
     /// harmless: no query can observe it).
     fn upsert(&mut self, window: Window<I>, payload: P) -> Result<Option<P>, Error> {
+        if let Some(oldest) = self.parts.segments.first() {
+            oldest.warm_id(window.id());
+        }
         let row = self.make_row(&window)?;
         let loc = self.locate(window.id());
         if loc.is_none() && self.len as u64 >= CAPACITY {
             return Err(Error::CapacityExceeded(CAPACITY));
         }
-        let previous = loc.map(|loc| self.remove_at(loc).1);
-        self.push(row, payload);
+        let previous = match loc {
+            // The lookup started loading the old row, its payload and its
+            // tombstone: buffer the new row meanwhile (a segment's row
+            // numbers do not move when the buffer changes).
+            Some(at @ Loc::Seg(..)) => {
+                self.push(row, payload);
+                self.remove_at(at).1
+            }
+            Some(at) => {
+                let previous = self.remove_at(at).1;
+                self.push(row, payload);
+                previous
+            }
+            None => {
+                self.push(row, payload);
+                None
+            }
+        };
         self.settle();
-        Ok(previous.flatten())
+        Ok(previous)
     }
 
     /// Upserts in order; organizations and capacity are checked for all

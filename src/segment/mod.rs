@@ -570,6 +570,18 @@ impl<I: WindowId> Segment<I> {
         self.dead.rows().words()
     }
 
+    /// Starts loading the slot of `id`'s row in the id index when the ids
+    /// are a dense run (an address by arithmetic), so that a write can take
+    /// that cache miss while it does other work (its placement's lookup)
+    /// before [`Segment::find`] reads it.
+    #[inline]
+    pub(crate) fn warm_id(&self, id: I) {
+        if let Some(k) = self.ids_sorted.dense_rank(id, false) {
+            crate::memory::Prefetch::of(&self.data.id_rows)
+                .slot(row32(k.min(self.data.id_rows.len().saturating_sub(1))));
+        }
+    }
+
     /// Loads what [`Segment::kill`] of row `r` reads and writes (its row,
     /// its tombstone word and bitmap container), so that a batch of writes
     /// takes these cache misses together, ahead of applying them one by one.
