@@ -330,10 +330,13 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// [`Store::publish`], written over the version `spare` keeps (see
     /// [`Store::keep_spare`]) if it keeps one, else a new one.
     pub(crate) fn publish_into(&mut self, spare: &mut Spare<I, P>) -> Arc<Version<I, P>> {
+        // A spare is kept only unshared, and nothing else can reach it.
         let Some(mut version) = spare.0.take() else {
             return Arc::new(self.publish());
         };
-        let v = Arc::get_mut(&mut version).expect("a spare version is unshared");
+        let Some(v) = Arc::get_mut(&mut version) else {
+            return Arc::new(self.publish());
+        };
         v.number = self.version;
         v.len = self.len;
         v.buffer.copy_from(&self.buffer);
@@ -1073,6 +1076,40 @@ fn build_sealed<I: WindowId, P: Clone>(
 mod tests {
     use super::*;
     use crate::{OrgId, Timestamp};
+
+    /// A publish writes over the version retired last when no one holds it,
+    /// and never over one someone holds.
+    #[test]
+    fn a_publish_reuses_the_version_retired_last_unless_it_is_held() {
+        let mut orgs = crate::catalog::OrgTree::default();
+        orgs.add(OrgId(1), None).unwrap();
+        let mut store: Store<u64, u32> = Store::new(Catalog::new(orgs), CursorKey::random(), Some(64), 0);
+        let t = |m: u64| Timestamp::from_secs(m as i64 * 60).unwrap();
+        let write = |store: &mut Store<u64, u32>, id: u64| {
+            let window = Window::new(id, t(id), t(id + 1), OrgId(1)).unwrap();
+            store.apply(Mutation::Insert { window, payload: id as u32 }).unwrap();
+        };
+        let mut spare = Spare::default();
+        let first = store.publish_into(&mut spare);
+        let first_at = Arc::as_ptr(&first);
+        write(&mut store, 1);
+        let second = store.publish_into(&mut spare);
+        store.keep_spare(&mut spare, first);
+        write(&mut store, 2);
+        let third = store.publish_into(&mut spare);
+        assert_eq!(Arc::as_ptr(&third), first_at, "the unheld version was not reused");
+        assert_eq!((third.number, third.len), (store.version(), 2));
+        third.check_invariants().unwrap();
+        // Held by a reader: never kept, never written over.
+        let held = Arc::clone(&second);
+        store.keep_spare(&mut spare, second);
+        write(&mut store, 3);
+        let fourth = store.publish_into(&mut spare);
+        assert_ne!(Arc::as_ptr(&fourth), Arc::as_ptr(&held));
+        assert_eq!((held.number, held.len, fourth.len), (1, 1, 3));
+        held.check_invariants().unwrap();
+        fourth.check_invariants().unwrap();
+    }
 
     /// Regression: deletes did not install finished merges, so the rows
     /// deleted while a merge ran waited for the next insert to kill them at
