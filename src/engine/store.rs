@@ -894,15 +894,13 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
 
     /// Moves every kill into its segment's tombstones now, on this thread.
     fn fold_here(&mut self) {
-        let kills = self.kills.take();
+        let by_segment = self.kills.by_segment();
+        self.kills.take();
         let parts = Arc::make_mut(&mut self.parts);
-        let mut touched = Vec::new();
-        for k in &kills {
-            parts.segments[k.seg as usize].kill_ended(k.row, k.end);
-            if touched.last() != Some(&k.seg) {
-                touched.push(k.seg);
-            }
+        for (s, killed) in &by_segment {
+            parts.segments[*s as usize].kill_all_ended(killed);
         }
+        let touched: Vec<u32> = by_segment.iter().map(|&(s, _)| s).collect();
         self.rebuild_if_mostly_dead(&touched);
     }
 
@@ -948,9 +946,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
                     let before = parts.segments[s as usize].clone();
                     let mut after = before.clone();
                     // The kills carry their rows' ends: no row is read.
-                    for &(r, end) in &killed {
-                        after.kill_ended(r, end);
-                    }
+                    after.kill_all_ended(&killed);
                     Folded { before, after, rows: killed.iter().map(|&(r, _)| r).collect() }
                 })
                 .collect();

@@ -7,4 +7,4 @@ pub(crate) mod huge_pages;
 mod prefetch;
 
 pub(crate) use column::{ArchivedAs, Column, SharedBytes, Stable};
-pub(crate) use prefetch::Prefetch;
+pub(crate) use prefetch::{Prefetch, prefetch_whole};

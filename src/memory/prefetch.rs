@@ -29,6 +29,21 @@ impl Prefetch {
     }
 }
 
+/// Starts loading every cache line of `value`: a block about to be read
+/// whole (a chunk of tombstones a write copies).
+#[inline]
+pub(crate) fn prefetch_whole<T>(value: &T) {
+    let start = (value as *const T).cast::<u8>();
+    let first = start.addr() & !(LINE - 1);
+    let end = start.addr() + size_of::<T>();
+    for line in (first..end).step_by(LINE) {
+        prefetch(start.with_addr(line));
+    }
+}
+
+/// Bytes of a cache line.
+const LINE: usize = 64;
+
 /// Asks the processor to bring the cache line at `p` closer.
 #[inline]
 #[allow(unsafe_code)]

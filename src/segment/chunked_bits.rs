@@ -132,6 +132,15 @@ impl ChunkedBits {
         WordCursor { bits: self, chunk: usize::MAX, words: None }
     }
 
+    /// Starts loading the chunk holding `i`, which an insert of `i` reads
+    /// whole (to copy it, if a copy of the set shares it).
+    #[inline]
+    pub(crate) fn prefetch(&self, i: u32) {
+        if let Some(chunk) = self.chunk((i >> CHUNK_SHIFT) as usize) {
+            crate::memory::prefetch_whole(chunk);
+        }
+    }
+
     /// Adds `i` (below the bound); `false` if it was there.
     pub(crate) fn insert(&mut self, i: u32) -> bool {
         let k = (i >> CHUNK_SHIFT) as usize;

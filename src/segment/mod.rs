@@ -604,6 +604,13 @@ impl<I: WindowId> Segment<I> {
         Arc::make_mut(&mut self.dead).kill(r, end, &self.data.ends);
     }
 
+    /// [`Segment::kill_ended`] of each `(row, end)` of `killed`, the
+    /// tombstones' cache misses overlapped (see [`Tombstones::kill_all`]).
+    pub(crate) fn kill_all_ended(&mut self, killed: &[(u32, i64)]) {
+        debug_assert!(killed.iter().all(|&(r, end)| self.data.rows.get(r as usize).map(|row| row.end) == Some(end)));
+        Arc::make_mut(&mut self.dead).kill_all(killed, &self.data.ends);
+    }
+
     /// Kills the rows of `ids`, each live here: windows deleted after the
     /// segment's rows were taken (from a merge's inputs, or a sealed write
     /// buffer) and before it was installed.

@@ -9,6 +9,9 @@ use super::row::row32;
 /// Dead rows' ends noted before they are placed in `by_end` at once.
 const PENDING_ENDS: usize = 64;
 
+/// Kills ahead of the one being made whose chunks are loaded meanwhile.
+const PREFETCH_AHEAD: usize = 4;
+
 /// The dead rows of one segment, and for counting by end, a distinct
 /// position in the segment's sorted ends for each dead row. Both are
 /// [`ChunkedBits`]: cheap to copy, and a copy keeps what it held while the
@@ -88,6 +91,19 @@ impl Tombstones {
         }
     }
 
+    /// [`Tombstones::kill`] of each `(row, end)` of `killed`, loading the
+    /// chunks the kills a few ahead change while these are made: in a
+    /// large segment each kill's chunk is a cache miss, and a move of kills
+    /// into the tombstones otherwise takes them one after another.
+    pub(crate) fn kill_all(&mut self, killed: &[(u32, i64)], ends: &SortedEnds) {
+        for (i, &(r, end)) in killed.iter().enumerate() {
+            if let Some(&(ahead, _)) = killed.get(i + PREFETCH_AHEAD) {
+                self.rows.prefetch(ahead);
+            }
+            self.kill(r, end, ends);
+        }
+    }
+
     /// Gives every pending dead end a position in `by_end`. The searches of
     /// the sorted ends advance in lockstep, one probe of each per round, so
     /// their cache misses overlap.
@@ -96,7 +112,11 @@ impl Tombstones {
         // Ascending, so equal ends come together and take consecutive
         // free positions of their run below.
         pending.sort_unstable();
-        for &(first, _, end) in &ends.first_positions(&pending) {
+        let placed = ends.first_positions(&pending);
+        for (i, &(first, _, end)) in placed.iter().enumerate() {
+            if let Some(&(ahead, _, _)) = placed.get(i + PREFETCH_AHEAD) {
+                self.by_end.prefetch(row32(ahead));
+            }
             let mut p = row32(first);
             // Equal ends share a run of positions; take the first one still free.
             while self.by_end.contains(p) {
