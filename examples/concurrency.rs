@@ -9,6 +9,7 @@
 //! cargo run --release --example concurrency -- --windows 10000000
 //! cargo run --release --example concurrency -- --windows 10000000 --only writes
 //! cargo run --release --example concurrency -- --windows 10000000 --only reads
+//! cargo run --release --example concurrency -- --windows 10000000 --only during-writes
 //! cargo run --release --example concurrency -- --windows 10000000 --only reads --max-segments 32
 //! cargo run --release --example concurrency -- --windows 10000000 --only writes --write-buffer 1024
 //! cargo run --release --example concurrency -- --windows 10000000 --only writes --kinds move --write-ops 1000000
@@ -92,6 +93,12 @@ fn main() {
         after_writes(&world, &gens, &mw, runs);
         return;
     }
+    if arg("--only").as_deref() == Some("during-writes") {
+        drop(mw);
+        println!("mwindex reads by kind beside a writer: {n} windows");
+        during_writes(&world, &gens, &shared, runs);
+        return;
+    }
     if arg("--only").as_deref() == Some("reads") {
         drop(mw);
         println!("mwindex reads beside writers: {n} windows");
@@ -161,6 +168,74 @@ fn after_writes(world: &World, gens: &[Gen], mw: &Mwindex, runs: usize) {
         row(&label, &index);
         index.compact();
         row(&format!("{label}, compact()"), &index);
+    }
+}
+
+/// Reads by kind beside a writer (`--only during-writes`): each kind's
+/// median on one reader thread with no writer, then with a thread moving
+/// windows at 10,000 a second (the `reads` table's third row, by kind), and
+/// the segments and buffered windows the reads met (sampled after each
+/// kind). What a lone reader pays for a slow writer, and where.
+fn during_writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>, runs: usize) {
+    // `--kinds Q7,Q8` measures only those (a profile of one).
+    let wanted = arg("--kinds");
+    let (kinds, qs): (Vec<&str>, Vec<Vec<Question>>) = peers::KINDS
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| wanted.as_deref().is_none_or(|w| w.split(',').any(|x| x == **k)))
+        .map(|(k, kind)| (*kind, peers::questions(kind, world, 93 + k as u64, runs)))
+        .unzip();
+    let mut rng = Rng::new(29);
+    let moves = Arc::new(workload::moved(gens, &mut rng, 2_000_000));
+    println!("\n| writer | segments (min-max) | buffered (max) | {} |", kinds.join(" | "));
+    println!("|---|---:|---:|{}", "---:|".repeat(kinds.len()));
+    for rate in [None, Some(10_000u64)] {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = rate.map(|rate| {
+            let (index, stop, moves) = (shared.clone(), Arc::clone(&stop), Arc::clone(&moves));
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let every = 1_000_000_000 / rate;
+                let mut done = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let due = start + Duration::from_nanos(done * every);
+                    let now = Instant::now();
+                    if due > now {
+                        std::thread::sleep(due - now);
+                    }
+                    index.upsert(peers::window(&moves[done as usize % moves.len()]), 0).expect("a valid move");
+                    done += 1;
+                }
+            })
+        });
+        // Let the writer reach its steady state first.
+        if writer.is_some() {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        let (mut segs, mut buffered) = ((usize::MAX, 0usize), 0usize);
+        let medians: Vec<String> = qs
+            .iter()
+            .map(|qs| {
+                let mut ns: Vec<u64> = Vec::with_capacity(qs.len() * 3);
+                for _ in 0..3 {
+                    for q in qs {
+                        let t = Instant::now();
+                        std::hint::black_box(answer_shared(shared, q));
+                        ns.push(t.elapsed().as_nanos() as u64);
+                    }
+                }
+                let plan = shared.explain(&mwindex::Query::new()).expect("an empty query is valid");
+                segs = (segs.0.min(plan.segments), segs.1.max(plan.segments));
+                buffered = buffered.max(plan.buffered);
+                format!("{:.2}", stats(ns).p50)
+            })
+            .collect();
+        stop.store(true, Ordering::Relaxed);
+        if let Some(w) = writer {
+            w.join().expect("writer runs");
+        }
+        let label = rate.map_or("none".to_string(), |r| format!("moves {r}/s"));
+        println!("| {label} | {}-{} | {buffered} | {} |", segs.0, segs.1, medians.join(" | "));
     }
 }
 
