@@ -431,6 +431,7 @@ fn offer_batch<I: WindowId, S: Sink<I>>(
     sink: &mut S,
 ) -> bool {
     touch_rows(&seg.rows, batch.iter().map(|&(n, _)| n as usize));
+    seg.prefetch_dead(batch);
     if let Some(places) = places {
         batch.iter().for_each(|&(n, _)| places.prefetch_dense(seg.rows[n as usize].place));
     }

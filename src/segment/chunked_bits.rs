@@ -141,6 +141,15 @@ impl ChunkedBits {
         }
     }
 
+    /// Starts loading the word holding `i`, which [`ChunkedBits::contains`]
+    /// reads.
+    #[inline]
+    pub(crate) fn prefetch_word(&self, i: u32) {
+        if let Some(chunk) = self.chunk((i >> CHUNK_SHIFT) as usize) {
+            crate::memory::Prefetch::of(&chunk.words).slot((i as usize % CHUNK_BITS / 64) as u32);
+        }
+    }
+
     /// Adds `i` (below the bound); `false` if it was there.
     pub(crate) fn insert(&mut self, i: u32) -> bool {
         let k = (i >> CHUNK_SHIFT) as usize;

@@ -263,6 +263,15 @@ impl<'a, I: crate::WindowId> LiveSegment<'a, I> {
         LiveSegment { seg, kills }
     }
 
+    /// Starts loading the tombstones of the rows of `batch` (row numbers
+    /// first), if the segment has any: see [`Segment::prefetch_dead`].
+    #[inline]
+    pub(crate) fn prefetch_dead(&self, batch: &[(u32, u32)]) {
+        if self.seg.has_dead() {
+            batch.iter().for_each(|&(n, _)| self.seg.prefetch_dead(n));
+        }
+    }
+
     /// Whether any row is dead.
     #[inline]
     pub(crate) fn has_dead(&self) -> bool {

@@ -557,6 +557,14 @@ impl<I: WindowId> Segment<I> {
         self.dead.contains(r)
     }
 
+    /// Starts loading what [`Segment::is_dead`] of row `r` reads: in a large
+    /// segment with deaths, a cache miss for each row a posting list leads
+    /// to, which a scan then takes with the rows' own.
+    #[inline]
+    pub(crate) fn prefetch_dead(&self, r: u32) {
+        self.dead.rows().prefetch_word(r);
+    }
+
     /// Whether any row is dead (most large segments have none for a while).
     #[inline]
     pub(crate) fn has_dead(&self) -> bool {
