@@ -14,6 +14,10 @@ pub(crate) const TIER_MAX_LEN: [i64; TIERS] = [8 * 3_600_000_000, 7 * 86_400_000
 /// Number of length tiers.
 pub(crate) const TIERS: usize = 3;
 
+// `Row::tier` counts the bounds below a length: they must ascend, and the
+// last take every length.
+const _: () = assert!(TIER_MAX_LEN[0] < TIER_MAX_LEN[1] && TIER_MAX_LEN[TIERS - 1] == i64::MAX);
+
 /// One window as the engine stores it: times in microseconds, where it
 /// applies as a [placement](crate::catalog) number, the payload as a slot in
 /// the index's payload slab.
@@ -40,9 +44,14 @@ impl<I: WindowId> Row<I> {
         self.start
     }
 
+    /// The length tier: the first whose longest length this row's is at
+    /// most. Counted without a branch (the tiers' bounds ascend, the last
+    /// is `i64::MAX`): sorts and the write buffer's searches compute it at
+    /// every comparison, where the branches of a search mispredicted.
+    #[inline]
     pub(crate) fn tier(&self) -> usize {
         let len = self.end - self.start;
-        TIER_MAX_LEN.iter().position(|&m| len <= m).unwrap_or(TIERS - 1)
+        TIER_MAX_LEN[..TIERS - 1].iter().map(|&m| usize::from(len > m)).sum()
     }
 }
 
@@ -105,4 +114,27 @@ impl<I: WindowId> TierScan<I> {
 pub(crate) fn row32(n: usize) -> u32 {
     debug_assert!(u32::try_from(n).is_ok(), "row number {n} past u32");
     n as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_is_in_the_first_tier_its_length_fits() {
+        for len in [
+            0,
+            1,
+            3_600_000_000,
+            TIER_MAX_LEN[0],
+            TIER_MAX_LEN[0] + 1,
+            TIER_MAX_LEN[1],
+            TIER_MAX_LEN[1] + 1,
+            i64::MAX / 2,
+        ] {
+            let row = Row { start: 0, end: len, id: 1u64, place: 0, slot: 0 };
+            let want = TIER_MAX_LEN.iter().position(|&m| len <= m).unwrap_or(TIERS - 1);
+            assert_eq!(row.tier(), want, "length {len}");
+        }
+    }
 }
