@@ -113,6 +113,26 @@ fn dense_id_index<I: WindowId>(rows: &[Row<I>]) -> Option<(SortedIds<I>, Vec<u32
     Some((SortedIds::Dense { base: min, len: rows.len() }, id_rows))
 }
 
+/// The id index of integer ids spanning at most `u32::MAX` (ids handed
+/// out in sequence, their segments' usual case), sorted as one `u64` a
+/// row, the id's offset from the least above the row's number: half the
+/// bytes of `(id, row)` pairs to move in each pass of the radix sort.
+/// `None` for other ids, or too few or too many rows for the radix sort.
+fn packed_id_index<I: WindowId>(rows: &[Row<I>]) -> Option<(SortedIds<I>, Vec<u32>)> {
+    if !I::EXACT_PREFIX || !radix::suits(rows.len()) {
+        return None;
+    }
+    let (min, max) = rows.iter().fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.id.prefix()), hi.max(r.id.prefix())));
+    if max - min > u64::from(u32::MAX) {
+        return None;
+    }
+    let mut keys: Vec<u64> = rows.iter().enumerate().map(|(i, r)| ((r.id.prefix() - min) << 32) | i as u64).collect();
+    radix::radix_sort_by_key(&mut keys, |&k| k >> 32);
+    let id_rows = huge_pages::collect(keys.iter().map(|&k| k as u32));
+    let offsets = huge_pages::collect(keys.iter().map(|&k| (k >> 32) as u32));
+    Some((SortedIds::of_offsets(min, offsets), id_rows))
+}
+
 /// The id blocks (see [`SegmentData::by_id_block`]) of a segment whose
 /// ids' rows, in ascending order of id, are `id_rows`.
 pub(super) fn id_blocks<I: WindowId>(
@@ -185,6 +205,9 @@ impl<I: WindowId> SegmentData<I> {
         // Split so the two halves take about as long.
         let id_index = || {
             let (ids, id_rows) = dense_id_index(rows).unwrap_or_else(|| {
+                if let Some(sorted) = packed_id_index(rows) {
+                    return sorted;
+                }
                 let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, row32(i))).collect();
                 if I::EXACT_PREFIX {
                     // The prefix is the whole id, in order.
@@ -290,6 +313,30 @@ mod tests {
         assert!(dense_id_index(&repeat).is_none(), "a repeat is left to the sorted path");
         assert!(dense_id_index(&rows[..1]).is_some_and(|(ids, r)| ids.is_dense() && r == [0]));
         assert!(dense_id_index::<u64>(&[]).is_none());
+    }
+
+    #[test]
+    fn packed_ids_sort_like_id_row_pairs() {
+        let n = radix::RADIX_MIN as u64 + 1_000;
+        let row = |id: u64, i: u64| Row { start: i as i64, end: 5_000, id, place: 0, slot: 0 };
+        // Scattered ids with gaps, then one repeated, then a dense run.
+        let sparse: Vec<Row<u64>> = (0..n).map(|i| row(1_000 + (i * 7_919) % (3 * n), i)).collect();
+        let mut repeat = sparse.clone();
+        repeat[10].id = repeat[20].id;
+        let dense: Vec<Row<u64>> = (0..n).map(|i| row(77 + (i * 7_919) % n, i)).collect();
+        for rows in [sparse, repeat, dense] {
+            let (ids, id_rows) = packed_id_index(&rows).expect("integer ids in a u32 span");
+            let mut want: Vec<(u64, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, row32(i))).collect();
+            want.sort_by_key(|&(id, _)| id);
+            assert_eq!(ids.len(), want.len());
+            assert!((0..want.len()).all(|k| ids.prefix(k) == want[k].0), "ids out of order");
+            assert!(id_rows.iter().zip(&want).all(|(&r, w)| rows[r as usize].id == w.0), "rows do not hold their ids");
+            assert_eq!(ids.is_dense(), want.windows(2).all(|p| p[1].0 == p[0].0 + 1));
+        }
+        // Too few rows for the radix sort, or a span past u32: not packed.
+        assert!(packed_id_index(&[row(1, 0), row(5, 1)]).is_none());
+        let wide: Vec<Row<u64>> = (0..n).map(|i| row(i << 33, i)).collect();
+        assert!(packed_id_index(&wide).is_none());
     }
 
     #[test]

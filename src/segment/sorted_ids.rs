@@ -51,6 +51,19 @@ impl<I: WindowId> SortedIds<I> {
         SortedIds::Whole(crate::memory::huge_pages::collect((0..n).map(id)).into())
     }
 
+    /// The column of ids `base + offsets[k]` (ascending from 0; repeats
+    /// allowed), for integer ids: a dense run when they are every integer
+    /// from the first to the last, else the offsets, as
+    /// [`SortedIds::new`] makes of those ids.
+    pub(crate) fn of_offsets(base: u64, offsets: Vec<u32>) -> Self {
+        debug_assert!(I::EXACT_PREFIX && offsets.first().is_none_or(|&o| o == 0) && offsets.is_sorted());
+        let n = offsets.len();
+        if n > 0 && offsets[n - 1] as usize == n - 1 && offsets.windows(2).all(|p| p[1] == p[0] + 1) {
+            return SortedIds::Dense { base, len: n };
+        }
+        SortedIds::Offsets { base, offsets: offsets.into() }
+    }
+
     /// The column in memory of its own (see [`Column::owned`]).
     pub(crate) fn owned(&self) -> Self {
         match self {
