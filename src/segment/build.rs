@@ -135,13 +135,8 @@ fn packed_id_index<I: WindowId>(rows: &[Row<I>]) -> Option<(SortedIds<I>, Vec<u3
 
 /// The id blocks (see [`SegmentData::by_id_block`]) of a segment whose
 /// ids' rows, in ascending order of id, are `id_rows`.
-pub(super) fn id_blocks<I: WindowId>(
-    id_rows: &[u32],
-    rows: &[Row<I>],
-    tier_ends: [u32; TIERS],
-    clock: Clock,
-) -> Postings {
-    Postings::build_groups(id_rows, ID_BLOCK, rows, tier_ends, clock)
+pub(super) fn id_blocks(id_rows: &[u32], entry_keys: &[u32], tier_ends: [u32; TIERS], clock: Clock) -> Postings {
+    Postings::build_groups(id_rows, ID_BLOCK, entry_keys, tier_ends, clock)
 }
 
 /// Each row's id block (see [`SegmentData::by_id_block`]), from the
@@ -200,6 +195,9 @@ impl<I: WindowId> SegmentData<I> {
         });
         let clock = start_clock(first.min(last), last);
         let column = |f: fn(Place) -> u32| -> Vec<u32> { rows.iter().map(|r| f(places.at(r.place))).collect() };
+        // Every posting family's entries (and the id blocks') take their
+        // keys from here.
+        let keys = super::postings::entry_keys(rows, &clock);
         // Large segments have id blocks and organization ranks.
         let large = n >= if parallel { ID_BLOCK_MIN_ROWS } else { ID_BLOCK_SERIAL_MIN_ROWS };
         // Split so the two halves take about as long.
@@ -218,7 +216,7 @@ impl<I: WindowId> SegmentData<I> {
                 let ids = SortedIds::new(by_id.len(), |k| by_id[k].0);
                 (ids, huge_pages::collect(by_id.iter().map(|&(_, r)| r)))
             });
-            let id_blocks = large.then(|| id_blocks(&id_rows, rows, tier_ends, clock));
+            let id_blocks = large.then(|| id_blocks(&id_rows, &keys, tier_ends, clock));
             // With organization ranks, the ends are sorted with each row's
             // organization, which the ranks take in that order.
             let (ends, end_ranks) = if large {
@@ -243,10 +241,10 @@ impl<I: WindowId> SegmentData<I> {
             // Each family's column lives only while its lists are built (the
             // organizations' also while their ranks are): all three at once
             // were part of a bulk load's peak.
-            let by_charger = Postings::build(&column(|p| p.charger), rows, tier_ends, clock);
-            let by_site = Postings::build(&column(|p| p.site), rows, tier_ends, clock);
+            let by_charger = Postings::build(&column(|p| p.charger), &keys, tier_ends, clock);
+            let by_site = Postings::build(&column(|p| p.site), &keys, tier_ends, clock);
             let orgs = column(|p| p.org);
-            let p = [by_charger, by_site, Postings::build(&orgs, rows, tier_ends, clock)];
+            let p = [by_charger, by_site, Postings::build(&orgs, &keys, tier_ends, clock)];
             let start_ranks = large.then(|| start_matrix(rows, &tiers, orgs));
             (p, (max_end, min_end, start_dirs), start_ranks)
         };

@@ -118,6 +118,14 @@ pub(crate) enum Fit {
     Maybe,
 }
 
+/// Each row's entry key on `clock` (its start's quantum and its length's
+/// code), computed once for every posting family of a segment: each
+/// family's build computed them again from the rows, reading a 32-byte row
+/// where the families now read 4 bytes.
+pub(crate) fn entry_keys<I: WindowId>(rows: &[Row<I>], clock: &Clock) -> Vec<u32> {
+    rows.iter().map(|r| Entry::new(clock, r.start, r.end, 0).key).collect()
+}
+
 impl Entry {
     pub(crate) fn new(clock: &Clock, start: i64, end: i64, row: u32) -> Self {
         let key = (clock.quantum(start) << LEN_BITS) | len_code(end.saturating_sub(start));
@@ -387,8 +395,10 @@ impl Postings {
     /// Groups the rows of `column` (one dense key per row, [`NONE`] for none)
     /// of a segment whose rows are `rows`, split in tiers ending at
     /// `tier_ends`, their starts kept on `clock`.
-    pub(crate) fn build<I: WindowId>(column: &[u32], rows: &[Row<I>], tier_ends: [u32; TIERS], clock: Clock) -> Self {
-        let (keys, offsets, entries) = group_entries(column, rows, &clock);
+    /// `entry_keys` are the rows' entry keys on `clock` (see
+    /// [`entry_keys`]).
+    pub(crate) fn build(column: &[u32], entry_keys: &[u32], tier_ends: [u32; TIERS], clock: Clock) -> Self {
+        let (keys, offsets, entries) = group_entries(column, entry_keys);
         Postings::of_groups(&keys, &offsets, entries, tier_ends, clock)
     }
 
@@ -396,10 +406,10 @@ impl Postings {
     /// `rows_by_group[k * size..(k + 1) * size]`, in any order (an id
     /// block's rows: its ids' rows). Each group is sorted on its own, in
     /// cache, instead of scattering a column of keys.
-    pub(crate) fn build_groups<I: WindowId>(
+    pub(crate) fn build_groups(
         rows_by_group: &[u32],
         size: usize,
-        rows: &[Row<I>],
+        entry_keys: &[u32],
         tier_ends: [u32; TIERS],
         clock: Clock,
     ) -> Self {
@@ -410,7 +420,7 @@ impl Postings {
             group.clear();
             group.extend_from_slice(chunk);
             group.sort_unstable();
-            entries.extend(group.iter().map(|&r| Entry::new(&clock, rows[r as usize].start, rows[r as usize].end, r)));
+            entries.extend(group.iter().map(|&r| Entry { row: r, key: entry_keys[r as usize] }));
             keys.push(row32(k));
             offsets.push(row32(entries.len()));
         }
@@ -592,8 +602,8 @@ impl Postings {
 /// otherwise packed `(key, row)` pairs are sorted. Flat arrays keep the
 /// build from scattering thousands of short-lived allocations among the
 /// long-lived ones.
-fn group_entries<I: WindowId>(column: &[u32], rows: &[Row<I>], clock: &Clock) -> (Vec<u32>, Vec<u32>, Vec<Entry>) {
-    let entry = |r: usize| Entry::new(clock, rows[r].start, rows[r].end, row32(r));
+fn group_entries(column: &[u32], entry_keys: &[u32]) -> (Vec<u32>, Vec<u32>, Vec<Entry>) {
+    let entry = |r: usize| Entry { row: row32(r), key: entry_keys[r] };
     let Some(max_key) = column.iter().copied().filter(|&k| k != NONE).max() else {
         return (Vec::new(), vec![0], Vec::new());
     };
@@ -710,7 +720,8 @@ mod tests {
             cuts.sort_unstable();
             tier_ends[..TIERS - 1].copy_from_slice(&cuts);
             let rows = rows_of(keys.len());
-            let postings = Postings::build(&keys, &rows, tier_ends, start_clock(0, n as i64));
+            let clock = start_clock(0, n as i64);
+            let postings = Postings::build(&keys, &entry_keys(&rows, &clock), tier_ends, clock);
             for key in 0..6u32 {
                 let Some(p) = postings.get(key) else {
                     prop_assert!(!keys.contains(&key));
