@@ -500,11 +500,10 @@ pub(crate) fn segment_from_archived<I: WindowId>(
         return Err(format!("organization ranks for a segment of {n} rows"));
     }
     let by_id_block = by_id_block.or_else(|| {
-        (build_id_blocks && n >= ID_BLOCK_MIN_ROWS)
-            .then(|| {
-                let clock = *by_org.clock();
-                build::id_blocks(&id_rows, &super::postings::entry_keys(&rows, &clock), tiers.map(|t| t.hi), clock)
-            })
+        (build_id_blocks && n >= ID_BLOCK_MIN_ROWS).then(|| {
+            let clock = *by_org.clock();
+            build::id_blocks(&id_rows, &super::postings::entry_keys(&rows, &clock), tiers.map(|t| t.hi), clock)
+        })
     });
     let start_dirs = [0, 1, 2]
         .map(|t| Directory::from_archived(&a.start_dirs[t], (tiers[t].lo as usize, tiers[t].hi as usize), owner));
