@@ -112,6 +112,54 @@ fn main() {
     writes(&world, &gens, &shared);
 }
 
+/// The median µs of `qs` answered through `index`, three times over.
+fn median(index: &SharedIndex<u64, u32>, qs: &[Question]) -> f64 {
+    let mut ns: Vec<u64> = Vec::with_capacity(qs.len() * 3);
+    for _ in 0..3 {
+        for q in qs {
+            let t = Instant::now();
+            std::hint::black_box(answer_shared(index, q));
+            ns.push(t.elapsed().as_nanos() as u64);
+        }
+    }
+    stats(ns).p50
+}
+
+/// A thread moving windows through `index` (the `moves` in turn) at `rate`
+/// a second (0: as fast as it can) until `stop`; with `write` false it
+/// wakes as often and writes nothing. It returns the writes a second it
+/// made.
+fn mover(
+    index: &SharedIndex<u64, u32>,
+    moves: &Arc<Vec<Gen>>,
+    rate: u64,
+    write: bool,
+    stop: &Arc<AtomicBool>,
+) -> std::thread::JoinHandle<f64> {
+    let (index, stop, moves) = (index.clone(), Arc::clone(stop), Arc::clone(moves));
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut done = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            if let Some(every) = 1_000_000_000u64.checked_div(rate) {
+                let due = start + Duration::from_nanos(done * every);
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+            }
+            let g = &moves[done as usize % moves.len()];
+            if write {
+                index.upsert(peers::window(g), 0).expect("a valid move");
+            } else {
+                std::hint::black_box(g);
+            }
+            done += 1;
+        }
+        done as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
 /// Reads once writes stop (`--only after-writes`): every query kind's
 /// median through a handle on the fresh index, then after `--after N`
 /// writes (30,000 by default) of one kind and the index left alone while
@@ -124,19 +172,7 @@ fn after_writes(world: &World, gens: &[Gen], mw: &Mwindex, runs: usize) {
     let qs: Vec<Vec<Question>> =
         kinds.iter().enumerate().map(|(k, kind)| peers::questions(kind, world, 91 + k as u64, runs)).collect();
     let medians = |index: &SharedIndex<u64, u32>| -> Vec<String> {
-        qs.iter()
-            .map(|qs| {
-                let mut ns: Vec<u64> = Vec::with_capacity(qs.len() * 3);
-                for _ in 0..3 {
-                    for q in qs {
-                        let t = Instant::now();
-                        std::hint::black_box(answer_shared(index, q));
-                        ns.push(t.elapsed().as_nanos() as u64);
-                    }
-                }
-                format!("{:.2}", stats(ns).p50)
-            })
-            .collect()
+        qs.iter().map(|qs| format!("{:.2}", median(index, qs))).collect()
     };
     println!("\n| after | segments | buffered | {} |", kinds.join(" | "));
     println!("|---|---:|---:|{}", "---:|".repeat(kinds.len()));
@@ -191,23 +227,7 @@ fn during_writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>, ru
     println!("|---|---:|---:|{}", "---:|".repeat(kinds.len()));
     for rate in [None, Some(10_000u64)] {
         let stop = Arc::new(AtomicBool::new(false));
-        let writer = rate.map(|rate| {
-            let (index, stop, moves) = (shared.clone(), Arc::clone(&stop), Arc::clone(&moves));
-            std::thread::spawn(move || {
-                let start = Instant::now();
-                let every = 1_000_000_000 / rate;
-                let mut done = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let due = start + Duration::from_nanos(done * every);
-                    let now = Instant::now();
-                    if due > now {
-                        std::thread::sleep(due - now);
-                    }
-                    index.upsert(peers::window(&moves[done as usize % moves.len()]), 0).expect("a valid move");
-                    done += 1;
-                }
-            })
-        });
+        let writer = rate.map(|rate| mover(shared, &moves, rate, true, &stop));
         // Let the writer reach its steady state first.
         if writer.is_some() {
             std::thread::sleep(Duration::from_secs(2));
@@ -216,18 +236,11 @@ fn during_writes(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>, ru
         let medians: Vec<String> = qs
             .iter()
             .map(|qs| {
-                let mut ns: Vec<u64> = Vec::with_capacity(qs.len() * 3);
-                for _ in 0..3 {
-                    for q in qs {
-                        let t = Instant::now();
-                        std::hint::black_box(answer_shared(shared, q));
-                        ns.push(t.elapsed().as_nanos() as u64);
-                    }
-                }
+                let p50 = median(shared, qs);
                 let plan = shared.explain(&mwindex::Query::new()).expect("an empty query is valid");
                 segs = (segs.0.min(plan.segments), segs.1.max(plan.segments));
                 buffered = buffered.max(plan.buffered);
-                format!("{:.2}", stats(ns).p50)
+                format!("{p50:.2}")
             })
             .collect();
         stop.store(true, Ordering::Relaxed);
@@ -299,30 +312,7 @@ fn concurrent(world: &World, gens: &[Gen], shared: &SharedIndex<u64, u32>, each:
     for (label, rate, write) in paced {
         for readers in [1usize, 2] {
             let stop = Arc::new(AtomicBool::new(false));
-            let writer = rate.map(|rate| {
-                let (index, stop, moves) = (shared.clone(), Arc::clone(&stop), Arc::clone(&moves));
-                std::thread::spawn(move || {
-                    let start = Instant::now();
-                    let mut done = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        if let Some(every) = 1_000_000_000u64.checked_div(rate) {
-                            let due = start + Duration::from_nanos(done * every);
-                            let now = Instant::now();
-                            if due > now {
-                                std::thread::sleep(due - now);
-                            }
-                        }
-                        let g = &moves[done as usize % moves.len()];
-                        if write {
-                            index.upsert(peers::window(g), 0).expect("a valid move");
-                        } else {
-                            std::hint::black_box(g);
-                        }
-                        done += 1;
-                    }
-                    done as f64 / start.elapsed().as_secs_f64()
-                })
-            });
+            let writer = rate.map(|rate| mover(shared, &moves, rate, write, &stop));
             let threads: Vec<_> = (0..readers)
                 .map(|r| {
                     let (index, stop, qs) = (shared.clone(), Arc::clone(&stop), Arc::clone(&qs));
