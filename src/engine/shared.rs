@@ -265,6 +265,7 @@ impl<I: WindowId, P: Payload> SharedIndex<I, P> {
     pub fn from_index(index: Index<I, P>, pins: PinPolicy) -> Self {
         let mut store = index.into_store();
         store.default_background();
+        store.publish_versions();
         let closing = Signal::new();
         let current = ArcSwap::from_pointee(store.publish());
         let writer = Mutex::new(Writer { store, spare: Spare::default() });

@@ -146,6 +146,10 @@ pub(crate) struct Store<I, P> {
     /// 10M windows under 10,000 moves a second, frees were 9% of a lone
     /// reader's time on its pages of Q8, unmapping pages in the kernel.
     graveyard: Vec<Arc<Parts<I, P>>>,
+    /// Whether versions of this store are published (it is a
+    /// `SharedIndex`'s): segment lists it replaces then wait in the
+    /// graveyard while versions hold them.
+    versions: bool,
     /// Whether full write buffers are built on a background thread (and
     /// every merge runs there): a shared index's writes then never pay for
     /// a build.
@@ -204,6 +208,8 @@ impl<I: WindowId, P: Clone> Clone for Store<I, P> {
             builds: VecDeque::new(),
             fold: None,
             graveyard: Vec::new(),
+            // A copy publishes nothing until a handle takes it.
+            versions: false,
             background: self.background,
             background_chosen: self.background_chosen,
             write_buffer_chosen: self.write_buffer_chosen,
@@ -237,6 +243,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             builds: VecDeque::new(),
             fold: None,
             graveyard: Vec::new(),
+            versions: false,
             background: false,
             background_chosen: false,
             write_buffer_chosen,
@@ -276,6 +283,13 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     pub(crate) fn choose_background(&mut self, background: bool) {
         self.background_chosen = true;
         self.set_background(background);
+    }
+
+    /// Versions of this store are published from now on (a `SharedIndex`
+    /// takes it): segment lists it replaces wait in the graveyard while
+    /// versions hold them (see [`Store::bury`]).
+    pub(crate) fn publish_versions(&mut self) {
+        self.versions = true;
     }
 
     /// Builds on background threads unless the caller chose otherwise.
@@ -361,8 +375,8 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// Keeps `old`, a version just replaced, for the next publish if no one
     /// else holds it (else the last holder drops it). Its shared parts are
     /// made the writer's at once, so what it alone held is freed now, not
-    /// at the next write: the segment list on another thread (it may hold
-    /// many rows), the rest here.
+    /// at the next write: a segment list through the graveyard, on another
+    /// thread (it may hold many rows), the rest here.
     pub(crate) fn keep_spare(&mut self, spare: &mut Spare<I, P>, mut old: Arc<Version<I, P>>) {
         if let Some(v) = Arc::get_mut(&mut old) {
             self.refresh(v);
@@ -376,15 +390,12 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         }
     }
 
-    /// Points `v`'s shared parts at the writer's; a segment list only `v`
-    /// held is dropped on another thread.
-    fn refresh(&mut self, v: &mut Version<I, P>) {
+    /// Points `v`'s shared parts at the writer's. A segment list `v` held
+    /// and the writer replaced waits in the graveyard (`v` held it), which
+    /// frees it once no version does.
+    fn refresh(&self, v: &mut Version<I, P>) {
         if !Arc::ptr_eq(&v.parts, &self.parts) {
-            let parts = std::mem::replace(&mut v.parts, Arc::clone(&self.parts));
-            if Arc::strong_count(&parts) == 1 {
-                let rows = parts.segments.iter().map(|s| s.len()).sum();
-                self.drop_elsewhere(parts, rows);
-            }
+            v.parts = Arc::clone(&self.parts);
         }
         if !Arc::ptr_eq(&v.log, self.log.shared()) {
             v.log = Arc::clone(self.log.shared());
@@ -920,7 +931,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         &mut self,
         change: impl FnOnce(&mut Parts<I, P>, &mut Compactor<I, P>, &crate::catalog::PlacesView, &PendingKills<'_>),
     ) {
-        let parts = parts_mut(&mut self.parts, &mut self.graveyard, self.background);
+        let parts = parts_mut(&mut self.parts, &mut self.graveyard, self.versions);
         let places = &self.catalog.view().places;
         let before: Vec<u64> = parts.segments.iter().map(Segment::serial).collect();
         // The change may move segments before it merges one: the kills go
@@ -940,7 +951,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     fn fold_here(&mut self) {
         let by_segment = self.kills.by_segment();
         self.kills.take();
-        let parts = parts_mut(&mut self.parts, &mut self.graveyard, self.background);
+        let parts = parts_mut(&mut self.parts, &mut self.graveyard, self.versions);
         for (s, killed) in &by_segment {
             parts.segments[*s as usize].kill_all_ended(killed);
         }
@@ -1011,7 +1022,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         }
         let Some(fold) = self.fold.take() else { return false };
         let Some(folded) = fold.wait() else { return false };
-        let parts = parts_mut(&mut self.parts, &mut self.graveyard, self.background);
+        let parts = parts_mut(&mut self.parts, &mut self.graveyard, self.versions);
         let mut moved: Vec<(u32, Vec<u32>)> = Vec::new();
         for Folded { before, after, rows } in folded {
             let at = parts.segments.iter().position(|s| s.serial() == before.serial());
@@ -1036,7 +1047,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     pub(crate) fn rehome(&mut self, serial: u64, old: &Arc<SegmentData<I>>, owned: Arc<SegmentData<I>>) -> bool {
         let found = self.parts.segments.iter().position(|s| s.serial() == serial && Arc::ptr_eq(s.data(), old));
         let Some(s) = found.filter(|&s| !self.compactor.is_busy(&self.parts.segments[s])) else { return false };
-        let parts = parts_mut(&mut self.parts, &mut self.graveyard, self.background);
+        let parts = parts_mut(&mut self.parts, &mut self.graveyard, self.versions);
         parts.segments[s] = parts.segments[s].with_data(owned);
         true
     }
@@ -1102,14 +1113,14 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
 
 /// The segment of a sealed buffer's `rows`, whose payloads are in `log`.
 /// The segment list `parts`, to change: copied first if a version holds
-/// it, the list replaced then kept in `graveyard` by a shared index
-/// (`background`; see `Store::graveyard`).
+/// it, the list replaced then kept in `graveyard` by a store whose
+/// `versions` are published (see `Store::graveyard`).
 fn parts_mut<'a, I: Clone, P: Clone>(
     parts: &'a mut Arc<Parts<I, P>>,
     graveyard: &mut Vec<Arc<Parts<I, P>>>,
-    background: bool,
+    versions: bool,
 ) -> &'a mut Parts<I, P> {
-    if background && Arc::get_mut(parts).is_none() {
+    if versions && Arc::get_mut(parts).is_none() {
         graveyard.push(Arc::clone(parts));
     }
     Arc::make_mut(parts)
@@ -1178,6 +1189,7 @@ mod tests {
         orgs.add(OrgId(1), None).unwrap();
         let mut store: Store<u64, u32> = Store::new(Catalog::new(orgs), CursorKey::random(), Some(64), 0);
         store.choose_background(true);
+        store.publish_versions();
         let t = |m: u64| Timestamp::from_secs(m as i64 * 60).unwrap();
         let mut spare = Spare::default();
         let mut current = store.publish_into(&mut spare);
