@@ -949,8 +949,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
 
     /// Moves every kill into its segment's tombstones now, on this thread.
     fn fold_here(&mut self) {
-        let by_segment = self.kills.by_segment();
-        self.kills.take();
+        let by_segment = self.kills.take_by_segment();
         let parts = parts_mut(&mut self.parts, &mut self.graveyard, self.versions);
         for (s, killed) in &by_segment {
             parts.segments[*s as usize].kill_all_ended(killed);

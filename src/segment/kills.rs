@@ -41,6 +41,19 @@ impl RunKey for Kill {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Kills(SortedRun<Kill>);
 
+/// `kills`, sorted, grouped by segment: each segment's killed rows
+/// (ascending) with their ends.
+fn by_segment<'a>(kills: impl Iterator<Item = &'a Kill>) -> Vec<(u32, Vec<(u32, i64)>)> {
+    let mut out: Vec<(u32, Vec<(u32, i64)>)> = Vec::new();
+    for k in kills {
+        match out.last_mut() {
+            Some((s, rows)) if *s == k.seg => rows.push((k.row, k.end)),
+            _ => out.push((k.seg, vec![(k.row, k.end)])),
+        }
+    }
+    out
+}
+
 /// The kills of one segment, by row, in the run's two layers.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct SegKills<'a>([&'a [Kill]; 2]);
@@ -172,19 +185,13 @@ impl Kills {
     /// The segments with kills, each with its killed rows (ascending) and
     /// their ends.
     pub(crate) fn by_segment(&self) -> Vec<(u32, Vec<(u32, i64)>)> {
-        let mut out: Vec<(u32, Vec<(u32, i64)>)> = Vec::new();
-        for k in self.0.sorted() {
-            match out.last_mut() {
-                Some((s, rows)) if *s == k.seg => rows.push((k.row, k.end)),
-                _ => out.push((k.seg, vec![(k.row, k.end)])),
-            }
-        }
-        out
+        by_segment(self.0.sorted())
     }
 
-    /// Takes every kill, sorted, leaving none.
-    pub(crate) fn take(&mut self) -> Vec<Kill> {
-        self.0.take_sorted()
+    /// Takes every kill, leaving none, grouped as [`Kills::by_segment`]
+    /// groups them.
+    pub(crate) fn take_by_segment(&mut self) -> Vec<(u32, Vec<(u32, i64)>)> {
+        by_segment(self.0.take_sorted().iter())
     }
 
     /// Bytes this copy holds that `other` does not share.

@@ -584,9 +584,9 @@ impl<I: WindowId> Segment<I> {
     /// before [`Segment::find`] reads it.
     #[inline]
     pub(crate) fn warm_id(&self, id: I) {
+        // A rank past the end (an id above the run) loads nothing.
         if let Some(k) = self.ids_sorted.dense_rank(id, false) {
-            crate::memory::Prefetch::of(&self.data.id_rows)
-                .slot(row32(k.min(self.data.id_rows.len().saturating_sub(1))));
+            crate::memory::Prefetch::of(&self.data.id_rows).slot(row32(k));
         }
     }
 
