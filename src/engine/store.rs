@@ -744,7 +744,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         let slot = self.log.put(payload);
         debug_assert!(slot.is_some(), "the payload log was left full");
         row.slot = slot.unwrap_or(u32::MAX);
-        self.buffer.insert(row);
+        self.buffer.insert(row, self.catalog.view().places.at(row.place));
         self.buffer_keys.push(row.key());
         self.buffer_ids.push(row.id);
         self.recent.add(row.id);
@@ -829,7 +829,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         }
         // Shared by the sealed buffer and the build, not copied: the buffer
         // is 32 KB, and two copies of it were most of a seal's 6-9 µs.
-        let rows = self.buffer.take_shared();
+        let (rows, keys) = self.buffer.take_sealed();
         self.buffer_keys.clear();
         self.buffer_ids.clear();
         let ids = rows.iter().map(|r| r.id).collect();
@@ -846,7 +846,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             task();
         }
         let sealed = Arc::make_mut(&mut self.sealed);
-        sealed.buffers.push(WriteBuffer::of_shared(rows));
+        sealed.buffers.push(WriteBuffer::sealed(rows, keys));
         sealed.logs.push(log);
         self.sealed_ids.push(ids);
         self.sealed_dead.push(Vec::new());

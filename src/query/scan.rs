@@ -492,7 +492,9 @@ fn scan_buffer<I: WindowId, S: Sink<I>>(buffer: &WriteBuffer<I>, src: u32, q: &R
     // Each tier's rows start in order: none before the earliest start that
     // can still reach the query's ends (given the tier's longest row)
     // matches, nor any from `s_hi` on, whatever the query's order.
-    if buffer.len() == 0 {
+    // A buffer that holds none of the query's chargers or sites is skipped
+    // whole: testing its rows' placements is a cache miss each.
+    if buffer.len() == 0 || buffer.excludes(q.chargers.as_deref(), q.sites.as_deref()) {
         return;
     }
     for layer in buffer.tiers() {

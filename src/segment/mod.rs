@@ -15,6 +15,7 @@ mod clock;
 mod directory;
 mod end_column;
 mod ends;
+mod key_filter;
 mod kills;
 mod org_ranks;
 mod postings;

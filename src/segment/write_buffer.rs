@@ -6,8 +6,10 @@
 use super::row::{Row, TIERS};
 use std::sync::Arc;
 
+use super::key_filter::KeyFilter;
 use super::sorted_run::{RunKey, SortedRun};
 use crate::WindowId;
+use crate::catalog::Place;
 
 /// A run of a buffer's rows, all of one tier, with the number of its first.
 pub(crate) type TierRows<'a, I> = (usize, &'a [Row<I>]);
@@ -39,11 +41,15 @@ pub(crate) struct WriteBuffer<I> {
     /// starts after `t - max_len[tier]`, so a scan skips every row of the
     /// tier starting before that.
     pub(crate) max_len: [i64; TIERS],
+    /// The chargers and sites of every row added since the buffer was last
+    /// empty, shared by every version holding it; `None` if rows came
+    /// otherwise (a copy made of rows alone), when no query skips it.
+    keys: Option<Arc<KeyFilter>>,
 }
 
 impl<I> Default for WriteBuffer<I> {
     fn default() -> Self {
-        WriteBuffer { rows: SortedRun::default(), max_len: [0; TIERS] }
+        WriteBuffer { rows: SortedRun::default(), max_len: [0; TIERS], keys: None }
     }
 }
 
@@ -54,7 +60,20 @@ impl<I: WindowId> WriteBuffer<I> {
         for r in rows.iter() {
             max_len[r.tier()] = max_len[r.tier()].max(r.end.saturating_sub(r.start));
         }
-        WriteBuffer { rows: SortedRun::of_shared(rows), max_len }
+        WriteBuffer { rows: SortedRun::of_shared(rows), max_len, keys: None }
+    }
+
+    /// A sealed buffer: the rows and filter [`WriteBuffer::take_sealed`]
+    /// took.
+    pub(crate) fn sealed(rows: Arc<Vec<Row<I>>>, keys: Option<Arc<KeyFilter>>) -> Self {
+        WriteBuffer { keys, ..WriteBuffer::of_shared(rows) }
+    }
+
+    /// Whether no row of the buffer can match filters on these chargers and
+    /// sites (see [`KeyFilter::excludes`]).
+    #[inline]
+    pub(crate) fn excludes(&self, chargers: Option<&[u32]>, sites: Option<&[u32]>) -> bool {
+        self.keys.as_ref().is_some_and(|k| k.excludes(chargers, sites))
     }
 
     /// Each layer's rows split by tier: `[layer][tier]`, with the number of
@@ -108,8 +127,16 @@ impl<I: WindowId> WriteBuffer<I> {
         self.rows.numbered()
     }
 
-    /// Adds `row`, whose id the buffer does not hold.
-    pub(crate) fn insert(&mut self, row: Row<I>) {
+    /// Adds `row`, whose id the buffer does not hold, at `place` (its
+    /// placement's entities).
+    #[inline]
+    pub(crate) fn insert(&mut self, row: Row<I>, place: Place) {
+        if self.rows.is_empty() && self.keys.is_none() {
+            self.keys = Some(Arc::default());
+        }
+        if let Some(keys) = &self.keys {
+            keys.add(place);
+        }
         self.rows.insert_new(row);
         let t = row.tier();
         self.max_len[t] = self.max_len[t].max(row.end.saturating_sub(row.start));
@@ -122,20 +149,30 @@ impl<I: WindowId> WriteBuffer<I> {
     /// Every row, in key order, leaving the buffer empty.
     pub(crate) fn take(&mut self) -> Vec<Row<I>> {
         self.max_len = [0; TIERS];
+        self.keys = None;
         self.rows.take_sorted()
     }
 
     /// Takes every row, in key order, as rows the buffer's copies may
-    /// still share (nothing is copied), leaving the buffer empty.
-    pub(crate) fn take_shared(&mut self) -> Arc<Vec<Row<I>>> {
+    /// still share (nothing is copied), with the filter of their keys,
+    /// leaving the buffer empty.
+    pub(crate) fn take_sealed(&mut self) -> (Arc<Vec<Row<I>>>, Option<Arc<KeyFilter>>) {
         self.max_len = [0; TIERS];
-        self.rows.take_shared()
+        (self.rows.take_shared(), self.keys.take())
     }
 
     /// Makes this a copy of `other` in the memory this holds.
     pub(crate) fn copy_from(&mut self, other: &WriteBuffer<I>) {
         self.rows.copy_from(&other.rows);
         self.max_len = other.max_len;
+        let same = match (&self.keys, &other.keys) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.keys.clone_from(&other.keys);
+        }
     }
 
     /// Bytes this copy holds that `other` does not share.
