@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mwindex::{
-    ChargerId, Consistency, Index, Mutation, OrgId, PinPolicy, PinnedView, Query, SharedIndex, Status, Timestamp,
-    Window,
+    ChargerId, Consistency, Index, Mutation, OrgId, PinPolicy, PinnedView, Query, SharedIndex, SiteId, Status,
+    Timestamp, Window,
 };
 
 /// splitmix64: a deterministic stream per seed.
@@ -855,4 +855,45 @@ fn an_index_left_alone_after_writes_builds_its_buffers_and_installs_them() {
     assert_eq!(shared.count(&Query::new()).unwrap(), count);
     assert_eq!(shared.len() as u64, count);
     shared.check_invariants().unwrap();
+}
+
+/// Filtered reads find windows while they are in the write buffer or a
+/// sealed buffer (which a query skips whole when the buffer's filter of
+/// chargers and sites says none of the query's can be there), by charger,
+/// by site and by both, and never a window of another charger or site;
+/// moves out of the buffer leave nothing behind.
+#[test]
+fn filtered_reads_find_buffered_windows_by_charger_and_site() {
+    let index: SharedIndex<u64, u32> =
+        SharedIndex::builder().organization(OrgId(1), None).write_buffer(64).build_shared().unwrap();
+    let window = |id: u64, charger: u64| {
+        Window::new(id, ts(id as i64 * MINUTE), ts((id as i64 + 30) * MINUTE), OrgId(1))
+            .unwrap()
+            .with_charger(ChargerId(charger))
+            .with_site(SiteId(charger % 13))
+    };
+    let mut chargers: HashMap<u64, u64> = HashMap::new();
+    for id in 0..1_500u64 {
+        // Every third write moves an earlier window to another charger.
+        let (id, charger) = if id % 3 == 2 { (id / 2, id % 211) } else { (id, id % 97) };
+        index.upsert(window(id, charger), id as u32).unwrap();
+        chargers.insert(id, charger);
+        if id % 37 != 0 {
+            continue;
+        }
+        for c in [0, 5, 96, 150, 500] {
+            let want = chargers.values().filter(|&&x| x == c).count() as u64;
+            assert_eq!(index.count(&Query::new().chargers([ChargerId(c)])).unwrap(), want, "charger {c}");
+            let page = index.query(&Query::new().chargers([ChargerId(c)]).page_size(50)).unwrap();
+            assert!(page.items().iter().all(|item| item.window.charger() == Some(ChargerId(c))));
+            assert_eq!(page.items().len() as u64, want.min(50));
+        }
+        for s in [0, 7, 12, 40] {
+            let want = chargers.values().filter(|&&x| x % 13 == s).count() as u64;
+            assert_eq!(index.count(&Query::new().sites([SiteId(s)])).unwrap(), want, "site {s}");
+            let both = chargers.values().filter(|&&x| x % 13 == s && x == 5 + s).count() as u64;
+            let q = Query::new().sites([SiteId(s)]).chargers([ChargerId(5 + s)]);
+            assert_eq!(index.count(&q).unwrap(), both, "site {s} and charger {}", 5 + s);
+        }
+    }
 }
