@@ -9,7 +9,7 @@
 //!
 //! One filter serves a buffer from its first row until it is emptied, and
 //! every version holding the buffer shares it: the writer sets bits with
-//! atomic stores and never clears one, so a version meets at least the bits
+//! atomic operations and never clears one, so a version meets at least the bits
 //! of its own rows (set before the version was published) and perhaps some
 //! of later ones, which only make a skip rarer. Rows removed from the
 //! buffer leave their bits, for the same reason.
@@ -53,10 +53,11 @@ impl KeyFilter {
     fn set(&self, family: u64, key: u32) {
         let (w, bits) = Self::slot(family, key);
         let word = &self.words[w];
-        // One writer: a load and a store, no locked read-modify-write.
-        let now = word.load(Ordering::Relaxed);
-        if now & bits != bits {
-            word.store(now | bits, Ordering::Relaxed);
+        // The locked read-modify-write only for bits not set yet; atomic
+        // whoever writes (a buffer's copies share the filter, and a copy a
+        // writer inserted into would set bits too: none may be lost).
+        if word.load(Ordering::Relaxed) & bits != bits {
+            word.fetch_or(bits, Ordering::Relaxed);
         }
     }
 
