@@ -1245,6 +1245,82 @@ mod tests {
         current.check_invariants().unwrap();
     }
 
+    /// A slow writer's kills move into tombstones from [`EARLY_FOLD_KILLS`]
+    /// of them once no move began in the last [`EARLY_FOLD_AFTER`], well
+    /// before half a buffer; deletes in a burst wait for half a buffer.
+    #[test]
+    fn a_slow_writers_kills_move_into_tombstones_early() {
+        let mut orgs = crate::catalog::OrgTree::default();
+        orgs.add(OrgId(1), None).unwrap();
+        let mut store: Store<u64, ()> = Store::new(Catalog::new(orgs), CursorKey::random(), Some(1_024), 0);
+        store.choose_background(true);
+        store.publish_versions();
+        let t = |m: u64| Timestamp::from_secs(m as i64 * 60).unwrap();
+        for id in 0..4_000u64 {
+            let window = Window::new(id, t(id), t(id + 1), OrgId(1)).unwrap();
+            store.apply(Mutation::Insert { window, payload: () }).unwrap();
+        }
+        store.compact();
+        assert!(store.kills.is_empty() && store.buffer.len() == 0);
+        // Every change publishes a version, as a shared index does, and a
+        // reader holds the first: deletes are kills, not tombstones.
+        type Published = (Spare<u64, ()>, Arc<Version<u64, ()>>);
+        fn publish(store: &mut Store<u64, ()>, (spare, current): &mut Published) {
+            let next = store.publish_into(spare);
+            let old = std::mem::replace(current, next);
+            store.keep_spare(spare, old);
+        }
+        let mut spare = Spare::default();
+        let held = store.publish_into(&mut spare);
+        let mut published = (spare, Arc::clone(&held));
+        let mut id = 0u64;
+        let mut delete = |store: &mut Store<u64, ()>, published: &mut Published| {
+            assert!(store.apply(Mutation::Delete(id)).unwrap().removed().is_some(), "window {id} was not there");
+            id += 1;
+            publish(store, published);
+        };
+        let finish = |store: &mut Store<u64, ()>, published: &mut Published| {
+            while store.fold.is_some() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                store.finish_fold(false);
+            }
+            publish(store, published);
+        };
+        for _ in 0..EARLY_FOLD_KILLS - 1 {
+            delete(&mut store, &mut published);
+        }
+        assert!(store.fold.is_none(), "a move began before {EARLY_FOLD_KILLS} kills");
+        // The first move begins at the 64th kill (none began before)...
+        delete(&mut store, &mut published);
+        assert!(store.fold.is_some(), "no move began at {EARLY_FOLD_KILLS} kills");
+        finish(&mut store, &mut published);
+        assert!(store.kills.is_empty(), "the moved kills stayed");
+        // ...the next, in a burst (the clock held as if a move had just
+        // begun, whatever the time a slow test machine takes), only at half
+        // a buffer of kills...
+        let now = std::time::Instant::now();
+        store.fold_began = Some(now + std::time::Duration::from_secs(3_600));
+        for _ in 0..store.write_buffer / FOLD_AT_DIVISOR - 1 {
+            delete(&mut store, &mut published);
+        }
+        assert!(store.fold.is_none(), "a move began within {EARLY_FOLD_AFTER:?} of the last");
+        delete(&mut store, &mut published);
+        assert!(store.fold.is_some(), "no move began at half a buffer of kills: {} kills", store.kills.len());
+        finish(&mut store, &mut published);
+        // ...and one 5 ms after the last at the next 64th kill.
+        store.fold_began = now.checked_sub(EARLY_FOLD_AFTER);
+        let before = store.kills.len();
+        while store.fold.is_none() {
+            assert!(store.kills.len() < before + EARLY_FOLD_KILLS, "no early move at {} kills", store.kills.len());
+            delete(&mut store, &mut published);
+        }
+        store.finish_fold(true);
+        store.check_invariants().unwrap();
+        assert_eq!(store.len() as u64, 4_000 - id);
+        held.check_invariants().unwrap();
+        assert_eq!(held.len, 4_000, "the reader's version lost windows");
+    }
+
     /// Regression: deletes did not install finished merges, so the rows
     /// deleted while a merge ran waited for the next insert to kill them at
     /// install: a 48 ms insert after 200,000 deletes.
