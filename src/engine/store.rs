@@ -117,7 +117,10 @@ struct Folded<I> {
 /// Where a window's row lives.
 #[derive(Clone, Copy, Debug)]
 enum Loc {
-    Buffer(usize),
+    /// Row `.0` of the write buffer, whose id and key are entry `.1` of
+    /// `buffer_ids` and `buffer_keys` (found once, by the lookup: a removal
+    /// searched the column of ids a second time).
+    Buffer(usize, usize),
     /// Row `.1` of sealed buffer `.0`.
     Sealed(usize, usize),
     Seg(usize, u32),
@@ -662,7 +665,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     pub(crate) fn get(&self, id: I) -> Option<Entry<'_, I, P>> {
         let state = self.state();
         match self.locate(id)? {
-            Loc::Buffer(i) => {
+            Loc::Buffer(i, _) => {
                 let row = self.buffer.row(i);
                 Some(Entry { window: state.window_of(row), payload: state.payload(BUFFER, row)? })
             }
@@ -687,7 +690,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             if let Some(k) = self.buffer_ids.iter().position(|&x| x == id) {
                 let i = self.buffer.find(self.buffer_keys[k]);
                 debug_assert!(i.is_some(), "buffered id {id} has no row");
-                return i.map(Loc::Buffer);
+                return i.map(|i| Loc::Buffer(i, k));
             }
             for (k, ids) in self.sealed_ids.iter().enumerate() {
                 if let Some(i) = ids.iter().position(|&x| x == id) {
@@ -703,12 +706,11 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     fn remove_at(&mut self, loc: Loc) -> (Row<I>, Option<P>) {
         self.len -= 1;
         match loc {
-            Loc::Buffer(i) => {
+            Loc::Buffer(i, k) => {
                 let row = self.buffer.remove(i);
-                if let Some(k) = self.buffer_ids.iter().position(|&x| x == row.id) {
-                    self.buffer_keys.swap_remove(k);
-                    self.buffer_ids.swap_remove(k);
-                }
+                debug_assert_eq!(self.buffer_ids.get(k), Some(&row.id), "the id column moved under a lookup");
+                self.buffer_keys.swap_remove(k);
+                self.buffer_ids.swap_remove(k);
                 self.recent.remove(row.id);
                 (row, self.log.get(row.slot).cloned())
             }
