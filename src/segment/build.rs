@@ -88,17 +88,25 @@ pub(super) fn id_directory<I: WindowId>(ids: &SortedIds<I>) -> Directory {
     Directory::build(0, n, |i| prefix_key(ids.prefix(i)))
 }
 
+/// The least and the greatest of the rows' ids, for integer ids (`None`
+/// for other ids, or no rows): what both integer id indexes below start
+/// from, found in one pass over the rows.
+fn id_span<I: WindowId>(rows: &[Row<I>]) -> Option<(u64, u64)> {
+    if !I::EXACT_PREFIX || rows.is_empty() {
+        return None;
+    }
+    Some(rows.iter().fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.id.prefix()), hi.max(r.id.prefix()))))
+}
+
 /// The id index of rows whose ids are every integer from the least to the
 /// greatest, each once (a bulk load of ids handed out in sequence): a dense
 /// run, each id's row placed at its offset, with no sort (sorting 10M
 /// `(id, row)` pairs took a build's largest temporary, 160 MB, and about
-/// 0.7 s of a thread). `None` for any other ids, repeats included (the
-/// sorted path lets a bulk load find them).
-fn dense_id_index<I: WindowId>(rows: &[Row<I>]) -> Option<(SortedIds<I>, Vec<u32>)> {
-    if !I::EXACT_PREFIX || rows.is_empty() {
-        return None;
-    }
-    let (min, max) = rows.iter().fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.id.prefix()), hi.max(r.id.prefix())));
+/// 0.7 s of a thread). `span` is [`id_span`] of the rows. `None` for any
+/// other ids, repeats included (the sorted path lets a bulk load find
+/// them).
+fn dense_id_index<I: WindowId>(rows: &[Row<I>], span: Option<(u64, u64)>) -> Option<(SortedIds<I>, Vec<u32>)> {
+    let (min, max) = span?;
     if max - min != rows.len() as u64 - 1 {
         return None;
     }
@@ -117,12 +125,10 @@ fn dense_id_index<I: WindowId>(rows: &[Row<I>]) -> Option<(SortedIds<I>, Vec<u32
 /// out in sequence, their segments' usual case), sorted as one `u64` a
 /// row, the id's offset from the least above the row's number: half the
 /// bytes of `(id, row)` pairs to move in each pass of the radix sort.
-/// `None` for other ids, or too few or too many rows for the radix sort.
-fn packed_id_index<I: WindowId>(rows: &[Row<I>]) -> Option<(SortedIds<I>, Vec<u32>)> {
-    if !I::EXACT_PREFIX || !radix::suits(rows.len()) {
-        return None;
-    }
-    let (min, max) = rows.iter().fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.id.prefix()), hi.max(r.id.prefix())));
+/// `span` is [`id_span`] of the rows. `None` for other ids, or too few or
+/// too many rows for the radix sort.
+fn packed_id_index<I: WindowId>(rows: &[Row<I>], span: Option<(u64, u64)>) -> Option<(SortedIds<I>, Vec<u32>)> {
+    let (min, max) = span.filter(|_| radix::suits(rows.len()))?;
     if max - min > u64::from(u32::MAX) {
         return None;
     }
@@ -202,8 +208,9 @@ impl<I: WindowId> SegmentData<I> {
         let large = n >= if parallel { ID_BLOCK_MIN_ROWS } else { ID_BLOCK_SERIAL_MIN_ROWS };
         // Split so the two halves take about as long.
         let id_index = || {
-            let (ids, id_rows) = dense_id_index(rows).unwrap_or_else(|| {
-                if let Some(sorted) = packed_id_index(rows) {
+            let span = id_span(rows);
+            let (ids, id_rows) = dense_id_index(rows, span).unwrap_or_else(|| {
+                if let Some(sorted) = packed_id_index(rows, span) {
                     return sorted;
                 }
                 let mut by_id: Vec<(I, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, row32(i))).collect();
@@ -297,7 +304,7 @@ mod tests {
         let row = |id: u64, i: u64| Row { start: (i * 7_919 % 1_000) as i64, end: 5_000, id, place: 0, slot: 0 };
         // Every id from 500 to 2,499 once, scattered.
         let rows: Vec<Row<u64>> = (0..2_000u64).map(|i| row(500 + i * 7 % 2_000, i)).collect();
-        let (ids, id_rows) = dense_id_index(&rows).expect("a dense run");
+        let (ids, id_rows) = dense_id_index(&rows, id_span(&rows)).expect("a dense run");
         assert!(ids.is_dense() && ids.len() == 2_000);
         for (k, &r) in id_rows.iter().enumerate() {
             assert_eq!(rows[r as usize].id, 500 + k as u64);
@@ -305,12 +312,12 @@ mod tests {
         // A gap, a repeat (the span still matches the count), one row.
         let mut gap = rows.clone();
         gap[3].id = 9_999;
-        assert!(dense_id_index(&gap).is_none());
+        assert!(dense_id_index(&gap, id_span(&gap)).is_none());
         let mut repeat = rows.clone();
         repeat[3].id = repeat[4].id;
-        assert!(dense_id_index(&repeat).is_none(), "a repeat is left to the sorted path");
-        assert!(dense_id_index(&rows[..1]).is_some_and(|(ids, r)| ids.is_dense() && r == [0]));
-        assert!(dense_id_index::<u64>(&[]).is_none());
+        assert!(dense_id_index(&repeat, id_span(&repeat)).is_none(), "a repeat is left to the sorted path");
+        assert!(dense_id_index(&rows[..1], id_span(&rows[..1])).is_some_and(|(ids, r)| ids.is_dense() && r == [0]));
+        assert!(dense_id_index::<u64>(&[], id_span::<u64>(&[])).is_none());
     }
 
     #[test]
@@ -323,7 +330,7 @@ mod tests {
         repeat[10].id = repeat[20].id;
         let dense: Vec<Row<u64>> = (0..n).map(|i| row(77 + (i * 7_919) % n, i)).collect();
         for rows in [sparse, repeat, dense] {
-            let (ids, id_rows) = packed_id_index(&rows).expect("integer ids in a u32 span");
+            let (ids, id_rows) = packed_id_index(&rows, id_span(&rows)).expect("integer ids in a u32 span");
             let mut want: Vec<(u64, u32)> = rows.iter().enumerate().map(|(i, r)| (r.id, row32(i))).collect();
             want.sort_by_key(|&(id, _)| id);
             assert_eq!(ids.len(), want.len());
@@ -332,9 +339,10 @@ mod tests {
             assert_eq!(ids.is_dense(), want.windows(2).all(|p| p[1].0 == p[0].0 + 1));
         }
         // Too few rows for the radix sort, or a span past u32: not packed.
-        assert!(packed_id_index(&[row(1, 0), row(5, 1)]).is_none());
+        let few = [row(1, 0), row(5, 1)];
+        assert!(packed_id_index(&few, id_span(&few)).is_none());
         let wide: Vec<Row<u64>> = (0..n).map(|i| row(i << 33, i)).collect();
-        assert!(packed_id_index(&wide).is_none());
+        assert!(packed_id_index(&wide, id_span(&wide)).is_none());
     }
 
     #[test]
