@@ -118,7 +118,7 @@ struct Folded<I> {
 #[derive(Clone, Copy, Debug)]
 enum Loc {
     /// Row `.0` of the write buffer, whose id and key are entry `.1` of
-    /// `buffer_ids` and `buffer_keys` (found once, by the lookup: a removal
+    /// `buffer_ids` and `buffer_starts` (found once, by the lookup: a removal
     /// searched the column of ids a second time).
     Buffer(usize, usize),
     /// Row `.1` of sealed buffer `.0`.
@@ -135,12 +135,12 @@ pub(crate) struct Store<I, P> {
     /// Rows of `parts` deleted since it was last replaced.
     kills: Kills,
     buffer: WriteBuffer<I>,
-    /// The keys of `buffer`'s rows, in no order, and their ids in the same
-    /// order: finding an id scans the ids (8 bytes a row for integer ids,
-    /// against 24 for the keys and 32 for the rows), then finds the row by
-    /// its key.
-    buffer_keys: Vec<BufferKey<I>>,
+    /// The ids of `buffer`'s rows, in no order, and each one's tier and
+    /// start (the rest of its key, see [`Store::buffer_key`]): finding an
+    /// id scans the ids (8 bytes a row for integer ids, against 32 for the
+    /// rows), then finds the row by its key.
     buffer_ids: Vec<I>,
+    buffer_starts: Vec<(u8, i64)>,
     log: PayloadLog<P>,
     /// Full write buffers sealed for a background build, oldest first,
     /// shared with versions.
@@ -150,7 +150,7 @@ pub(crate) struct Store<I, P> {
     /// The ids removed from each sealed buffer since it was sealed: its
     /// build still holds their rows, which die in its segment at install.
     sealed_dead: Vec<Vec<I>>,
-    /// Which ids `buffer_keys` and `sealed_ids` may hold.
+    /// Which ids `buffer_ids` and `sealed_ids` may hold.
     recent: RecentIds,
     /// The build of each sealed buffer, oldest first.
     builds: VecDeque<Build<I, P>>,
@@ -216,14 +216,14 @@ impl<I: WindowId, P: Clone> Clone for Store<I, P> {
             parts,
             kills: self.kills.clone(),
             buffer,
-            buffer_keys: self.buffer_keys.clone(),
             buffer_ids: self.buffer_ids.clone(),
+            buffer_starts: self.buffer_starts.clone(),
             log,
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
             sealed_dead: Vec::new(),
             // The copy seals nothing: its buffered ids are the buffer's.
-            recent: RecentIds::of(self.write_buffer, self.buffer_keys.iter().map(|&(_, _, id)| id)),
+            recent: RecentIds::of(self.write_buffer, self.buffer_ids.iter().copied()),
             builds: VecDeque::new(),
             fold: None,
             fold_began: None,
@@ -253,8 +253,8 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             parts: Arc::new(Parts::new(key)),
             kills: Kills::default(),
             buffer: WriteBuffer::default(),
-            buffer_keys: Vec::new(),
             buffer_ids: Vec::new(),
+            buffer_starts: Vec::new(),
             log: PayloadLog::new(write_buffer),
             sealed: Arc::default(),
             sealed_ids: Vec::new(),
@@ -688,7 +688,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     fn locate(&self, id: I) -> Option<Loc> {
         if self.recent.may_hold(id) {
             if let Some(k) = self.buffer_ids.iter().position(|&x| x == id) {
-                let i = self.buffer.find(self.buffer_keys[k]);
+                let i = self.buffer.find(self.buffer_key(k));
                 debug_assert!(i.is_some(), "buffered id {id} has no row");
                 return i.map(|i| Loc::Buffer(i, k));
             }
@@ -709,8 +709,8 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
             Loc::Buffer(i, k) => {
                 let row = self.buffer.remove(i);
                 debug_assert_eq!(self.buffer_ids.get(k), Some(&row.id), "the id column moved under a lookup");
-                self.buffer_keys.swap_remove(k);
                 self.buffer_ids.swap_remove(k);
+                self.buffer_starts.swap_remove(k);
                 self.recent.remove(row.id);
                 (row, self.log.get(row.slot).cloned())
             }
@@ -765,8 +765,8 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         debug_assert!(slot.is_some(), "the payload log was left full");
         row.slot = slot.unwrap_or(u32::MAX);
         self.buffer.insert(row, self.catalog.view().places.at(row.place));
-        self.buffer_keys.push(row.key());
         self.buffer_ids.push(row.id);
+        self.buffer_starts.push((row.tier() as u8, row.start));
         self.recent.add(row.id);
         self.len += 1;
     }
@@ -851,8 +851,8 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         // Shared by the sealed buffer and the build, not copied: the buffer
         // is 32 KB, and two copies of it were most of a seal's 6-9 µs.
         let (rows, keys) = self.buffer.take_sealed();
-        self.buffer_keys.clear();
         self.buffer_ids.clear();
+        self.buffer_starts.clear();
         let ids = rows.iter().map(|r| r.id).collect();
         let log = std::mem::replace(&mut self.log, PayloadLog::new(self.write_buffer));
         let log = Arc::clone(log.shared());
@@ -910,7 +910,7 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     /// a new log.
     fn flush(&mut self) {
         let mut rows = self.buffer.take();
-        self.buffer_keys.clear();
+        self.buffer_starts.clear();
         for id in self.buffer_ids.drain(..) {
             self.recent.remove(id);
         }
@@ -1088,6 +1088,13 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         self.compactor.drop_elsewhere(value, rows);
     }
 
+    /// The key of the write buffer's row whose id is `buffer_ids[k]`.
+    #[inline]
+    fn buffer_key(&self, k: usize) -> BufferKey<I> {
+        let (tier, start) = self.buffer_starts[k];
+        (tier, start, self.buffer_ids[k])
+    }
+
     /// The ids of the write buffer's rows and of the sealed buffers'.
     fn buffered_ids(&self) -> impl Iterator<Item = I> + '_ {
         self.buffer_ids.iter().copied().chain(self.sealed_ids.iter().flatten().copied())
@@ -1097,8 +1104,8 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     pub(crate) fn index_bytes(&self) -> usize {
         self.parts.heap_bytes()
             + self.buffer.heap_bytes()
-            + self.buffer_keys.capacity() * size_of::<BufferKey<I>>()
             + self.buffer_ids.capacity() * size_of::<I>()
+            + self.buffer_starts.capacity() * size_of::<(u8, i64)>()
             + self.recent.heap_bytes()
             + self.kills.heap_bytes()
             + self.sealed.buffers.iter().map(WriteBuffer::heap_bytes).sum::<usize>()
@@ -1110,10 +1117,10 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
         self.catalog.check_invariants()?;
         self.state().check_invariants(self.len)?;
-        if !self.buffer_keys.iter().map(|&(_, _, id)| id).eq(self.buffer_ids.iter().copied()) {
-            return Err("write buffer id column disagrees with its key column".into());
+        if self.buffer_starts.len() != self.buffer_ids.len() {
+            return Err("write buffer id column and start column differ in length".into());
         }
-        let mut keys = self.buffer_keys.clone();
+        let mut keys: Vec<BufferKey<I>> = (0..self.buffer_ids.len()).map(|k| self.buffer_key(k)).collect();
         keys.sort_unstable();
         if !self.buffer.sorted().map(RunKey::key).eq(keys) {
             return Err("write buffer key column disagrees with its rows".into());
