@@ -37,6 +37,15 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// Makes everything appended so far durable (`fsync`).
     fn sync(&mut self) -> io::Result<()>;
+    /// Starts writing what was appended to the device without waiting
+    /// for it, and waits for what the call before this one started: a
+    /// hint, made every few megabytes while a large file is written, that
+    /// keeps its unwritten bytes few and the device busy while the writer
+    /// goes on. It makes nothing durable (only [`StorageFile::sync`] does)
+    /// and by default does nothing.
+    fn write_behind(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Where a durable index keeps its files: every byte it reads or writes
@@ -176,15 +185,67 @@ impl fmt::Debug for Mapped {
 pub struct FileSystem;
 
 #[derive(Debug)]
-struct FsFile(std::fs::File);
+struct FsFile {
+    file: std::fs::File,
+    /// Where the bytes appended through it end (from where it was opened).
+    end: u64,
+    /// Bytes before this offset were on the device when the last
+    /// [`StorageFile::write_behind`] returned (or before it was opened).
+    written: u64,
+    /// Bytes before this offset were handed to the device by it.
+    started: u64,
+}
+
+impl FsFile {
+    fn new(file: std::fs::File) -> io::Result<Self> {
+        let end = file.metadata()?.len();
+        Ok(FsFile { file, end, written: end, started: end })
+    }
+}
 
 impl StorageFile for FsFile {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        io::Write::write_all(&mut self.0, bytes)
+        io::Write::write_all(&mut self.file, bytes)?;
+        self.end += bytes.len() as u64;
+        Ok(())
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.0.sync_data()
+        self.file.sync_data()
+    }
+
+    /// `sync_file_range`: starts the writeback of the bytes appended since
+    /// the last call, then waits for those the last call started. An
+    /// `fsync` every few megabytes instead (elsewhere than Linux) stalls
+    /// the writer on the device and commits the file system's journal
+    /// each time: a 900 MB file took 0.96-1.02 s that way against
+    /// 0.81-0.87 s (three runs each, this project's 2-core VM).
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    fn write_behind(&mut self) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let fd = self.file.as_raw_fd();
+        let range = |from: u64, to: u64| (from as libc::off64_t, (to - from) as libc::off64_t);
+        let (from, len) = range(self.started, self.end);
+        // SAFETY: plain system calls on a file descriptor this value owns,
+        // over byte ranges of the file; no memory is passed.
+        if len > 0 && unsafe { libc::sync_file_range(fd, from, len, libc::SYNC_FILE_RANGE_WRITE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let (from, len) = range(self.written, self.started);
+        let wait = libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+        // SAFETY: as above.
+        if len > 0 && unsafe { libc::sync_file_range(fd, from, len, wait) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.written = self.started;
+        self.started = self.end;
+        Ok(())
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn write_behind(&mut self) -> io::Result<()> {
+        self.file.sync_data()
     }
 }
 
@@ -230,12 +291,12 @@ impl Storage for FileSystem {
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
         let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
-        Ok(Box::new(FsFile(file)))
+        Ok(Box::new(FsFile::new(file)?))
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
         let file = std::fs::OpenOptions::new().append(true).open(path)?;
-        Ok(Box::new(FsFile(file)))
+        Ok(Box::new(FsFile::new(file)?))
     }
 
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
@@ -275,4 +336,37 @@ pub(crate) fn io_error(operation: &'static str, path: &Path, e: &io::Error) -> E
 /// `result` with its error made an [`Error::Io`].
 pub(crate) fn at<T>(operation: &'static str, path: &Path, result: io::Result<T>) -> Result<T, Error> {
     result.map_err(|e| io_error(operation, path, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writing_behind_keeps_every_byte_in_order() {
+        let dir = std::env::temp_dir().join(format!("mwindex-write-behind-{}", std::process::id()));
+        FileSystem.create_dir_all(&dir).expect("dir");
+        let path = dir.join("f");
+        let chunk: Vec<u8> = (0..100_000u32).map(|k| (k % 251) as u8).collect();
+        let mut file = FileSystem.create(&path).expect("create");
+        for round in 0..5 {
+            file.append(&chunk[round * 1000..]).expect("append");
+            file.write_behind().expect("write behind");
+        }
+        file.write_behind().expect("a hint with nothing new");
+        drop(file);
+        // Reopened for appending: its hints cover only what it appends.
+        let mut file = FileSystem.open_append(&path).expect("reopen");
+        file.append(b"tail").expect("append");
+        file.write_behind().expect("write behind");
+        file.append(b"!").expect("append");
+        file.sync().expect("sync");
+        let mut want = Vec::new();
+        for round in 0..5 {
+            want.extend_from_slice(&chunk[round * 1000..]);
+        }
+        want.extend_from_slice(b"tail!");
+        assert_eq!(FileSystem.read(&path).expect("read"), want);
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
 }
