@@ -240,6 +240,101 @@ fn a_checkpoint_is_loaded_and_the_log_after_it_replayed() {
     assert!(logs <= 2, "{logs} log segments left");
 }
 
+/// A storage that records the files it was asked to evict from its
+/// caches and otherwise is the fault-injecting one.
+#[derive(Debug)]
+struct Evictions {
+    disk: FaultyStorage,
+    evicted: parking_lot::Mutex<Vec<String>>,
+}
+
+impl Storage for Evictions {
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        self.disk.create_dir_all(dir)
+    }
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<String>> {
+        self.disk.list(dir)
+    }
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.disk.read(path)
+    }
+    fn create(&self, path: &Path) -> std::io::Result<Box<dyn mwindex::StorageFile>> {
+        self.disk.create(path)
+    }
+    fn open_append(&self, path: &Path) -> std::io::Result<Box<dyn mwindex::StorageFile>> {
+        self.disk.open_append(path)
+    }
+    fn truncate(&self, path: &Path, len: u64) -> std::io::Result<()> {
+        self.disk.truncate(path, len)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        self.disk.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> std::io::Result<()> {
+        self.disk.remove(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        self.disk.sync_dir(dir)
+    }
+    fn lock(&self, path: &Path) -> std::io::Result<Option<Box<dyn std::fmt::Debug + Send + Sync>>> {
+        self.disk.lock(path)
+    }
+    fn evict(&self, path: &Path) -> std::io::Result<()> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        self.evicted.lock().push(name);
+        Ok(())
+    }
+}
+
+/// A checkpoint asks the storage to drop the cached pages of the
+/// snapshots it replaces (their memory then holds the new one's) and never
+/// those of its own; the old snapshot is still whole until the new one is
+/// in place.
+#[test]
+fn a_checkpoint_evicts_the_snapshots_it_replaces() {
+    let disk = FaultyStorage::new();
+    let storage = Arc::new(Evictions { disk: disk.clone(), evicted: parking_lot::Mutex::new(Vec::new()) });
+    let d = Durable::open(DIR, options(&disk, SyncPolicy::EveryWrite).storage(storage.clone())).expect("open");
+    d.insert(window(1, 0, 60), "a".into()).expect("insert");
+    let first = d.checkpoint().expect("checkpoint");
+    assert!(storage.evicted.lock().is_empty(), "nothing to replace: {:?}", storage.evicted.lock());
+    d.insert(window(2, 0, 60), "b".into()).expect("insert");
+    let second = d.checkpoint().expect("checkpoint");
+    let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).map(str::to_string).expect("a name");
+    assert_eq!(*storage.evicted.lock(), vec![name(&first.path)]);
+    assert!(!disk.list(Path::new(DIR)).expect("list").contains(&name(&first.path)), "replaced, then removed");
+    drop(d);
+    let reopened = open(&disk).expect("reopen");
+    assert_eq!(reopened.recovery().snapshot, Some(second.through));
+    assert_eq!(contents(&reopened).len(), 2);
+}
+
+/// Under `SyncPolicy::None` a checkpoint syncs the log before it holds
+/// writers (then again, for what they appended meanwhile): a failure of
+/// either sync is the checkpoint's error, and the index, its log and a
+/// later checkpoint go on as before.
+#[test]
+fn an_unsynced_logs_checkpoint_survives_a_failing_sync() {
+    let disk = FaultyStorage::new();
+    let d = Durable::open(DIR, options(&disk, SyncPolicy::None)).expect("open");
+    for id in 0..20 {
+        d.insert(window(id, id as i64 * 60, 600), "w".into()).expect("insert");
+    }
+    let syncs = disk.calls(mwindex::Op::Sync);
+    for n in 1..=2 {
+        disk.fail(mwindex::Op::Sync, disk.calls(mwindex::Op::Sync) + n, false);
+        assert!(matches!(d.checkpoint(), Err(Error::Io { operation: "fsync", .. })), "sync {n}");
+        disk.heal();
+        d.insert(window(100 + n, 0, 60), "after".into()).expect("the log goes on");
+    }
+    assert!(disk.calls(mwindex::Op::Sync) > syncs, "the checkpoints synced the log");
+    d.checkpoint().expect("a later checkpoint");
+    drop(d);
+    let reopened = open(&disk).expect("reopen");
+    assert_eq!(contents(&reopened).len(), 22);
+    reopened.check_invariants().expect("invariants");
+}
+
 #[test]
 fn organizations_and_cursors_survive_a_restart() {
     let disk = FaultyStorage::new();

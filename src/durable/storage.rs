@@ -46,6 +46,14 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     fn write_behind(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Another handle on the same file, as [`std::fs::File::try_clone`]:
+    /// a sync through either makes durable what was appended through
+    /// both. The log syncs through one while its writers append through
+    /// the other. By default [`io::ErrorKind::Unsupported`] (the log then
+    /// syncs only through the one handle).
+    fn try_clone(&self) -> io::Result<Box<dyn StorageFile>> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// Where a durable index keeps its files: every byte it reads or writes
@@ -98,6 +106,14 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// Takes an exclusive lock on `path` (created if missing), held until
     /// the returned guard is dropped; `Ok(None)` if someone else holds it.
     fn lock(&self, path: &Path) -> io::Result<Option<Box<dyn fmt::Debug + Send + Sync>>>;
+    /// A hint that the bytes of `path` will not be read again soon: the
+    /// backend may drop them from its caches. Nothing on disk changes. A
+    /// checkpoint gives it the snapshots the new one replaces before
+    /// writing it. By default nothing.
+    fn evict(&self, path: &Path) -> io::Result<()> {
+        let _ = path;
+        Ok(())
+    }
 }
 
 /// The bytes of a file from [`Storage::map`]: mapped into memory, or read.
@@ -247,6 +263,10 @@ impl StorageFile for FsFile {
     fn write_behind(&mut self) -> io::Result<()> {
         self.file.sync_data()
     }
+
+    fn try_clone(&self) -> io::Result<Box<dyn StorageFile>> {
+        Ok(Box::new(FsFile::new(self.file.try_clone()?)?))
+    }
 }
 
 impl Storage for FileSystem {
@@ -315,6 +335,25 @@ impl Storage for FileSystem {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         std::fs::File::open(dir)?.sync_all()
+    }
+
+    /// `posix_fadvise(POSIX_FADV_DONTNEED)`: the kernel drops the file's
+    /// clean cached pages that no one maps. The pages a snapshot about to
+    /// be written then takes are those just freed rather than memory the
+    /// machine has not touched lately, which on this project's virtual
+    /// machine (whose host takes back the guest's free memory) made a
+    /// 900 MB write 0.59-0.61 s instead of 2.61-2.94 s (three runs each).
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    fn evict(&self, path: &Path) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(path)?;
+        // SAFETY: a system call on a file descriptor this function owns;
+        // no memory is passed.
+        match unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) } {
+            0 => Ok(()),
+            errno => Err(io::Error::from_raw_os_error(errno)),
+        }
     }
 
     fn lock(&self, path: &Path) -> io::Result<Option<Box<dyn fmt::Debug + Send + Sync>>> {

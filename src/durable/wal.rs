@@ -193,7 +193,14 @@ pub(crate) struct Segment {
     pub(crate) bytes: u64,
     /// Whether the directory entry is known durable.
     dir_synced: bool,
+    /// Bytes appended since the last [`StorageFile::write_behind`].
+    unhinted: u64,
 }
+
+/// Bytes of a log left unsynced ([`SyncPolicy::None`](crate::SyncPolicy))
+/// between write-behind hints: what a sync at the segment's end still has
+/// to write stays about this much, not the whole segment.
+const WRITE_BEHIND: u64 = 16 << 20;
 
 impl Segment {
     /// Creates segment `first_seq` in `dir` with its header. Nothing is
@@ -203,13 +210,41 @@ impl Segment {
         let path = dir.join(segment_name(first_seq));
         let mut file = at("create", &path, storage.create(&path))?;
         at("write", &path, file.append(&segment_header(id_width, first_seq)))?;
-        Ok(Segment { path, dir: dir.to_path_buf(), file, bytes: SEGMENT_HEADER as u64, dir_synced: false })
+        Ok(Segment {
+            path,
+            dir: dir.to_path_buf(),
+            file,
+            bytes: SEGMENT_HEADER as u64,
+            dir_synced: false,
+            unhinted: SEGMENT_HEADER as u64,
+        })
     }
 
     pub(crate) fn append(&mut self, framed: &[u8]) -> Result<(), Error> {
         at("write", &self.path, self.file.append(framed))?;
         self.bytes += framed.len() as u64;
+        self.unhinted += framed.len() as u64;
         Ok(())
+    }
+
+    /// Starts writing back what was appended, every [`WRITE_BEHIND`]
+    /// bytes (for a log that is not synced as it goes).
+    pub(crate) fn write_behind(&mut self) -> Result<(), Error> {
+        if self.unhinted >= WRITE_BEHIND {
+            at("write", &self.path, self.file.write_behind())?;
+            self.unhinted = 0;
+        }
+        Ok(())
+    }
+
+    /// A second handle on the file, to sync it while writers append
+    /// (`None` if the storage has none to give).
+    pub(crate) fn syncer(&self) -> Result<Option<Box<dyn StorageFile>>, Error> {
+        match self.file.try_clone() {
+            Ok(file) => Ok(Some(file)),
+            Err(e) if e.kind() == std::io::ErrorKind::Unsupported => Ok(None),
+            Err(e) => Err(super::storage::io_error("open", &self.path, &e)),
+        }
     }
 
     /// Makes the segment durable: its bytes, and (the first time) its
