@@ -374,10 +374,6 @@ impl StorageFile for FaultyFile {
         inode.synced = inode.data.len();
         Ok(())
     }
-
-    fn try_clone(&self) -> io::Result<Box<dyn StorageFile>> {
-        Ok(Box::new(FaultyFile { storage: self.storage.clone(), inode: self.inode }))
-    }
 }
 
 #[derive(Debug)]

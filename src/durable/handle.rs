@@ -365,7 +365,8 @@ impl<I: WindowId, P: Payload + Persist> Durable<I, P> {
 
     /// Writes a snapshot of the latest version and removes the log
     /// segments and older snapshots it replaces. Writes go on meanwhile
-    /// (they wait only while the log moves to a new segment). Checkpoints
+    /// (they wait only while the checkpoint notes the last record logged
+    /// and pins the latest version: microseconds). Checkpoints
     /// also start on their own, on a background thread, after
     /// [`DurableOptions::checkpoint_after_bytes`] of log.
     ///

@@ -46,14 +46,6 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     fn write_behind(&mut self) -> io::Result<()> {
         Ok(())
     }
-    /// Another handle on the same file, as [`std::fs::File::try_clone`]:
-    /// a sync through either makes durable what was appended through
-    /// both. The log syncs through one while its writers append through
-    /// the other. By default [`io::ErrorKind::Unsupported`] (the log then
-    /// syncs only through the one handle).
-    fn try_clone(&self) -> io::Result<Box<dyn StorageFile>> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
 }
 
 /// Where a durable index keeps its files: every byte it reads or writes
@@ -262,10 +254,6 @@ impl StorageFile for FsFile {
     #[cfg(not(target_os = "linux"))]
     fn write_behind(&mut self) -> io::Result<()> {
         self.file.sync_data()
-    }
-
-    fn try_clone(&self) -> io::Result<Box<dyn StorageFile>> {
-        Ok(Box::new(FsFile::new(self.file.try_clone()?)?))
     }
 }
 

@@ -237,16 +237,6 @@ impl Segment {
         Ok(())
     }
 
-    /// A second handle on the file, to sync it while writers append
-    /// (`None` if the storage has none to give).
-    pub(crate) fn syncer(&self) -> Result<Option<Box<dyn StorageFile>>, Error> {
-        match self.file.try_clone() {
-            Ok(file) => Ok(Some(file)),
-            Err(e) if e.kind() == std::io::ErrorKind::Unsupported => Ok(None),
-            Err(e) => Err(super::storage::io_error("open", &self.path, &e)),
-        }
-    }
-
     /// Makes the segment durable: its bytes, and (the first time) its
     /// directory entry.
     pub(crate) fn sync(&mut self, storage: &dyn Storage) -> Result<(), Error> {
