@@ -80,6 +80,13 @@ const EARLY_FOLD_AFTER: std::time::Duration = std::time::Duration::from_millis(5
 /// makes it itself): every version copies the kills.
 const MAX_KILLS_BUFFERS: usize = 4;
 
+/// How long a writer at [`MAX_KILLS_BUFFERS`] waits for the move of kills
+/// running on the build thread before it moves them itself: a move of
+/// half a buffer of kills into a 10M-row segment takes about half a
+/// millisecond, but with a writer, a reader and a checkpoint keeping both
+/// cores busy, the writer waited 20-37 ms for one.
+const FOLD_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Windows of a bulk load turned into rows between returns of the memory
 /// they held (shrinking a large vector gives its tail pages back at once).
 const BULK_SHRINK: usize = 1 << 18;
@@ -786,7 +793,14 @@ impl<I: WindowId, P: Clone + Send + Sync + 'static> Store<I, P> {
         // (moves falling behind), or on an `Index`, the writer does it.
         self.finish_fold(false);
         if self.kills.len() >= MAX_KILLS_BUFFERS * self.write_buffer {
-            self.finish_fold(true);
+            // The move running on the build thread, if it ends soon, takes
+            // its share; if not (that thread starved by busier ones), this
+            // one moves them all, and the other's result, made on
+            // tombstones that changed since, is dropped when it ends.
+            if let Some(fold) = &self.fold {
+                fold.done.wait_for(FOLD_PATIENCE);
+            }
+            self.finish_fold(false);
             self.fold_here();
         } else if self.background && (self.kills.len() >= self.write_buffer / FOLD_AT_DIVISOR || self.fold_due_early())
         {
@@ -1328,6 +1342,56 @@ mod tests {
         assert_eq!(store.len() as u64, 4_000 - id);
         held.check_invariants().unwrap();
         assert_eq!(held.len, 4_000, "the reader's version lost windows");
+    }
+
+    /// A writer at the most kills it keeps waits a little for the move
+    /// running on the build thread, then moves them itself: here that
+    /// thread is held by other work until the writer is done (a writer
+    /// that waited for it would never return). The stale move, ending
+    /// later, is dropped: its segment's tombstones changed since.
+    #[test]
+    fn a_writer_moves_kills_itself_when_the_build_thread_is_held_up() {
+        let mut orgs = crate::catalog::OrgTree::default();
+        orgs.add(OrgId(1), None).unwrap();
+        let mut store: Store<u64, ()> = Store::new(Catalog::new(orgs), CursorKey::random(), Some(64), 0);
+        store.choose_background(true);
+        store.publish_versions();
+        let t = |m: u64| Timestamp::from_secs(m as i64 * 60).unwrap();
+        for id in 0..2_000u64 {
+            let window = Window::new(id, t(id), t(id + 1), OrgId(1)).unwrap();
+            store.apply(Mutation::Insert { window, payload: () }).unwrap();
+        }
+        store.compact();
+        // A reader holds this version: deletes are kills, not tombstones.
+        let mut spare = Spare::default();
+        let held = store.publish_into(&mut spare);
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let hold: super::super::compaction::Task = Box::new(move || {
+            let _ = blocked.recv();
+        });
+        assert!(store.compactor.spawn_build(hold).is_ok(), "no build thread");
+        let most = MAX_KILLS_BUFFERS * store.write_buffer;
+        for id in 0..most as u64 {
+            assert!(store.apply(Mutation::Delete(id)).unwrap().removed().is_some());
+            let next = store.publish_into(&mut spare);
+            store.keep_spare(&mut spare, next);
+        }
+        assert!(store.fold.is_some(), "no move began on the build thread");
+        assert!(store.kills.is_empty(), "{} kills left: the writer did not move them", store.kills.len());
+        assert_eq!(store.len(), 2_000 - most);
+        drop(release);
+        while store.fold.is_some() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            store.finish_fold(false);
+        }
+        assert!(store.kills.is_empty());
+        store.check_invariants().unwrap();
+        assert_eq!(store.len(), 2_000 - most);
+        for id in 0..2_000u64 {
+            assert_eq!(store.get(id).is_some(), id >= most as u64, "window {id}");
+        }
+        held.check_invariants().unwrap();
+        assert_eq!(held.len, 2_000, "the reader's version lost windows");
     }
 
     /// Regression: deletes did not install finished merges, so the rows
