@@ -1268,22 +1268,30 @@ mod tests {
         current.check_invariants().unwrap();
     }
 
+    /// A store building in the background and publishing versions, as a
+    /// shared index's does, holding windows `0..windows` (window `id` from
+    /// minute `id` to the next) compacted into one segment.
+    fn compacted_in_background(windows: u64, write_buffer: usize) -> Store<u64, ()> {
+        let mut orgs = crate::catalog::OrgTree::default();
+        orgs.add(OrgId(1), None).unwrap();
+        let mut store: Store<u64, ()> = Store::new(Catalog::new(orgs), CursorKey::random(), Some(write_buffer), 0);
+        store.choose_background(true);
+        store.publish_versions();
+        let t = |m: u64| Timestamp::from_secs(m as i64 * 60).unwrap();
+        for id in 0..windows {
+            let window = Window::new(id, t(id), t(id + 1), OrgId(1)).unwrap();
+            store.apply(Mutation::Insert { window, payload: () }).unwrap();
+        }
+        store.compact();
+        store
+    }
+
     /// A slow writer's kills move into tombstones from [`EARLY_FOLD_KILLS`]
     /// of them once no move began in the last [`EARLY_FOLD_AFTER`], well
     /// before half a buffer; deletes in a burst wait for half a buffer.
     #[test]
     fn a_slow_writers_kills_move_into_tombstones_early() {
-        let mut orgs = crate::catalog::OrgTree::default();
-        orgs.add(OrgId(1), None).unwrap();
-        let mut store: Store<u64, ()> = Store::new(Catalog::new(orgs), CursorKey::random(), Some(1_024), 0);
-        store.choose_background(true);
-        store.publish_versions();
-        let t = |m: u64| Timestamp::from_secs(m as i64 * 60).unwrap();
-        for id in 0..4_000u64 {
-            let window = Window::new(id, t(id), t(id + 1), OrgId(1)).unwrap();
-            store.apply(Mutation::Insert { window, payload: () }).unwrap();
-        }
-        store.compact();
+        let mut store = compacted_in_background(4_000, 1_024);
         assert!(store.kills.is_empty() && store.buffer.len() == 0);
         // Every change publishes a version, as a shared index does, and a
         // reader holds the first: deletes are kills, not tombstones.
@@ -1351,17 +1359,7 @@ mod tests {
     /// later, is dropped: its segment's tombstones changed since.
     #[test]
     fn a_writer_moves_kills_itself_when_the_build_thread_is_held_up() {
-        let mut orgs = crate::catalog::OrgTree::default();
-        orgs.add(OrgId(1), None).unwrap();
-        let mut store: Store<u64, ()> = Store::new(Catalog::new(orgs), CursorKey::random(), Some(64), 0);
-        store.choose_background(true);
-        store.publish_versions();
-        let t = |m: u64| Timestamp::from_secs(m as i64 * 60).unwrap();
-        for id in 0..2_000u64 {
-            let window = Window::new(id, t(id), t(id + 1), OrgId(1)).unwrap();
-            store.apply(Mutation::Insert { window, payload: () }).unwrap();
-        }
-        store.compact();
+        let mut store = compacted_in_background(2_000, 64);
         // A reader holds this version: deletes are kills, not tombstones.
         let mut spare = Spare::default();
         let held = store.publish_into(&mut spare);
