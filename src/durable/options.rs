@@ -30,7 +30,9 @@ pub enum SyncPolicy {
     Group,
     /// Records are handed to the operating system but never synced: a
     /// process crash loses nothing, a power loss or kernel crash may lose
-    /// the latest writes (for caches rebuilt from elsewhere).
+    /// the latest writes (for caches rebuilt from elsewhere). The log is
+    /// written back every 16 MB (not synced), and synced when a segment
+    /// fills, so a sync never has a whole segment to write.
     None,
 }
 
