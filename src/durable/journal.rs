@@ -68,6 +68,26 @@ pub(crate) struct Files {
     pub(crate) failed: Option<String>,
 }
 
+impl Files {
+    /// The last record logged, and the first of the segment holding it
+    /// (every segment before holds only records up to it): where a
+    /// snapshot of the version now published covers the log through, and
+    /// what it lets go. Starts the count of bytes towards the next
+    /// checkpoint.
+    fn mark(&mut self) -> Result<(u64, u64), Error> {
+        if let Some(reason) = &self.failed {
+            return Err(Error::Halted(reason.clone()));
+        }
+        self.since_checkpoint = 0;
+        Ok((self.next_seq - 1, self.current_first()))
+    }
+
+    /// The first record of the segment appended to.
+    fn current_first(&self) -> u64 {
+        self.segments.last().copied().unwrap_or(self.next_seq)
+    }
+}
+
 /// Figures of a journal, for metrics.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -360,31 +380,10 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
     /// returns that record's number and the new segment's first.
     fn cut_log(&self) -> Result<(u64, u64), Error> {
         let mut files = self.files.lock();
-        if let Some(reason) = &files.failed {
-            return Err(Error::Halted(reason.clone()));
-        }
-        if files.in_segment > 0 {
+        if files.failed.is_none() && files.in_segment > 0 {
             self.rotate(&mut files)?;
         }
-        files.since_checkpoint = 0;
-        let cut = files.segments.last().copied().unwrap_or(files.next_seq);
-        Ok((files.next_seq - 1, cut))
-    }
-
-    /// The last record logged, and the first of the segment holding it
-    /// (every segment before holds only records up to it): where a
-    /// snapshot of the version now published would cover the log through,
-    /// and what it lets go. No file is touched, so writers held meanwhile
-    /// wait microseconds; the segment is cut, if ever, after the snapshot
-    /// ([`Log::cut_if_idle`]).
-    fn mark(&self) -> Result<(u64, u64), Error> {
-        let mut files = self.files.lock();
-        if let Some(reason) = &files.failed {
-            return Err(Error::Halted(reason.clone()));
-        }
-        files.since_checkpoint = 0;
-        let cut = files.segments.last().copied().unwrap_or(files.next_seq);
-        Ok((files.next_seq - 1, cut))
+        files.mark()
     }
 
     /// After a snapshot through record `through`: if nothing was logged
@@ -398,7 +397,7 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
         let mut files = self.files.lock();
         if files.next_seq - 1 == through && files.in_segment > 0 && files.segments.last() == Some(&cut) {
             self.rotate(&mut files)?;
-            return Ok(files.segments.last().copied().unwrap_or(files.next_seq));
+            return Ok(files.current_first());
         }
         Ok(cut)
     }
@@ -410,7 +409,10 @@ impl<I: WindowId, P: Payload + Persist> Log<I, P> {
         let began = Instant::now();
         let (version, through, cut, paused) = self.with_turn(|| {
             let held = Instant::now();
-            let (through, cut) = self.mark()?;
+            // No file is touched, so writers held meanwhile wait
+            // microseconds; the segment is cut, if ever, after the
+            // snapshot (`Log::cut_if_idle`).
+            let (through, cut) = self.files.lock().mark()?;
             Ok::<_, Error>((index.latest(), through, cut, held.elapsed()))
         })?;
         let written = snapshot::write(&*self.storage, &self.dir, &version, through, self.format())?;
