@@ -27,7 +27,7 @@ use rkyv::rancor;
 use rkyv::util::AlignedVec;
 
 use super::codec::{self, Bytes, Persist, le_u32, le_u64, len32, put_sized, put_u32, put_u64};
-use super::storage::{Storage, at};
+use super::storage::{Storage, WRITE_BEHIND_EVERY, at};
 use crate::catalog::{ArchivedCatalogWire, Catalog};
 use crate::engine::{Image, SegmentParts, Version};
 use crate::memory::SharedBytes;
@@ -90,20 +90,12 @@ pub(crate) struct Written {
     pub(crate) bytes: u64,
 }
 
-/// Bytes written between write-behind hints of a snapshot being written
-/// ([`StorageFile::write_behind`](super::storage::StorageFile::write_behind)).
-/// Writing back as it goes keeps its dirty pages few: left to pile up,
-/// they make the kernel throttle every writer of the machine, the log's
-/// appends among them (a write waited 1.2 s behind a 787 MB snapshot
-/// written in one go).
-const SYNC_EVERY: usize = 16 << 20;
-
 struct Out<'a> {
     file: Box<dyn super::storage::StorageFile>,
     path: &'a Path,
     bytes: u64,
     blocks: u64,
-    unsynced: usize,
+    unhinted: usize,
     /// The error of a write made while rkyv was encoding (its own error
     /// type would lose it).
     failed: Option<Error>,
@@ -112,7 +104,7 @@ struct Out<'a> {
 impl Out<'_> {
     fn block(&mut self, kind: u32, body: &[u8]) -> Result<(), Error> {
         self.header(kind, crc32c::crc32c(body), body.len())?;
-        for chunk in body.chunks(SYNC_EVERY) {
+        for chunk in body.chunks(WRITE_BEHIND_EVERY) {
             self.write(chunk)?;
         }
         self.pad(body.len())
@@ -170,10 +162,10 @@ impl Out<'_> {
     fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
         at("write", self.path, self.file.append(bytes))?;
         self.bytes += bytes.len() as u64;
-        self.unsynced += bytes.len();
-        if self.unsynced >= SYNC_EVERY {
+        self.unhinted += bytes.len();
+        if self.unhinted >= WRITE_BEHIND_EVERY {
             at("write", self.path, self.file.write_behind())?;
-            self.unsynced = 0;
+            self.unhinted = 0;
         }
         Ok(())
     }
@@ -303,7 +295,7 @@ pub(crate) fn write<I: WindowId, P: Persist + Clone>(
     let tmp = dir.join(format!("{}.tmp", snapshot_name(seq)));
     evict_replaced(storage, dir);
     let file = at("create", &tmp, storage.create(&tmp))?;
-    let mut out = Out { file, path: &tmp, bytes: 0, blocks: 0, unsynced: 0, failed: None };
+    let mut out = Out { file, path: &tmp, bytes: 0, blocks: 0, unhinted: 0, failed: None };
     let mut header = Vec::with_capacity(HEADER);
     header.extend_from_slice(MAGIC);
     put_u32(&mut header, format);

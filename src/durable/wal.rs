@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use super::codec::{le_u32, le_u64, put_u32};
-use super::storage::{Storage, StorageFile, at};
+use super::storage::{Storage, StorageFile, WRITE_BEHIND_EVERY, at};
 use crate::{Corruption, Error};
 
 /// The largest record body, in bytes (64 MiB).
@@ -197,11 +197,6 @@ pub(crate) struct Segment {
     unhinted: u64,
 }
 
-/// Bytes of a log left unsynced ([`SyncPolicy::None`](crate::SyncPolicy))
-/// between write-behind hints: what a sync at the segment's end still has
-/// to write stays about this much, not the whole segment.
-const WRITE_BEHIND: u64 = 16 << 20;
-
 impl Segment {
     /// Creates segment `first_seq` in `dir` with its header. Nothing is
     /// synced yet: the first [`Segment::sync`] makes the file and its
@@ -227,10 +222,12 @@ impl Segment {
         Ok(())
     }
 
-    /// Starts writing back what was appended, every [`WRITE_BEHIND`]
-    /// bytes (for a log that is not synced as it goes).
+    /// Starts writing back what was appended, every
+    /// [`WRITE_BEHIND_EVERY`] bytes (for a log that is not synced as it
+    /// goes: a sync at the segment's end then has about that much to
+    /// write, not the whole segment).
     pub(crate) fn write_behind(&mut self) -> Result<(), Error> {
-        if self.unhinted >= WRITE_BEHIND {
+        if self.unhinted >= WRITE_BEHIND_EVERY as u64 {
             at("write", &self.path, self.file.write_behind())?;
             self.unhinted = 0;
         }
